@@ -1,0 +1,187 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SessionState is the lifecycle state of an update session, as vSphere names it.
+// +kubebuilder:validation:Enum=ACTIVE;DONE;ERROR;CANCELED
+type SessionState string
+
+const (
+	// StateActive is the initial state: the client is uploading and keeps the session alive.
+	StateActive SessionState = "ACTIVE"
+	// StateDone means the client completed the session.
+	StateDone SessionState = "DONE"
+	// StateError means the client failed the session; status.errorMessage says why.
+	StateError SessionState = "ERROR"
+	// StateCanceled means the client canceled the session.
+	StateCanceled SessionState = "CANCELED"
+)
+
+// Terminal reports whether s is a final state, one that never changes again.
+func (s SessionState) Terminal() bool {
+	return s == StateDone || s == StateError || s == StateCanceled
+}
+
+// WarningType names a class of certificate warning a client may choose to ignore.
+// +kubebuilder:validation:Enum=SELF_SIGNED_CERTIFICATE;EXPIRED_CERTIFICATE;NOT_YET_VALID_CERTIFICATE;UNTRUSTED_CERTIFICATE
+type WarningType string
+
+// The warning types of the vSphere Content Library API.
+const (
+	WarningSelfSigned  WarningType = "SELF_SIGNED_CERTIFICATE"
+	WarningExpired     WarningType = "EXPIRED_CERTIFICATE"
+	WarningNotYetValid WarningType = "NOT_YET_VALID_CERTIFICATE"
+	WarningUntrusted   WarningType = "UNTRUSTED_CERTIFICATE"
+)
+
+// WarningBehavior says whether warnings of one type are ignored during the upload.
+type WarningBehavior struct {
+	// type is the class of warning this entry applies to.
+	// +required
+	Type WarningType `json:"type"`
+
+	// ignored, when true, lets the upload proceed despite warnings of this type.
+	// +optional
+	Ignored bool `json:"ignored,omitempty"`
+}
+
+// UpdateSessionSpec is what the creator of a session asks for.
+// +kubebuilder:validation:XValidation:rule="has(self.libraryItemContentVersion) == has(oldSelf.libraryItemContentVersion)",message="libraryItemContentVersion is immutable"
+type UpdateSessionSpec struct {
+	// libraryItemID identifies the content library item the session uploads to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="libraryItemID is immutable"
+	LibraryItemID string `json:"libraryItemID"`
+
+	// libraryItemContentVersion is the item's content version when the session was created.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="libraryItemContentVersion is immutable"
+	LibraryItemContentVersion string `json:"libraryItemContentVersion,omitempty"`
+
+	// expirationTimeoutSeconds is how long the session may stay idle before it expires.
+	// When absent, the operator's --session-timeout applies.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	ExpirationTimeoutSeconds *int32 `json:"expirationTimeoutSeconds,omitempty"`
+
+	// warningBehavior lists, per warning type, whether such warnings are ignored.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=4
+	WarningBehavior []WarningBehavior `json:"warningBehavior,omitempty"`
+}
+
+// UpdateSessionStatus is written by the operator only.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.id) || has(self.id)",message="id cannot be removed"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.state) || has(self.state)",message="state cannot be removed"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.lastActivity) || has(self.lastActivity)",message="lastActivity cannot be removed"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.expirationTime) || has(self.expirationTime)",message="expirationTime cannot be removed"
+type UpdateSessionStatus struct {
+	// id is the session's identifier on the REST API; it equals metadata.uid.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="id is immutable"
+	ID string `json:"id,omitempty"`
+
+	// state is ACTIVE until the client completes, cancels or fails the session.
+	// A terminal state (DONE, ERROR, CANCELED) never changes again.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="oldSelf == 'ACTIVE' || self == oldSelf",message="a terminal state never changes"
+	State SessionState `json:"state,omitempty"`
+
+	// clientProgress is the upload progress the client reported, 0 to 100. It never decreases.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:XValidation:rule="self >= oldSelf",message="clientProgress never decreases"
+	ClientProgress int64 `json:"clientProgress"`
+
+	// lastActivity is the creation time, then the time of the latest client action. It never decreases.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= oldSelf",message="lastActivity never decreases"
+	LastActivity *metav1.MicroTime `json:"lastActivity,omitempty"`
+
+	// expirationTime is lastActivity plus the session's timeout: the session is not deleted before it.
+	// +optional
+	ExpirationTime *metav1.MicroTime `json:"expirationTime,omitempty"`
+
+	// errorMessage says why the session is in ERROR.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	ErrorMessage string `json:"errorMessage,omitempty"`
+
+	// conditions describe the session's state for tools that read conditions.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ConditionActive is the condition type that is True while the session is ACTIVE and False
+// once it reached a terminal state; its lastTransitionTime is when it got there, which
+// starts the --terminal-retention clock.
+const ConditionActive = "Active"
+
+// Reasons of the Active condition.
+const (
+	// ReasonActive: the session is ACTIVE.
+	ReasonActive = "SessionActive"
+	// ReasonCompleted: the client completed the session (DONE).
+	ReasonCompleted = "Completed"
+	// ReasonCanceled: the client canceled the session (CANCELED).
+	ReasonCanceled = "Canceled"
+	// ReasonFailed: the client or the operator failed the session (ERROR).
+	ReasonFailed = "Failed"
+)
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=us,categories=contentlib
+// +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`
+// +kubebuilder:printcolumn:name="Item",type=string,JSONPath=`.spec.libraryItemID`,priority=1
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.clientProgress`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expirationTime`
+// +kubebuilder:printcolumn:name="Last-Activity",type=string,JSONPath=`.status.lastActivity`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.spec == oldSelf.spec || !has(oldSelf.status) || !has(oldSelf.status.state) || oldSelf.status.state == 'ACTIVE'",message="spec cannot change once the session has ended"
+
+// UpdateSession is an upload session to a content library item, kept alive by its client
+// and deleted by the operator once idle past its expiration time.
+type UpdateSession struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the session's creator asked for.
+	// +required
+	Spec UpdateSessionSpec `json:"spec"`
+
+	// status is the session's state and progress, written by the operator.
+	// +optional
+	Status UpdateSessionStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// UpdateSessionList contains a list of UpdateSession.
+type UpdateSessionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []UpdateSession `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&UpdateSession{}, &UpdateSessionList{})
+}

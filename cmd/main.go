@@ -1,0 +1,192 @@
+// Command manager runs the update-session operator: the UpdateSession reconciler and the
+// vSphere-style REST server, against a cluster or, with --local-control-plane, against an
+// embedded kube-apiserver and etcd.
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/localcp"
+	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/session"
+)
+
+var (
+	scheme   = runtime.NewScheme()
+	setupLog = ctrl.Log.WithName("setup")
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+}
+
+type flags struct {
+	metricsAddr, probeAddr, restAddr string
+	leaderElect, secureMetrics       bool
+	enableHTTP2                      bool
+	localControlPlane                bool
+	localKubeconfig                  string
+	policy                           session.Policy
+	concurrency                      int
+	qps                              float64
+	burst                            int
+}
+
+func parseFlags() (flags, zap.Options) {
+	var f flags
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
+		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to; 0 disables it.")
+	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Enable leader election for the reconciler, "+
+		"so that one replica expires sessions while every replica serves the REST API.")
+	flag.BoolVar(&f.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
+	flag.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
+	flag.StringVar(&f.restAddr, "rest-bind-address", ":8090", "The address the update-session REST API binds to; 0 disables it.")
+	flag.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
+		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
+	flag.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
+		"How long sessions in DONE, ERROR or CANCELED are kept before they are deleted.")
+	flag.IntVar(&f.concurrency, "max-concurrent-reconciles", 16, "Sessions reconciled in parallel.")
+	flag.Float64Var(&f.qps, "kube-api-qps", 200, "Client-side rate limit of requests to the API server (queries per second).")
+	flag.IntVar(&f.burst, "kube-api-burst", 400, "Client-side burst of requests to the API server.")
+	flag.BoolVar(&f.localControlPlane, "local-control-plane", false,
+		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
+	flag.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
+		"With --local-control-plane: write an admin kubeconfig for it to this path.")
+	opts := zap.Options{Development: true}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	return f, opts
+}
+
+func (f flags) validate() error {
+	switch {
+	case f.policy.DefaultTimeout <= 0:
+		return fmt.Errorf("--session-timeout must be positive, got %s", f.policy.DefaultTimeout)
+	case f.policy.TerminalRetention < 0:
+		return fmt.Errorf("--terminal-retention must not be negative, got %s", f.policy.TerminalRetention)
+	case f.concurrency < 1:
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", f.concurrency)
+	case f.localKubeconfig != "" && !f.localControlPlane:
+		return errors.New("--local-kubeconfig needs --local-control-plane")
+	}
+	return nil
+}
+
+func main() {
+	f, zapOpts := parseFlags()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := f.validate(); err != nil {
+		setupLog.Error(err, "Invalid flags")
+		os.Exit(2)
+	}
+	if err := run(f); err != nil {
+		setupLog.Error(err, "Manager stopped")
+		os.Exit(1)
+	}
+}
+
+func run(f flags) error {
+	cfg, stop, err := restConfig(f)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	cfg.QPS, cfg.Burst = float32(f.qps), f.burst
+
+	mgr, err := ctrl.NewManager(cfg, managerOptions(f))
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	ctx := ctrl.SetupSignalHandler()
+	err = operator.Setup(ctx, mgr, operator.Options{
+		RESTAddr:    disabledIfZero(f.restAddr),
+		Policy:      f.policy,
+		Concurrency: f.concurrency,
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	setupLog.Info("Starting manager", "restAddress", f.restAddr, "sessionTimeout", f.policy.DefaultTimeout,
+		"terminalRetention", f.policy.TerminalRetention)
+	return mgr.Start(ctx)
+}
+
+// restConfig connects to the cluster of the kubeconfig, or starts the local control plane.
+func restConfig(f flags) (*rest.Config, func(), error) {
+	if !f.localControlPlane {
+		cfg, err := ctrl.GetConfig()
+		return cfg, func() {}, err
+	}
+	setupLog.Info("Starting local control plane", "assets", localcp.AssetsDir())
+	cp, err := localcp.Start()
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := func() {
+		if err := cp.Stop(); err != nil {
+			setupLog.Error(err, "Stopping local control plane")
+		}
+	}
+	if f.localKubeconfig != "" {
+		if err := cp.WriteAdminKubeconfig(f.localKubeconfig); err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("writing kubeconfig: %w", err)
+		}
+	}
+	setupLog.Info("Local control plane ready", "apiServer", cp.Config.Host, "kubeconfig", f.localKubeconfig)
+	return cp.Config, stop, nil
+}
+
+func managerOptions(f flags) ctrl.Options {
+	var tlsOpts []func(*tls.Config)
+	if !f.enableHTTP2 {
+		// HTTP/2 is off by default: see CVE-2023-44487 (HTTP/2 Rapid Reset).
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metrics := metricsserver.Options{
+		BindAddress:   f.metricsAddr,
+		SecureServing: f.secureMetrics,
+		TLSOpts:       tlsOpts,
+	}
+	if f.secureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metrics,
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         f.leaderElect,
+		LeaderElectionID:       "update-session-operator.contentlib.dev",
+	}
+}
+
+func disabledIfZero(addr string) string {
+	if addr == "0" {
+		return ""
+	}
+	return addr
+}

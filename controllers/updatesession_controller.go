@@ -1,0 +1,148 @@
+// Package controllers holds the UpdateSession reconciler.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/session"
+)
+
+// Event reasons recorded on UpdateSessions.
+const (
+	// ReasonExpired: the session was idle past its expiration time and is deleted.
+	ReasonExpired = "Expired"
+	// ReasonRetentionOver: the session ended longer than --terminal-retention ago and is deleted.
+	ReasonRetentionOver = "RetentionOver"
+)
+
+// UpdateSessionReconciler initialises each session's status, requeues it for exactly its
+// deadline, and deletes it once the deadline has passed: an ACTIVE session when idle past its
+// expiration time, a terminal one when its retention is over.
+type UpdateSessionReconciler struct {
+	client.Client
+	// APIReader reads live objects, bypassing the cache, to confirm a deadline before deleting.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	Policy    session.Policy
+}
+
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one session's status up to date, then either waits for its deadline or,
+// when the deadline has passed, deletes it.
+func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var us v1alpha1.UpdateSession
+	if err := r.Get(ctx, req.NamespacedName, &us); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !us.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if err := r.syncStatus(ctx, &us); err != nil {
+		return ctrl.Result{}, err
+	}
+	if wait := r.Policy.Remaining(&us, r.Clock.Now()); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	return r.deleteIfDue(ctx, req)
+}
+
+// syncStatus patches the status to the one the operator maintains, if it differs. The patch
+// carries the resourceVersion, so a keep-alive that wrote in between is never overwritten.
+func (r *UpdateSessionReconciler) syncStatus(ctx context.Context, us *v1alpha1.UpdateSession) error {
+	desired := r.Policy.DesiredStatus(us, r.Clock.Now())
+	if equality.Semantic.DeepEqual(desired, us.Status) {
+		return nil
+	}
+	base := us.DeepCopy()
+	us.Status = desired
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if err := r.Status().Patch(ctx, us, patch); err != nil {
+		return fmt.Errorf("updating status: %w", err)
+	}
+	logf.FromContext(ctx).V(1).Info("Status synced", "state", us.Status.State, "expirationTime", us.Status.ExpirationTime)
+	return nil
+}
+
+// deleteIfDue confirms the deadline against the live object, since the cached one may miss a
+// keep-alive, and deletes with UID and resourceVersion preconditions, so that a keep-alive that
+// lands between the read and the delete wins: the delete then conflicts and is retried on the
+// fresh object, which is no longer due.
+func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var result ctrl.Result
+	err := retry.OnError(retry.DefaultRetry, apierrors.IsConflict, func() error {
+		var live v1alpha1.UpdateSession
+		if err := r.APIReader.Get(ctx, req.NamespacedName, &live); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		now := r.Clock.Now()
+		if wait := r.Policy.Remaining(&live, now); wait > 0 {
+			result = ctrl.Result{RequeueAfter: wait}
+			return nil
+		}
+		return r.delete(ctx, &live, now)
+	})
+	return result, client.IgnoreNotFound(err)
+}
+
+func (r *UpdateSessionReconciler) delete(ctx context.Context, us *v1alpha1.UpdateSession, now time.Time) error {
+	uid, rv := us.UID, us.ResourceVersion
+	precondition := client.Preconditions{UID: &uid, ResourceVersion: &rv}
+	if err := r.Delete(ctx, us, precondition); err != nil {
+		return err
+	}
+	reason, note := ReasonRetentionOver, "Session ended %s ago, longer than the retention; deleted"
+	if !us.Status.State.Terminal() {
+		reason, note = ReasonExpired, "Session idle past its expiration time (%s ago); deleted"
+	}
+	late := now.Sub(r.Policy.Deadline(us)).Round(time.Millisecond)
+	r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, reason, "Delete", note, late)
+	logf.FromContext(ctx).Info("Session deleted", "reason", reason, "state", us.Status.State, "late", late)
+	return nil
+}
+
+// SetupWithManager registers the reconciler. Status-only writes (keep-alives) do not trigger a
+// reconcile: the requeue already scheduled for the old deadline reads the latest lastActivity
+// from the cache when it fires and simply waits again.
+func (r *UpdateSessionReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.UpdateSession{}, builder.WithPredicates(sessionChanged)).
+		Named("updatesession").
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Complete(r)
+}
+
+// sessionChanged lets through what moves a deadline other than activity: a spec change
+// (the timeout), a state change (which starts the retention), and a status not yet initialised.
+var sessionChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, ok1 := e.ObjectOld.(*v1alpha1.UpdateSession)
+		cur, ok2 := e.ObjectNew.(*v1alpha1.UpdateSession)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return old.Generation != cur.Generation ||
+			old.Status.State != cur.Status.State ||
+			cur.Status.ID == ""
+	},
+}

@@ -1,0 +1,57 @@
+// Package operator assembles the operator on a controller-runtime manager: the session-id
+// index, the reconciler and the REST server. cmd/main.go and the tests share it, so that the
+// tests run exactly what ships.
+package operator
+
+import (
+	"context"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/rest"
+	"github.com/contentlib/update-session-operator/internal/session"
+)
+
+// Options configure the operator.
+type Options struct {
+	// RESTAddr is where the REST server listens; empty disables it.
+	RESTAddr string
+	Policy   session.Policy
+	// Concurrency is the number of sessions reconciled in parallel.
+	Concurrency int
+	// Clock defaults to the real clock.
+	Clock clock.PassiveClock
+}
+
+// Setup registers the operator's parts with mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if err := rest.IndexSessionID(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	reconciler := &controllers.UpdateSessionReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("updatesession-controller"),
+		Clock:     opts.Clock,
+		Policy:    opts.Policy,
+	}
+	if err := reconciler.SetupWithManager(mgr, max(opts.Concurrency, 1)); err != nil {
+		return err
+	}
+	if opts.RESTAddr == "" {
+		return nil
+	}
+	return mgr.Add(&rest.Server{
+		Addr:      opts.RESTAddr,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Clock:     opts.Clock,
+		Policy:    opts.Policy,
+		Log:       mgr.GetLogger().WithName("rest"),
+	})
+}

@@ -1,0 +1,86 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/contentlib/update-session-operator/internal/vapi"
+)
+
+// call is one request, reduced to what an operation needs.
+type call struct {
+	// id is the session id from the path; empty on the collection.
+	id string
+	// body is the operation's flat JSON input, already unwrapped from the /rest envelope.
+	body []byte
+	// params are the operation's named parameters (client_token), from query or envelope.
+	params map[string]string
+	query  url.Values
+}
+
+// operation is one entry of the API: how it is called and what it does.
+type operation struct {
+	name string
+	// verb is the Kubernetes RBAC verb a kubectl user needs for the same effect.
+	verb string
+	// status is the HTTP status of a successful call that returns a result.
+	status int
+	// bodyKey is the member of the /rest form's body that holds the input ("create_spec").
+	bodyKey string
+	// params are the names of the operation's parameters beside the body.
+	params []string
+	handle func(s *Server, ctx context.Context, c call) (any, error)
+}
+
+// operations is the API: every route the server answers, in both URL forms.
+var operations = map[route]*operation{
+	{http.MethodPost, true, "keep-alive"}: {
+		name: "keep-alive", verb: "update", handle: (*Server).keepAlive,
+	},
+}
+
+const (
+	msgOperationNotFound = "com.vmware.vapi.rest.operation_not_found"
+	msgMethodNotAllowed  = "com.vmware.vapi.rest.method_not_allowed"
+)
+
+// lookupOperation finds the operation a request calls, or says precisely why there is none:
+// an unknown path or action (OPERATION_NOT_FOUND, 404) or a known one called with the wrong
+// method (INVALID_REQUEST, 405, with the methods that would work in Allow).
+func lookupOperation(f *form, r *http.Request) (*operation, string, *vapi.Error) {
+	rt, id, ok := f.parse(r)
+	if !ok {
+		return nil, "", vapi.Errorf(vapi.OperationNotFound, msgOperationNotFound,
+			"No operation is served at %s.", r.URL.Path)
+	}
+	if op := operations[rt]; op != nil {
+		return op, id, nil
+	}
+	if allowed := allowedMethods(rt); len(allowed) > 0 {
+		err := vapi.Errorf(vapi.InvalidRequest, msgMethodNotAllowed,
+			"Method %s is not allowed here; use %s.", r.Method, strings.Join(allowed, " or "))
+		err.Status = http.StatusMethodNotAllowed
+		return nil, "", err
+	}
+	what := "path"
+	if rt.action != "" {
+		what = "action " + rt.action + " on the path"
+	}
+	return nil, "", vapi.Errorf(vapi.OperationNotFound, msgOperationNotFound,
+		"No operation is served for %s %s.", what, r.URL.Path)
+}
+
+// allowedMethods lists the methods that have an operation for rt's path and action.
+func allowedMethods(rt route) []string {
+	var methods []string
+	for other := range operations {
+		if other.item == rt.item && other.action == rt.action && !slices.Contains(methods, other.method) {
+			methods = append(methods, other.method)
+		}
+	}
+	slices.Sort(methods)
+	return methods
+}

@@ -1,0 +1,137 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/contentlib/update-session-operator/internal/vapi"
+)
+
+// form is one of the two URL forms of the API. Both serve the same operations through the same
+// handlers; a form only decides how paths, actions, bodies and results are spelled.
+type form struct {
+	name string
+	// base is the path of the update-session collection.
+	base string
+	// idPrefix precedes the id in an item path ("id:" in the /rest form).
+	idPrefix string
+	// actionParam is the query parameter naming the action.
+	actionParam string
+	// wrapped: bodies are wrapped as {"<op.bodyKey>": ...} and results as {"value": ...}.
+	wrapped bool
+}
+
+var (
+	apiForm = &form{
+		name:        "api",
+		base:        "/api/content/library/item/update-session",
+		actionParam: "action",
+	}
+	restForm = &form{
+		name:        "rest",
+		base:        "/rest/com/vmware/content/library/item/update-session",
+		idPrefix:    "id:",
+		actionParam: "~action",
+		wrapped:     true,
+	}
+)
+
+// formFor picks the form from the path; anything outside /rest is answered in the /api form.
+func formFor(path string) *form {
+	if path == "/rest" || strings.HasPrefix(path, "/rest/") {
+		return restForm
+	}
+	return apiForm
+}
+
+// route identifies an operation: the method, whether the path names a session, and the action.
+type route struct {
+	method string
+	item   bool
+	action string
+}
+
+// parse splits a request into its route and session id. ok is false when the path is not one
+// of the form's.
+func (f *form) parse(r *http.Request) (rt route, id string, ok bool) {
+	rt = route{method: r.Method, action: r.URL.Query().Get(f.actionParam)}
+	rest, found := strings.CutPrefix(r.URL.Path, f.base)
+	switch {
+	case !found:
+		return rt, "", false
+	case rest == "" || rest == "/":
+		return rt, "", true
+	}
+	id, found = strings.CutPrefix(rest[1:], f.idPrefix)
+	if rest[0] != '/' || !found || id == "" || strings.Contains(id, "/") {
+		return rt, "", false
+	}
+	rt.item = true
+	return rt, id, true
+}
+
+// writeResult sends a successful result: 204 when there is none.
+func (f *form) writeResult(w http.ResponseWriter, status int, result any) {
+	if result == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if f.wrapped {
+		result = struct {
+			Value any `json:"value"`
+		}{result}
+	}
+	writeJSON(w, status, result)
+}
+
+// writeError sends err in the form's error shape with its HTTP status.
+func (f *form) writeError(w http.ResponseWriter, err *vapi.Error) {
+	var body any = err.APIBody()
+	if f.wrapped {
+		body = err.RESTBody()
+	}
+	writeJSON(w, err.HTTPStatus(), body)
+}
+
+// unwrap returns an operation's flat input and its named parameters (client_token): the /api
+// form's body as it is with parameters from the query, the /rest form's body member op.bodyKey
+// with parameters beside it in the same wrapper.
+func (f *form) unwrap(op *operation, body []byte, query url.Values) (flat []byte, params map[string]string, err error) {
+	params = map[string]string{}
+	if !f.wrapped || op.bodyKey == "" {
+		for _, k := range op.params {
+			if v := query.Get(k); v != "" {
+				params[k] = v
+			}
+		}
+		return body, params, nil
+	}
+	var wrapper map[string]json.RawMessage
+	if err := decodeOptional(body, &wrapper); err != nil {
+		return nil, nil, err
+	}
+	for k, v := range wrapper {
+		switch {
+		case k == op.bodyKey:
+			flat = v
+		case slices.Contains(op.params, k):
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, nil, invalidBody("member %q must be a string", k)
+			}
+			params[k] = s
+		default:
+			return nil, nil, invalidBody("unknown member %q", k)
+		}
+	}
+	return flat, params, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

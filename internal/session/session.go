@@ -1,0 +1,130 @@
+// Package session holds the rules of an update session that both the reconciler and the REST
+// server apply: its timeout and deadlines, the status the operator maintains, and the state
+// machine of client actions. Everything here is pure: time comes in as an argument.
+package session
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+)
+
+// Policy holds the operator-wide durations that apply to every session.
+type Policy struct {
+	// DefaultTimeout is the idle timeout of a session whose spec does not set one.
+	DefaultTimeout time.Duration
+	// TerminalRetention is how long a session in DONE, ERROR or CANCELED is kept.
+	TerminalRetention time.Duration
+}
+
+// Timeout is the idle timeout of us: spec.expirationTimeoutSeconds, else the default.
+func (p Policy) Timeout(us *v1alpha1.UpdateSession) time.Duration {
+	if s := us.Spec.ExpirationTimeoutSeconds; s != nil {
+		return time.Duration(*s) * time.Second
+	}
+	return p.DefaultTimeout
+}
+
+// ExpiresAt is lastActivity plus the session's timeout, at the microsecond precision the
+// status stores, so that a computed value compares equal to a stored one.
+func (p Policy) ExpiresAt(us *v1alpha1.UpdateSession) time.Time {
+	return lastActivity(us).Add(p.Timeout(us)).Truncate(time.Microsecond)
+}
+
+// Deadline is when the operator deletes us unless something changes first: the expiration
+// time of an ACTIVE session, the end of the retention of a terminal one.
+func (p Policy) Deadline(us *v1alpha1.UpdateSession) time.Time {
+	if !us.Status.State.Terminal() {
+		return p.ExpiresAt(us)
+	}
+	return terminalSince(us).Add(p.TerminalRetention)
+}
+
+// Remaining is how long until Deadline, or zero when it has passed.
+func (p Policy) Remaining(us *v1alpha1.UpdateSession, now time.Time) time.Duration {
+	return max(p.Deadline(us).Sub(now), 0)
+}
+
+// DesiredStatus is the status the operator keeps for us at now: initialised on first sight
+// (ACTIVE, progress 0, lastActivity = creation), expirationTime following lastActivity and the
+// timeout, and the Active condition following state.
+func (p Policy) DesiredStatus(us *v1alpha1.UpdateSession, now time.Time) v1alpha1.UpdateSessionStatus {
+	out := *us.DeepCopy()
+	st := &out.Status
+	if st.ID == "" {
+		st.ID = string(us.UID)
+	}
+	if st.State == "" {
+		st.State = v1alpha1.StateActive
+	}
+	if st.LastActivity == nil {
+		st.LastActivity = microTime(us.CreationTimestamp.Time)
+	}
+	if !st.State.Terminal() {
+		st.ExpirationTime = microTime(p.ExpiresAt(&out))
+	}
+	setActiveCondition(&out, now)
+	return *st
+}
+
+// Touch records a client action at now: lastActivity moves to now (never back, should the
+// clocks of two replicas disagree) and expirationTime follows it.
+func (p Policy) Touch(us *v1alpha1.UpdateSession, now time.Time) {
+	if last := lastActivity(us); now.Before(last) {
+		now = last
+	}
+	us.Status.LastActivity = microTime(now)
+	us.Status.ExpirationTime = microTime(p.ExpiresAt(us))
+}
+
+// lastActivity is status.lastActivity, or the creation time before the status is initialised.
+func lastActivity(us *v1alpha1.UpdateSession) time.Time {
+	if us.Status.LastActivity != nil {
+		return us.Status.LastActivity.Time
+	}
+	return us.CreationTimestamp.Time
+}
+
+// terminalSince is when us reached its terminal state: the later of the Active condition's
+// transition (second precision, stamped by whoever saw the transition first) and lastActivity
+// (the REST server moves it with the state, to the microsecond).
+func terminalSince(us *v1alpha1.UpdateSession) time.Time {
+	since := lastActivity(us)
+	if c := meta.FindStatusCondition(us.Status.Conditions, v1alpha1.ConditionActive); c != nil &&
+		c.Status == metav1.ConditionFalse && c.LastTransitionTime.After(since) {
+		since = c.LastTransitionTime.Time
+	}
+	return since
+}
+
+// setActiveCondition makes the Active condition match the state; a new transition is
+// stamped with now.
+func setActiveCondition(us *v1alpha1.UpdateSession, now time.Time) {
+	c := metav1.Condition{
+		Type:               v1alpha1.ConditionActive,
+		Status:             metav1.ConditionTrue,
+		Reason:             v1alpha1.ReasonActive,
+		Message:            "The session is active and expires when idle past its expiration time.",
+		ObservedGeneration: us.Generation,
+		LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
+	}
+	switch us.Status.State {
+	case v1alpha1.StateDone:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.ReasonCompleted, "The client completed the session."
+	case v1alpha1.StateCanceled:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.ReasonCanceled, "The client canceled the session."
+	case v1alpha1.StateError:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonFailed
+		c.Message = fmt.Sprintf("The session failed: %s", us.Status.ErrorMessage)
+	}
+	meta.SetStatusCondition(&us.Status.Conditions, c)
+}
+
+func microTime(t time.Time) *metav1.MicroTime {
+	m := metav1.NewMicroTime(t.UTC().Truncate(time.Microsecond))
+	return &m
+}
