@@ -1,0 +1,261 @@
+package controllers_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+// maxLateness bounds how long after its deadline a session may still exist in these tests.
+const maxLateness = 2 * time.Second
+
+func policy(timeout, retention time.Duration) operator.Options {
+	return operator.Options{Policy: session.Policy{DefaultTimeout: timeout, TerminalRetention: retention}, Concurrency: 4}
+}
+
+func TestNewSessionStatusIsInitialised(t *testing.T) {
+	ns := env.Namespace(t)
+	env.StartOperator(t, ns, policy(7*time.Minute, time.Minute))
+
+	us := env.CreateSession(t, testenv.NewSession(ns, "fresh", 0))
+
+	created := us.CreationTimestamp.Time
+	if us.Status.ID != string(us.UID) || us.Status.State != v1alpha1.StateActive || us.Status.ClientProgress != 0 {
+		t.Errorf("status = %+v, want id %s, ACTIVE, progress 0", us.Status, us.UID)
+	}
+	if !us.Status.LastActivity.Time.Equal(created) {
+		t.Errorf("lastActivity = %v, want the creation time %v", us.Status.LastActivity, created)
+	}
+	if want := created.Add(7 * time.Minute); !us.Status.ExpirationTime.Time.Equal(want) {
+		t.Errorf("expirationTime = %v, want %v (creation + --session-timeout)", us.Status.ExpirationTime, want)
+	}
+	if c := findCondition(us, v1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Active condition = %+v, want True", c)
+	}
+}
+
+func TestIdleSessionExpiresAtItsDeadline(t *testing.T) {
+	ns := env.Namespace(t)
+	deletions := env.WatchDeletions(t, ns)
+	env.StartOperator(t, ns, policy(time.Hour, time.Hour))
+
+	names := []string{"idle-a", "idle-b", "idle-c"}
+	expires := map[string]time.Time{}
+	for _, name := range names {
+		us := env.CreateSession(t, testenv.NewSession(ns, name, 2))
+		expires[name] = us.Status.ExpirationTime.Time
+	}
+	for _, name := range names {
+		deleted := deletions.Wait(t, name, 10*time.Second)
+		lateness := deleted.Sub(expires[name])
+		t.Logf("%s: deleted %v after its expirationTime", name, lateness.Round(time.Millisecond))
+		if lateness < 0 || lateness > maxLateness {
+			t.Errorf("%s deleted %v after its expirationTime, want within [0, %v]", name, lateness, maxLateness)
+		}
+	}
+	expectEvent(t, ns, "idle-a", controllers.ReasonExpired)
+}
+
+func TestSessionWithLongerTimeoutOutlivesShortOne(t *testing.T) {
+	ns := env.Namespace(t)
+	deletions := env.WatchDeletions(t, ns)
+	env.StartOperator(t, ns, policy(time.Hour, time.Hour))
+
+	env.CreateSession(t, testenv.NewSession(ns, "short", 1))
+	long := env.CreateSession(t, testenv.NewSession(ns, "long", 3600))
+	deletions.Wait(t, "short", 10*time.Second)
+
+	if _, gone := deletions.At("long"); gone {
+		t.Fatal("session with a one-hour timeout was deleted")
+	}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(long), long); err != nil {
+		t.Fatalf("session with a one-hour timeout: %v", err)
+	}
+}
+
+func TestShorteningTheTimeoutReschedulesExpiry(t *testing.T) {
+	ns := env.Namespace(t)
+	deletions := env.WatchDeletions(t, ns)
+	env.StartOperator(t, ns, policy(time.Hour, time.Hour))
+	us := env.CreateSession(t, testenv.NewSession(ns, "shortened", 3600))
+
+	patch := client.MergeFrom(us.DeepCopy())
+	us.Spec.ExpirationTimeoutSeconds = new(int32(1))
+	if err := env.Client.Patch(context.Background(), us, patch); err != nil {
+		t.Fatal(err)
+	}
+	deletions.Wait(t, "shortened", 10*time.Second)
+}
+
+func TestTerminalSessionIsDeletedAfterRetention(t *testing.T) {
+	for _, state := range []v1alpha1.SessionState{v1alpha1.StateDone, v1alpha1.StateError, v1alpha1.StateCanceled} {
+		t.Run(string(state), func(t *testing.T) {
+			ns := env.Namespace(t)
+			deletions := env.WatchDeletions(t, ns)
+			const retention = 2 * time.Second
+			env.StartOperator(t, ns, policy(time.Hour, retention))
+			us := env.CreateSession(t, testenv.NewSession(ns, "ended", 0))
+
+			ended := endSession(t, us, state)
+			deleted := deletions.Wait(t, "ended", 10*time.Second)
+			if kept := deleted.Sub(ended); kept < retention-time.Second || kept > retention+maxLateness {
+				// The Active condition's transition time has second precision.
+				t.Errorf("kept %v after it ended, want about %v", kept, retention)
+			}
+			expectEvent(t, ns, "ended", controllers.ReasonRetentionOver)
+		})
+	}
+}
+
+func TestRestartPicksUpEveryDeadline(t *testing.T) {
+	ns := env.Namespace(t)
+	deletions := env.WatchDeletions(t, ns)
+	first := env.StartOperator(t, ns, policy(time.Hour, time.Hour))
+	var due []*v1alpha1.UpdateSession
+	for _, name := range []string{"r1", "r2", "r3", "r4"} {
+		due = append(due, env.CreateSession(t, testenv.NewSession(ns, name, 2)))
+	}
+	env.CreateSession(t, testenv.NewSession(ns, "r-long", 3600))
+	first.Stop()
+
+	time.Sleep(3 * time.Second) // every short session is now overdue, with no operator running
+	for _, us := range due {
+		if _, gone := deletions.At(us.Name); gone {
+			t.Fatalf("%s deleted while no operator ran", us.Name)
+		}
+	}
+	restarted := time.Now()
+	env.StartOperator(t, ns, policy(time.Hour, time.Hour))
+	for _, us := range due {
+		at := deletions.Wait(t, us.Name, 10*time.Second)
+		t.Logf("%s deleted %v after the restart", us.Name, at.Sub(restarted).Round(time.Millisecond))
+	}
+	if _, gone := deletions.At("r-long"); gone {
+		t.Error("session with a one-hour timeout was deleted after the restart")
+	}
+}
+
+// TestKeepAliveRacingWithExpiryWins drives the reconciler directly: a keep-alive lands after
+// the reconciler confirmed the deadline against the live object and before it deletes. The
+// delete's preconditions must make the keep-alive win.
+func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
+	ns := env.Namespace(t)
+	us := testenv.NewSession(ns, "raced", 60)
+	if err := env.Client.Create(context.Background(), us); err != nil {
+		t.Fatal(err)
+	}
+	pol := session.Policy{DefaultTimeout: time.Hour, TerminalRetention: time.Hour}
+	past := metav1.NewMicroTime(time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Microsecond))
+	us.Status = pol.DesiredStatus(us, time.Now())
+	us.Status.LastActivity = &past
+	us.Status.ExpirationTime = new(metav1.NewMicroTime(pol.ExpiresAt(us)))
+	if err := env.Client.Status().Update(context.Background(), us); err != nil {
+		t.Fatal(err)
+	}
+
+	racer := &keepAliveAfterRead{Reader: env.Client, policy: pol, t: t}
+	r := &controllers.UpdateSessionReconciler{
+		Client: env.Client, APIReader: racer, Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
+	}
+	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(us)})
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if racer.reads < 2 {
+		t.Errorf("live reads = %d, want a re-read after the conflicting delete", racer.reads)
+	}
+	if res.RequeueAfter < 50*time.Second {
+		t.Errorf("RequeueAfter = %v, want about the 60s timeout", res.RequeueAfter)
+	}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(us), us); err != nil {
+		t.Fatalf("session kept alive during expiry was deleted: %v", err)
+	}
+}
+
+// keepAliveAfterRead keeps the session alive right after its first live read.
+type keepAliveAfterRead struct {
+	client.Reader
+	policy session.Policy
+	reads  int
+	t      *testing.T
+}
+
+func (k *keepAliveAfterRead) Get(ctx context.Context, key types.NamespacedName, obj client.Object, opts ...client.GetOption) error {
+	k.reads++
+	if err := k.Reader.Get(ctx, key, obj, opts...); err != nil || k.reads > 1 {
+		return err
+	}
+	var fresh v1alpha1.UpdateSession
+	if err := k.Reader.Get(ctx, key, &fresh); err != nil {
+		return err
+	}
+	base := fresh.DeepCopy()
+	if err := k.policy.KeepAlive(&fresh, nil, time.Now()); err != nil {
+		return err
+	}
+	if err := env.Client.Status().Patch(ctx, &fresh, client.MergeFrom(base)); err != nil {
+		k.t.Errorf("keep-alive: %v", err)
+	}
+	return nil
+}
+
+// endSession moves us to state through the status subresource, as the REST server does, and
+// returns when it ended.
+func endSession(t *testing.T, us *v1alpha1.UpdateSession, state v1alpha1.SessionState) time.Time {
+	t.Helper()
+	base := us.DeepCopy()
+	now := time.Now()
+	pol := session.Policy{DefaultTimeout: time.Hour}
+	if err := pol.Finish(us, state, "test failure", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Status().Patch(context.Background(), us, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	return now
+}
+
+func expectEvent(t *testing.T, ns, name, reason string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var events eventsv1.EventList
+		if err := env.Client.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events.Items {
+			if ev.Regarding.Name == name && ev.Reason == reason {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("no %s event for %s", reason, name)
+}
+
+func findCondition(us *v1alpha1.UpdateSession, typ string) *metav1.Condition {
+	for i := range us.Status.Conditions {
+		if us.Status.Conditions[i].Type == typ {
+			return &us.Status.Conditions[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+// Package testenv runs the tests' control plane (a real kube-apiserver and etcd) and the
+// operator on it, each test in a namespace of its own.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/localcp"
+	"github.com/contentlib/update-session-operator/internal/operator"
+)
+
+// Scheme knows the built-in types and UpdateSession.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
+}
+
+// Env is a control plane shared by the tests of one package.
+type Env struct {
+	CP *localcp.ControlPlane
+	// Client talks to the API server directly, without a cache: tests assert through it.
+	Client client.WithWatch
+}
+
+// Main starts the control plane, runs the package's tests and stops it: call it from TestMain.
+func Main(m *testing.M, env **Env) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(logLevel())))
+	cp, err := localcp.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	c, err := client.NewWithWatch(cp.Config, client.Options{Scheme: Scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*env = &Env{CP: cp, Client: c}
+	code := m.Run()
+	if err := cp.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// Namespace creates a namespace for one test.
+func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
+	if err := e.Client.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// Operator is the operator running for one test.
+type Operator struct {
+	// RESTURL is the base URL of its REST server ("http://127.0.0.1:port").
+	RESTURL string
+	// Stop stops it and waits until it has stopped; it is also called at cleanup.
+	Stop func()
+}
+
+// StartOperator runs the operator, watching only namespace, until the test ends. When
+// opts.RESTAddr is empty, the REST server listens on a free local port.
+func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Options) *Operator {
+	t.Helper()
+	if opts.RESTAddr == "" {
+		opts.RESTAddr = freeAddr(t)
+	}
+	skip := true
+	mgr, err := ctrl.NewManager(e.CP.Config, ctrl.Options{
+		Scheme:                 Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
+		Controller:             config.Controller{SkipNameValidation: &skip},
+	})
+	if err != nil {
+		t.Fatalf("creating manager: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := operator.Setup(ctx, mgr, opts); err != nil {
+		t.Fatalf("setting up operator: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	op := &Operator{RESTURL: "http://" + opts.RESTAddr, Stop: stop}
+	waitListening(t, opts.RESTAddr)
+	return op
+}
+
+func freeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitListening(t testing.TB, addr string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if conn, err := net.Dial("tcp", addr); err == nil {
+			conn.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("REST server did not listen on %s", addr)
+}
+
+// logLevel is the level of the tests' logs: errors only, unless TEST_VERBOSE is set.
+func logLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.ErrorLevel
+}
