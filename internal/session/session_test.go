@@ -1,0 +1,211 @@
+package session
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/vapi"
+)
+
+var (
+	created = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	pol     = Policy{DefaultTimeout: 300 * time.Second, TerminalRetention: 60 * time.Second}
+)
+
+func newSession(timeoutSeconds int32) *v1alpha1.UpdateSession {
+	us := &v1alpha1.UpdateSession{ObjectMeta: metav1.ObjectMeta{
+		UID: "uid-1", Generation: 1, CreationTimestamp: metav1.NewTime(created)}}
+	if timeoutSeconds > 0 {
+		us.Spec.ExpirationTimeoutSeconds = &timeoutSeconds
+	}
+	us.Status = pol.DesiredStatus(us, created)
+	return us
+}
+
+func at(d time.Duration) time.Time { return created.Add(d) }
+
+func TestDeadlines(t *testing.T) {
+	cases := []struct {
+		name          string
+		session       func() *v1alpha1.UpdateSession
+		now           time.Time
+		wantDeadline  time.Time
+		wantRemaining time.Duration
+	}{
+		{"new session without timeout uses the default", func() *v1alpha1.UpdateSession { return newSession(0) },
+			at(0), at(300 * time.Second), 300 * time.Second},
+		{"spec timeout overrides the default", func() *v1alpha1.UpdateSession { return newSession(10) },
+			at(4 * time.Second), at(10 * time.Second), 6 * time.Second},
+		{"session idle 299s with 300s timeout has 1s left", func() *v1alpha1.UpdateSession { return newSession(0) },
+			at(299 * time.Second), at(300 * time.Second), time.Second},
+		{"session idle 301s with 300s timeout is due", func() *v1alpha1.UpdateSession { return newSession(0) },
+			at(301 * time.Second), at(300 * time.Second), 0},
+		{"keep-alive at 200s moves the deadline to 500s", func() *v1alpha1.UpdateSession {
+			us := newSession(0)
+			pol.Touch(us, at(200*time.Second))
+			return us
+		}, at(400 * time.Second), at(500 * time.Second), 100 * time.Second},
+		{"session done at 30s is kept for the retention", func() *v1alpha1.UpdateSession {
+			us := newSession(0)
+			mustFinish(t, us, v1alpha1.StateDone, at(30*time.Second))
+			return us
+		}, at(60 * time.Second), at(90 * time.Second), 30 * time.Second},
+		{"session canceled by kubectl counts from when the operator saw it", func() *v1alpha1.UpdateSession {
+			us := newSession(0)
+			us.Status.State = v1alpha1.StateCanceled
+			us.Status = pol.DesiredStatus(us, at(45*time.Second))
+			return us
+		}, at(45 * time.Second), at(105 * time.Second), 60 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			us := tc.session()
+			if got := pol.Deadline(us); !got.Equal(tc.wantDeadline) {
+				t.Errorf("Deadline = %v, want %v", got, tc.wantDeadline)
+			}
+			if got := pol.Remaining(us, tc.now); got != tc.wantRemaining {
+				t.Errorf("Remaining = %v, want %v", got, tc.wantRemaining)
+			}
+		})
+	}
+}
+
+func TestDesiredStatusInitialisesNewSession(t *testing.T) {
+	us := newSession(0)
+	us.Status = v1alpha1.UpdateSessionStatus{}
+	got := pol.DesiredStatus(us, at(time.Second))
+	want := v1alpha1.UpdateSessionStatus{
+		ID:             "uid-1",
+		State:          v1alpha1.StateActive,
+		LastActivity:   new(metav1.NewMicroTime(created)),
+		ExpirationTime: new(metav1.NewMicroTime(at(300 * time.Second))),
+		Conditions: []metav1.Condition{{
+			Type: v1alpha1.ConditionActive, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonActive,
+			Message: got.Conditions[0].Message, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(at(time.Second)),
+		}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DesiredStatus mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestDesiredStatusIsStable(t *testing.T) {
+	us := newSession(0)
+	pol.Touch(us, at(1234567*time.Nanosecond))
+	if diff := cmp.Diff(us.Status, pol.DesiredStatus(us, at(time.Hour))); diff != "" {
+		t.Errorf("an up-to-date status must not change (-have +desired):\n%s", diff)
+	}
+}
+
+func TestKeepAlive(t *testing.T) {
+	progress := func(p int64) *int64 { return &p }
+	cases := []struct {
+		name         string
+		state        v1alpha1.SessionState
+		current      int64
+		progress     *int64
+		wantErr      vapi.ErrorType
+		wantProgress int64
+	}{
+		{"without progress keeps progress", v1alpha1.StateActive, 30, nil, "", 30},
+		{"higher progress is taken", v1alpha1.StateActive, 30, progress(40), "", 40},
+		{"equal progress is accepted", v1alpha1.StateActive, 30, progress(30), "", 30},
+		{"100 is accepted", v1alpha1.StateActive, 30, progress(100), "", 100},
+		{"lower progress is refused", v1alpha1.StateActive, 30, progress(29), vapi.InvalidArgument, 30},
+		{"negative progress is refused", v1alpha1.StateActive, 0, progress(-1), vapi.InvalidArgument, 0},
+		{"progress above 100 is refused", v1alpha1.StateActive, 0, progress(101), vapi.InvalidArgument, 0},
+		{"DONE session is refused", v1alpha1.StateDone, 30, nil, vapi.NotAllowedInCurrentState, 30},
+		{"CANCELED session is refused even with valid progress", v1alpha1.StateCanceled, 30, progress(50), vapi.NotAllowedInCurrentState, 30},
+		{"ERROR session is refused", v1alpha1.StateError, 30, nil, vapi.NotAllowedInCurrentState, 30},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			us := newSession(0)
+			us.Status.State, us.Status.ClientProgress = tc.state, tc.current
+			before := us.DeepCopy()
+			clk := clocktesting.NewFakePassiveClock(at(100 * time.Second))
+
+			err := pol.KeepAlive(us, tc.progress, clk.Now())
+
+			checkType(t, err, tc.wantErr)
+			if us.Status.ClientProgress != tc.wantProgress {
+				t.Errorf("progress = %d, want %d", us.Status.ClientProgress, tc.wantProgress)
+			}
+			if tc.wantErr != "" {
+				if diff := cmp.Diff(before, us); diff != "" {
+					t.Errorf("a refused keep-alive changed the session:\n%s", diff)
+				}
+				return
+			}
+			if !us.Status.LastActivity.Time.Equal(clk.Now()) || !us.Status.ExpirationTime.Time.Equal(at(400*time.Second)) {
+				t.Errorf("lastActivity %v, expirationTime %v; want now and now+300s", us.Status.LastActivity, us.Status.ExpirationTime)
+			}
+		})
+	}
+}
+
+func TestTouchNeverMovesLastActivityBack(t *testing.T) {
+	us := newSession(0)
+	pol.Touch(us, at(50*time.Second))
+	pol.Touch(us, at(40*time.Second)) // a replica whose clock is 10s behind
+	if got := us.Status.LastActivity.Time; !got.Equal(at(50 * time.Second)) {
+		t.Errorf("lastActivity = %v, want it to stay at %v", got, at(50*time.Second))
+	}
+}
+
+func TestFinish(t *testing.T) {
+	cases := []struct {
+		name       string
+		from, to   v1alpha1.SessionState
+		wantErr    vapi.ErrorType
+		wantReason string
+	}{
+		{"complete an ACTIVE session", v1alpha1.StateActive, v1alpha1.StateDone, "", v1alpha1.ReasonCompleted},
+		{"cancel an ACTIVE session", v1alpha1.StateActive, v1alpha1.StateCanceled, "", v1alpha1.ReasonCanceled},
+		{"fail an ACTIVE session", v1alpha1.StateActive, v1alpha1.StateError, "", v1alpha1.ReasonFailed},
+		{"complete a DONE session", v1alpha1.StateDone, v1alpha1.StateDone, vapi.NotAllowedInCurrentState, ""},
+		{"cancel a failed session", v1alpha1.StateError, v1alpha1.StateCanceled, vapi.NotAllowedInCurrentState, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			us := newSession(0)
+			us.Status.State = tc.from
+			err := pol.Finish(us, tc.to, "disk full", at(10*time.Second))
+			checkType(t, err, tc.wantErr)
+			if err != nil {
+				return
+			}
+			c := us.Status.Conditions[0]
+			if us.Status.State != tc.to || c.Status != metav1.ConditionFalse || c.Reason != tc.wantReason {
+				t.Errorf("state %s, condition %s/%s; want %s, False/%s", us.Status.State, c.Status, c.Reason, tc.to, tc.wantReason)
+			}
+			if wantMsg := map[bool]string{true: "disk full"}[tc.to == v1alpha1.StateError]; us.Status.ErrorMessage != wantMsg {
+				t.Errorf("errorMessage = %q, want %q", us.Status.ErrorMessage, wantMsg)
+			}
+		})
+	}
+}
+
+func mustFinish(t *testing.T, us *v1alpha1.UpdateSession, state v1alpha1.SessionState, now time.Time) {
+	t.Helper()
+	if err := pol.Finish(us, state, "", now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkType(t *testing.T, err error, want vapi.ErrorType) {
+	t.Helper()
+	var verr *vapi.Error
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("unexpected error %v", err)
+	case want != "" && (!errors.As(err, &verr) || verr.Type != want):
+		t.Fatalf("error = %v, want %s", err, want)
+	}
+}

@@ -1,0 +1,90 @@
+// Package integration drives the operator's REST API over real HTTP, against a real
+// kube-apiserver and etcd, and asserts through a direct client.
+package integration
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+const (
+	apiBase  = "/api/content/library/item/update-session"
+	restBase = "/rest/com/vmware/content/library/item/update-session"
+)
+
+func options(timeout, retention time.Duration) operator.Options {
+	return operator.Options{Policy: session.Policy{DefaultTimeout: timeout, TerminalRetention: retention}, Concurrency: 4}
+}
+
+// response is what the server answered.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request with an optional JSON body; header pairs follow as key, value.
+func do(t *testing.T, method, url, body string, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// errorType returns the vAPI error type of an error response in either form: "NOT_FOUND" from
+// {"error_type":...} and "not_found" from {"type":"com.vmware.vapi.std.errors.not_found"}
+// both come back as NOT_FOUND. It fails the test when the body is not a vAPI error.
+func (r response) errorType(t *testing.T) string {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("error with Content-Type %q, body %s", ct, r.body)
+	}
+	var body struct {
+		ErrorType string `json:"error_type"`
+		Type      string `json:"type"`
+		Messages  []any  `json:"messages"`
+		Value     struct {
+			Messages []any `json:"messages"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatalf("error body is not JSON: %s", r.body)
+	}
+	if body.ErrorType != "" && len(body.Messages) > 0 {
+		return body.ErrorType
+	}
+	if name, ok := strings.CutPrefix(body.Type, "com.vmware.vapi.std.errors."); ok && len(body.Value.Messages) > 0 {
+		return strings.ToUpper(name)
+	}
+	t.Fatalf("not a vAPI error body: %s", r.body)
+	return ""
+}
