@@ -8,6 +8,9 @@ else
 GOBIN=$(shell go env GOBIN)
 endif
 
+# CONTAINER_TOOL defines the container tool to be used for building images.
+CONTAINER_TOOL ?= docker
+
 # Setting SHELL to bash allows bash commands to be executed by recipes.
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -58,9 +61,13 @@ build: manifests generate fmt vet ## Build the manager binary to bin/manager.
 	go build -o bin/manager ./cmd
 
 .PHONY: run
-run: build ## Run the operator on an embedded local control plane (kube-apiserver + etcd).
+run: build kubectl ## Run the operator on an embedded local control plane; ARGS adds manager flags.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" ./bin/manager --local-control-plane \
 		--local-kubeconfig="$(CURDIR)/bin/kubeconfig" $(ARGS)
+
+.PHONY: docker-build
+docker-build: ## Build the manager's container image.
+	$(CONTAINER_TOOL) build -t ${IMG} .
 
 ##@ Deployment
 
@@ -93,7 +100,7 @@ $(LOCALBIN):
 	mkdir -p "$(LOCALBIN)"
 
 ## Tool Binaries
-KUBECTL ?= kubectl
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(LOCALBIN)/kubectl)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
@@ -102,6 +109,10 @@ GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
 KUSTOMIZE_VERSION ?= v5.8.0
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+
+.PHONY: kubectl
+kubectl: $(LOCALBIN) ## Link bin/kubectl to the kubectl built beside the envtest binaries.
+	@ln -sf "$$(hack/envtest-assets.sh)/kubectl" "$(LOCALBIN)/kubectl"
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.

@@ -111,13 +111,16 @@ func (r *UpdateSessionReconciler) delete(ctx context.Context, us *v1alpha1.Updat
 	if err := r.Delete(ctx, us, precondition); err != nil {
 		return err
 	}
-	reason, note := ReasonRetentionOver, "Session ended %s ago, longer than the retention; deleted"
-	if !us.Status.State.Terminal() {
-		reason, note = ReasonExpired, "Session idle past its expiration time (%s ago); deleted"
-	}
 	late := now.Sub(r.Policy.Deadline(us)).Round(time.Millisecond)
-	r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, reason, "Delete", note, late)
-	logf.FromContext(ctx).Info("Session deleted", "reason", reason, "state", us.Status.State, "late", late)
+	if us.Status.State.Terminal() {
+		r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, ReasonRetentionOver, "Delete",
+			"In state %s for longer than the terminal retention; deleted %s after it ran out", us.Status.State, late)
+	} else {
+		r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, ReasonExpired, "Delete",
+			"Idle past its expiration time %s; deleted %s after it",
+			r.Policy.Deadline(us).Format(time.RFC3339Nano), late)
+	}
+	logf.FromContext(ctx).Info("Session deleted", "state", us.Status.State, "late", late)
 	return nil
 }
 
