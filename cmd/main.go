@@ -39,6 +39,7 @@ func init() {
 
 type flags struct {
 	metricsAddr, probeAddr, restAddr string
+	restNamespace                    string
 	leaderElect, secureMetrics       bool
 	enableHTTP2                      bool
 	localControlPlane                bool
@@ -59,6 +60,8 @@ func parseFlags() (flags, zap.Options) {
 	flag.BoolVar(&f.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
 	flag.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
 	flag.StringVar(&f.restAddr, "rest-bind-address", ":8090", "The address the update-session REST API binds to; 0 disables it.")
+	flag.StringVar(&f.restNamespace, "rest-default-namespace", "default",
+		"The namespace where REST create and list work.")
 	flag.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
 		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
 	flag.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
@@ -117,9 +120,10 @@ func run(f flags) error {
 	}
 	ctx := ctrl.SetupSignalHandler()
 	err = operator.Setup(ctx, mgr, operator.Options{
-		RESTAddr:    disabledIfZero(f.restAddr),
-		Policy:      f.policy,
-		Concurrency: f.concurrency,
+		RESTAddr:      disabledIfZero(f.restAddr),
+		RESTNamespace: f.restNamespace,
+		Policy:        f.policy,
+		Concurrency:   f.concurrency,
 	})
 	if err != nil {
 		return err

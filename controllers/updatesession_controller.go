@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/session"
 )
 
@@ -30,6 +31,8 @@ const (
 	ReasonExpired = "Expired"
 	// ReasonRetentionOver: the session ended longer than --terminal-retention ago and is deleted.
 	ReasonRetentionOver = "RetentionOver"
+	// ReasonSuperseded: the session was failed because an older ACTIVE session holds its item.
+	ReasonSuperseded = "Superseded"
 )
 
 // UpdateSessionReconciler initialises each session's status, requeues it for exactly its
@@ -61,6 +64,9 @@ func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.syncStatus(ctx, &us); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.enforceOneActive(ctx, &us); err != nil {
+		return ctrl.Result{}, err
+	}
 	if wait := r.Policy.Remaining(&us, r.Clock.Now()); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
@@ -81,6 +87,48 @@ func (r *UpdateSessionReconciler) syncStatus(ctx context.Context, us *v1alpha1.U
 		return fmt.Errorf("updating status: %w", err)
 	}
 	logf.FromContext(ctx).V(1).Info("Status synced", "state", us.Status.State, "expirationTime", us.Status.ExpirationTime)
+	return nil
+}
+
+// enforceOneActive fails every ACTIVE session of us's library item but the oldest, so that a
+// second session made with kubectl, or by two REST creates racing, never stays ACTIVE beside
+// the first. Whichever of them is reconciled last sees both, and all reconciles agree on which
+// one is the oldest.
+func (r *UpdateSessionReconciler) enforceOneActive(ctx context.Context, us *v1alpha1.UpdateSession) error {
+	if us.Status.State.Terminal() {
+		return nil
+	}
+	var list v1alpha1.UpdateSessionList
+	err := r.List(ctx, &list, client.InNamespace(us.Namespace), client.MatchingFields{index.LibraryItem: us.Spec.LibraryItemID})
+	if err != nil {
+		return err
+	}
+	holder, dups := session.Duplicates(list.Items)
+	for _, dup := range dups {
+		if err := r.fail(ctx, dup, session.SupersededMessage(holder)); err != nil {
+			return fmt.Errorf("failing superseded session %s: %w", dup.Name, err)
+		}
+		if dup.UID == us.UID {
+			*us = *dup
+		}
+	}
+	return nil
+}
+
+// fail moves a session to ERROR with message, with optimistic concurrency.
+func (r *UpdateSessionReconciler) fail(ctx context.Context, us *v1alpha1.UpdateSession, message string) error {
+	now := r.Clock.Now()
+	base := us.DeepCopy()
+	us.Status = r.Policy.DesiredStatus(us, now)
+	if err := r.Policy.Finish(us, v1alpha1.StateError, message, now); err != nil {
+		return err
+	}
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if err := r.Status().Patch(ctx, us, patch); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(us, nil, corev1.EventTypeWarning, ReasonSuperseded, "Fail", "%s", message)
+	logf.FromContext(ctx).Info("Session failed: its library item has an older ACTIVE session", "session", us.Name)
 	return nil
 }
 

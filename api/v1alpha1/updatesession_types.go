@@ -126,6 +126,10 @@ type UpdateSessionStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// AnnotationClientToken holds the client_token a session was created with through the REST
+// API; a create with the same token in the same namespace returns this session.
+const AnnotationClientToken = "library.contentlib.dev/client-token"
+
 // ConditionActive is the condition type that is True while the session is ACTIVE and False
 // once it reached a terminal state; its lastTransitionTime is when it got there, which
 // starts the --terminal-retention clock.
@@ -146,6 +150,9 @@ const (
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=us,categories=contentlib
+// +kubebuilder:selectablefield:JSONPath=`.status.id`
+// +kubebuilder:selectablefield:JSONPath=`.status.state`
+// +kubebuilder:selectablefield:JSONPath=`.spec.libraryItemID`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`
 // +kubebuilder:printcolumn:name="Item",type=string,JSONPath=`.spec.libraryItemID`,priority=1
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`

@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
 )
@@ -21,6 +22,8 @@ type Options struct {
 	Policy   session.Policy
 	// Concurrency is the number of sessions reconciled in parallel.
 	Concurrency int
+	// RESTNamespace is where REST create and list work.
+	RESTNamespace string
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 }
@@ -30,7 +33,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	if err := rest.IndexSessionID(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	reconciler := &controllers.UpdateSessionReconciler{
@@ -53,5 +56,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:     opts.Clock,
 		Policy:    opts.Policy,
 		Log:       mgr.GetLogger().WithName("rest"),
+
+		DefaultNamespace: opts.RESTNamespace,
 	})
 }

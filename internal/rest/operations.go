@@ -3,22 +3,23 @@ package rest
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 // call is one request, reduced to what an operation needs.
 type call struct {
-	// id is the session id from the path; empty on the collection.
-	id string
+	// namespace is the caller's namespace, where create and list work.
+	namespace string
+	// session is the session the path names, nil on the collection.
+	session *v1alpha1.UpdateSession
 	// body is the operation's flat JSON input, already unwrapped from the /rest envelope.
 	body []byte
 	// params are the operation's named parameters (client_token), from query or envelope.
 	params map[string]string
-	query  url.Values
 }
 
 // operation is one entry of the API: how it is called and what it does.
@@ -37,9 +38,17 @@ type operation struct {
 
 // operations is the API: every route the server answers, in both URL forms.
 var operations = map[route]*operation{
-	{http.MethodPost, true, "keep-alive"}: {
-		name: "keep-alive", verb: "update", handle: (*Server).keepAlive,
-	},
+	{http.MethodPost, false, ""}: {name: "create", verb: "create", status: http.StatusCreated,
+		bodyKey: "create_spec", params: []string{"client_token"}, handle: (*Server).create},
+	{http.MethodGet, false, ""}: {name: "list", verb: "list", status: http.StatusOK,
+		params: []string{"library_item_id"}, handle: (*Server).list},
+	{http.MethodGet, true, ""}:            {name: "get", verb: "get", status: http.StatusOK, handle: (*Server).get},
+	{http.MethodPatch, true, ""}:          {name: "update", verb: "update", bodyKey: "update_spec", handle: (*Server).update},
+	{http.MethodDelete, true, ""}:         {name: "delete", verb: "delete", handle: (*Server).delete},
+	{http.MethodPost, true, "complete"}:   {name: "complete", verb: "update", handle: finishWith(v1alpha1.StateDone)},
+	{http.MethodPost, true, "cancel"}:     {name: "cancel", verb: "update", handle: finishWith(v1alpha1.StateCanceled)},
+	{http.MethodPost, true, "fail"}:       {name: "fail", verb: "update", handle: (*Server).fail},
+	{http.MethodPost, true, "keep-alive"}: {name: "keep-alive", verb: "update", handle: (*Server).keepAlive},
 }
 
 const (

@@ -31,6 +31,9 @@ const (
 	requestTimeout = 10 * time.Second
 )
 
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;patch
+
 // Server serves the REST API. It runs on every replica, leader or not: it reads sessions from
 // the manager's cache and writes them to the API server with optimistic concurrency.
 type Server struct {
@@ -43,6 +46,8 @@ type Server struct {
 	Clock     clock.PassiveClock
 	Policy    session.Policy
 	Log       logr.Logger
+	// DefaultNamespace is where create and list work.
+	DefaultNamespace string
 }
 
 // NeedLeaderElection is false: every replica answers clients.
@@ -85,31 +90,38 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f := formFor(r.URL.Path)
 	op, id, verr := lookupOperation(f, r)
 	if verr != nil {
-		s.fail(w, r, f, verr)
+		s.refuse(w, r, f, verr)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
-		s.fail(w, r, f, bodyReadError(err))
+		s.refuse(w, r, f, bodyReadError(err))
 		return
 	}
 	flat, params, err := f.unwrap(op, body, r.URL.Query())
 	if err != nil {
-		s.fail(w, r, f, asVAPI(err))
+		s.refuse(w, r, f, asVAPI(err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	result, err := op.handle(s, ctx, call{id: id, body: flat, params: params, query: r.URL.Query()})
+	c := call{namespace: s.DefaultNamespace, body: flat, params: params}
+	if id != "" {
+		if c.session, err = s.find(ctx, id); err != nil {
+			s.refuse(w, r, f, asVAPI(err))
+			return
+		}
+	}
+	result, err := op.handle(s, ctx, c)
 	if err != nil {
-		s.fail(w, r, f, asVAPI(err))
+		s.refuse(w, r, f, asVAPI(err))
 		return
 	}
 	s.Log.V(1).Info("REST call", "operation", op.name, "form", f.name, "id", id)
 	f.writeResult(w, op.status, result)
 }
 
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, f *form, err *vapi.Error) {
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f *form, err *vapi.Error) {
 	log := s.Log.V(1)
 	if err.Type == vapi.InternalServerError {
 		log = s.Log

@@ -10,11 +10,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
-
-// IDIndex is the cache index that finds a session by status.id.
-const IDIndex = "status.id"
 
 // maxWriteAttempts bounds the retries of a write that keeps conflicting.
 const maxWriteAttempts = 5
@@ -24,24 +22,20 @@ const (
 	msgBusy        = "com.vmware.content.library.item.UpdateSession.busy"
 	msgUnavailable = "com.vmware.vapi.std.errors.service_unavailable"
 	msgInternal    = "com.vmware.vapi.std.errors.internal_server_error"
-	msgInvalid     = "com.vmware.content.library.item.UpdateSession.invalid"
 )
 
-// IndexSessionID registers IDIndex on the manager's cache.
-func IndexSessionID(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &v1alpha1.UpdateSession{}, IDIndex, func(o client.Object) []string {
-		if id := o.(*v1alpha1.UpdateSession).Status.ID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
-}
-
-// get finds the session with the given id in the cache.
-func (s *Server) get(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+// find returns the session with the given id: from the cache, or, when the cache does not have
+// it (yet: a session created a moment ago on another replica), from the API server.
+func (s *Server) find(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+	byID := client.MatchingFields{index.SessionID: id}
 	var list v1alpha1.UpdateSessionList
-	if err := s.Client.List(ctx, &list, client.MatchingFields{IDIndex: id}); err != nil {
+	if err := s.Client.List(ctx, &list, byID); err != nil {
 		return nil, err
+	}
+	if len(list.Items) == 0 {
+		if err := s.APIReader.List(ctx, &list, byID); err != nil {
+			return nil, err
+		}
 	}
 	if len(list.Items) == 0 {
 		return nil, notFound(id)
@@ -49,44 +43,71 @@ func (s *Server) get(ctx context.Context, id string) (*v1alpha1.UpdateSession, e
 	return &list.Items[0], nil
 }
 
-// mutate applies change to the session with the given id and writes its status with
-// optimistic concurrency: the first attempt starts from the cache (no read before the write);
-// a conflict is retried on the live object, on which change is applied anew.
-func (s *Server) mutate(ctx context.Context, id string, change func(*v1alpha1.UpdateSession) error) error {
-	us, err := s.get(ctx, id)
-	for attempt := 1; err == nil; attempt++ {
-		updated := us.DeepCopy()
-		if err := change(updated); err != nil {
+// commitFunc writes a changed session to the API server; before is what the change started from.
+type commitFunc func(ctx context.Context, before, after *v1alpha1.UpdateSession) error
+
+// apply runs change on us and commits the result, with optimistic concurrency. The first
+// attempt starts from the cache: no read before the write. A conflict is retried on the live
+// object, with change applied anew; so is a refusal by change, once, since the cache may lag
+// behind a write the same client just made. On success, us holds what was written.
+func (s *Server) apply(ctx context.Context, us *v1alpha1.UpdateSession, change func(*v1alpha1.UpdateSession) error, commit commitFunc) error {
+	id, fresh := us.Status.ID, false
+	for attempt := 1; ; attempt++ {
+		after := us.DeepCopy()
+		err := change(after)
+		if err == nil {
+			err = commit(ctx, us, after)
+		}
+		var refusal *vapi.Error
+		retryable := apierrors.IsConflict(err) || (errors.As(err, &refusal) && !fresh)
+		switch {
+		case err == nil:
+			*us = *after
+			return nil
+		case apierrors.IsNotFound(err):
+			return notFound(id)
+		case !retryable:
+			return err
+		case attempt == maxWriteAttempts:
+			return vapi.Errorf(vapi.ResourceBusy, msgBusy, "Update session %s is being changed by others; retry.", id)
+		}
+		live, err := s.live(ctx, us)
+		if err != nil {
 			return err
 		}
-		patch := client.MergeFromWithOptions(us, client.MergeFromWithOptimisticLock{})
-		err = s.Client.Status().Patch(ctx, updated, patch)
-		if !apierrors.IsConflict(err) {
-			break
-		}
-		if attempt == maxWriteAttempts {
-			return vapi.Errorf(vapi.ResourceBusy, msgBusy,
-				"Update session %s is being changed by others; retry.", id)
-		}
-		us, err = s.live(ctx, us)
+		us, fresh = live, true
 	}
-	if apierrors.IsNotFound(err) {
-		return notFound(id)
-	}
-	return err
+}
+
+// mutate applies change to the session's status.
+func (s *Server) mutate(ctx context.Context, us *v1alpha1.UpdateSession, change func(*v1alpha1.UpdateSession) error) error {
+	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
+		return s.Client.Status().Patch(ctx, after, optimisticPatch(before))
+	})
+}
+
+// mutateSpec applies change to the session's spec.
+func (s *Server) mutateSpec(ctx context.Context, us *v1alpha1.UpdateSession, change func(*v1alpha1.UpdateSession) error) error {
+	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
+		return s.Client.Patch(ctx, after, optimisticPatch(before))
+	})
+}
+
+// optimisticPatch is a merge patch from before that carries its resourceVersion, so that the
+// API server refuses it if the object changed since.
+func optimisticPatch(before *v1alpha1.UpdateSession) client.Patch {
+	return client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 }
 
 // live reads the current version of us from the API server.
 func (s *Server) live(ctx context.Context, us *v1alpha1.UpdateSession) (*v1alpha1.UpdateSession, error) {
 	var fresh v1alpha1.UpdateSession
 	key := types.NamespacedName{Namespace: us.Namespace, Name: us.Name}
-	if err := s.APIReader.Get(ctx, key, &fresh); err != nil {
-		return nil, err
+	err := s.APIReader.Get(ctx, key, &fresh)
+	if apierrors.IsNotFound(err) || (err == nil && fresh.UID != us.UID) {
+		return nil, notFound(us.Status.ID)
 	}
-	if fresh.UID != us.UID {
-		return nil, apierrors.NewNotFound(v1alpha1.GroupVersion.WithResource("updatesessions").GroupResource(), us.Name)
-	}
-	return &fresh, nil
+	return &fresh, err
 }
 
 func notFound(id string) *vapi.Error {
@@ -102,7 +123,9 @@ func asVAPI(err error) *vapi.Error {
 	case errors.As(err, &verr):
 		return verr
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
-		return vapi.Errorf(vapi.InvalidArgument, msgInvalid, "%s", err.Error())
+		return vapi.Errorf(vapi.InvalidArgument, msgInvalidArgument, "%s", err.Error())
+	case apierrors.IsNotFound(err):
+		return vapi.Errorf(vapi.NotFound, msgNotFound, "%s", err.Error())
 	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
 		return vapi.Errorf(vapi.ResourceBusy, msgBusy, "%s", err.Error())
 	case apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) ||

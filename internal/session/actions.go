@@ -62,3 +62,56 @@ func checkProgress(us *v1alpha1.UpdateSession, progress int64) error {
 	}
 	return nil
 }
+
+// Supersedes reports whether a should stay the one ACTIVE session of its library item rather
+// than b: the older one wins, by creation timestamp, then, within the same second (the
+// timestamp's precision), by name, so that every replica and every reconcile agrees.
+func Supersedes(a, b *v1alpha1.UpdateSession) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+// Duplicates returns, of the sessions of one library item, the ACTIVE ones that must fail
+// because an older ACTIVE session holds the item, and that older session.
+func Duplicates(sessions []v1alpha1.UpdateSession) (holder *v1alpha1.UpdateSession, dups []*v1alpha1.UpdateSession) {
+	for i := range sessions {
+		us := &sessions[i]
+		switch {
+		case us.Status.State.Terminal() || !us.DeletionTimestamp.IsZero():
+		case holder == nil:
+			holder = us
+		case Supersedes(us, holder):
+			dups = append(dups, holder)
+			holder = us
+		default:
+			dups = append(dups, us)
+		}
+	}
+	return holder, dups
+}
+
+// SupersededMessage is the errorMessage of a session failed because holder holds its item.
+func SupersededMessage(holder *v1alpha1.UpdateSession) string {
+	return "Library item " + holder.Spec.LibraryItemID + " already has an ACTIVE update session, " +
+		holder.Name + " (id " + string(holder.UID) + "); an item has one ACTIVE session at a time."
+}
+
+// SetWarningBehavior replaces the warning behavior of an ACTIVE session.
+func SetWarningBehavior(us *v1alpha1.UpdateSession, wb []v1alpha1.WarningBehavior) error {
+	if err := requireActive(us); err != nil {
+		return err
+	}
+	us.Spec.WarningBehavior = wb
+	return nil
+}
+
+// CheckDelete allows deleting a session only once it has ended, as vCenter does.
+func CheckDelete(us *v1alpha1.UpdateSession) error {
+	if !us.Status.State.Terminal() {
+		return vapi.Errorf(vapi.NotAllowedInCurrentState, msgNotActive,
+			"Update session %s is ACTIVE; complete, cancel or fail it before deleting it.", us.Status.ID)
+	}
+	return nil
+}

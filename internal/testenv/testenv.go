@@ -83,11 +83,15 @@ type Operator struct {
 }
 
 // StartOperator runs the operator, watching only namespace, until the test ends. When
-// opts.RESTAddr is empty, the REST server listens on a free local port.
+// opts.RESTAddr is empty, the REST server listens on a free local port; when
+// opts.RESTNamespace is empty, REST create and list work in namespace.
 func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Options) *Operator {
 	t.Helper()
 	if opts.RESTAddr == "" {
 		opts.RESTAddr = freeAddr(t)
+	}
+	if opts.RESTNamespace == "" {
+		opts.RESTNamespace = namespace
 	}
 	skip := true
 	mgr, err := ctrl.NewManager(e.CP.Config, ctrl.Options{

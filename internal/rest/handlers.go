@@ -1,0 +1,246 @@
+package rest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/index"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/vapi"
+)
+
+const (
+	msgItemBusy       = "com.vmware.content.library.item.UpdateSession.item_busy"
+	maxItemIDLength   = 255
+	maxErrorMsgLength = 4096
+	// generateNamePrefix names sessions created through the REST API.
+	generateNamePrefix = "us-"
+)
+
+// create makes an UpdateSession in the caller's namespace and returns its id. With a
+// client_token, a retry returns the session the first call made.
+func (s *Server) create(ctx context.Context, c call) (any, error) {
+	var in sessionInput
+	if err := decodeOptional(c.body, &in); err != nil {
+		return nil, err
+	}
+	us, err := newSession(c.namespace, in, c.params["client_token"])
+	if err != nil {
+		return nil, err
+	}
+	if existing, err := s.byToken(ctx, us); existing != nil || err != nil {
+		return existing, err
+	}
+	if err := s.checkItemFree(ctx, us); err != nil {
+		return nil, err
+	}
+	if err := s.Client.Create(ctx, us); apierrors.IsAlreadyExists(err) {
+		return s.byToken(ctx, us) // the same token raced us
+	} else if err != nil {
+		return nil, err
+	}
+	// Initialise the status now rather than leave it to the reconciler, so that lastActivity is
+	// the creation time to the microsecond. Should the reconciler have been first, its status
+	// stands.
+	base := us.DeepCopy()
+	us.Status = s.Policy.DesiredStatus(us, s.Clock.Now())
+	s.Policy.Touch(us, s.Clock.Now())
+	if err := s.Client.Status().Patch(ctx, us, optimisticPatch(base)); err != nil && !apierrors.IsConflict(err) {
+		return nil, err
+	}
+	return string(us.UID), nil
+}
+
+// newSession builds the UpdateSession a create asks for.
+func newSession(namespace string, in sessionInput, token string) (*v1alpha1.UpdateSession, error) {
+	if in.LibraryItemID == "" || len(in.LibraryItemID) > maxItemIDLength {
+		return nil, invalidArgument("library_item_id is required, 1 to %d characters", maxItemIDLength)
+	}
+	if len(in.LibraryItemContentVersion) > maxItemIDLength {
+		return nil, invalidArgument("library_item_content_version is longer than %d characters", maxItemIDLength)
+	}
+	wb, err := warningBehaviors(in.WarningBehavior)
+	if err != nil {
+		return nil, err
+	}
+	us := &v1alpha1.UpdateSession{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: generateNamePrefix},
+		Spec: v1alpha1.UpdateSessionSpec{
+			LibraryItemID:             in.LibraryItemID,
+			LibraryItemContentVersion: in.LibraryItemContentVersion,
+			WarningBehavior:           wb,
+		},
+	}
+	if token != "" {
+		// The name derives from the token, so the API server itself makes a retry collide.
+		sum := sha256.Sum256([]byte(token))
+		us.Name = generateNamePrefix + hex.EncodeToString(sum[:12])
+		us.Annotations = map[string]string{v1alpha1.AnnotationClientToken: token}
+	}
+	return us, nil
+}
+
+// byToken returns the id of the session an earlier create with the same client_token made,
+// if there is one.
+func (s *Server) byToken(ctx context.Context, want *v1alpha1.UpdateSession) (any, error) {
+	if want.Name == "" {
+		return nil, nil
+	}
+	var us v1alpha1.UpdateSession
+	err := s.APIReader.Get(ctx, types.NamespacedName{Namespace: want.Namespace, Name: want.Name}, &us)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case us.Annotations[v1alpha1.AnnotationClientToken] != want.Annotations[v1alpha1.AnnotationClientToken] ||
+		us.Spec.LibraryItemID != want.Spec.LibraryItemID:
+		return nil, invalidArgument("client_token was already used to create a session of another library item")
+	}
+	return string(us.UID), nil
+}
+
+// checkItemFree refuses a create while the library item has an ACTIVE session. It asks the
+// API server, not the cache, which may not have seen a session completed a moment ago.
+func (s *Server) checkItemFree(ctx context.Context, us *v1alpha1.UpdateSession) error {
+	var list v1alpha1.UpdateSessionList
+	err := s.APIReader.List(ctx, &list, client.InNamespace(us.Namespace),
+		client.MatchingFields{index.LibraryItem: us.Spec.LibraryItemID})
+	if err != nil {
+		return err
+	}
+	if holder, _ := session.Duplicates(list.Items); holder != nil {
+		return vapi.Errorf(vapi.ResourceBusy, msgItemBusy,
+			"Library item %s already has an ACTIVE update session, %s.", us.Spec.LibraryItemID, holder.Status.ID)
+	}
+	return nil
+}
+
+// list returns the ids of the sessions in the caller's namespace, optionally of one library
+// item, oldest first (by creation timestamp, which has second precision, then by name). Like get, it reads from the API server: a client must see the session it
+// just created or deleted, whichever replica it talked to.
+func (s *Server) list(ctx context.Context, c call) (any, error) {
+	opts := []client.ListOption{client.InNamespace(c.namespace)}
+	if item := c.params["library_item_id"]; item != "" {
+		opts = append(opts, client.MatchingFields{index.LibraryItem: item})
+	}
+	var list v1alpha1.UpdateSessionList
+	if err := s.APIReader.List(ctx, &list, opts...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(list.Items, func(a, b v1alpha1.UpdateSession) int {
+		if session.Supersedes(&a, &b) {
+			return -1
+		}
+		return 1
+	})
+	ids := make([]string, 0, len(list.Items))
+	for _, us := range list.Items {
+		if us.Status.ID != "" {
+			ids = append(ids, us.Status.ID)
+		}
+	}
+	return ids, nil
+}
+
+// get returns the session's model, read from the API server: the cache may lag behind a
+// change the client just made.
+func (s *Server) get(ctx context.Context, c call) (any, error) {
+	us, err := s.live(ctx, c.session)
+	if err != nil {
+		return nil, err
+	}
+	return toModel(us), nil
+}
+
+// update replaces the session's warning_behavior, the one field update applies.
+func (s *Server) update(ctx context.Context, c call) (any, error) {
+	var in sessionInput
+	if err := decodeOptional(c.body, &in); err != nil {
+		return nil, err
+	}
+	wb, err := warningBehaviors(in.WarningBehavior)
+	if err != nil {
+		return nil, err
+	}
+	err = s.mutateSpec(ctx, c.session, func(us *v1alpha1.UpdateSession) error {
+		return session.SetWarningBehavior(us, wb)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.touch(ctx, c.session)
+}
+
+// keepAliveInput is the optional body of keep-alive.
+type keepAliveInput struct {
+	ClientProgress *int64 `json:"client_progress"`
+}
+
+// keepAlive moves lastActivity and expirationTime to now, and progress when given.
+func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
+	var in keepAliveInput
+	if err := decodeOptional(c.body, &in); err != nil {
+		return nil, err
+	}
+	return nil, s.mutate(ctx, c.session, func(us *v1alpha1.UpdateSession) error {
+		return s.Policy.KeepAlive(us, in.ClientProgress, s.Clock.Now())
+	})
+}
+
+// touch records a client action that changed something else.
+func (s *Server) touch(ctx context.Context, us *v1alpha1.UpdateSession) error {
+	return s.mutate(ctx, us, func(us *v1alpha1.UpdateSession) error {
+		return s.Policy.KeepAlive(us, nil, s.Clock.Now())
+	})
+}
+
+// finishWith returns the handler that moves a session to state: complete and cancel.
+func finishWith(state v1alpha1.SessionState) func(*Server, context.Context, call) (any, error) {
+	return func(s *Server, ctx context.Context, c call) (any, error) {
+		return nil, s.finish(ctx, c.session, state, "")
+	}
+}
+
+// failInput is the optional body of fail; govmomi sends none.
+type failInput struct {
+	ClientErrorMessage string `json:"client_error_message"`
+}
+
+// fail moves the session to ERROR, keeping the client's message.
+func (s *Server) fail(ctx context.Context, c call) (any, error) {
+	var in failInput
+	if err := decodeOptional(c.body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.ClientErrorMessage) > maxErrorMsgLength {
+		return nil, invalidArgument("client_error_message is longer than %d bytes", maxErrorMsgLength)
+	}
+	if in.ClientErrorMessage == "" {
+		in.ClientErrorMessage = "The client failed the session without a message."
+	}
+	return nil, s.finish(ctx, c.session, v1alpha1.StateError, in.ClientErrorMessage)
+}
+
+func (s *Server) finish(ctx context.Context, us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string) error {
+	return s.mutate(ctx, us, func(us *v1alpha1.UpdateSession) error {
+		return s.Policy.Finish(us, state, message, s.Clock.Now())
+	})
+}
+
+// delete deletes a session that has ended; an ACTIVE one must be completed, canceled or failed
+// first. The delete carries the UID and resourceVersion the check saw.
+func (s *Server) delete(ctx context.Context, c call) (any, error) {
+	return nil, s.apply(ctx, c.session, session.CheckDelete, func(ctx context.Context, before, _ *v1alpha1.UpdateSession) error {
+		uid, rv := before.UID, before.ResourceVersion
+		return s.Client.Delete(ctx, before, client.Preconditions{UID: &uid, ResourceVersion: &rv})
+	})
+}
