@@ -129,7 +129,7 @@ func TestRestartPicksUpEveryDeadline(t *testing.T) {
 	ns := env.Namespace(t)
 	deletions := env.WatchDeletions(t, ns)
 	first := env.StartOperator(t, ns, policy(time.Hour, time.Hour))
-	var due []*v1alpha1.UpdateSession
+	due := make([]*v1alpha1.UpdateSession, 0, 4)
 	for _, name := range []string{"r1", "r2", "r3", "r4"} {
 		due = append(due, env.CreateSession(t, testenv.NewSession(ns, name, 2)))
 	}
@@ -237,11 +237,11 @@ func expectEvent(t *testing.T, ns, name, reason string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		var events eventsv1.EventList
-		if err := env.Client.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+		var list eventsv1.EventList
+		if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)
 		}
-		for _, ev := range events.Items {
+		for _, ev := range list.Items {
 			if ev.Regarding.Name == name && ev.Reason == reason {
 				return
 			}

@@ -188,7 +188,3 @@ type UpdateSessionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []UpdateSession `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&UpdateSession{}, &UpdateSessionList{})
-}

@@ -125,8 +125,9 @@ func (s *Server) checkItemFree(ctx context.Context, us *v1alpha1.UpdateSession) 
 }
 
 // list returns the ids of the sessions in the caller's namespace, optionally of one library
-// item, oldest first (by creation timestamp, which has second precision, then by name). Like get, it reads from the API server: a client must see the session it
-// just created or deleted, whichever replica it talked to.
+// item, oldest first (by creation timestamp, which has second precision, then by name). Like
+// get, it reads from the API server: a client must see the session it just created or
+// deleted, whichever replica it talked to.
 func (s *Server) list(ctx context.Context, c call) (any, error) {
 	opts := []client.ListOption{client.InNamespace(c.namespace)}
 	if item := c.params["library_item_id"]; item != "" {

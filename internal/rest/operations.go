@@ -37,18 +37,27 @@ type operation struct {
 }
 
 // operations is the API: every route the server answers, in both URL forms.
+// The RBAC verbs a kubectl user needs for the same effect as an operation.
+const (
+	verbCreate = "create"
+	verbList   = "list"
+	verbGet    = "get"
+	verbUpdate = "update"
+	verbDelete = "delete"
+)
+
 var operations = map[route]*operation{
-	{http.MethodPost, false, ""}: {name: "create", verb: "create", status: http.StatusCreated,
+	{http.MethodPost, false, ""}: {name: "create", verb: verbCreate, status: http.StatusCreated,
 		bodyKey: "create_spec", params: []string{"client_token"}, handle: (*Server).create},
-	{http.MethodGet, false, ""}: {name: "list", verb: "list", status: http.StatusOK,
+	{http.MethodGet, false, ""}: {name: "list", verb: verbList, status: http.StatusOK,
 		params: []string{"library_item_id"}, handle: (*Server).list},
-	{http.MethodGet, true, ""}:            {name: "get", verb: "get", status: http.StatusOK, handle: (*Server).get},
-	{http.MethodPatch, true, ""}:          {name: "update", verb: "update", bodyKey: "update_spec", handle: (*Server).update},
-	{http.MethodDelete, true, ""}:         {name: "delete", verb: "delete", handle: (*Server).delete},
-	{http.MethodPost, true, "complete"}:   {name: "complete", verb: "update", handle: finishWith(v1alpha1.StateDone)},
-	{http.MethodPost, true, "cancel"}:     {name: "cancel", verb: "update", handle: finishWith(v1alpha1.StateCanceled)},
-	{http.MethodPost, true, "fail"}:       {name: "fail", verb: "update", handle: (*Server).fail},
-	{http.MethodPost, true, "keep-alive"}: {name: "keep-alive", verb: "update", handle: (*Server).keepAlive},
+	{http.MethodGet, true, ""}:            {name: "get", verb: verbGet, status: http.StatusOK, handle: (*Server).get},
+	{http.MethodPatch, true, ""}:          {name: "update", verb: verbUpdate, bodyKey: "update_spec", handle: (*Server).update},
+	{http.MethodDelete, true, ""}:         {name: "delete", verb: verbDelete, handle: (*Server).delete},
+	{http.MethodPost, true, "complete"}:   {name: "complete", verb: verbUpdate, handle: finishWith(v1alpha1.StateDone)},
+	{http.MethodPost, true, "cancel"}:     {name: "cancel", verb: verbUpdate, handle: finishWith(v1alpha1.StateCanceled)},
+	{http.MethodPost, true, "fail"}:       {name: "fail", verb: verbUpdate, handle: (*Server).fail},
+	{http.MethodPost, true, "keep-alive"}: {name: "keep-alive", verb: verbUpdate, handle: (*Server).keepAlive},
 }
 
 const (

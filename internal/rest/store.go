@@ -43,6 +43,9 @@ func (s *Server) find(ctx context.Context, id string) (*v1alpha1.UpdateSession, 
 	return &list.Items[0], nil
 }
 
+// changeFunc applies an operation to a session, or refuses it.
+type changeFunc func(*v1alpha1.UpdateSession) error
+
 // commitFunc writes a changed session to the API server; before is what the change started from.
 type commitFunc func(ctx context.Context, before, after *v1alpha1.UpdateSession) error
 
@@ -50,7 +53,7 @@ type commitFunc func(ctx context.Context, before, after *v1alpha1.UpdateSession)
 // attempt starts from the cache: no read before the write. A conflict is retried on the live
 // object, with change applied anew; so is a refusal by change, once, since the cache may lag
 // behind a write the same client just made. On success, us holds what was written.
-func (s *Server) apply(ctx context.Context, us *v1alpha1.UpdateSession, change func(*v1alpha1.UpdateSession) error, commit commitFunc) error {
+func (s *Server) apply(ctx context.Context, us *v1alpha1.UpdateSession, change changeFunc, commit commitFunc) error {
 	id, fresh := us.Status.ID, false
 	for attempt := 1; ; attempt++ {
 		after := us.DeepCopy()
@@ -80,14 +83,14 @@ func (s *Server) apply(ctx context.Context, us *v1alpha1.UpdateSession, change f
 }
 
 // mutate applies change to the session's status.
-func (s *Server) mutate(ctx context.Context, us *v1alpha1.UpdateSession, change func(*v1alpha1.UpdateSession) error) error {
+func (s *Server) mutate(ctx context.Context, us *v1alpha1.UpdateSession, change changeFunc) error {
 	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
 		return s.Client.Status().Patch(ctx, after, optimisticPatch(before))
 	})
 }
 
 // mutateSpec applies change to the session's spec.
-func (s *Server) mutateSpec(ctx context.Context, us *v1alpha1.UpdateSession, change func(*v1alpha1.UpdateSession) error) error {
+func (s *Server) mutateSpec(ctx context.Context, us *v1alpha1.UpdateSession, change changeFunc) error {
 	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
 		return s.Client.Patch(ctx, after, optimisticPatch(before))
 	})

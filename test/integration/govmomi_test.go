@@ -31,7 +31,7 @@ func govmomiManager(t *testing.T, server, token string) *library.Manager {
 
 func TestGovmomiClient(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute, time.Hour)).RESTURL
+	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
 	m := govmomiManager(t, srv, "unused-until-authentication")
 	ctx := context.Background()
 
@@ -93,7 +93,7 @@ func TestGovmomiClient(t *testing.T) {
 
 func TestGovmomiSeesErrors(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute, time.Hour)).RESTURL
+	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
 	m := govmomiManager(t, srv, "unused-until-authentication")
 	ctx := context.Background()
 

@@ -24,7 +24,7 @@ func restKeepAliveURL(base, id string) string {
 
 func TestKeepAliveMovesActivityAndProgress(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour, time.Hour))
+	op := env.StartOperator(t, ns, options(time.Hour))
 	us := env.CreateSession(t, testenv.NewSession(ns, "upload", 600))
 	before := time.Now()
 
@@ -48,7 +48,7 @@ func TestKeepAliveMovesActivityAndProgress(t *testing.T) {
 
 func TestKeepAliveWithoutBody(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour, time.Hour))
+	op := env.StartOperator(t, ns, options(time.Hour))
 	us := env.CreateSession(t, testenv.NewSession(ns, "upload", 0))
 
 	for _, tc := range []struct{ name, url, body string }{
@@ -75,7 +75,7 @@ func TestKeepAliveWithoutBody(t *testing.T) {
 func TestKeptAliveSessionOutlivesItsTimeout(t *testing.T) {
 	ns := env.Namespace(t)
 	deletions := env.WatchDeletions(t, ns)
-	op := env.StartOperator(t, ns, options(time.Hour, time.Hour))
+	op := env.StartOperator(t, ns, options(time.Hour))
 	kept := env.CreateSession(t, testenv.NewSession(ns, "kept", 2))
 	env.CreateSession(t, testenv.NewSession(ns, "idle", 2))
 
@@ -97,7 +97,7 @@ func TestKeptAliveSessionOutlivesItsTimeout(t *testing.T) {
 
 func TestKeepAliveErrors(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour, time.Hour))
+	op := env.StartOperator(t, ns, options(time.Hour))
 	active := env.CreateSession(t, testenv.NewSession(ns, "active", 0))
 	keepAlive(t, op.RESTURL, active, `{"client_progress": 50}`)
 	done := env.CreateSession(t, testenv.NewSession(ns, "done", 0))
@@ -141,7 +141,7 @@ func TestKeepAliveErrors(t *testing.T) {
 
 func TestKeepAliveRouteErrors(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour, time.Hour))
+	op := env.StartOperator(t, ns, options(time.Hour))
 	us := env.CreateSession(t, testenv.NewSession(ns, "s", 0))
 	cases := []struct {
 		name, method, path string

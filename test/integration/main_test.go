@@ -24,8 +24,10 @@ const (
 	restBase = "/rest/com/vmware/content/library/item/update-session"
 )
 
-func options(timeout, retention time.Duration) operator.Options {
-	return operator.Options{Policy: session.Policy{DefaultTimeout: timeout, TerminalRetention: retention}, Concurrency: 4}
+// options runs the operator with the given default timeout; sessions are kept for an hour
+// once they end.
+func options(timeout time.Duration) operator.Options {
+	return operator.Options{Policy: session.Policy{DefaultTimeout: timeout, TerminalRetention: time.Hour}, Concurrency: 4}
 }
 
 // response is what the server answered.
@@ -52,7 +54,7 @@ func do(t *testing.T, method, url, body string, header ...string) response {
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func TestSessionLifecycle(t *testing.T) {
 	for _, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
 			ns := env.Namespace(t)
-			op := env.StartOperator(t, ns, options(5*time.Minute, time.Hour))
+			op := env.StartOperator(t, ns, options(5*time.Minute))
 			srv := op.RESTURL
 
 			id := f.create(t, srv, `{"library_item_id": "item-1", "library_item_content_version": "3",
@@ -95,7 +95,7 @@ func TestCancelAndFail(t *testing.T) {
 	for _, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
 			ns := env.Namespace(t)
-			srv := env.StartOperator(t, ns, options(5*time.Minute, time.Hour)).RESTURL
+			srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
 
 			canceled := f.create(t, srv, `{"library_item_id": "a"}`)
 			noContent(t, do(t, http.MethodPost, f.action(srv, canceled, "cancel"), ""))
@@ -126,7 +126,7 @@ func TestOneActiveSessionPerItem(t *testing.T) {
 	for _, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
 			ns := env.Namespace(t)
-			srv := env.StartOperator(t, ns, options(5*time.Minute, time.Hour)).RESTURL
+			srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
 			first := f.create(t, srv, `{"library_item_id": "item"}`)
 
 			before := snapshot(t, ns)
@@ -143,7 +143,7 @@ func TestOneActiveSessionPerItem(t *testing.T) {
 
 func TestSecondActiveSessionMadeWithKubectlFails(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute, time.Hour)).RESTURL
+	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
 	holder := apiURLs.create(t, srv, `{"library_item_id": "shared"}`)
 	// Sessions created within the same second are ordered by name: let a second pass, so
 	// that the kubectl session is the newer one by its creation timestamp.
@@ -168,7 +168,7 @@ func TestSecondActiveSessionMadeWithKubectlFails(t *testing.T) {
 
 func TestClientTokenMakesCreateIdempotent(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute, time.Hour)).RESTURL
+	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
 	createWithToken := func(f urlForm, token, item string) response {
 		if f.wrapped {
 			body := fmt.Sprintf(`{"client_token": %q, "create_spec": {"library_item_id": %q}}`, token, item)
