@@ -39,7 +39,7 @@ func init() {
 
 type flags struct {
 	metricsAddr, probeAddr, restAddr string
-	restNamespace                    string
+	restNamespace, restCertDir       string
 	leaderElect, secureMetrics       bool
 	enableHTTP2                      bool
 	localControlPlane                bool
@@ -61,7 +61,9 @@ func parseFlags() (flags, zap.Options) {
 	flag.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
 	flag.StringVar(&f.restAddr, "rest-bind-address", ":8090", "The address the update-session REST API binds to; 0 disables it.")
 	flag.StringVar(&f.restNamespace, "rest-default-namespace", "default",
-		"The namespace where REST create and list work.")
+		"Where REST create and list work for a caller that is not a service account and names no namespace.")
+	flag.StringVar(&f.restCertDir, "rest-cert-dir", "",
+		"Folder with tls.crt and tls.key for the REST API, reloaded when they change; empty serves plain HTTP.")
 	flag.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
 		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
 	flag.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
@@ -122,6 +124,7 @@ func run(f flags) error {
 	err = operator.Setup(ctx, mgr, operator.Options{
 		RESTAddr:      disabledIfZero(f.restAddr),
 		RESTNamespace: f.restNamespace,
+		RESTCertDir:   f.restCertDir,
 		Policy:        f.policy,
 		Concurrency:   f.concurrency,
 	})

@@ -81,3 +81,9 @@ func AssetsDir() string {
 	}
 	return filepath.Join(store, KubernetesVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH)
 }
+
+// ServiceAccountKeyFile is the PEM file of the private key the API server signs service-account
+// tokens with; tests use it to mint tokens the API server must refuse, such as expired ones.
+func (cp *ControlPlane) ServiceAccountKeyFile() string {
+	return filepath.Join(cp.env.ControlPlane.GetAPIServer().CertDir, "sa-signer.key")
+}

@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
@@ -22,8 +23,11 @@ type Options struct {
 	Policy   session.Policy
 	// Concurrency is the number of sessions reconciled in parallel.
 	Concurrency int
-	// RESTNamespace is where REST create and list work.
+	// RESTNamespace is where REST create and list work for callers that are not service
+	// accounts and name no namespace.
 	RESTNamespace string
+	// RESTCertDir holds the REST server's tls.crt and tls.key; empty serves plain HTTP.
+	RESTCertDir string
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 }
@@ -49,7 +53,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.RESTAddr == "" {
 		return nil
 	}
+	gate, err := auth.NewGate(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
 	return mgr.Add(&rest.Server{
+		Gate:      gate,
+		CertDir:   opts.RESTCertDir,
 		Addr:      opts.RESTAddr,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

@@ -6,13 +6,18 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apiserver/pkg/authentication/user"
+
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 // call is one request, reduced to what an operation needs.
 type call struct {
-	// namespace is the caller's namespace, where create and list work.
+	// caller is who made the request, and token the credential it came with.
+	caller user.Info
+	token  string
+	// namespace is where create and list work, or the namespace of session.
 	namespace string
 	// session is the session the path names, nil on the collection.
 	session *v1alpha1.UpdateSession

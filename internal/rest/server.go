@@ -3,29 +3,37 @@ package rest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 // Limits on what a client may send.
 const (
-	maxBodyBytes      = 64 << 10
-	maxHeaderBytes    = 32 << 10
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
+	maxBodyBytes = 64 << 10
+	// maxHeaderBytes is the header size refused with a JSON error; Go's server itself refuses
+	// headers past serverMaxHeaderBytes, with a plain-text 431, before any handler runs.
+	maxHeaderBytes       = 16 << 10
+	serverMaxHeaderBytes = 64 << 10
+	readHeaderTimeout    = 10 * time.Second
+	readTimeout          = 30 * time.Second
+	writeTimeout         = 30 * time.Second
+	idleTimeout          = 120 * time.Second
 	// requestTimeout bounds the API-server calls of one request, so that a client gets
 	// SERVICE_UNAVAILABLE rather than a hang when the API server is unreachable.
 	requestTimeout = 10 * time.Second
@@ -33,6 +41,8 @@ const (
 
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;patch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // Server serves the REST API. It runs on every replica, leader or not: it reads sessions from
 // the manager's cache and writes them to the API server with optimistic concurrency.
@@ -46,14 +56,20 @@ type Server struct {
 	Clock     clock.PassiveClock
 	Policy    session.Policy
 	Log       logr.Logger
-	// DefaultNamespace is where create and list work.
+	// Gate authenticates and authorizes callers.
+	Gate *auth.Gate
+	// DefaultNamespace is where create and list work for a caller that is not a service
+	// account and names no namespace.
 	DefaultNamespace string
+	// CertDir holds tls.crt and tls.key; empty serves plain HTTP.
+	CertDir string
 }
 
 // NeedLeaderElection is false: every replica answers clients.
 func (s *Server) NeedLeaderElection() bool { return false }
 
-// Start serves until ctx is done, then shuts down gracefully.
+// Start serves until ctx is done, then shuts down gracefully. With CertDir it serves HTTPS and
+// reloads the certificate when its files change.
 func (s *Server) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -65,10 +81,26 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		MaxHeaderBytes:    serverMaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	s.Log.Info("REST server listening", "address", ln.Addr().String())
+	if s.CertDir == "" {
+		s.Log.Info("REST server serves plain HTTP: bearer tokens cross the network in the clear; "+
+			"set --rest-cert-dir to serve HTTPS", "address", ln.Addr().String())
+	} else {
+		watcher, err := certwatcher.New(filepath.Join(s.CertDir, "tls.crt"), filepath.Join(s.CertDir, "tls.key"))
+		if err != nil {
+			return fmt.Errorf("REST server certificate: %w", err)
+		}
+		go func() {
+			if err := watcher.Start(ctx); err != nil {
+				s.Log.Error(err, "Watching the REST server certificate")
+			}
+		}()
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		s.Log.Info("REST server listening (HTTPS)", "address", ln.Addr().String(), "certDir", s.CertDir)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -88,37 +120,65 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f := formFor(r.URL.Path)
-	op, id, verr := lookupOperation(f, r)
-	if verr != nil {
-		s.refuse(w, r, f, verr)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		s.refuse(w, r, f, bodyReadError(err))
-		return
-	}
-	flat, params, err := f.unwrap(op, body, r.URL.Query())
-	if err != nil {
-		s.refuse(w, r, f, asVAPI(err))
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	c := call{namespace: s.DefaultNamespace, body: flat, params: params}
-	if id != "" {
-		if c.session, err = s.find(ctx, id); err != nil {
-			s.refuse(w, r, f, asVAPI(err))
-			return
-		}
-	}
-	result, err := op.handle(s, ctx, c)
+	op, result, err := s.dispatch(ctx, w, r, f)
 	if err != nil {
 		s.refuse(w, r, f, asVAPI(err))
 		return
 	}
-	s.Log.V(1).Info("REST call", "operation", op.name, "form", f.name, "id", id)
+	s.Log.V(1).Info("REST call", "operation", op.name, "form", f.name, "path", r.URL.Path)
 	f.writeResult(w, op.status, result)
+}
+
+// dispatch takes a request through authentication, routing, input and authorization, then
+// runs its operation.
+func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Request, f *form) (*operation, any, error) {
+	if err := checkHeaderSize(r); err != nil {
+		return nil, nil, err
+	}
+	caller, token, err := s.authenticate(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op := loginOperations[loginRoute{r.Method, r.URL.Path, r.URL.Query().Get(f.actionParam)}]; op != nil {
+		result, err := op.handle(s, ctx, call{caller: caller, token: token})
+		return op, result, err
+	}
+	op, id, verr := lookupOperation(f, r)
+	if verr != nil {
+		return nil, nil, verr
+	}
+	c, err := s.newCall(ctx, w, r, f, op, id, caller)
+	if err != nil {
+		return nil, nil, err
+	}
+	result, err := op.handle(s, ctx, c)
+	return op, result, err
+}
+
+// newCall reads the request's input and checks that the caller may run op on its target.
+func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Request, f *form, op *operation,
+	id string, caller user.Info) (call, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return call{}, bodyReadError(err)
+	}
+	c := call{caller: caller}
+	if c.body, c.params, err = f.unwrap(op, body, r.URL.Query()); err != nil {
+		return call{}, err
+	}
+	if id == "" {
+		if c.namespace, err = s.callerNamespace(caller, r.URL.Query().Get("namespace")); err != nil {
+			return call{}, err
+		}
+		return c, s.authorize(ctx, caller, op, c.namespace, "")
+	}
+	if c.session, err = s.find(ctx, id); err != nil {
+		return call{}, err
+	}
+	c.namespace = c.session.Namespace
+	return c, s.authorize(ctx, caller, op, c.namespace, c.session.Name)
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f *form, err *vapi.Error) {

@@ -12,7 +12,7 @@ import (
 func TestEveryOperationError(t *testing.T) {
 	const unknown = "5b1e3c1a-0000-4000-8000-000000000000"
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
+	srv := startOperator(t, ns, 5*time.Minute)
 	active := apiURLs.create(t, srv, `{"library_item_id": "active-item"}`)
 	done := apiURLs.create(t, srv, `{"library_item_id": "done-item"}`)
 	noContent(t, do(t, http.MethodPost, apiURLs.action(srv, done, "complete"), ""))
@@ -97,7 +97,7 @@ func TestEveryOperationError(t *testing.T) {
 
 func TestRestFormRefusesUnknownEnvelopeMembers(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
+	srv := startOperator(t, ns, 5*time.Minute)
 	for _, body := range []string{
 		`{"create_spec": {"library_item_id": "a"}, "extra": "x"}`,
 		`{"library_item_id": "a"}`, // flat, as the /api form takes it
@@ -109,7 +109,7 @@ func TestRestFormRefusesUnknownEnvelopeMembers(t *testing.T) {
 
 func TestListOfNothingIsEmptyList(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
+	srv := startOperator(t, ns, 5*time.Minute)
 	for _, f := range forms {
 		var ids []string
 		resp := do(t, http.MethodGet, f.collection(srv)+"?library_item_id=none", "")

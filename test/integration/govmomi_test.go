@@ -31,8 +31,8 @@ func govmomiManager(t *testing.T, server, token string) *library.Manager {
 
 func TestGovmomiClient(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
-	m := govmomiManager(t, srv, "unused-until-authentication")
+	srv := startOperator(t, ns, 5*time.Minute)
+	m := govmomiManager(t, srv, tokens[srv])
 	ctx := context.Background()
 
 	id, err := m.CreateLibraryItemUpdateSession(ctx, library.Session{LibraryItemID: "ova-1", LibraryItemContentVersion: "2"})
@@ -93,8 +93,8 @@ func TestGovmomiClient(t *testing.T) {
 
 func TestGovmomiSeesErrors(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
-	m := govmomiManager(t, srv, "unused-until-authentication")
+	srv := startOperator(t, ns, 5*time.Minute)
+	m := govmomiManager(t, srv, tokens[srv])
 	ctx := context.Background()
 
 	_, err := m.GetLibraryItemUpdateSession(ctx, "5b1e3c1a-0000-4000-8000-000000000000")

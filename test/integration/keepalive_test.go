@@ -24,11 +24,11 @@ func restKeepAliveURL(base, id string) string {
 
 func TestKeepAliveMovesActivityAndProgress(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour))
+	srv := startOperator(t, ns, time.Hour)
 	us := env.CreateSession(t, testenv.NewSession(ns, "upload", 600))
 	before := time.Now()
 
-	resp := do(t, http.MethodPost, keepAliveURL(op.RESTURL, us.Status.ID), `{"client_progress": 40}`)
+	resp := do(t, http.MethodPost, keepAliveURL(srv, us.Status.ID), `{"client_progress": 40}`)
 
 	if resp.status != http.StatusNoContent || len(resp.body) != 0 {
 		t.Fatalf("keep-alive: %d %s, want 204 and no body", resp.status, resp.body)
@@ -48,13 +48,13 @@ func TestKeepAliveMovesActivityAndProgress(t *testing.T) {
 
 func TestKeepAliveWithoutBody(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour))
+	srv := startOperator(t, ns, time.Hour)
 	us := env.CreateSession(t, testenv.NewSession(ns, "upload", 0))
 
 	for _, tc := range []struct{ name, url, body string }{
-		{"api form, no body", keepAliveURL(op.RESTURL, us.Status.ID), ""},
-		{"rest form, empty JSON body as govmomi sends it", restKeepAliveURL(op.RESTURL, us.Status.ID), " "},
-		{"rest form, progress", restKeepAliveURL(op.RESTURL, us.Status.ID), `{"client_progress": 55}`},
+		{"api form, no body", keepAliveURL(srv, us.Status.ID), ""},
+		{"rest form, empty JSON body as govmomi sends it", restKeepAliveURL(srv, us.Status.ID), " "},
+		{"rest form, progress", restKeepAliveURL(srv, us.Status.ID), `{"client_progress": 55}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prev := get(t, us).Status.LastActivity.Time
@@ -75,13 +75,13 @@ func TestKeepAliveWithoutBody(t *testing.T) {
 func TestKeptAliveSessionOutlivesItsTimeout(t *testing.T) {
 	ns := env.Namespace(t)
 	deletions := env.WatchDeletions(t, ns)
-	op := env.StartOperator(t, ns, options(time.Hour))
+	srv := startOperator(t, ns, time.Hour)
 	kept := env.CreateSession(t, testenv.NewSession(ns, "kept", 2))
 	env.CreateSession(t, testenv.NewSession(ns, "idle", 2))
 
 	until := time.Now().Add(5 * time.Second) // two and a half timeouts
 	for time.Now().Before(until) {
-		if resp := do(t, http.MethodPost, keepAliveURL(op.RESTURL, kept.Status.ID), ""); resp.status != http.StatusNoContent {
+		if resp := do(t, http.MethodPost, keepAliveURL(srv, kept.Status.ID), ""); resp.status != http.StatusNoContent {
 			t.Fatalf("keep-alive: %d %s", resp.status, resp.body)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -97,9 +97,9 @@ func TestKeptAliveSessionOutlivesItsTimeout(t *testing.T) {
 
 func TestKeepAliveErrors(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour))
+	srv := startOperator(t, ns, time.Hour)
 	active := env.CreateSession(t, testenv.NewSession(ns, "active", 0))
-	keepAlive(t, op.RESTURL, active, `{"client_progress": 50}`)
+	keepAlive(t, srv, active, `{"client_progress": 50}`)
 	done := env.CreateSession(t, testenv.NewSession(ns, "done", 0))
 	finish(t, done, v1alpha1.StateDone)
 
@@ -127,7 +127,7 @@ func TestKeepAliveErrors(t *testing.T) {
 		}{{"api", keepAliveURL}, {"rest", restKeepAliveURL}} {
 			t.Run(tc.name+"/"+form.name, func(t *testing.T) {
 				before := snapshot(t, ns)
-				resp := do(t, http.MethodPost, form.url(op.RESTURL, tc.id), tc.body)
+				resp := do(t, http.MethodPost, form.url(srv, tc.id), tc.body)
 				if resp.status != tc.wantStatus || resp.errorType(t) != tc.wantType {
 					t.Fatalf("got %d %s, want %d %s", resp.status, resp.body, tc.wantStatus, tc.wantType)
 				}
@@ -141,7 +141,7 @@ func TestKeepAliveErrors(t *testing.T) {
 
 func TestKeepAliveRouteErrors(t *testing.T) {
 	ns := env.Namespace(t)
-	op := env.StartOperator(t, ns, options(time.Hour))
+	srv := startOperator(t, ns, time.Hour)
 	us := env.CreateSession(t, testenv.NewSession(ns, "s", 0))
 	cases := []struct {
 		name, method, path string
@@ -155,7 +155,7 @@ func TestKeepAliveRouteErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := do(t, tc.method, op.RESTURL+tc.path, "")
+			resp := do(t, tc.method, srv+tc.path, "")
 			if resp.status != tc.wantStatus || resp.errorType(t) != tc.wantType {
 				t.Fatalf("got %d %s, want %d %s", resp.status, resp.body, tc.wantStatus, tc.wantType)
 			}

@@ -24,10 +24,21 @@ const (
 	restBase = "/rest/com/vmware/content/library/item/update-session"
 )
 
-// options runs the operator with the given default timeout; sessions are kept for an hour
-// once they end.
-func options(timeout time.Duration) operator.Options {
-	return operator.Options{Policy: session.Policy{DefaultTimeout: timeout, TerminalRetention: time.Hour}, Concurrency: 4}
+// tokens maps the URL of each test's REST server to the token its calls carry by default.
+var tokens = map[string]string{}
+
+// startOperator runs the operator for ns with the given default session timeout (sessions are
+// kept an hour once they end), creates an "uploader" service account there with the verbs of
+// the editor role, and makes do() call as it. It returns the REST server's URL.
+func startOperator(t *testing.T, ns string, timeout time.Duration) string {
+	t.Helper()
+	op := env.StartOperator(t, ns, operator.Options{
+		Policy:      session.Policy{DefaultTimeout: timeout, TerminalRetention: time.Hour},
+		Concurrency: 4,
+	})
+	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	t.Cleanup(func() { delete(tokens, op.RESTURL) })
+	return op.RESTURL
 }
 
 // response is what the server answered.
@@ -37,7 +48,8 @@ type response struct {
 	body   []byte
 }
 
-// do sends a request with an optional JSON body; header pairs follow as key, value.
+// do sends a request with an optional JSON body, as the uploader of the server's test unless
+// the header pairs (key, value) name other credentials; an empty value removes a header.
 func do(t *testing.T, method, url, body string, header ...string) response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -47,7 +59,19 @@ func do(t *testing.T, method, url, body string, header ...string) response {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for server, token := range tokens {
+		if strings.HasPrefix(url, server) {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "vmware-api-session-id" {
+			req.Header.Del("Authorization")
+		}
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -37,8 +37,7 @@ func TestSessionLifecycle(t *testing.T) {
 	for _, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
 			ns := env.Namespace(t)
-			op := env.StartOperator(t, ns, options(5*time.Minute))
-			srv := op.RESTURL
+			srv := startOperator(t, ns, 5*time.Minute)
 
 			id := f.create(t, srv, `{"library_item_id": "item-1", "library_item_content_version": "3",
 				"warning_behavior": [{"type": "SELF_SIGNED_CERTIFICATE", "ignored": true}]}`)
@@ -95,7 +94,7 @@ func TestCancelAndFail(t *testing.T) {
 	for _, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
 			ns := env.Namespace(t)
-			srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
+			srv := startOperator(t, ns, 5*time.Minute)
 
 			canceled := f.create(t, srv, `{"library_item_id": "a"}`)
 			noContent(t, do(t, http.MethodPost, f.action(srv, canceled, "cancel"), ""))
@@ -126,7 +125,7 @@ func TestOneActiveSessionPerItem(t *testing.T) {
 	for _, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
 			ns := env.Namespace(t)
-			srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
+			srv := startOperator(t, ns, 5*time.Minute)
 			first := f.create(t, srv, `{"library_item_id": "item"}`)
 
 			before := snapshot(t, ns)
@@ -143,7 +142,7 @@ func TestOneActiveSessionPerItem(t *testing.T) {
 
 func TestSecondActiveSessionMadeWithKubectlFails(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
+	srv := startOperator(t, ns, 5*time.Minute)
 	holder := apiURLs.create(t, srv, `{"library_item_id": "shared"}`)
 	// Sessions created within the same second are ordered by name: let a second pass, so
 	// that the kubectl session is the newer one by its creation timestamp.
@@ -168,7 +167,7 @@ func TestSecondActiveSessionMadeWithKubectlFails(t *testing.T) {
 
 func TestClientTokenMakesCreateIdempotent(t *testing.T) {
 	ns := env.Namespace(t)
-	srv := env.StartOperator(t, ns, options(5*time.Minute)).RESTURL
+	srv := startOperator(t, ns, 5*time.Minute)
 	createWithToken := func(f urlForm, token, item string) response {
 		if f.wrapped {
 			body := fmt.Sprintf(`{"client_token": %q, "create_spec": {"library_item_id": %q}}`, token, item)

@@ -1,0 +1,167 @@
+// Package auth decides who may call the REST API: it authenticates a caller's Kubernetes bearer
+// token with a TokenReview, and authorizes each operation with a SubjectAccessReview for the
+// RBAC a kubectl user would need for the same effect. Both answers are cached briefly, as the
+// API server's own delegated authentication does.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/token/cache"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+)
+
+// SessionIDHeader is the header govmomi sends its session id in; here it carries the token.
+const SessionIDHeader = "vmware-api-session-id"
+
+// Cache lifetimes. A token stays accepted, and a decision stands, for at most this long after
+// the API server would have changed its answer.
+const (
+	TokenCacheTTL  = 10 * time.Second
+	AllowCacheTTL  = 10 * time.Second
+	DenyCacheTTL   = 5 * time.Second
+	reviewTimeout  = 5 * time.Second
+	resourceName   = "updatesessions"
+	maxTokenLength = 16 << 10
+)
+
+// retryBackoff retries a review briefly, so that a caller gets an answer, or
+// SERVICE_UNAVAILABLE, within seconds when the API server is unreachable.
+var retryBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 2}
+
+// Errors of Authenticate.
+var (
+	// ErrNoCredentials: the request carries no token.
+	ErrNoCredentials = errors.New("no bearer token: send Authorization: Bearer <token> or " +
+		SessionIDHeader + ": <token>, with a Kubernetes token such as a service account's")
+	// ErrBasicAuth: the request carries a user name and password, which this server does not take.
+	ErrBasicAuth = errors.New("user name and password are not accepted: authenticate with a Kubernetes " +
+		"bearer token (Authorization: Bearer <token>), for example a service account token")
+	// ErrInvalidToken: the API server does not accept the token.
+	ErrInvalidToken = errors.New("the token is not valid: it is unknown, expired or revoked")
+)
+
+// Gate authenticates and authorizes REST callers.
+type Gate struct {
+	tokens     authenticator.Token
+	authorizer authorizer.Authorizer
+}
+
+// NewGate returns a Gate that asks the API server of cfg.
+func NewGate(cfg *rest.Config) (*Gate, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	metrics := webhooktoken.AuthenticatorMetrics{
+		RecordRequestTotal:   func(context.Context, string) {},
+		RecordRequestLatency: func(context.Context, string, float64) {},
+	}
+	reviews, err := webhooktoken.NewFromInterface(cs.AuthenticationV1(), nil, retryBackoff, reviewTimeout, metrics)
+	if err != nil {
+		return nil, err
+	}
+	authz, err := authorizerfactory.DelegatingAuthorizerConfig{
+		SubjectAccessReviewClient: cs.AuthorizationV1(),
+		AllowCacheTTL:             AllowCacheTTL,
+		DenyCacheTTL:              DenyCacheTTL,
+		WebhookRetryBackoff:       &retryBackoff,
+	}.New()
+	if err != nil {
+		return nil, err
+	}
+	// Errors (an unreachable API server) are not cached; refusals are, for TokenCacheTTL.
+	return &Gate{tokens: cache.New(reviews, false, TokenCacheTTL, TokenCacheTTL), authorizer: authz}, nil
+}
+
+// Token returns the bearer token of a request: from Authorization: Bearer, else from the
+// vmware-api-session-id header that govmomi sends. This is the one place that reads credentials.
+func Token(r *http.Request) (string, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, _ := strings.Cut(h, " ")
+		switch {
+		case strings.EqualFold(scheme, "Basic"):
+			return "", ErrBasicAuth
+		case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "":
+			return "", fmt.Errorf("malformed Authorization header: want Bearer <token>")
+		}
+		return checkToken(strings.TrimSpace(token))
+	}
+	if token := strings.TrimSpace(r.Header.Get(SessionIDHeader)); token != "" {
+		return checkToken(token)
+	}
+	return "", ErrNoCredentials
+}
+
+func checkToken(token string) (string, error) {
+	if len(token) > maxTokenLength || strings.ContainsAny(token, " \t") {
+		return "", ErrInvalidToken
+	}
+	return token, nil
+}
+
+// Authenticate returns who the token belongs to. ErrInvalidToken means the API server refused
+// it; any other error means it could not be asked.
+func (g *Gate) Authenticate(ctx context.Context, token string) (user.Info, error) {
+	resp, ok, err := g.tokens.AuthenticateToken(ctx, token)
+	switch {
+	case err != nil && reviewFailed(err):
+		return nil, fmt.Errorf("reviewing the token: %w", err)
+	case err != nil || !ok:
+		// A TokenReview that answers "not authenticated" may say why, as a plain error.
+		return nil, ErrInvalidToken
+	}
+	return resp.User, nil
+}
+
+// reviewFailed tells an error of the TokenReview call itself (the API server unreachable, or
+// refusing the review) apart from the reason a review gives for not authenticating a token.
+func reviewFailed(err error) bool {
+	var netErr net.Error
+	var status apierrors.APIStatus
+	return errors.As(err, &netErr) || errors.As(err, &status) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// Authorize reports whether u may do verb on UpdateSessions in namespace, on the one named
+// name when name is not empty, with the reason when not.
+func (g *Gate) Authorize(ctx context.Context, u user.Info, verb, namespace, name string) (bool, string, error) {
+	decision, reason, err := g.authorizer.Authorize(ctx, authorizer.AttributesRecord{
+		User:            u,
+		Verb:            verb,
+		Namespace:       namespace,
+		APIGroup:        v1alpha1.GroupVersion.Group,
+		APIVersion:      v1alpha1.GroupVersion.Version,
+		Resource:        resourceName,
+		Name:            name,
+		ResourceRequest: true,
+	})
+	if err != nil {
+		return false, "", fmt.Errorf("reviewing access: %w", err)
+	}
+	return decision == authorizer.DecisionAllow, reason, nil
+}
+
+// HomeNamespace is the namespace of a service account's user, where it creates and lists
+// sessions by default.
+func HomeNamespace(u user.Info) (string, bool) {
+	ns, _, err := serviceaccount.SplitUsername(u.GetName())
+	return ns, err == nil
+}

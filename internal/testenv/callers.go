@@ -1,0 +1,75 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+)
+
+// Verbs a caller may be granted on updatesessions.
+var (
+	EditorVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	ViewerVerbs = []string{"get", "list", "watch"}
+)
+
+// Caller is a service account and a token of it from the TokenRequest API.
+type Caller struct {
+	Namespace, Name string
+	Token           string
+}
+
+// ServiceAccount creates a ServiceAccount in namespace, grants it verbs on updatesessions there
+// through a Role and RoleBinding (none when verbs is empty), and returns it with a fresh token.
+func (e *Env) ServiceAccount(t testing.TB, namespace, name string, verbs ...string) Caller {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	if err := e.Client.Create(ctx, sa); err != nil {
+		t.Fatalf("creating service account: %v", err)
+	}
+	if len(verbs) > 0 {
+		e.grant(t, namespace, name, verbs)
+	}
+	cs, err := kubernetes.NewForConfig(e.CP.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("requesting a token: %v", err)
+	}
+	return Caller{Namespace: namespace, Name: name, Token: tr.Status.Token}
+}
+
+func (e *Env) grant(t testing.TB, namespace, name string, verbs []string) {
+	t.Helper()
+	ctx := context.Background()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{v1alpha1.GroupVersion.Group},
+			Resources: []string{"updatesessions"},
+			Verbs:     verbs,
+		}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}},
+	}
+	if err := e.Client.Create(ctx, role); err != nil {
+		t.Fatalf("creating role: %v", err)
+	}
+	if err := e.Client.Create(ctx, binding); err != nil {
+		t.Fatalf("creating role binding: %v", err)
+	}
+}

@@ -1,0 +1,181 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/vapi/library"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/testenv"
+)
+
+func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
+
+func TestServiceAccountOfAnotherNamespaceIsRefused(t *testing.T) {
+	ns, elsewhere := env.Namespace(t), env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	id := apiURLs.create(t, srv, `{"library_item_id": "guarded"}`)
+	// An editor, but of its own namespace only.
+	outsider := env.ServiceAccount(t, elsewhere, "outsider", testenv.EditorVerbs...)
+
+	calls := []struct{ name, method, url, body string }{
+		{"get", "GET", apiURLs.item(srv, id), ""},
+		{"keep-alive", "POST", apiURLs.action(srv, id, "keep-alive"), ""},
+		{"update", "PATCH", apiURLs.item(srv, id), `{"warning_behavior": []}`},
+		{"complete", "POST", apiURLs.action(srv, id, "complete"), ""},
+		{"cancel", "POST", restURLs.action(srv, id, "cancel"), ""},
+		{"fail", "POST", apiURLs.action(srv, id, "fail"), ""},
+		{"delete", "DELETE", apiURLs.item(srv, id), ""},
+		{"list there", "GET", apiURLs.collection(srv) + "?namespace=" + ns, ""},
+		{"create there", "POST", apiURLs.collection(srv) + "?namespace=" + ns, `{"library_item_id": "mine"}`},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			before := snapshot(t, ns)
+			refused(t, do(t, c.method, c.url, c.body, bearer(outsider.Token)...), 403, "UNAUTHORIZED")
+			if after := snapshot(t, ns); after != before {
+				t.Fatalf("a refused call changed a session: %s -> %s", before, after)
+			}
+		})
+	}
+	t.Run("its own namespace is where it creates and lists", func(t *testing.T) {
+		var own string
+		apiURLs.result(t, do(t, "POST", apiURLs.collection(srv), `{"library_item_id": "mine"}`, bearer(outsider.Token)...), 201, &own)
+		var ids []string
+		apiURLs.result(t, do(t, "GET", apiURLs.collection(srv), "", bearer(outsider.Token)...), 200, &ids)
+		if !slices.Equal(ids, []string{own}) {
+			t.Fatalf("list in its namespace = %v, want [%s]", ids, own)
+		}
+		if ns := byIDAnywhere(t, own).Namespace; ns != elsewhere {
+			t.Fatalf("created in %s, want the caller's namespace %s", ns, elsewhere)
+		}
+	})
+}
+
+func TestViewerCanGetButNotChange(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	id := apiURLs.create(t, srv, `{"library_item_id": "watched"}`)
+	viewer := env.ServiceAccount(t, ns, "viewer", testenv.ViewerVerbs...)
+
+	var m model
+	apiURLs.result(t, do(t, "GET", apiURLs.item(srv, id), "", bearer(viewer.Token)...), 200, &m)
+	var ids []string
+	restURLs.result(t, do(t, "GET", restURLs.collection(srv), "", bearer(viewer.Token)...), 200, &ids)
+	for _, c := range []struct{ method, url, body string }{
+		{"POST", apiURLs.action(srv, id, "keep-alive"), `{"client_progress": 5}`},
+		{"POST", restURLs.action(srv, id, "complete"), ""},
+		{"PATCH", apiURLs.item(srv, id), `{"warning_behavior": []}`},
+		{"POST", apiURLs.collection(srv), `{"library_item_id": "other"}`},
+	} {
+		before := snapshot(t, ns)
+		refused(t, do(t, c.method, c.url, c.body, bearer(viewer.Token)...), 403, "UNAUTHORIZED")
+		if after := snapshot(t, ns); after != before {
+			t.Fatalf("a viewer changed a session: %s -> %s", before, after)
+		}
+	}
+}
+
+func TestUnauthenticatedCallsAreRefused(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	id := apiURLs.create(t, srv, `{"library_item_id": "locked"}`)
+	uploader := tokens[srv]
+	expired := env.Resign(t, uploader, time.Now().Add(-time.Minute))
+	resignedValid := env.Resign(t, uploader, time.Now().Add(time.Hour))
+
+	keepAlive := apiURLs.action(srv, id, "keep-alive")
+	for _, tc := range []struct {
+		name   string
+		header []string
+	}{
+		{"no token", []string{"Authorization", ""}},
+		{"garbage token", bearer("not-a-token")},
+		{"garbage session id", []string{"vmware-api-session-id", "garbage"}},
+		{"expired token", bearer(expired)},
+		{"user name and password", []string{"Authorization", "Basic dXNlcjpwYXNz"}},
+		{"bearer without a token", []string{"Authorization", "Bearer "}},
+		{"unknown scheme", []string{"Authorization", "Token " + uploader}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snapshot(t, ns)
+			for _, f := range forms {
+				resp := do(t, "POST", f.action(srv, id, "keep-alive"), "", tc.header...)
+				refused(t, resp, 401, "UNAUTHENTICATED")
+			}
+			if after := snapshot(t, ns); after != before {
+				t.Fatalf("an unauthenticated call changed a session: %s -> %s", before, after)
+			}
+		})
+	}
+	t.Run("basic auth is told to use a token", func(t *testing.T) {
+		resp := do(t, "POST", keepAlive, "", "Authorization", "Basic dXNlcjpwYXNz")
+		if !strings.Contains(string(resp.body), "bearer token") {
+			t.Fatalf("body %s does not say to use a bearer token", resp.body)
+		}
+	})
+	t.Run("the same token re-signed with a future expiry is accepted", func(t *testing.T) {
+		noContent(t, do(t, "POST", keepAlive, "", bearer(resignedValid)...))
+	})
+	t.Run("the token in vmware-api-session-id is accepted", func(t *testing.T) {
+		noContent(t, do(t, "POST", keepAlive, "", "vmware-api-session-id", uploader))
+	})
+}
+
+func TestLoginAnswersWithTheToken(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	token := tokens[srv]
+
+	var id string
+	restURLs.result(t, do(t, "POST", srv+"/rest/com/vmware/cis/session", "", bearer(token)...), 200, &id)
+	apiURLs.result(t, do(t, "POST", srv+"/api/session", "", bearer(token)...), 201, &id)
+	if id != token {
+		t.Fatal("login did not answer with the caller's token")
+	}
+	refused(t, do(t, "POST", srv+"/api/session", "", "Authorization", "Basic dXNlcjpwYXNz"), 401, "UNAUTHENTICATED")
+	var who struct{ User string }
+	apiURLs.result(t, do(t, "GET", srv+"/api/session", "", bearer(token)...), 200, &who)
+	if who.User != "system:serviceaccount:"+ns+":uploader" {
+		t.Fatalf("session user = %q", who.User)
+	}
+
+	// govmomi's own Login, with the token in a header, then its library client on the session.
+	rc := govmomiManager(t, srv, "").Client
+	ctx := rc.WithHeader(context.Background(), http.Header{"Authorization": {"Bearer " + token}})
+	if err := rc.Login(ctx, nil); err != nil {
+		t.Fatalf("govmomi Login: %v", err)
+	}
+	m := library.NewManager(rc)
+	created, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "after-login"})
+	if err != nil {
+		t.Fatalf("create after Login: %v", err)
+	}
+	if byIDAnywhere(t, created).Namespace != ns {
+		t.Fatalf("session created after Login is not in the service account's namespace %s", ns)
+	}
+	if err := rc.Logout(context.Background()); err != nil {
+		t.Fatalf("govmomi Logout: %v", err)
+	}
+}
+
+// byIDAnywhere finds a session by id in any namespace.
+func byIDAnywhere(t *testing.T, id string) *v1alpha1.UpdateSession {
+	t.Helper()
+	var list v1alpha1.UpdateSessionList
+	if err := env.Client.List(context.Background(), &list); err != nil {
+		t.Fatal(err)
+	}
+	for i := range list.Items {
+		if list.Items[i].Status.ID == id {
+			return &list.Items[i]
+		}
+	}
+	t.Fatalf("no session with id %s", id)
+	return nil
+}
