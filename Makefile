@@ -50,6 +50,14 @@ envtest-assets: ## Print the folder holding kube-apiserver and etcd, building th
 test: manifests generate fmt vet ## Run all tests against a real kube-apiserver and etcd (envtest).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
 
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpus is in internal/rest/testdata/fuzz.
+	@for target in FuzzRoute FuzzBodies; do \
+		echo "fuzzing $$target for $(FUZZTIME)"; \
+		go test ./internal/rest -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	"$(GOLANGCI_LINT)" run

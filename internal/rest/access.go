@@ -100,13 +100,18 @@ type loginRoute struct {
 // loginOperations are vSphere's session service: login answers with the caller's own token
 // as the session id, so that govmomi's Login flow works; its later calls carry the token in
 // vmware-api-session-id. Logout has nothing to end: tokens expire on their own.
+const (
+	restSessionPath = "/rest/com/vmware/cis/session"
+	apiSessionPath  = "/api/session"
+)
+
 var loginOperations = map[loginRoute]*operation{
-	{http.MethodPost, "/rest/com/vmware/cis/session", ""}:    {name: "login", status: http.StatusOK, handle: login},
-	{http.MethodPost, "/api/session", ""}:                    {name: "login", status: http.StatusCreated, handle: login},
-	{http.MethodPost, "/rest/com/vmware/cis/session", "get"}: {name: "session-get", status: http.StatusOK, handle: sessionInfo},
-	{http.MethodGet, "/api/session", ""}:                     {name: "session-get", status: http.StatusOK, handle: sessionInfo},
-	{http.MethodDelete, "/rest/com/vmware/cis/session", ""}:  {name: "logout", handle: logout},
-	{http.MethodDelete, "/api/session", ""}:                  {name: "logout", handle: logout},
+	{http.MethodPost, restSessionPath, ""}:    {name: "login", status: http.StatusOK, handle: login},
+	{http.MethodPost, apiSessionPath, ""}:     {name: "login", status: http.StatusCreated, handle: login},
+	{http.MethodPost, restSessionPath, "get"}: {name: "session-get", status: http.StatusOK, handle: sessionInfo},
+	{http.MethodGet, apiSessionPath, ""}:      {name: "session-get", status: http.StatusOK, handle: sessionInfo},
+	{http.MethodDelete, restSessionPath, ""}:  {name: "logout", handle: logout},
+	{http.MethodDelete, apiSessionPath, ""}:   {name: "logout", handle: logout},
 }
 
 func login(_ *Server, _ context.Context, c call) (any, error) { return c.token, nil }

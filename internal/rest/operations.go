@@ -74,6 +74,10 @@ const (
 // an unknown path or action (OPERATION_NOT_FOUND, 404) or a known one called with the wrong
 // method (INVALID_REQUEST, 405, with the methods that would work in Allow).
 func lookupOperation(f *form, r *http.Request) (*operation, string, *vapi.Error) {
+	if len(r.URL.Query()[f.actionParam]) > 1 {
+		return nil, "", vapi.Errorf(vapi.InvalidRequest, msgOperationNotFound,
+			"The %s parameter is given more than once.", f.actionParam)
+	}
 	rt, id, ok := f.parse(r)
 	if !ok {
 		return nil, "", vapi.Errorf(vapi.OperationNotFound, msgOperationNotFound,

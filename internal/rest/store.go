@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,8 +15,12 @@ import (
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
-// maxWriteAttempts bounds the retries of a write that keeps conflicting.
-const maxWriteAttempts = 5
+const (
+	// maxWriteAttempts bounds the retries of a write that keeps conflicting.
+	maxWriteAttempts = 5
+	// maxIDLength bounds a session id; a UID has 36 characters.
+	maxIDLength = 64
+)
 
 const (
 	msgNotFound    = "com.vmware.content.library.item.UpdateSession.not_found"
@@ -27,6 +32,9 @@ const (
 // find returns the session with the given id: from the cache, or, when the cache does not have
 // it (yet: a session created a moment ago on another replica), from the API server.
 func (s *Server) find(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+	if !validID(id) {
+		return nil, notFound(id)
+	}
 	byID := client.MatchingFields{index.SessionID: id}
 	var list v1alpha1.UpdateSessionList
 	if err := s.Client.List(ctx, &list, byID); err != nil {
@@ -113,8 +121,22 @@ func (s *Server) live(ctx context.Context, us *v1alpha1.UpdateSession) (*v1alpha
 	return &fresh, err
 }
 
+// validID reports whether id could be a session id (a UID): anything else is not found
+// without a lookup, and never reaches a field selector.
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLength {
+		return false
+	}
+	return strings.IndexFunc(id, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-'
+	}) < 0
+}
+
 func notFound(id string) *vapi.Error {
-	return vapi.Errorf(vapi.NotFound, msgNotFound, "Update session %s does not exist.", id)
+	if len(id) > maxIDLength {
+		id = id[:maxIDLength] + "..."
+	}
+	return vapi.Errorf(vapi.NotFound, msgNotFound, "Update session %q does not exist.", id)
 }
 
 // asVAPI maps any error to the vAPI error the client gets: vAPI errors as they are, the API

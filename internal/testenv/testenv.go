@@ -122,7 +122,11 @@ func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Option
 		}
 	}
 	t.Cleanup(stop)
-	op := &Operator{RESTURL: "http://" + opts.RESTAddr, Stop: stop}
+	scheme := "http://"
+	if opts.RESTCertDir != "" {
+		scheme = "https://"
+	}
+	op := &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop}
 	waitListening(t, opts.RESTAddr)
 	return op
 }
