@@ -68,9 +68,12 @@ func parseFlags() (flags, zap.Options) {
 		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
 	flag.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
 		"How long sessions in DONE, ERROR or CANCELED are kept before they are deleted.")
-	flag.IntVar(&f.concurrency, "max-concurrent-reconciles", 16, "Sessions reconciled in parallel.")
-	flag.Float64Var(&f.qps, "kube-api-qps", 200, "Client-side rate limit of requests to the API server (queries per second).")
-	flag.IntVar(&f.burst, "kube-api-burst", 400, "Client-side burst of requests to the API server.")
+	flag.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", time.Second,
+		"A keep-alive that changes nothing else is answered without a write while lastActivity is younger "+
+			"than this or 1% of the session's timeout, whichever is smaller; 0 writes every keep-alive.")
+	flag.IntVar(&f.concurrency, "max-concurrent-reconciles", 64, "Sessions reconciled in parallel.")
+	flag.Float64Var(&f.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
+	flag.IntVar(&f.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
 	flag.BoolVar(&f.localControlPlane, "local-control-plane", false,
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
 	flag.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
@@ -85,6 +88,8 @@ func (f flags) validate() error {
 	switch {
 	case f.policy.DefaultTimeout <= 0:
 		return fmt.Errorf("--session-timeout must be positive, got %s", f.policy.DefaultTimeout)
+	case f.policy.MaxCoalesce < 0:
+		return fmt.Errorf("--keepalive-coalesce-window must not be negative, got %s", f.policy.MaxCoalesce)
 	case f.policy.TerminalRetention < 0:
 		return fmt.Errorf("--terminal-retention must not be negative, got %s", f.policy.TerminalRetention)
 	case f.concurrency < 1:

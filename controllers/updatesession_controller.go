@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/index"
+	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 )
 
@@ -35,12 +35,15 @@ const (
 	ReasonSuperseded = "Superseded"
 )
 
+// maxDeleteAttempts bounds the deletes of a session that keeps changing at its deadline.
+const maxDeleteAttempts = 5
+
 // UpdateSessionReconciler initialises each session's status, requeues it for exactly its
 // deadline, and deletes it once the deadline has passed: an ACTIVE session when idle past its
 // expiration time, a terminal one when its retention is over.
 type UpdateSessionReconciler struct {
 	client.Client
-	// APIReader reads live objects, bypassing the cache, to confirm a deadline before deleting.
+	// APIReader reads live objects, bypassing the cache, when a delete found the cache stale.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
@@ -70,7 +73,7 @@ func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if wait := r.Policy.Remaining(&us, r.Clock.Now()); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return r.deleteIfDue(ctx, req)
+	return r.deleteIfDue(ctx, &us)
 }
 
 // syncStatus patches the status to the one the operator maintains, if it differs. The patch
@@ -132,25 +135,28 @@ func (r *UpdateSessionReconciler) fail(ctx context.Context, us *v1alpha1.UpdateS
 	return nil
 }
 
-// deleteIfDue confirms the deadline against the live object, since the cached one may miss a
-// keep-alive, and deletes with UID and resourceVersion preconditions, so that a keep-alive that
-// lands between the read and the delete wins: the delete then conflicts and is retried on the
-// fresh object, which is no longer due.
-func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var result ctrl.Result
-	err := retry.OnError(retry.DefaultRetry, apierrors.IsConflict, func() error {
-		var live v1alpha1.UpdateSession
-		if err := r.APIReader.Get(ctx, req.NamespacedName, &live); err != nil {
-			return client.IgnoreNotFound(err)
-		}
+// deleteIfDue deletes a session whose deadline has passed. The delete carries UID and
+// resourceVersion preconditions, so the API server deletes only the very version the deadline
+// was computed from: the cached object may miss a keep-alive ("the TTL might be stale", as the
+// Job TTL controller puts it), and then the delete conflicts. Only then is the live object read
+// and the decision made again, which saves a read per expiry at scale.
+func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, us *v1alpha1.UpdateSession) (ctrl.Result, error) {
+	for attempt := 1; ; attempt++ {
 		now := r.Clock.Now()
-		if wait := r.Policy.Remaining(&live, now); wait > 0 {
-			result = ctrl.Result{RequeueAfter: wait}
-			return nil
+		if wait := r.Policy.Remaining(us, now); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
 		}
-		return r.delete(ctx, &live, now)
-	})
-	return result, client.IgnoreNotFound(err)
+		err := r.delete(ctx, us, now)
+		if !apierrors.IsConflict(err) || attempt == maxDeleteAttempts {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		logf.FromContext(ctx).V(1).Info("Session changed before its expiry; deciding again on the live object")
+		live := &v1alpha1.UpdateSession{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(us), live); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		us = live
+	}
 }
 
 func (r *UpdateSessionReconciler) delete(ctx context.Context, us *v1alpha1.UpdateSession, now time.Time) error {
@@ -160,6 +166,12 @@ func (r *UpdateSessionReconciler) delete(ctx context.Context, us *v1alpha1.Updat
 		return err
 	}
 	late := now.Sub(r.Policy.Deadline(us)).Round(time.Millisecond)
+	reason := "expired"
+	if us.Status.State.Terminal() {
+		reason = "retention"
+	}
+	metrics.Deletions.WithLabelValues(reason).Inc()
+	metrics.ExpiryLateness.WithLabelValues(reason).Observe(late.Seconds())
 	if us.Status.State.Terminal() {
 		r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, ReasonRetentionOver, "Delete",
 			"In state %s for longer than the terminal retention; deleted %s after it ran out", us.Status.State, late)

@@ -7,7 +7,6 @@ import (
 
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -154,7 +153,7 @@ func TestRestartPicksUpEveryDeadline(t *testing.T) {
 }
 
 // TestKeepAliveRacingWithExpiryWins drives the reconciler directly: a keep-alive lands after
-// the reconciler confirmed the deadline against the live object and before it deletes. The
+// the reconciler decided the session is due and before its delete reaches the API server. The
 // delete's preconditions must make the keep-alive win.
 func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
 	ns := env.Namespace(t)
@@ -171,16 +170,16 @@ func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	racer := &keepAliveAfterRead{Reader: env.Client, policy: pol, t: t}
+	racer := &keepAliveBeforeDelete{Client: env.Client, policy: pol, t: t}
 	r := &controllers.UpdateSessionReconciler{
-		Client: env.Client, APIReader: racer, Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
+		Client: racer, APIReader: env.Client, Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
 	}
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(us)})
 	if err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
-	if racer.reads < 2 {
-		t.Errorf("live reads = %d, want a re-read after the conflicting delete", racer.reads)
+	if racer.deletes != 1 {
+		t.Errorf("deletes = %d, want one, refused, and no second one on the kept-alive session", racer.deletes)
 	}
 	if res.RequeueAfter < 50*time.Second {
 		t.Errorf("RequeueAfter = %v, want about the 60s timeout", res.RequeueAfter)
@@ -190,31 +189,31 @@ func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
 	}
 }
 
-// keepAliveAfterRead keeps the session alive right after its first live read.
-type keepAliveAfterRead struct {
-	client.Reader
-	policy session.Policy
-	reads  int
-	t      *testing.T
+// keepAliveBeforeDelete keeps the session alive right before the first delete reaches the
+// API server.
+type keepAliveBeforeDelete struct {
+	client.Client
+	policy  session.Policy
+	deletes int
+	t       *testing.T
 }
 
-func (k *keepAliveAfterRead) Get(ctx context.Context, key types.NamespacedName, obj client.Object, opts ...client.GetOption) error {
-	k.reads++
-	if err := k.Reader.Get(ctx, key, obj, opts...); err != nil || k.reads > 1 {
-		return err
+func (k *keepAliveBeforeDelete) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	k.deletes++
+	if k.deletes == 1 {
+		var fresh v1alpha1.UpdateSession
+		if err := k.Get(ctx, client.ObjectKeyFromObject(obj), &fresh); err != nil {
+			return err
+		}
+		base := fresh.DeepCopy()
+		if err := k.policy.KeepAlive(&fresh, nil, time.Now()); err != nil {
+			return err
+		}
+		if err := k.Client.Status().Patch(ctx, &fresh, client.MergeFrom(base)); err != nil {
+			k.t.Errorf("keep-alive: %v", err)
+		}
 	}
-	var fresh v1alpha1.UpdateSession
-	if err := k.Reader.Get(ctx, key, &fresh); err != nil {
-		return err
-	}
-	base := fresh.DeepCopy()
-	if err := k.policy.KeepAlive(&fresh, nil, time.Now()); err != nil {
-		return err
-	}
-	if err := env.Client.Status().Patch(ctx, &fresh, client.MergeFrom(base)); err != nil {
-		k.t.Errorf("keep-alive: %v", err)
-	}
-	return nil
+	return k.Client.Delete(ctx, obj, opts...)
 }
 
 // endSession moves us to state through the status subresource, as the REST server does, and

@@ -13,6 +13,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/index"
+	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
@@ -186,11 +187,16 @@ type keepAliveInput struct {
 	ClientProgress *int64 `json:"client_progress"`
 }
 
-// keepAlive moves lastActivity and expirationTime to now, and progress when given.
+// keepAlive moves lastActivity and expirationTime to now, and progress when given; when
+// lastActivity is still fresh and nothing else changes, it answers without a write.
 func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 	var in keepAliveInput
 	if err := decodeOptional(c.body, &in); err != nil {
 		return nil, err
+	}
+	if s.Policy.Coalesces(c.session, in.ClientProgress, s.Clock.Now()) {
+		metrics.WritesSaved.Inc()
+		return nil, nil
 	}
 	return nil, s.mutate(ctx, c.session, func(us *v1alpha1.UpdateSession) error {
 		return s.Policy.KeepAlive(us, in.ClientProgress, s.Clock.Now())

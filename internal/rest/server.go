@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
@@ -119,16 +120,25 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	f := formFor(r.URL.Path)
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	op, result, err := s.dispatch(ctx, w, r, f)
-	if err != nil {
-		s.refuse(w, r, f, asVAPI(err))
-		return
+	name, outcome := "none", "ok"
+	if op != nil {
+		name = op.name
 	}
-	s.Log.V(1).Info("REST call", "operation", op.name, "form", f.name, "path", r.URL.Path)
-	f.writeResult(w, op.status, result)
+	if err != nil {
+		verr := asVAPI(err)
+		outcome = string(verr.Type)
+		s.refuse(w, r, f, verr)
+	} else {
+		s.Log.V(1).Info("REST call", "operation", name, "form", f.name, "path", r.URL.Path)
+		f.writeResult(w, op.status, result)
+	}
+	metrics.RESTRequests.WithLabelValues(name, outcome).Inc()
+	metrics.RESTLatency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 }
 
 // dispatch takes a request through authentication, routing, input and authorization, then
@@ -151,7 +161,7 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	c, err := s.newCall(ctx, w, r, f, op, id, caller)
 	if err != nil {
-		return nil, nil, err
+		return op, nil, err
 	}
 	result, err := op.handle(s, ctx, c)
 	return op, result, err

@@ -29,6 +29,26 @@ func (p Policy) KeepAlive(us *v1alpha1.UpdateSession, progress *int64, now time.
 	return nil
 }
 
+// CoalesceWindow is how fresh lastActivity must be for a keep-alive to be answered without a
+// write: the smaller of MaxCoalesce and 1% of the session's timeout.
+func (p Policy) CoalesceWindow(us *v1alpha1.UpdateSession) time.Duration {
+	return min(p.MaxCoalesce, p.Timeout(us)/100)
+}
+
+// Coalesces reports whether a keep-alive at now changes nothing worth a write: the session is
+// ACTIVE, progress is absent or unchanged, and lastActivity is less than CoalesceWindow old.
+// The write it saves would have moved expirationTime by less than the window; the session is
+// still never deleted before the expirationTime it has.
+func (p Policy) Coalesces(us *v1alpha1.UpdateSession, progress *int64, now time.Time) bool {
+	switch {
+	case us.Status.State != v1alpha1.StateActive || us.Status.LastActivity == nil:
+		return false
+	case progress != nil && *progress != us.Status.ClientProgress:
+		return false
+	}
+	return now.Sub(us.Status.LastActivity.Time) < p.CoalesceWindow(us)
+}
+
 // Finish moves an ACTIVE session to a terminal state at now; message is kept for ERROR.
 func (p Policy) Finish(us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string, now time.Time) error {
 	if err := requireActive(us); err != nil {

@@ -19,6 +19,9 @@ type Policy struct {
 	DefaultTimeout time.Duration
 	// TerminalRetention is how long a session in DONE, ERROR or CANCELED is kept.
 	TerminalRetention time.Duration
+	// MaxCoalesce caps the window within which a keep-alive that changes nothing else is
+	// answered without a write; zero writes every keep-alive.
+	MaxCoalesce time.Duration
 }
 
 // Timeout is the idle timeout of us: spec.expirationTimeoutSeconds, else the default.

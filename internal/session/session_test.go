@@ -209,3 +209,36 @@ func checkType(t *testing.T, err error, want vapi.ErrorType) {
 		t.Fatalf("error = %v, want %s", err, want)
 	}
 }
+
+func TestCoalesces(t *testing.T) {
+	progress := func(p int64) *int64 { return &p }
+	coalescing := Policy{DefaultTimeout: 300 * time.Second, MaxCoalesce: time.Second}
+	cases := []struct {
+		name     string
+		policy   Policy
+		timeout  int32
+		state    v1alpha1.SessionState
+		progress *int64
+		age      time.Duration
+		want     bool
+	}{
+		{"fresh keep-alive without progress is coalesced", coalescing, 0, v1alpha1.StateActive, nil, 500 * time.Millisecond, true},
+		{"unchanged progress is coalesced", coalescing, 0, v1alpha1.StateActive, progress(30), 500 * time.Millisecond, true},
+		{"new progress is written", coalescing, 0, v1alpha1.StateActive, progress(31), 500 * time.Millisecond, false},
+		{"lastActivity as old as the window is written", coalescing, 0, v1alpha1.StateActive, nil, time.Second, false},
+		{"window is 1% of a 10s timeout", coalescing, 10, v1alpha1.StateActive, nil, 150 * time.Millisecond, false},
+		{"within 1% of a 10s timeout", coalescing, 10, v1alpha1.StateActive, nil, 50 * time.Millisecond, true},
+		{"a DONE session is never coalesced", coalescing, 0, v1alpha1.StateDone, nil, 0, false},
+		{"no coalescing when disabled", Policy{DefaultTimeout: 300 * time.Second}, 0, v1alpha1.StateActive, nil, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			us := newSession(tc.timeout)
+			us.Status.State, us.Status.ClientProgress = tc.state, 30
+			tc.policy.Touch(us, at(100*time.Second))
+			if got := tc.policy.Coalesces(us, tc.progress, at(100*time.Second+tc.age)); got != tc.want {
+				t.Errorf("Coalesces = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/watch"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
@@ -16,34 +16,51 @@ import (
 type Deletions struct {
 	mu      sync.Mutex
 	at      map[string]time.Time
+	objects map[string]*v1alpha1.UpdateSession
 	changed chan struct{}
 }
 
 // WatchDeletions starts recording the deletions of sessions in namespace until the test ends.
+// It watches through an informer, which re-establishes its watch should the API server end it.
 func (e *Env) WatchDeletions(t testing.TB, namespace string) *Deletions {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := e.Client.Watch(ctx, &v1alpha1.UpdateSessionList{}, client.InNamespace(namespace))
+	t.Cleanup(cancel)
+	c, err := cache.New(e.CP.Config, cache.Options{Scheme: Scheme, DefaultNamespaces: map[string]cache.Config{namespace: {}}})
 	if err != nil {
-		t.Fatalf("watching sessions: %v", err)
+		t.Fatal(err)
 	}
-	d := &Deletions{at: map[string]time.Time{}, changed: make(chan struct{})}
-	t.Cleanup(func() { cancel(); w.Stop() })
-	go func() {
-		for ev := range w.ResultChan() {
-			if ev.Type != watch.Deleted {
-				continue
-			}
-			now := time.Now()
-			us := ev.Object.(*v1alpha1.UpdateSession)
-			d.mu.Lock()
-			d.at[us.Name] = now
-			close(d.changed)
-			d.changed = make(chan struct{})
-			d.mu.Unlock()
-		}
-	}()
+	informer, err := c.GetInformer(ctx, &v1alpha1.UpdateSession{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Deletions{at: map[string]time.Time{}, objects: map[string]*v1alpha1.UpdateSession{}, changed: make(chan struct{})}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: d.record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("deletion watch did not sync")
+	}
 	return d
+}
+
+func (d *Deletions) record(obj any) {
+	now := time.Now()
+	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	us, ok := obj.(*v1alpha1.UpdateSession)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.at[us.Name] = now
+	d.objects[us.Name] = us
+	close(d.changed)
+	d.changed = make(chan struct{})
 }
 
 // At returns when the named session was deleted, if it was.
@@ -52,6 +69,13 @@ func (d *Deletions) At(name string) (time.Time, bool) {
 	defer d.mu.Unlock()
 	at, ok := d.at[name]
 	return at, ok
+}
+
+// Object returns the named session as it was when deleted, if it was.
+func (d *Deletions) Object(name string) *v1alpha1.UpdateSession {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.objects[name]
 }
 
 // Wait waits up to timeout for the named session's deletion and returns its time.

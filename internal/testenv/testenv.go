@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,6 +81,8 @@ type Operator struct {
 	RESTURL string
 	// Stop stops it and waits until it has stopped; it is also called at cleanup.
 	Stop func()
+	// Elected is closed once it leads (at once without leader election): only then it reconciles.
+	Elected <-chan struct{}
 }
 
 // StartOperator runs the operator, watching only namespace, until the test ends. When
@@ -87,6 +90,17 @@ type Operator struct {
 // opts.RESTNamespace is empty, REST create and list work in namespace.
 func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Options) *Operator {
 	t.Helper()
+	return e.StartOperatorWith(t, namespace, opts, nil, nil)
+}
+
+// StartOperatorWith is StartOperator connecting with cfg (nil: the admin connection) and with
+// the manager options changed by tweak (nil: none).
+func (e *Env) StartOperatorWith(t testing.TB, namespace string, opts operator.Options, cfg *rest.Config,
+	tweak func(*ctrl.Options)) *Operator {
+	t.Helper()
+	if cfg == nil {
+		cfg = e.CP.Config
+	}
 	if opts.RESTAddr == "" {
 		opts.RESTAddr = freeAddr(t)
 	}
@@ -94,13 +108,17 @@ func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Option
 		opts.RESTNamespace = namespace
 	}
 	skip := true
-	mgr, err := ctrl.NewManager(e.CP.Config, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme:                 Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
 		Controller:             config.Controller{SkipNameValidation: &skip},
-	})
+	}
+	if tweak != nil {
+		tweak(&mgrOpts)
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		t.Fatalf("creating manager: %v", err)
 	}
@@ -126,7 +144,7 @@ func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Option
 	if opts.RESTCertDir != "" {
 		scheme = "https://"
 	}
-	op := &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop}
+	op := &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop, Elected: mgr.Elected()}
 	waitListening(t, opts.RESTAddr)
 	return op
 }

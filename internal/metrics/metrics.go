@@ -1,0 +1,93 @@
+// Package metrics defines the operator's Prometheus metrics, served on the controller-runtime
+// metrics endpoint (--metrics-bind-address).
+package metrics
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+)
+
+var (
+	// RESTRequests counts REST calls by operation and outcome: "ok" or the vAPI error type.
+	RESTRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "updatesession_rest_requests_total",
+		Help: "REST API calls, by operation and result (ok or the vAPI error type).",
+	}, []string{"operation", "result"})
+
+	// RESTLatency is the time from a request's arrival to its answer, by operation.
+	RESTLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "updatesession_rest_request_duration_seconds",
+		Help:    "Time to answer a REST API call, by operation.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"operation"})
+
+	// WritesSaved counts keep-alives answered without a write to the API server.
+	WritesSaved = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "updatesession_keepalive_writes_saved_total",
+		Help: "Keep-alives answered without writing to the API server, because lastActivity was still fresh.",
+	})
+
+	// Deletions counts sessions the operator deleted: reason "expired" or "retention".
+	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "updatesession_deletions_total",
+		Help: "Sessions deleted by the operator, by reason: expired (idle past expirationTime) or retention.",
+	}, []string{"reason"})
+
+	// ExpiryLateness is how long after its deadline a session was deleted.
+	ExpiryLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "updatesession_expiry_lateness_seconds",
+		Help:    "Deletion time minus deadline (expirationTime, or the end of the terminal retention), by reason.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"reason"})
+)
+
+// SessionsByState is the gauge of sessions by state; it counts the sessions of the reader
+// given to SetReader (the manager's cache) at each scrape, so it is never out of date.
+var SessionsByState = &sessionsByState{}
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, Deletions, ExpiryLateness, SessionsByState)
+}
+
+var sessionsDesc = prometheus.NewDesc("updatesession_sessions",
+	"UpdateSessions in the manager's cache, by state.", []string{"state"}, nil)
+
+type sessionsByState struct {
+	reader atomic.Pointer[client.Reader]
+}
+
+// SetReader sets where sessions are counted.
+func (c *sessionsByState) SetReader(r client.Reader) { c.reader.Store(&r) }
+
+func (c *sessionsByState) Describe(ch chan<- *prometheus.Desc) { ch <- sessionsDesc }
+
+func (c *sessionsByState) Collect(ch chan<- prometheus.Metric) {
+	reader := c.reader.Load()
+	if reader == nil {
+		return
+	}
+	var list v1alpha1.UpdateSessionList
+	if err := (*reader).List(context.Background(), &list, client.UnsafeDisableDeepCopy); err != nil {
+		ch <- prometheus.NewInvalidMetric(sessionsDesc, err)
+		return
+	}
+	counts := map[v1alpha1.SessionState]int{
+		v1alpha1.StateActive: 0, v1alpha1.StateDone: 0, v1alpha1.StateError: 0, v1alpha1.StateCanceled: 0,
+	}
+	for i := range list.Items {
+		st := list.Items[i].Status.State
+		if st == "" {
+			st = v1alpha1.StateActive
+		}
+		counts[st]++
+	}
+	for st, n := range counts {
+		ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(n), string(st))
+	}
+}
