@@ -50,6 +50,11 @@ envtest-assets: ## Print the folder holding kube-apiserver and etcd, building th
 test: manifests generate fmt vet ## Run all tests against a real kube-apiserver and etcd (envtest).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
 
+BENCH_ARGS ?=
+.PHONY: bench
+bench: build ## Measure keep-alives, expiry lateness and memory at scale; writes docs/benchmarks.md (about 10 minutes).
+	cd hack/bench && KUBEBUILDER_ASSETS="$$(../envtest-assets.sh)" go run . -manager ../../bin/manager -out ../../docs $(BENCH_ARGS)
+
 FUZZTIME ?= 30s
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpus is in internal/rest/testdata/fuzz.

@@ -64,6 +64,8 @@ type Server struct {
 	DefaultNamespace string
 	// CertDir holds tls.crt and tls.key; empty serves plain HTTP.
 	CertDir string
+
+	writes ownWrites
 }
 
 // NeedLeaderElection is false: every replica answers clients.

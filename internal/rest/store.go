@@ -48,7 +48,7 @@ func (s *Server) find(ctx context.Context, id string) (*v1alpha1.UpdateSession, 
 	if len(list.Items) == 0 {
 		return nil, notFound(id)
 	}
-	return &list.Items[0], nil
+	return s.writes.freshest(&list.Items[0]), nil
 }
 
 // changeFunc applies an operation to a session, or refuses it.
@@ -93,15 +93,23 @@ func (s *Server) apply(ctx context.Context, us *v1alpha1.UpdateSession, change c
 // mutate applies change to the session's status.
 func (s *Server) mutate(ctx context.Context, us *v1alpha1.UpdateSession, change changeFunc) error {
 	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
-		return s.Client.Status().Patch(ctx, after, optimisticPatch(before))
+		return s.record(before, after, s.Client.Status().Patch(ctx, after, optimisticPatch(before)))
 	})
 }
 
 // mutateSpec applies change to the session's spec.
 func (s *Server) mutateSpec(ctx context.Context, us *v1alpha1.UpdateSession, change changeFunc) error {
 	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
-		return s.Client.Patch(ctx, after, optimisticPatch(before))
+		return s.record(before, after, s.Client.Patch(ctx, after, optimisticPatch(before)))
 	})
+}
+
+// record remembers a successful write, for the next call on the same session.
+func (s *Server) record(before, after *v1alpha1.UpdateSession, err error) error {
+	if err == nil {
+		s.writes.record(before, after)
+	}
+	return err
 }
 
 // optimisticPatch is a merge patch from before that carries its resourceVersion, so that the

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+)
+
+// loadResult is one load run: how many calls succeeded per second and how long they took.
+type loadResult struct {
+	mode        string
+	concurrency int
+	ok, failed  int
+	duration    time.Duration
+	p50, p99    time.Duration
+	// writes is the number of status writes the API server served during the run.
+	writes float64
+}
+
+func (r loadResult) throughput() float64 { return float64(r.ok) / r.duration.Seconds() }
+
+func (r loadResult) writesPerCall() float64 {
+	if r.ok == 0 {
+		return 0
+	}
+	return r.writes / float64(r.ok)
+}
+
+// runLoad runs call from concurrency goroutines for d and reports. Each goroutine is a client
+// keeping its own session alive in a loop, as an uploader does after each chunk.
+func runLoad(mode string, concurrency int, d time.Duration, sessions int,
+	call func(i int) error) loadResult {
+	var ok, failed atomic.Int64
+	latencies := make([][]time.Duration, concurrency)
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := range concurrency {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				if err := call(w % sessions); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				latencies[w] = append(latencies[w], time.Since(start))
+				ok.Add(1)
+			}
+		})
+	}
+	progress := time.NewTicker(2 * time.Second)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-progress.C:
+				fmt.Fprintf(os.Stderr, "    %s c=%d: %d ok, %d failed so far\n", mode, concurrency, ok.Load(), failed.Load())
+			case <-done:
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(done)
+	progress.Stop()
+	if err := firstErr.Load(); err != nil {
+		fmt.Fprintf(os.Stderr, "    first error: %v\n", err)
+	}
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	return loadResult{mode: mode, concurrency: concurrency, ok: int(ok.Load()), failed: int(failed.Load()),
+		duration: d, p50: percentile(all, 0.50), p99: percentile(all, 0.99)}
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+// restKeepAlive returns a call that keeps sessions alive through the operator's REST API.
+func restKeepAlive(httpClient *http.Client, restURL, token string, ids []string) func(int) error {
+	return func(i int) error {
+		req, err := http.NewRequest(http.MethodPost,
+			restURL+"/api/content/library/item/update-session/"+ids[i]+"?action=keep-alive", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			return fmt.Errorf("keep-alive answered %d", resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// rawPatch returns a call that does what a client without the operator would do: patch the
+// session's status.lastActivity straight at the API server.
+func rawPatch(c client.Client, namespace string, names []string) func(int) error {
+	return func(i int) error {
+		now := time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"lastActivity":"`+now+`"}}`))
+		us := &v1alpha1.UpdateSession{}
+		us.Namespace, us.Name = namespace, names[i]
+		return c.Status().Patch(context.Background(), us, patch)
+	}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// managerProcess is the operator's real binary, run against the benchmark's control plane.
+type managerProcess struct {
+	cmd        *exec.Cmd
+	restURL    string
+	metricsURL string
+	logFile    *os.File
+	coalescing time.Duration
+}
+
+// startManager runs bin/manager with the given keep-alive coalescing window and waits until its
+// REST server answers.
+func startManager(binary, kubeconfig string, coalescing time.Duration, logPath string) (*managerProcess, error) {
+	restAddr, metricsAddr := freeAddr(), freeAddr()
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(binary,
+		"--kubeconfig="+kubeconfig,
+		"--rest-bind-address="+restAddr,
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=0",
+		"--keepalive-coalesce-window="+coalescing.String(),
+		"--zap-devel=false", "--zap-log-level=info",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m := &managerProcess{cmd: cmd, restURL: "http://" + restAddr, metricsURL: "http://" + metricsAddr + "/metrics",
+		logFile: logFile, coalescing: coalescing}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(m.restURL + "/"); err == nil {
+			_ = resp.Body.Close()
+			return m, nil
+		}
+	}
+	m.stop()
+	return nil, fmt.Errorf("manager did not serve REST within 60s; see %s", logPath)
+}
+
+func (m *managerProcess) stop() {
+	_ = m.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-done
+	}
+	_ = m.logFile.Close()
+}
+
+// rss returns the manager's resident and peak resident memory, in MiB.
+func (m *managerProcess) rss() (current, peak float64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmRSS:":
+			current = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return current, peak
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String()
+}
