@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
@@ -74,11 +76,14 @@ func (w *deletionWatch) count() int {
 	return len(w.lateness)
 }
 
-// measureExpiry creates n sessions, keeps each alive once at a moment spread evenly over
-// spread, so that their expirationTimes spread the same way, and measures how late each one
-// is deleted. The operator's memory is read when all n exist.
-func measureExpiry(ctx context.Context, b *bench, m *managerProcess, n int, spread time.Duration) (expiryResult, error) {
-	ns, err := b.namespace(ctx, fmt.Sprintf("expiry-%d", n))
+// measureExpiry makes n sessions expire within the same spread, and measures how late each one
+// is deleted. The sessions are created with a long timeout and kept alive once each through
+// the REST API, so that their lastActivity times are as scattered as real clients make them.
+// Then each session's timeout is set so that lastActivity + timeout lands at its own moment,
+// spread evenly over the window. The operator's memory is read when all n exist.
+func measureExpiry(ctx context.Context, b *bench, m *managerProcess, namespace string, n int,
+	spread time.Duration) (expiryResult, error) {
+	ns, err := b.namespace(ctx, namespace)
 	if err != nil {
 		return expiryResult{}, err
 	}
@@ -90,23 +95,24 @@ func measureExpiry(ctx context.Context, b *bench, m *managerProcess, n int, spre
 	if err != nil {
 		return expiryResult{}, err
 	}
-	// Long enough that no session expires from its creation before its keep-alive.
-	timeout := 60 + int32(n/100)
 	start := time.Now()
-	_, ids, err := b.createSessions(ctx, ns, n, timeout)
+	names, ids, err := b.createSessions(ctx, ns, n, 3600)
 	if err != nil {
 		return expiryResult{}, err
 	}
 	res := expiryResult{n: n, spread: spread, createTook: time.Since(start)}
 	fmt.Fprintf(os.Stderr, "    %d sessions created and initialised in %v\n", n, res.createTook.Round(time.Second))
-	if res.createTook > time.Duration(timeout)*time.Second-spread {
-		return res, fmt.Errorf("creating took %v, longer than the timeout allows", res.createTook)
+	if err := b.keepAliveAll(ctx, m.restURL, token, ids); err != nil {
+		return res, err
 	}
-	if err := b.spreadKeepAlives(ctx, m.restURL, token, ids, spread); err != nil {
+	// Leave time to set every timeout before the first deadline.
+	window := time.Now().Add(30*time.Second + time.Duration(n)*5*time.Millisecond)
+	if err := b.scheduleExpiry(ctx, ns, names, window, spread); err != nil {
 		return res, err
 	}
 	res.rss, _ = m.rss()
-	fmt.Fprintf(os.Stderr, "    operator RSS with %d sessions: %.0f MiB; waiting for them to expire\n", n, res.rss)
+	fmt.Fprintf(os.Stderr, "    operator RSS with %d sessions: %.0f MiB; they expire from %s to %s\n", n, res.rss,
+		window.Format("15:04:05"), window.Add(spread).Format("15:04:05"))
 	for last := -1; ; time.Sleep(time.Second) {
 		got := watch.count()
 		if got == n {
@@ -116,7 +122,7 @@ func measureExpiry(ctx context.Context, b *bench, m *managerProcess, n int, spre
 			fmt.Fprintf(os.Stderr, "    %d of %d deleted\n", got, n)
 			last = got
 		}
-		if time.Since(start) > time.Duration(timeout)*time.Second+3*spread+time.Minute {
+		if time.Now().After(window.Add(spread + 2*time.Minute)) {
 			return res, fmt.Errorf("only %d of %d sessions deleted", got, n)
 		}
 	}
@@ -126,15 +132,14 @@ func measureExpiry(ctx context.Context, b *bench, m *managerProcess, n int, spre
 	return res, nil
 }
 
-// spreadKeepAlives sends one keep-alive per session, at moments spread evenly over d.
-func (b *bench) spreadKeepAlives(ctx context.Context, restURL, token string, ids []string, d time.Duration) error {
+// keepAliveAll keeps every session alive once through the REST API, 64 at a time.
+func (b *bench) keepAliveAll(ctx context.Context, restURL, token string, ids []string) error {
 	call := restKeepAlive(b.http, restURL, token, ids)
 	start := time.Now()
 	errs := make(chan error, len(ids))
-	sem := make(chan struct{}, 128)
+	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	for i := range ids {
-		time.Sleep(time.Until(start.Add(d * time.Duration(i) / time.Duration(len(ids)))))
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -148,6 +153,49 @@ func (b *bench) spreadKeepAlives(ctx context.Context, restURL, token string, ids
 	for err := range errs {
 		return fmt.Errorf("keep-alive: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "    %d keep-alives spread over %v (took %v)\n", len(ids), d, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "    %d keep-alives in %v\n", len(ids), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// scheduleExpiry sets each session's timeout so that lastActivity + timeout falls at its own
+// moment of [from, from+spread), evenly spread; timeouts are whole seconds, so each lands in
+// the second before its moment.
+func (b *bench) scheduleExpiry(ctx context.Context, ns string, names []string, from time.Time, spread time.Duration) error {
+	var list v1alpha1.UpdateSessionList
+	if err := b.client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	last := map[string]time.Time{}
+	for _, us := range list.Items {
+		last[us.Name] = us.Status.LastActivity.Time
+	}
+	start := time.Now()
+	errs := make(chan error, len(names))
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		moment := from.Add(spread * time.Duration(i) / time.Duration(len(names)))
+		timeout := int32(moment.Sub(last[name]) / time.Second)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			us := &v1alpha1.UpdateSession{}
+			us.Namespace, us.Name = ns, name
+			patch := client.RawPatch(types.MergePatchType,
+				[]byte(fmt.Sprintf(`{"spec":{"expirationTimeoutSeconds":%d}}`, timeout)))
+			if err := b.client.Patch(ctx, us, patch); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return fmt.Errorf("setting a timeout: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "    timeouts set in %v\n", time.Since(start).Round(time.Millisecond))
+	if time.Now().After(from) {
+		return fmt.Errorf("setting the timeouts took until after the first deadline")
+	}
 	return nil
 }

@@ -40,9 +40,10 @@ func main() {
 	out := flag.String("out", "docs", "where to write benchmarks.md and the charts")
 	loadFor := flag.Duration("load-duration", 10*time.Second, "how long each keep-alive load runs")
 	sessions := flag.Int("sessions", 1000, "sessions the keep-alive load spreads over")
-	expiryCounts := flag.String("expiry", "1000,10000", "how many sessions expire together, per run")
+	expiryRuns := flag.String("expiry", "1000/10s,10000/10s,10000/30s",
+		"expiry runs: how many sessions expire within how long a window, comma-separated")
 	flag.Parse()
-	if err := run(*manager, *out, *loadFor, *sessions, *expiryCounts); err != nil {
+	if err := run(*manager, *out, *loadFor, *sessions, *expiryRuns); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -57,7 +58,7 @@ type bench struct {
 	http   *http.Client
 }
 
-func run(managerBin, out string, loadFor time.Duration, sessions int, expiryCounts string) error {
+func run(managerBin, out string, loadFor time.Duration, sessions int, expiryRuns string) error {
 	ctx := context.Background()
 	step("starting the control plane (kube-apiserver, etcd)")
 	cp, err := localcp.Start()
@@ -83,13 +84,17 @@ func run(managerBin, out string, loadFor time.Duration, sessions int, expiryCoun
 	if report.load, err = b.measureLoad(ctx, managerBin, kubeconfig, logPath, loadFor, sessions); err != nil {
 		return err
 	}
-	for _, n := range parseCounts(expiryCounts) {
-		step(fmt.Sprintf("expiry: %d sessions expiring within the same 10s", n))
+	runs, err := parseExpiryRuns(expiryRuns)
+	if err != nil {
+		return err
+	}
+	for i, r := range runs {
+		step(fmt.Sprintf("expiry: %d sessions expiring within the same %v", r.n, r.window))
 		m, err := startManager(managerBin, kubeconfig, time.Second, logPath)
 		if err != nil {
 			return err
 		}
-		res, err := measureExpiry(ctx, b, m, n, 10*time.Second)
+		res, err := measureExpiry(ctx, b, m, fmt.Sprintf("expiry-%d", i), r.n, r.window)
 		m.stop()
 		if err != nil {
 			return err
@@ -148,7 +153,9 @@ func (b *bench) measureLoad(ctx context.Context, managerBin, kubeconfig, logPath
 			}
 		}
 		for _, c := range concurrencies {
+			conflicts := m.metric("updatesession_rest_write_conflicts_total")
 			results = append(results, b.measured(mode.name, c, d, sessions, restKeepAlive(b.http, m.restURL, token, ids)))
+			fmt.Fprintf(os.Stderr, "    write conflicts: %.0f\n", m.metric("updatesession_rest_write_conflicts_total")-conflicts)
 		}
 		m.stop()
 	}
@@ -280,15 +287,27 @@ func (b *bench) createSessions(ctx context.Context, ns string, n int, timeoutSec
 	return nil, nil, fmt.Errorf("sessions not initialised within 5 minutes")
 }
 
-func parseCounts(s string) []int {
-	var counts []int
+type expiryRun struct {
+	n      int
+	window time.Duration
+}
+
+// parseExpiryRuns reads "1000/10s,10000/30s".
+func parseExpiryRuns(s string) ([]expiryRun, error) {
+	var runs []expiryRun
 	for _, f := range strings.Split(s, ",") {
-		var n int
-		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err == nil && n > 0 {
-			counts = append(counts, n)
+		count, window, ok := strings.Cut(strings.TrimSpace(f), "/")
+		var r expiryRun
+		_, err := fmt.Sscan(count, &r.n)
+		if err == nil && ok {
+			r.window, err = time.ParseDuration(window)
 		}
+		if err != nil || !ok || r.n <= 0 || r.window <= 0 {
+			return nil, fmt.Errorf("expiry run %q: want <sessions>/<window>, like 10000/10s", f)
+		}
+		runs = append(runs, r)
 	}
-	return counts
+	return runs, nil
 }
 
 func step(s string) { fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), s) }

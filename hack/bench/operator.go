@@ -98,3 +98,20 @@ func freeAddr() string {
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().String()
 }
+
+// metric returns the value of an unlabelled metric of the manager, or 0.
+func (m *managerProcess) metric(name string) float64 {
+	resp, err := http.Get(m.metricsURL)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = resp.Body.Close() }()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if value, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, _ := strconv.ParseFloat(value, 64)
+			return v
+		}
+	}
+	return 0
+}

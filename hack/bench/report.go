@@ -71,10 +71,10 @@ func (r *report) markdown() string {
 	p("Sessions are created, then each kept alive once at a moment spread evenly over 10 s, so that\n")
 	p("their expirationTimes spread over the same 10 s. Lateness is the time an informer saw the\n")
 	p("deletion minus the expirationTime of the deleted object; early means below zero.\n\n")
-	p("| sessions | p50 | p99 | max | deleted early | operator RSS with all sessions | peak RSS |\n")
-	p("|---|---|---|---|---|---|---|\n")
+	p("| sessions | window | p50 | p99 | max | deleted early | operator RSS with all sessions | peak RSS |\n")
+	p("|---|---|---|---|---|---|---|---|\n")
 	for _, e := range r.expiry {
-		p("| %d | %v | %v | %v | %d | %.0f MiB | %.0f MiB |\n", e.n, percentile(e.lateness, .5).Round(time.Millisecond),
+		p("| %d | %v | %v | %v | %v | %d | %.0f MiB | %.0f MiB |\n", e.n, e.spread, percentile(e.lateness, .5).Round(time.Millisecond),
 			percentile(e.lateness, .99).Round(time.Millisecond), e.lateness[len(e.lateness)-1].Round(time.Millisecond),
 			e.early, e.rss, e.peakRSS)
 	}
@@ -142,9 +142,9 @@ func (r *report) latencyChart(path string) error {
 func (r *report) expiryChart(path string) error {
 	p := plot.New()
 	p.Title.Text = "Expiry lateness: deletion time minus expirationTime"
+	p.Legend.Left, p.Legend.Top = false, false
 	p.X.Label.Text = "lateness (ms)"
 	p.Y.Label.Text = "fraction of sessions deleted"
-	p.Legend.Top = true
 	colors := []color.Color{color.RGBA{B: 0xcc, A: 0xff}, color.RGBA{R: 0xcc, A: 0xff}, color.RGBA{G: 0x99, A: 0xff}}
 	for i, e := range r.expiry {
 		pts := make(plotter.XYs, len(e.lateness))
@@ -157,7 +157,7 @@ func (r *report) expiryChart(path string) error {
 		}
 		line.Color = colors[i%len(colors)]
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("%d sessions", e.n), line)
+		p.Legend.Add(fmt.Sprintf("%d sessions within %v", e.n, e.spread), line)
 	}
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
 }

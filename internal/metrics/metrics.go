@@ -33,6 +33,13 @@ var (
 		Help: "Keep-alives answered without writing to the API server, because lastActivity was still fresh.",
 	})
 
+	// WriteConflicts counts REST writes the API server refused because the session had changed;
+	// each is retried on the live object.
+	WriteConflicts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "updatesession_rest_write_conflicts_total",
+		Help: "REST writes refused with a conflict because the session changed since it was read; each is retried.",
+	})
+
 	// Deletions counts sessions the operator deleted: reason "expired" or "retention".
 	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_deletions_total",
@@ -52,7 +59,7 @@ var (
 var SessionsByState = &sessionsByState{}
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, Deletions, ExpiryLateness, SessionsByState)
+	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, WriteConflicts, Deletions, ExpiryLateness, SessionsByState)
 }
 
 var sessionsDesc = prometheus.NewDesc("updatesession_sessions",

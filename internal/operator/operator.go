@@ -6,9 +6,11 @@ package operator
 import (
 	"context"
 
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/index"
@@ -59,7 +61,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return mgr.Add(&rest.Server{
+	server := &rest.Server{
 		Gate:      gate,
 		CertDir:   opts.RESTCertDir,
 		Addr:      opts.RESTAddr,
@@ -70,5 +72,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Log:       mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
-	})
+	}
+	informer, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.UpdateSession{})
+	if err != nil {
+		return err
+	}
+	observe := toolscache.ResourceEventHandlerFuncs{UpdateFunc: func(_, obj any) { server.Observe(obj) }}
+	if _, err := informer.AddEventHandler(observe); err != nil {
+		return err
+	}
+	return mgr.Add(server)
 }

@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -10,14 +9,17 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// ownWritesTTL bounds how long a write is remembered while the cache has not caught up.
+// ownWritesTTL bounds how long a write is remembered should the cache never show it (an
+// informer that re-lists skips versions).
 const ownWritesTTL = 30 * time.Second
 
-// ownWrites remembers the session each of this server's writes produced until the cache has
-// caught up with it, so that a client's next call starts from what it just wrote: starting
-// from a cache that has not seen that write yet would cost a conflict, a read and a second
-// write. It never risks correctness: every write still carries the resourceVersion it was based
-// on, so if another writer came in between, the API server refuses it as usual.
+// ownWrites remembers the session each of this server's writes produced until the cache shows
+// that very version, so that a client's next call starts from what it just wrote: starting from
+// a cache that lags behind would cost a conflict, a read and a second write. The informer
+// delivers every session's versions in order, so until it delivers ours, what the cache holds
+// is older than our write. This never risks correctness: every write carries the
+// resourceVersion it was based on, and if another writer came in between, the API server
+// refuses it and the write is retried on the live object.
 type ownWrites struct {
 	mu     sync.Mutex
 	byUID  map[types.UID]ownWrite
@@ -25,34 +27,19 @@ type ownWrites struct {
 }
 
 type ownWrite struct {
-	// replaced holds the resourceVersions this server's writes replaced, one after another,
-	// most recent last; the cache may lag behind several of them.
-	replaced []string
-	session  *v1alpha1.UpdateSession
-	at       time.Time
+	session *v1alpha1.UpdateSession
+	at      time.Time
 }
 
-// maxReplaced bounds how many writes behind the cache may be for a write to be found.
-const maxReplaced = 16
-
-// record remembers that a write turned the session at before into after.
-func (o *ownWrites) record(before, after *v1alpha1.UpdateSession) {
+// record remembers the session a write produced.
+func (o *ownWrites) record(written *v1alpha1.UpdateSession) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := time.Now()
 	if o.byUID == nil {
 		o.byUID = map[types.UID]ownWrite{}
 	}
-	w := o.byUID[after.UID]
-	if w.session == nil || w.session.ResourceVersion != before.ResourceVersion {
-		w.replaced = nil // not built on our last write: start a new chain
-	}
-	w.replaced = append(w.replaced, before.ResourceVersion)
-	if len(w.replaced) > maxReplaced {
-		w.replaced = w.replaced[1:]
-	}
-	w.session, w.at = after.DeepCopy(), now
-	o.byUID[after.UID] = w
+	o.byUID[written.UID] = ownWrite{session: written.DeepCopy(), at: now}
 	if now.Sub(o.pruned) > ownWritesTTL {
 		for uid, w := range o.byUID {
 			if now.Sub(w.at) > ownWritesTTL {
@@ -63,8 +50,8 @@ func (o *ownWrites) record(before, after *v1alpha1.UpdateSession) {
 	}
 }
 
-// freshest returns what this server last wrote of the session if the cache still holds a
-// version one of its writes replaced, else the cached session.
+// freshest returns what this server last wrote of the session while the cache has not shown
+// it yet, else the cached session.
 func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -72,10 +59,19 @@ func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSes
 	switch {
 	case !ok:
 		return cached
-	case slices.Contains(w.replaced, cached.ResourceVersion):
-		return w.session.DeepCopy()
-	default: // the cache caught up, or someone else wrote since
+	case cached.ResourceVersion == w.session.ResourceVersion:
 		delete(o.byUID, cached.UID)
 		return cached
+	default:
+		return w.session.DeepCopy()
+	}
+}
+
+// observed forgets a remembered write once the cache shows it.
+func (o *ownWrites) observed(cached *v1alpha1.UpdateSession) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if w, ok := o.byUID[cached.UID]; ok && w.session.ResourceVersion == cached.ResourceVersion {
+		delete(o.byUID, cached.UID)
 	}
 }

@@ -14,27 +14,44 @@ func version(rv string) *v1alpha1.UpdateSession {
 
 func TestOwnWrites(t *testing.T) {
 	cases := []struct {
-		name   string
-		writes [][2]string // before, after resourceVersions
-		cached string
-		want   string
+		name     string
+		written  []string // resourceVersions of successive writes
+		observed []string // versions the informer delivered since
+		cached   string
+		want     string
 	}{
-		{"nothing written: the cache", nil, "1", "1"},
-		{"cache one write behind: our write", [][2]string{{"1", "2"}}, "1", "2"},
-		{"cache three writes behind: our last write", [][2]string{{"1", "2"}, {"2", "3"}, {"3", "4"}}, "2", "4"},
-		{"cache caught up: the cache", [][2]string{{"1", "2"}}, "2", "2"},
-		{"someone else wrote since: the cache", [][2]string{{"1", "2"}}, "7", "7"},
-		{"a write not built on ours starts a new chain", [][2]string{{"1", "2"}, {"5", "6"}}, "1", "1"},
+		{"nothing written: the cache", nil, nil, "1", "1"},
+		{"cache one write behind: our write", []string{"2"}, nil, "1", "2"},
+		{"cache several writes behind: our last write", []string{"2", "3", "4"}, []string{"2"}, "2", "4"},
+		{"cache behind our first write, at its initial version: our write", []string{"9"}, nil, "1", "9"},
+		{"cache caught up: the cache", []string{"2"}, nil, "2", "2"},
+		{"informer delivered our write, then another writer's: the cache", []string{"2"}, []string{"2", "3"}, "3", "3"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var o ownWrites
-			for _, w := range tc.writes {
-				o.record(version(w[0]), version(w[1]))
+			for _, rv := range tc.written {
+				o.record(version(rv))
+			}
+			for _, rv := range tc.observed {
+				o.observed(version(rv))
 			}
 			if got := o.freshest(version(tc.cached)).ResourceVersion; got != tc.want {
 				t.Errorf("freshest = version %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestOwnWritesForgetWhatTheCacheShows(t *testing.T) {
+	var o ownWrites
+	o.record(version("3"))
+	o.observed(version("2")) // older: kept
+	if len(o.byUID) != 1 {
+		t.Fatal("forgot a write the cache has not shown")
+	}
+	o.observed(version("3"))
+	if len(o.byUID) != 0 {
+		t.Fatal("still remembers a write the cache shows")
 	}
 }

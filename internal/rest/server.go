@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
@@ -66,6 +67,14 @@ type Server struct {
 	CertDir string
 
 	writes ownWrites
+}
+
+// Observe is called with every session the cache receives; it lets the server forget its own
+// writes once the cache has them.
+func (s *Server) Observe(obj any) {
+	if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+		s.writes.observed(us)
+	}
 }
 
 // NeedLeaderElection is false: every replica answers clients.

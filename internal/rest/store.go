@@ -12,6 +12,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/index"
+	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
@@ -82,6 +83,9 @@ func (s *Server) apply(ctx context.Context, us *v1alpha1.UpdateSession, change c
 		case attempt == maxWriteAttempts:
 			return vapi.Errorf(vapi.ResourceBusy, msgBusy, "Update session %s is being changed by others; retry.", id)
 		}
+		if apierrors.IsConflict(err) {
+			metrics.WriteConflicts.Inc()
+		}
 		live, err := s.live(ctx, us)
 		if err != nil {
 			return err
@@ -93,21 +97,21 @@ func (s *Server) apply(ctx context.Context, us *v1alpha1.UpdateSession, change c
 // mutate applies change to the session's status.
 func (s *Server) mutate(ctx context.Context, us *v1alpha1.UpdateSession, change changeFunc) error {
 	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
-		return s.record(before, after, s.Client.Status().Patch(ctx, after, optimisticPatch(before)))
+		return s.record(after, s.Client.Status().Patch(ctx, after, optimisticPatch(before)))
 	})
 }
 
 // mutateSpec applies change to the session's spec.
 func (s *Server) mutateSpec(ctx context.Context, us *v1alpha1.UpdateSession, change changeFunc) error {
 	return s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
-		return s.record(before, after, s.Client.Patch(ctx, after, optimisticPatch(before)))
+		return s.record(after, s.Client.Patch(ctx, after, optimisticPatch(before)))
 	})
 }
 
 // record remembers a successful write, for the next call on the same session.
-func (s *Server) record(before, after *v1alpha1.UpdateSession, err error) error {
+func (s *Server) record(written *v1alpha1.UpdateSession, err error) error {
 	if err == nil {
-		s.writes.record(before, after)
+		s.writes.record(written)
 	}
 	return err
 }
