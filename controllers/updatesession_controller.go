@@ -3,6 +3,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,8 +36,16 @@ const (
 	ReasonSuperseded = "Superseded"
 )
 
-// maxDeleteAttempts bounds the deletes of a session that keeps changing at its deadline.
-const maxDeleteAttempts = 5
+const (
+	// maxDeleteAttempts bounds the deletes of a session that keeps changing at its deadline.
+	maxDeleteAttempts = 5
+	// staleCacheRetry is how soon a session is reconciled again when the cache was found
+	// behind the API server.
+	staleCacheRetry = time.Second
+)
+
+// errStaleHolder: the cache shows an ACTIVE session holding the item that has ended since.
+var errStaleHolder = errors.New("the cached holder of the library item is no longer ACTIVE")
 
 // UpdateSessionReconciler initialises each session's status, requeues it for exactly its
 // deadline, and deletes it once the deadline has passed: an ACTIVE session when idle past its
@@ -67,7 +76,9 @@ func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.syncStatus(ctx, &us); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.enforceOneActive(ctx, &us); err != nil {
+	if err := r.enforceOneActive(ctx, &us); errors.Is(err, errStaleHolder) {
+		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	if wait := r.Policy.Remaining(&us, r.Clock.Now()); wait > 0 {
@@ -107,6 +118,17 @@ func (r *UpdateSessionReconciler) enforceOneActive(ctx context.Context, us *v1al
 		return err
 	}
 	holder, dups := session.Duplicates(list.Items)
+	if len(dups) == 0 {
+		return nil
+	}
+	// The cache may not have seen the holder end: confirm it on the live object before failing
+	// sessions for it.
+	var live v1alpha1.UpdateSession
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(holder), &live); client.IgnoreNotFound(err) != nil {
+		return err
+	} else if err != nil || live.UID != holder.UID || live.Status.State.Terminal() {
+		return errStaleHolder
+	}
 	for _, dup := range dups {
 		if err := r.fail(ctx, dup, session.SupersededMessage(holder)); err != nil {
 			return fmt.Errorf("failing superseded session %s: %w", dup.Name, err)

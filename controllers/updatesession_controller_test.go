@@ -216,6 +216,61 @@ func (k *keepAliveBeforeDelete) Delete(ctx context.Context, obj client.Object, o
 	return k.Client.Delete(ctx, obj, opts...)
 }
 
+// TestStaleHolderDoesNotFailNewSession drives the reconciler with a cache that still shows an
+// older session ACTIVE although it ended: the newer session of the same item must stay ACTIVE.
+func TestStaleHolderDoesNotFailNewSession(t *testing.T) {
+	ns := env.Namespace(t)
+	holder := testenv.NewSession(ns, "a-holder", 0)
+	newer := testenv.NewSession(ns, "b-newer", 0)
+	newer.Spec.LibraryItemID = holder.Spec.LibraryItemID
+	pol := session.Policy{DefaultTimeout: time.Hour, TerminalRetention: time.Hour}
+	for _, us := range []*v1alpha1.UpdateSession{holder, newer} {
+		if err := env.Client.Create(context.Background(), us); err != nil {
+			t.Fatal(err)
+		}
+		us.Status = pol.DesiredStatus(us, time.Now())
+		if err := env.Client.Status().Update(context.Background(), us); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endSession(t, holder, v1alpha1.StateDone)
+
+	r := &controllers.UpdateSessionReconciler{
+		Client: staleCache{Client: env.Client, active: holder.Name}, APIReader: env.Client,
+		Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
+	}
+	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(newer)})
+	if err != nil || res.RequeueAfter == 0 {
+		t.Fatalf("reconcile = %+v, %v; want a requeue once the cache has caught up", res, err)
+	}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(newer), newer); err != nil {
+		t.Fatal(err)
+	}
+	if newer.Status.State != v1alpha1.StateActive {
+		t.Fatalf("the newer session is %s (%s), want ACTIVE: its item was free", newer.Status.State, newer.Status.ErrorMessage)
+	}
+}
+
+// staleCache lists sessions as a lagging cache would: the named one still ACTIVE.
+type staleCache struct {
+	client.Client
+	active string
+}
+
+func (s staleCache) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := s.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if sessions, ok := list.(*v1alpha1.UpdateSessionList); ok {
+		for i := range sessions.Items {
+			if sessions.Items[i].Name == s.active {
+				sessions.Items[i].Status.State = v1alpha1.StateActive
+			}
+		}
+	}
+	return nil
+}
+
 // endSession moves us to state through the status subresource, as the REST server does, and
 // returns when it ended.
 func endSession(t *testing.T, us *v1alpha1.UpdateSession, state v1alpha1.SessionState) time.Time {
