@@ -32,7 +32,7 @@ func FuzzRoute(f *testing.F) {
 			return
 		}
 		r := &http.Request{Method: method, URL: u, Header: http.Header{}}
-		op, id, verr := lookupOperation(formFor(u.Path), r)
+		op, id, verr := lookupOperation(formFor(u.Path), r, u.Query())
 		if verr == nil {
 			if op == nil {
 				t.Fatal("no operation and no error")

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -73,12 +74,12 @@ const (
 // lookupOperation finds the operation a request calls, or says precisely why there is none:
 // an unknown path or action (OPERATION_NOT_FOUND, 404) or a known one called with the wrong
 // method (INVALID_REQUEST, 405, with the methods that would work in Allow).
-func lookupOperation(f *form, r *http.Request) (*operation, string, *vapi.Error) {
-	if len(r.URL.Query()[f.actionParam]) > 1 {
+func lookupOperation(f *form, r *http.Request, query url.Values) (*operation, string, *vapi.Error) {
+	if len(query[f.actionParam]) > 1 {
 		return nil, "", vapi.Errorf(vapi.InvalidRequest, msgOperationNotFound,
 			"The %s parameter is given more than once.", f.actionParam)
 	}
-	rt, id, ok := f.parse(r)
+	rt, id, ok := f.parse(r, query)
 	if !ok {
 		return nil, "", vapi.Errorf(vapi.OperationNotFound, msgOperationNotFound,
 			"No operation is served at %s.", r.URL.Path)

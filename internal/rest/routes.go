@@ -54,10 +54,10 @@ type route struct {
 	action string
 }
 
-// parse splits a request into its route and session id. ok is false when the path is not one
-// of the form's.
-func (f *form) parse(r *http.Request) (rt route, id string, ok bool) {
-	rt = route{method: r.Method, action: r.URL.Query().Get(f.actionParam)}
+// parse splits a request, with its parsed query, into its route and session id. ok is false
+// when the path is not one of the form's.
+func (f *form) parse(r *http.Request, query url.Values) (rt route, id string, ok bool) {
+	rt = route{method: r.Method, action: query.Get(f.actionParam)}
 	rest, found := strings.CutPrefix(r.URL.Path, f.base)
 	switch {
 	case !found:

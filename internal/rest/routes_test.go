@@ -55,7 +55,7 @@ func TestLookupOperation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(tc.method, tc.target, nil)
-			op, id, err := lookupOperation(formFor(r.URL.Path), r)
+			op, id, err := lookupOperation(formFor(r.URL.Path), r, r.URL.Query())
 			if tc.wantErr != "" {
 				if err == nil || err.Type != tc.wantErr || err.HTTPStatus() != tc.wantStatus {
 					t.Fatalf("got %v (op %v), want %s with status %d", err, op, tc.wantErr, tc.wantStatus)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"time"
 
@@ -162,15 +163,16 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return nil, nil, err
 	}
-	if op := loginOperations[loginRoute{r.Method, r.URL.Path, r.URL.Query().Get(f.actionParam)}]; op != nil {
+	query := r.URL.Query() // parsed once: every step below reads it
+	if op := loginOperations[loginRoute{r.Method, r.URL.Path, query.Get(f.actionParam)}]; op != nil {
 		result, err := op.handle(s, ctx, call{caller: caller, token: token})
 		return op, result, err
 	}
-	op, id, verr := lookupOperation(f, r)
+	op, id, verr := lookupOperation(f, r, query)
 	if verr != nil {
 		return nil, nil, verr
 	}
-	c, err := s.newCall(ctx, w, r, f, op, id, caller)
+	c, err := s.newCall(ctx, w, r, query, f, op, id, caller)
 	if err != nil {
 		return op, nil, err
 	}
@@ -179,18 +181,18 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 }
 
 // newCall reads the request's input and checks that the caller may run op on its target.
-func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Request, f *form, op *operation,
-	id string, caller user.Info) (call, error) {
+func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Request, query url.Values, f *form,
+	op *operation, id string, caller user.Info) (call, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		return call{}, bodyReadError(err)
 	}
 	c := call{caller: caller}
-	if c.body, c.params, err = f.unwrap(op, body, r.URL.Query()); err != nil {
+	if c.body, c.params, err = f.unwrap(op, body, query); err != nil {
 		return call{}, err
 	}
 	if id == "" {
-		if c.namespace, err = s.callerNamespace(caller, r.URL.Query().Get("namespace")); err != nil {
+		if c.namespace, err = s.callerNamespace(caller, query.Get("namespace")); err != nil {
 			return call{}, err
 		}
 		return c, s.authorize(ctx, caller, op, c.namespace, "")
