@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
 // expiryResult is how late, after its expirationTime, each of n sessions was deleted.
@@ -34,40 +33,19 @@ type deletionWatch struct {
 }
 
 func watchDeletions(ctx context.Context, b *bench, namespace string) (*deletionWatch, error) {
-	c, err := cache.New(b.cfg, cache.Options{Scheme: b.scheme, DefaultNamespaces: map[string]cache.Config{namespace: {}}})
-	if err != nil {
-		return nil, err
-	}
-	informer, err := c.GetInformer(ctx, &v1alpha1.UpdateSession{})
-	if err != nil {
-		return nil, err
-	}
 	w := &deletionWatch{}
-	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
-		now := time.Now()
-		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = tombstone.Obj
-		}
-		us, ok := obj.(*v1alpha1.UpdateSession)
-		if !ok || us.Status.ExpirationTime == nil {
+	return w, testenv.OnDeletion(ctx, b.cfg, namespace, func(us *v1alpha1.UpdateSession, at time.Time) {
+		if us.Status.ExpirationTime == nil {
 			return
 		}
-		late := now.Sub(us.Status.ExpirationTime.Time)
+		late := at.Sub(us.Status.ExpirationTime.Time)
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.lateness = append(w.lateness, late)
 		if late < 0 {
 			w.early++
 		}
-	}})
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("deletion watch did not sync")
-	}
-	return w, nil
+	})
 }
 
 func (w *deletionWatch) count() int {

@@ -20,10 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,6 +29,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/localcp"
+	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
 func main() {
@@ -52,7 +50,6 @@ func main() {
 // bench holds the control plane and the clients the measurements share.
 type bench struct {
 	cfg    *rest.Config
-	scheme *runtime.Scheme
 	client client.Client
 	cs     *kubernetes.Clientset
 	http   *http.Client
@@ -108,10 +105,7 @@ func run(managerBin, out string, loadFor time.Duration, sessions int, expiryRuns
 func newBench(cfg *rest.Config) (*bench, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0 // the benchmark's own client must not be the bottleneck
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +114,7 @@ func newBench(cfg *rest.Config) (*bench, error) {
 		return nil, err
 	}
 	transport := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
-	return &bench{cfg: cfg, scheme: scheme, client: c, cs: cs, http: &http.Client{Transport: transport}}, nil
+	return &bench{cfg: cfg, client: c, cs: cs, http: &http.Client{Transport: transport}}, nil
 }
 
 // measureLoad runs the keep-alive loads: through the REST API without and with coalescing, and

@@ -2,10 +2,12 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
@@ -21,43 +23,54 @@ type Deletions struct {
 }
 
 // WatchDeletions starts recording the deletions of sessions in namespace until the test ends.
-// It watches through an informer, which re-establishes its watch should the API server end it.
 func (e *Env) WatchDeletions(t testing.TB, namespace string) *Deletions {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c, err := cache.New(e.CP.Config, cache.Options{Scheme: Scheme, DefaultNamespaces: map[string]cache.Config{namespace: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	informer, err := c.GetInformer(ctx, &v1alpha1.UpdateSession{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	d := &Deletions{at: map[string]time.Time{}, objects: map[string]*v1alpha1.UpdateSession{}, changed: make(chan struct{})}
-	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: d.record})
-	if err != nil {
+	if err := OnDeletion(ctx, e.CP.Config, namespace, d.record); err != nil {
 		t.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		t.Fatal("deletion watch did not sync")
 	}
 	return d
 }
 
-func (d *Deletions) record(obj any) {
-	now := time.Now()
-	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tombstone.Obj
+// OnDeletion calls record with each session of namespace that the API server deletes, as it
+// last was, and the time the deletion was seen, until ctx is done. It watches through an
+// informer, which re-establishes its watch should the API server end it, and it returns once
+// the informer has synced.
+func OnDeletion(ctx context.Context, cfg *rest.Config, namespace string,
+	record func(*v1alpha1.UpdateSession, time.Time)) error {
+	c, err := cache.New(cfg, cache.Options{Scheme: Scheme, DefaultNamespaces: map[string]cache.Config{namespace: {}}})
+	if err != nil {
+		return err
 	}
-	us, ok := obj.(*v1alpha1.UpdateSession)
-	if !ok {
-		return
+	informer, err := c.GetInformer(ctx, &v1alpha1.UpdateSession{})
+	if err != nil {
+		return err
 	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+		now := time.Now()
+		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+			record(us, now)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return errors.New("the deletion watch did not sync")
+	}
+	return nil
+}
+
+func (d *Deletions) record(us *v1alpha1.UpdateSession, at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.at[us.Name] = now
+	d.at[us.Name] = at
 	d.objects[us.Name] = us
 	close(d.changed)
 	d.changed = make(chan struct{})
