@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -34,12 +36,15 @@ const SessionIDHeader = "vmware-api-session-id"
 // Cache lifetimes. A token stays accepted, and a decision stands, for at most this long after
 // the API server would have changed its answer.
 const (
-	TokenCacheTTL  = 10 * time.Second
-	AllowCacheTTL  = 10 * time.Second
-	DenyCacheTTL   = 5 * time.Second
-	reviewTimeout  = 5 * time.Second
-	resourceName   = "updatesessions"
-	maxTokenLength = 16 << 10
+	TokenCacheTTL = 10 * time.Second
+	AllowCacheTTL = 10 * time.Second
+	DenyCacheTTL  = 5 * time.Second
+	reviewTimeout = 5 * time.Second
+	resourceName  = "updatesessions"
+	// maxTokenLength leaves room for a token sent as base64 basic auth within the REST
+	// server's 16 KiB header limit; Kubernetes tokens are 1 to 2 KiB.
+	maxTokenLength = 8 << 10
+	maxUserLength  = 256
 )
 
 // retryBackoff retries a review briefly, so that a caller gets an answer, or
@@ -51,9 +56,10 @@ var (
 	// ErrNoCredentials: the request carries no token.
 	ErrNoCredentials = errors.New("no bearer token: send Authorization: Bearer <token> or " +
 		SessionIDHeader + ": <token>, with a Kubernetes token such as a service account's")
-	// ErrBasicAuth: the request carries a user name and password, which this server does not take.
-	ErrBasicAuth = errors.New("user name and password are not accepted: authenticate with a Kubernetes " +
-		"bearer token (Authorization: Bearer <token>), for example a service account token")
+	// ErrBasicPassword: basic auth whose password cannot be a token (empty, too long, or with
+	// blanks), or whose user name is not printable text.
+	ErrBasicPassword = errors.New("basic auth takes a Kubernetes bearer token as the password " +
+		"(for example from kubectl create token NAME) and a printable user name")
 	// ErrInvalidToken: the API server does not accept the token.
 	ErrInvalidToken = errors.New("the token is not valid: it is unknown, expired or revoked")
 )
@@ -91,30 +97,62 @@ func NewGate(cfg *rest.Config) (*Gate, error) {
 	return &Gate{tokens: cache.New(reviews, false, TokenCacheTTL, TokenCacheTTL), authorizer: authz}, nil
 }
 
-// Token returns the bearer token of a request: from Authorization: Bearer, else from the
-// vmware-api-session-id header that govmomi sends. This is the one place that reads credentials.
-func Token(r *http.Request) (string, error) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, token, _ := strings.Cut(h, " ")
-		switch {
-		case strings.EqualFold(scheme, "Basic"):
-			return "", ErrBasicAuth
-		case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "":
-			return "", fmt.Errorf("malformed Authorization header: want Bearer <token>")
-		}
-		return checkToken(strings.TrimSpace(token))
-	}
-	if token := strings.TrimSpace(r.Header.Get(SessionIDHeader)); token != "" {
-		return checkToken(token)
-	}
-	return "", ErrNoCredentials
+// Credential is what a request authenticates with.
+type Credential struct {
+	// Token is the Kubernetes bearer token.
+	Token string
+	// Basic is true when the token came as the password of HTTP basic auth, as govc and
+	// PowerCLI send it; User is then the basic user name, which is only logged.
+	Basic bool
+	User  string
 }
 
-func checkToken(token string) (string, error) {
-	if len(token) > maxTokenLength || strings.ContainsAny(token, " \t") {
-		return "", ErrInvalidToken
+// Credentials returns the credential of a request: from Authorization: Bearer, from the
+// password of Authorization: Basic, else from the vmware-api-session-id header that govmomi
+// sends after a login. This is the one place that reads credentials.
+func Credentials(r *http.Request) (Credential, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, value, _ := strings.Cut(h, " ")
+		switch {
+		case strings.EqualFold(scheme, "Basic"):
+			return basicCredential(r)
+		case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "":
+			return Credential{}, fmt.Errorf("malformed Authorization header: want Bearer <token>, " +
+				"or Basic with a token as the password")
+		}
+		return bearerCredential(strings.TrimSpace(value))
 	}
-	return token, nil
+	if token := strings.TrimSpace(r.Header.Get(SessionIDHeader)); token != "" {
+		return bearerCredential(token)
+	}
+	return Credential{}, ErrNoCredentials
+}
+
+func bearerCredential(token string) (Credential, error) {
+	if !plausibleToken(token) {
+		return Credential{}, ErrInvalidToken
+	}
+	return Credential{Token: token}, nil
+}
+
+// basicCredential takes the token from the password of basic auth.
+func basicCredential(r *http.Request) (Credential, error) {
+	user, password, ok := r.BasicAuth()
+	if !ok || !plausibleToken(password) || !printable(user) {
+		return Credential{}, ErrBasicPassword
+	}
+	return Credential{Token: password, Basic: true, User: user}, nil
+}
+
+func plausibleToken(token string) bool {
+	return token != "" && len(token) <= maxTokenLength && !strings.ContainsAny(token, " \t")
+}
+
+// printable reports whether a user name is short, valid UTF-8 without control characters, so
+// that it can go into a log line as it is.
+func printable(name string) bool {
+	return len(name) <= maxUserLength && utf8.ValidString(name) &&
+		strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
 // Authenticate returns who the token belongs to. ErrInvalidToken means the API server refused

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -18,20 +19,24 @@ const (
 	msgHeaderTooLarge  = "com.vmware.vapi.rest.header_too_large"
 )
 
-// authenticate returns the caller of a request and its token. Without a valid token it is
+// authenticate returns the caller of a request and its credential. Without a valid token it is
 // UNAUTHENTICATED (401); when the API server cannot be asked, SERVICE_UNAVAILABLE (503).
-func (s *Server) authenticate(ctx context.Context, r *http.Request) (user.Info, string, error) {
-	token, err := auth.Token(r)
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (user.Info, auth.Credential, error) {
+	cred, err := auth.Credentials(r)
 	if err != nil {
-		return nil, "", unauthenticated(err)
+		return nil, cred, unauthenticated(err)
 	}
-	caller, err := s.Gate.Authenticate(ctx, token)
-	if errors.Is(err, auth.ErrInvalidToken) {
-		return nil, "", unauthenticated(err)
-	} else if err != nil {
-		return nil, "", vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
+	caller, err := s.Gate.Authenticate(ctx, cred.Token)
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken) && cred.Basic:
+		return nil, cred, unauthenticated(fmt.Errorf("the password is not a token the Kubernetes API server "+
+			"accepts; %w", auth.ErrBasicPassword))
+	case errors.Is(err, auth.ErrInvalidToken):
+		return nil, cred, unauthenticated(err)
+	case err != nil:
+		return nil, cred, vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
 	}
-	return caller, token, nil
+	return caller, cred, nil
 }
 
 func unauthenticated(err error) *vapi.Error {
@@ -91,35 +96,3 @@ func checkHeaderSize(r *http.Request) error {
 	}
 	return nil
 }
-
-// loginRoute identifies an operation of vSphere's session service by method, path and action.
-type loginRoute struct {
-	method, path, action string
-}
-
-// loginOperations are vSphere's session service: login answers with the caller's own token
-// as the session id, so that govmomi's Login flow works; its later calls carry the token in
-// vmware-api-session-id. Logout has nothing to end: tokens expire on their own.
-const (
-	restSessionPath = "/rest/com/vmware/cis/session"
-	apiSessionPath  = "/api/session"
-)
-
-var loginOperations = map[loginRoute]*operation{
-	{http.MethodPost, restSessionPath, ""}:    {name: "login", status: http.StatusOK, handle: login},
-	{http.MethodPost, apiSessionPath, ""}:     {name: "login", status: http.StatusCreated, handle: login},
-	{http.MethodPost, restSessionPath, "get"}: {name: "session-get", status: http.StatusOK, handle: sessionInfo},
-	{http.MethodGet, apiSessionPath, ""}:      {name: "session-get", status: http.StatusOK, handle: sessionInfo},
-	{http.MethodDelete, restSessionPath, ""}:  {name: "logout", handle: logout},
-	{http.MethodDelete, apiSessionPath, ""}:   {name: "logout", handle: logout},
-}
-
-func login(_ *Server, _ context.Context, c call) (any, error) { return c.token, nil }
-
-func sessionInfo(_ *Server, _ context.Context, c call) (any, error) {
-	return struct {
-		User string `json:"user"`
-	}{c.caller.GetName()}, nil
-}
-
-func logout(*Server, context.Context, call) (any, error) { return nil, nil }

@@ -33,8 +33,11 @@ type operation struct {
 	name string
 	// verb is the Kubernetes RBAC verb a kubectl user needs for the same effect.
 	verb string
-	// status is the HTTP status of a successful call that returns a result.
-	status int
+	// creates: a success answers 201 Created in the /api form (see form.successStatus).
+	creates bool
+	// apiErrorStatus overrides, in the /api form only, the HTTP status of an error type where
+	// VMware's specification gives this operation another one (create's RESOURCE_BUSY is 500).
+	apiErrorStatus map[vapi.ErrorType]int
 	// bodyKey is the member of the /rest form's body that holds the input ("create_spec").
 	bodyKey string
 	// params are the names of the operation's parameters beside the body.
@@ -42,7 +45,6 @@ type operation struct {
 	handle func(s *Server, ctx context.Context, c call) (any, error)
 }
 
-// operations is the API: every route the server answers, in both URL forms.
 // The RBAC verbs a kubectl user needs for the same effect as an operation.
 const (
 	verbCreate = "create"
@@ -52,12 +54,13 @@ const (
 	verbDelete = "delete"
 )
 
+// operations is the update-session API: every route under a form's base, in both URL forms.
 var operations = map[route]*operation{
-	{http.MethodPost, false, ""}: {name: "create", verb: verbCreate, status: http.StatusCreated,
-		bodyKey: "create_spec", params: []string{"client_token"}, handle: (*Server).create},
-	{http.MethodGet, false, ""}: {name: "list", verb: verbList, status: http.StatusOK,
-		params: []string{"library_item_id"}, handle: (*Server).list},
-	{http.MethodGet, true, ""}:            {name: "get", verb: verbGet, status: http.StatusOK, handle: (*Server).get},
+	{http.MethodPost, false, ""}: {name: "create", verb: verbCreate, creates: true,
+		apiErrorStatus: map[vapi.ErrorType]int{vapi.ResourceBusy: http.StatusInternalServerError},
+		bodyKey:        "create_spec", params: []string{"client_token"}, handle: (*Server).create},
+	{http.MethodGet, false, ""}:           {name: "list", verb: verbList, params: []string{"library_item_id"}, handle: (*Server).list},
+	{http.MethodGet, true, ""}:            {name: "get", verb: verbGet, handle: (*Server).get},
 	{http.MethodPatch, true, ""}:          {name: "update", verb: verbUpdate, bodyKey: "update_spec", handle: (*Server).update},
 	{http.MethodDelete, true, ""}:         {name: "delete", verb: verbDelete, handle: (*Server).delete},
 	{http.MethodPost, true, "complete"}:   {name: "complete", verb: verbUpdate, handle: finishWith(v1alpha1.StateDone)},
@@ -112,3 +115,45 @@ func allowedMethods(rt route) []string {
 	slices.Sort(methods)
 	return methods
 }
+
+// fixedRoute identifies an operation outside the update-session collection by method, path
+// and action.
+type fixedRoute struct {
+	method, path, action string
+}
+
+const (
+	restSessionPath         = "/rest/com/vmware/cis/session"
+	apiSessionPath          = "/api/session"
+	restDownloadSessionPath = "/rest/com/vmware/content/library/item/download-session"
+	apiDownloadSessionPath  = "/api/content/library/item/download-session"
+)
+
+// fixedOperations are what vSphere clients call around update sessions. The session service:
+// login answers with the caller's own token as the session id, so that govmomi's and govc's
+// login flows work (govc sends the token as the basic-auth password); their later calls carry
+// it in vmware-api-session-id. Logout has nothing to end: tokens expire on their own. The list
+// of download sessions, which govc library.session.ls asks for beside update sessions, is
+// truly empty: this server has none.
+var fixedOperations = map[fixedRoute]*operation{
+	{http.MethodPost, restSessionPath, ""}:        {name: "login", handle: login},
+	{http.MethodPost, apiSessionPath, ""}:         {name: "login", creates: true, handle: login},
+	{http.MethodPost, restSessionPath, "get"}:     {name: "session-get", handle: sessionInfo},
+	{http.MethodGet, apiSessionPath, ""}:          {name: "session-get", handle: sessionInfo},
+	{http.MethodDelete, restSessionPath, ""}:      {name: "logout", handle: logout},
+	{http.MethodDelete, apiSessionPath, ""}:       {name: "logout", handle: logout},
+	{http.MethodGet, restDownloadSessionPath, ""}: {name: "download-session-list", handle: noDownloadSessions},
+	{http.MethodGet, apiDownloadSessionPath, ""}:  {name: "download-session-list", handle: noDownloadSessions},
+}
+
+func login(_ *Server, _ context.Context, c call) (any, error) { return c.token, nil }
+
+func sessionInfo(_ *Server, _ context.Context, c call) (any, error) {
+	return struct {
+		User string `json:"user"`
+	}{c.caller.GetName()}, nil
+}
+
+func logout(*Server, context.Context, call) (any, error) { return nil, nil }
+
+func noDownloadSessions(*Server, context.Context, call) (any, error) { return []string{}, nil }

@@ -73,10 +73,26 @@ func (f *form) parse(r *http.Request, query url.Values) (rt route, id string, ok
 	return rt, id, true
 }
 
-// writeResult sends a successful result: 204 when there is none.
-func (f *form) writeResult(w http.ResponseWriter, status int, result any) {
+// successStatus is the HTTP status of a successful call of op, as VMware's specification
+// gives it: in the /rest form every success is 200; in the /api form a create is 201, a call
+// without a result 204, any other 200.
+func (f *form) successStatus(op *operation, result any) int {
+	switch {
+	case f.wrapped:
+		return http.StatusOK
+	case op.creates:
+		return http.StatusCreated
+	case result == nil:
+		return http.StatusNoContent
+	}
+	return http.StatusOK
+}
+
+// writeResult sends a successful result of op; a call without one has an empty body.
+func (f *form) writeResult(w http.ResponseWriter, op *operation, result any) {
+	status := f.successStatus(op, result)
 	if result == nil {
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(status)
 		return
 	}
 	if f.wrapped {
@@ -85,6 +101,20 @@ func (f *form) writeResult(w http.ResponseWriter, status int, result any) {
 		}{result}
 	}
 	writeJSON(w, status, result)
+}
+
+// errorFor gives err the status the specification names for it on op in this form, where
+// that differs from the error type's usual status.
+func (f *form) errorFor(op *operation, err *vapi.Error) *vapi.Error {
+	if f.wrapped || op == nil || err.Status != 0 {
+		return err
+	}
+	if status, ok := op.apiErrorStatus[err.Type]; ok {
+		e := *err
+		e.Status = status
+		return &e
+	}
+	return err
 }
 
 // writeError sends err in the form's error shape with its HTTP status.

@@ -142,12 +142,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		name = op.name
 	}
 	if err != nil {
-		verr := asVAPI(err)
+		verr := f.errorFor(op, asVAPI(err))
 		outcome = string(verr.Type)
 		s.refuse(w, r, f, verr)
 	} else {
 		s.Log.V(1).Info("REST call", "operation", name, "form", f.name, "path", r.URL.Path)
-		f.writeResult(w, op.status, result)
+		f.writeResult(w, op, result)
 	}
 	metrics.RESTRequests.WithLabelValues(name, outcome).Inc()
 	metrics.RESTLatency.WithLabelValues(name).Observe(time.Since(start).Seconds())
@@ -159,13 +159,16 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err := checkHeaderSize(r); err != nil {
 		return nil, nil, err
 	}
-	caller, token, err := s.authenticate(ctx, r)
+	caller, cred, err := s.authenticate(ctx, r)
 	if err != nil {
 		return nil, nil, err
 	}
+	if cred.Basic {
+		s.Log.V(1).Info("REST call with basic auth", "basicUser", cred.User, "caller", caller.GetName())
+	}
 	query := r.URL.Query() // parsed once: every step below reads it
-	if op := loginOperations[loginRoute{r.Method, r.URL.Path, query.Get(f.actionParam)}]; op != nil {
-		result, err := op.handle(s, ctx, call{caller: caller, token: token})
+	if op := fixedOperations[fixedRoute{r.Method, r.URL.Path, query.Get(f.actionParam)}]; op != nil {
+		result, err := op.handle(s, ctx, call{caller: caller, token: cred.Token})
 		return op, result, err
 	}
 	op, id, verr := lookupOperation(f, r, query)

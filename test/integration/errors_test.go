@@ -40,9 +40,6 @@ func TestEveryOperationError(t *testing.T) {
 		{"create with malformed JSON", func(f urlForm) request {
 			return request{"POST", f.collection(srv), f.wrap("create_spec", `{"library_item_id": `)}
 		}, 400, "INVALID_ARGUMENT"},
-		{"create for an item with an ACTIVE session", func(f urlForm) request {
-			return request{"POST", f.collection(srv), f.wrap("create_spec", `{"library_item_id": "active-item"}`)}
-		}, 400, "RESOURCE_BUSY"},
 		{"get an unknown id", func(f urlForm) request { return request{"GET", f.item(srv, unknown), ""} }, 404, "NOT_FOUND"},
 		{"update an unknown id", func(f urlForm) request {
 			return request{"PATCH", f.item(srv, unknown), f.wrap("update_spec", `{"warning_behavior": []}`)}

@@ -67,9 +67,9 @@ func TestSessionLifecycle(t *testing.T) {
 				t.Fatalf("list for item-2 = %v, want [%s]", ids, other)
 			}
 
-			noContent(t, do(t, http.MethodPost, f.action(srv, id, "keep-alive"), `{"client_progress": 60}`))
+			f.ok(t, do(t, http.MethodPost, f.action(srv, id, "keep-alive"), `{"client_progress": 60}`))
 			before := byID(t, ns, id).Status.LastActivity.Time
-			noContent(t, do(t, http.MethodPatch, f.item(srv, id), f.wrap("update_spec",
+			f.ok(t, do(t, http.MethodPatch, f.item(srv, id), f.wrap("update_spec",
 				`{"warning_behavior": [{"type": "EXPIRED_CERTIFICATE", "ignored": true}, {"type": "UNTRUSTED_CERTIFICATE"}]}`)))
 			us = byID(t, ns, id)
 			if len(us.Spec.WarningBehavior) != 2 || us.Spec.WarningBehavior[0].Type != v1alpha1.WarningExpired {
@@ -79,12 +79,12 @@ func TestSessionLifecycle(t *testing.T) {
 				t.Fatalf("update did not count as activity: lastActivity %v, was %v", us.Status.LastActivity, before)
 			}
 
-			noContent(t, do(t, http.MethodPost, f.action(srv, id, "complete"), ""))
+			f.ok(t, do(t, http.MethodPost, f.action(srv, id, "complete"), ""))
 			f.result(t, do(t, http.MethodGet, f.item(srv, id), ""), http.StatusOK, &m)
 			if m.State != "DONE" || m.ClientProgress != 60 {
 				t.Fatalf("after complete: %+v", m)
 			}
-			noContent(t, do(t, http.MethodDelete, f.item(srv, id), ""))
+			f.ok(t, do(t, http.MethodDelete, f.item(srv, id), ""))
 			refused(t, do(t, http.MethodGet, f.item(srv, id), ""), 404, "NOT_FOUND")
 		})
 	}
@@ -97,13 +97,13 @@ func TestCancelAndFail(t *testing.T) {
 			srv := startOperator(t, ns, 5*time.Minute)
 
 			canceled := f.create(t, srv, `{"library_item_id": "a"}`)
-			noContent(t, do(t, http.MethodPost, f.action(srv, canceled, "cancel"), ""))
+			f.ok(t, do(t, http.MethodPost, f.action(srv, canceled, "cancel"), ""))
 			if st := byID(t, ns, canceled).Status.State; st != v1alpha1.StateCanceled {
 				t.Fatalf("state after cancel = %s", st)
 			}
 
 			failed := f.create(t, srv, `{"library_item_id": "b"}`)
-			noContent(t, do(t, http.MethodPost, f.action(srv, failed, "fail"), `{"client_error_message": "checksum mismatch"}`))
+			f.ok(t, do(t, http.MethodPost, f.action(srv, failed, "fail"), `{"client_error_message": "checksum mismatch"}`))
 			var m model
 			f.result(t, do(t, http.MethodGet, f.item(srv, failed), ""), http.StatusOK, &m)
 			if m.State != "ERROR" || m.ErrorMessage == nil || m.ErrorMessage.DefaultMessage != "checksum mismatch" {
@@ -113,7 +113,7 @@ func TestCancelAndFail(t *testing.T) {
 				t.Fatalf("status.errorMessage = %q", msg)
 			}
 			quiet := f.create(t, srv, `{"library_item_id": "c"}`)
-			noContent(t, do(t, http.MethodPost, f.action(srv, quiet, "fail"), "")) // as govmomi sends it
+			f.ok(t, do(t, http.MethodPost, f.action(srv, quiet, "fail"), "")) // as govmomi sends it
 			if msg := byID(t, ns, quiet).Status.ErrorMessage; msg == "" {
 				t.Fatal("fail without a message left status.errorMessage empty")
 			}
@@ -129,12 +129,12 @@ func TestOneActiveSessionPerItem(t *testing.T) {
 			first := f.create(t, srv, `{"library_item_id": "item"}`)
 
 			before := snapshot(t, ns)
-			refused(t, do(t, http.MethodPost, f.collection(srv), f.wrap("create_spec", `{"library_item_id": "item"}`)), 400, "RESOURCE_BUSY")
+			refused(t, do(t, http.MethodPost, f.collection(srv), f.wrap("create_spec", `{"library_item_id": "item"}`)), f.createBusy, "RESOURCE_BUSY")
 			if after := snapshot(t, ns); after != before {
 				t.Fatalf("a refused create changed sessions: %s -> %s", before, after)
 			}
 
-			noContent(t, do(t, http.MethodPost, f.action(srv, first, "complete"), ""))
+			f.ok(t, do(t, http.MethodPost, f.action(srv, first, "complete"), ""))
 			f.create(t, srv, `{"library_item_id": "item"}`) // the item is free again
 		})
 	}
@@ -178,8 +178,8 @@ func TestClientTokenMakesCreateIdempotent(t *testing.T) {
 	for _, f := range forms {
 		token := "upload-" + f.name
 		var first, again string
-		f.result(t, createWithToken(f, token, "item-"+f.name), http.StatusCreated, &first)
-		f.result(t, createWithToken(f, token, "item-"+f.name), http.StatusCreated, &again)
+		f.result(t, createWithToken(f, token, "item-"+f.name), f.created, &first)
+		f.result(t, createWithToken(f, token, "item-"+f.name), f.created, &again)
 		if first != again {
 			t.Fatalf("%s: the same client_token made two sessions, %s and %s", f.name, first, again)
 		}

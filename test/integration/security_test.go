@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,6 +16,11 @@ import (
 )
 
 func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
+
+// basicAuth is the header of HTTP basic auth, as govc sends it from GOVC_URL.
+func basicAuth(user, password string) []string {
+	return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))}
+}
 
 func TestServiceAccountOfAnotherNamespaceIsRefused(t *testing.T) {
 	ns, elsewhere := env.Namespace(t), env.Namespace(t)
@@ -96,9 +102,14 @@ func TestUnauthenticatedCallsAreRefused(t *testing.T) {
 	}{
 		{"no token", []string{"Authorization", ""}},
 		{"garbage token", bearer("not-a-token")},
+		{"token over the size limit", bearer(strings.Repeat("t", 9<<10))},
 		{"garbage session id", []string{"vmware-api-session-id", "garbage"}},
 		{"expired token", bearer(expired)},
-		{"user name and password", []string{"Authorization", "Basic dXNlcjpwYXNz"}},
+		{"user name and a password that is no token", basicAuth("user", "pass")},
+		{"basic auth with an empty password", basicAuth("user", "")},
+		{"basic auth with an expired token", basicAuth("user", expired)},
+		{"basic auth with a token over the size limit", basicAuth("user", strings.Repeat("t", 9<<10))},
+		{"basic auth with a control byte in the user name", basicAuth("us\x1ber", uploader)},
 		{"bearer without a token", []string{"Authorization", "Bearer "}},
 		{"unknown scheme", []string{"Authorization", "Token " + uploader}},
 	} {
@@ -113,11 +124,14 @@ func TestUnauthenticatedCallsAreRefused(t *testing.T) {
 			}
 		})
 	}
-	t.Run("basic auth is told to use a token", func(t *testing.T) {
-		resp := do(t, "POST", keepAlive, "", "Authorization", "Basic dXNlcjpwYXNz")
-		if !strings.Contains(string(resp.body), "bearer token") {
-			t.Fatalf("body %s does not say to use a bearer token", resp.body)
+	t.Run("basic auth with a wrong password is told to use a token", func(t *testing.T) {
+		resp := do(t, "POST", keepAlive, "", basicAuth("govc", "hunter2")...)
+		if !strings.Contains(string(resp.body), "token as the password") {
+			t.Fatalf("body %s does not say to use a token as the password", resp.body)
 		}
+	})
+	t.Run("basic auth with the token as the password is accepted", func(t *testing.T) {
+		noContent(t, do(t, "POST", keepAlive, "", basicAuth("govc", uploader)...))
 	})
 	t.Run("the same token re-signed with a future expiry is accepted", func(t *testing.T) {
 		noContent(t, do(t, "POST", keepAlive, "", bearer(resignedValid)...))
@@ -138,7 +152,11 @@ func TestLoginAnswersWithTheToken(t *testing.T) {
 	if id != token {
 		t.Fatal("login did not answer with the caller's token")
 	}
-	refused(t, do(t, "POST", srv+"/api/session", "", "Authorization", "Basic dXNlcjpwYXNz"), 401, "UNAUTHENTICATED")
+	refused(t, do(t, "POST", srv+"/api/session", "", basicAuth("user", "pass")...), 401, "UNAUTHENTICATED")
+	restURLs.result(t, do(t, "POST", srv+"/rest/com/vmware/cis/session", "", basicAuth("govc", token)...), 200, &id)
+	if id != token {
+		t.Fatal("login with the token as the basic-auth password did not answer with the token")
+	}
 	var who struct{ User string }
 	apiURLs.result(t, do(t, "GET", srv+"/api/session", "", bearer(token)...), 200, &who)
 	if who.User != "system:serviceaccount:"+ns+":uploader" {
