@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,30 +26,58 @@ func NewSession(namespace, name string, timeoutSeconds int32) *v1alpha1.UpdateSe
 	return us
 }
 
-// CreateSession creates us and waits until the operator has initialised its status.
+// CreateSession creates us and waits until the operator has initialised its status. It
+// records how long that took (see LatenessBound).
 func (e *Env) CreateSession(t testing.TB, us *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
 	t.Helper()
+	start := time.Now()
 	if err := e.Client.Create(context.Background(), us); err != nil {
 		t.Fatalf("creating session %s: %v", us.Name, err)
 	}
-	return e.WaitFor(t, us, 10*time.Second, func(us *v1alpha1.UpdateSession) bool { return us.Status.ID != "" })
+	cur := e.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.ID != "" })
+	e.ObserveRoundTrip(time.Since(start))
+	return cur
 }
+
+// ObserveRoundTrip records how long one write took to come back through the operator: from a
+// client's write until the reconciler's answer to it was visible.
+func (e *Env) ObserveRoundTrip(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.slowestRoundTrip = max(e.slowestRoundTrip, d)
+}
+
+// LatenessBound is how late after its deadline a session may still be deleted in a test: an
+// expiry takes the same path as the slowest round trip this run measured (work queue, write,
+// watch), so the bound is a generous multiple of it, and never below minLateness. It asserts
+// that nothing stays alive for long past its deadline, not how fast this machine is; tight
+// figures are measured by make bench.
+func (e *Env) LatenessBound() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return max(minLateness, latenessFactor*e.slowestRoundTrip)
+}
+
+const (
+	minLateness    = 3 * time.Second
+	latenessFactor = 10
+)
 
 // WaitFor polls the API server until the session satisfies cond, and returns it.
 func (e *Env) WaitFor(t testing.TB, us *v1alpha1.UpdateSession, timeout time.Duration,
 	cond func(*v1alpha1.UpdateSession) bool) *v1alpha1.UpdateSession {
 	t.Helper()
 	key := types.NamespacedName{Namespace: us.Namespace, Name: us.Name}
-	deadline := time.Now().Add(timeout)
-	for {
-		var cur v1alpha1.UpdateSession
-		err := e.Client.Get(context.Background(), key, &cur)
-		if err == nil && cond(&cur) {
-			return &cur
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("session %s: condition not met within %s (last error: %v, status: %+v)", us.Name, timeout, err, cur.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var cur v1alpha1.UpdateSession
+	var lastErr error
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, timeout, true,
+		func(ctx context.Context) (bool, error) {
+			cur = v1alpha1.UpdateSession{}
+			lastErr = e.Client.Get(ctx, key, &cur)
+			return lastErr == nil && cond(&cur), nil
+		})
+	if err != nil {
+		t.Fatalf("session %s: condition not met within %s (last error: %v, status: %+v)", us.Name, timeout, lastErr, cur.Status)
 	}
+	return &cur
 }

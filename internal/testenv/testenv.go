@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -42,6 +44,9 @@ type Env struct {
 	CP *localcp.ControlPlane
 	// Client talks to the API server directly, without a cache: tests assert through it.
 	Client client.WithWatch
+
+	mu               sync.Mutex
+	slowestRoundTrip time.Duration
 }
 
 // Main starts the control plane, runs the package's tests and stops it: call it from TestMain.
@@ -159,15 +164,17 @@ func freeAddr(t testing.TB) string {
 }
 
 func waitListening(t testing.TB, addr string) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if conn, err := net.Dial("tcp", addr); err == nil {
-			_ = conn.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) {
+			conn, err := net.Dial("tcp", addr)
+			if err == nil {
+				_ = conn.Close()
+			}
+			return err == nil, nil
+		})
+	if err != nil {
+		t.Fatalf("REST server did not listen on %s", addr)
 	}
-	t.Fatalf("REST server did not listen on %s", addr)
 }
 
 // logLevel is the level of the tests' logs: errors only, unless TEST_VERBOSE is set.

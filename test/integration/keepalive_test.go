@@ -76,23 +76,29 @@ func TestKeptAliveSessionOutlivesItsTimeout(t *testing.T) {
 	ns := env.Namespace(t)
 	deletions := env.WatchDeletions(t, ns)
 	srv := startOperator(t, ns, time.Hour)
-	kept := env.CreateSession(t, testenv.NewSession(ns, "kept", 2))
-	env.CreateSession(t, testenv.NewSession(ns, "idle", 2))
-
-	until := time.Now().Add(5 * time.Second) // two and a half timeouts
-	for time.Now().Before(until) {
+	kept := env.CreateSession(t, testenv.NewSession(ns, "kept", 3))
+	var vouched time.Time // the deadline the latest keep-alive vouches for
+	keepAlive := func() {
+		sent := time.Now()
 		if resp := do(t, http.MethodPost, keepAliveURL(srv, kept.Status.ID), ""); resp.status != http.StatusNoContent {
 			t.Fatalf("keep-alive: %d %s", resp.status, resp.body)
 		}
-		time.Sleep(500 * time.Millisecond)
+		vouched = sent.Add(3 * time.Second)
 	}
-	if _, gone := deletions.At("kept"); gone {
-		t.Fatal("a session kept alive every 500ms with a 2s timeout was deleted")
+	keepAlive()
+	idle := env.CreateSession(t, testenv.NewSession(ns, "idle", 3))
+
+	for until := idle.Status.ExpirationTime.Add(time.Second); time.Now().Before(until); {
+		time.Sleep(500 * time.Millisecond) // a client's keep-alive period, not a wait for a condition
+		keepAlive()
 	}
-	if _, gone := deletions.At("idle"); !gone {
-		t.Fatal("the idle session beside it was not deleted")
+	deletions.Wait(t, "idle", time.Minute)
+	if at, gone := deletions.At("kept"); gone && at.Before(vouched) {
+		t.Fatalf("a session kept alive every 500ms with a 3s timeout was deleted at %v, before %v", at, vouched)
 	}
-	deletions.Wait(t, "kept", 5*time.Second) // and once the client stops, it expires
+	if at := deletions.Wait(t, "kept", time.Minute); at.Before(vouched) { // once the client stops, it expires
+		t.Fatalf("kept deleted at %v, before %v", at, vouched)
+	}
 }
 
 func TestKeepAliveErrors(t *testing.T) {

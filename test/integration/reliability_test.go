@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -58,14 +59,15 @@ func TestKeepAliveWithinTheWindowIsNotWritten(t *testing.T) {
 
 // TestRenewingAtTheEdgeRacesExpiry keeps 250 sessions alive by renewing each right before its
 // deadline, while the reconciler expires 250 others with the same timeout. No session may be
-// deleted while a keep-alive vouches for it, and every idle one must go within the bound.
+// deleted while a keep-alive vouches for it, and every idle one must go within the run's
+// lateness bound (see testenv.LatenessBound). On a busy machine a session may be created so
+// slowly that it is due before its first renewal: it then counts as idle, which is correct.
 func TestRenewingAtTheEdgeRacesExpiry(t *testing.T) {
 	const (
 		kept, idle = 250, 250
-		timeout    = 5 * time.Second        // long enough to create 500 sessions before any expires
+		timeout    = 5 * time.Second
 		edge       = 100 * time.Millisecond // renew this long before the deadline
 		rounds     = 3
-		bound      = 2 * time.Second // lateness allowed to idle sessions in this test
 	)
 	ns := env.Namespace(t)
 	deletions := env.WatchDeletions(t, ns)
@@ -76,6 +78,7 @@ func TestRenewingAtTheEdgeRacesExpiry(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	aliveUntil := map[string]time.Time{} // the latest deadline a successful keep-alive vouches for
+	expired := map[string]bool{}         // sessions left to expire: the idle ones, and any due before a renewal
 	var failures []string
 	creating := make(chan struct{}, 32) // at most 32 creates in flight
 	fail := func(format string, args ...any) {
@@ -87,27 +90,18 @@ func TestRenewingAtTheEdgeRacesExpiry(t *testing.T) {
 		wg.Go(func() {
 			us := testenv.NewSession(ns, fmt.Sprintf("s-%03d", i), int32(timeout/time.Second))
 			creating <- struct{}{}
-			id, err := createAndWaitForID(us)
+			start := time.Now()
+			cur, err := createAndWaitForStatus(us)
 			<-creating
 			if err != nil {
 				fail("%s: %v", us.Name, err)
 				return
 			}
-			if i >= kept {
-				return
-			}
-			next := time.Now() // first renewal at once: creation time has second precision
-			for range rounds {
-				time.Sleep(time.Until(next))
-				sent := time.Now()
-				if status, body := rawKeepAlive(srv, id, token); status != http.StatusNoContent {
-					fail("%s: keep-alive answered %d %s", us.Name, status, body)
-					return
-				}
+			env.ObserveRoundTrip(time.Since(start))
+			if i >= kept || renew(t, srv, token, cur, rounds, edge, timeout-window, fail, &mu, aliveUntil) {
 				mu.Lock()
-				aliveUntil[us.Name] = sent.Add(timeout - window)
+				expired[us.Name] = true
 				mu.Unlock()
-				next = sent.Add(timeout - window - edge)
 			}
 		})
 	}
@@ -120,37 +114,58 @@ func TestRenewingAtTheEdgeRacesExpiry(t *testing.T) {
 			t.Errorf("%s deleted at %v, before %v, while a keep-alive vouched for it", name, at, until)
 		}
 	}
+	bound := env.LatenessBound()
 	var worst time.Duration
-	for i := kept; i < kept+idle; i++ {
-		name := fmt.Sprintf("s-%03d", i)
-		at := deletions.Wait(t, name, 10*time.Second)
+	for name := range expired {
+		at := deletions.Wait(t, name, time.Minute)
 		late := at.Sub(deletions.Object(name).Status.ExpirationTime.Time)
 		worst = max(worst, late)
 		if late < 0 || late > bound {
 			t.Errorf("%s deleted %v after its expirationTime, want within [0, %v]", name, late, bound)
 		}
 	}
-	t.Logf("%d sessions renewed %d times %v before their deadline: none lost; %d idle ones deleted, worst %v late",
-		kept, rounds, edge, idle, worst.Round(time.Millisecond))
+	t.Logf("%d sessions renewed %d times %v before their deadline: none lost; %d expired (%d idle), worst %v late (bound %v)",
+		len(aliveUntil), rounds, edge, len(expired), idle, worst.Round(time.Millisecond), bound)
 }
 
-// createAndWaitForID creates us and returns its id once the operator has set it; it reports
-// instead of failing, for use from any goroutine.
-func createAndWaitForID(us *v1alpha1.UpdateSession) (string, error) {
-	ctx := context.Background()
-	if err := env.Client.Create(ctx, us); err != nil {
-		return "", err
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		var cur v1alpha1.UpdateSession
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(us), &cur); err != nil {
-			return "", err
+// renew keeps us alive for rounds keep-alives, each edge before the deadline the previous one
+// vouched for (sent + vouch), recording that deadline in aliveUntil. It reports true when us
+// was due before its first renewal could be sent, so that it is left to expire.
+func renew(t *testing.T, srv, token string, us *v1alpha1.UpdateSession, rounds int, edge, vouch time.Duration,
+	fail func(string, ...any), mu *sync.Mutex, aliveUntil map[string]time.Time) (expires bool) {
+	t.Helper()
+	next := time.Now() // first renewal at once: creation time has second precision
+	for round := range rounds {
+		time.Sleep(time.Until(next))
+		sent := time.Now()
+		if round == 0 && !sent.Before(us.Status.ExpirationTime.Add(-edge)) {
+			return true
 		}
-		if cur.Status.ID != "" {
-			return cur.Status.ID, nil
+		if status, body := rawKeepAlive(srv, us.Status.ID, token); status != http.StatusNoContent {
+			fail("%s: keep-alive answered %d %s", us.Name, status, body)
+			return false
 		}
+		mu.Lock()
+		aliveUntil[us.Name] = sent.Add(vouch)
+		mu.Unlock()
+		next = sent.Add(vouch - edge)
 	}
-	return "", fmt.Errorf("no status.id after 10s")
+	return false
+}
+
+// createAndWaitForStatus creates us and returns it once the operator has initialised its
+// status; it reports instead of failing, for use from any goroutine.
+func createAndWaitForStatus(us *v1alpha1.UpdateSession) (*v1alpha1.UpdateSession, error) {
+	if err := env.Client.Create(context.Background(), us); err != nil {
+		return nil, err
+	}
+	var cur v1alpha1.UpdateSession
+	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, time.Minute, true,
+		func(ctx context.Context) (bool, error) {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(us), &cur)
+			return err == nil && cur.Status.ExpirationTime != nil, err
+		})
+	return &cur, err
 }
 
 func TestTwoReplicasOneLeader(t *testing.T) {
@@ -197,7 +212,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 		t.Fatal("the follower did not take over")
 	}
 	for _, us := range due {
-		at := deletions.Wait(t, us.Name, 15*time.Second)
+		at := deletions.Wait(t, us.Name, time.Minute)
 		if late := at.Sub(us.Status.ExpirationTime.Time); late < 0 {
 			t.Errorf("%s deleted %v before its expirationTime", us.Name, -late)
 		}
@@ -226,8 +241,9 @@ func TestUnreachableAPIServer(t *testing.T) {
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"SERVICE_UNAVAILABLE"`) {
 		t.Fatalf("keep-alive with the API server unreachable: %d %s, want 503 SERVICE_UNAVAILABLE", status, body)
 	}
-	if took > 3*time.Second {
-		t.Errorf("503 took %v, want an answer within 3s", took)
+	// The answer is bounded by the request timeout, not by this machine's speed.
+	if limit := 15 * time.Second; took > limit {
+		t.Errorf("503 took %v, want an answer within %v", took, limit)
 	}
 	t.Logf("503 SERVICE_UNAVAILABLE after %v", took.Round(time.Millisecond))
 
