@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,6 +23,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
 )
 
 // Event reasons recorded on UpdateSessions.
@@ -37,26 +37,29 @@ const (
 )
 
 const (
-	// maxDeleteAttempts bounds the deletes of a session that keeps changing at its deadline.
-	maxDeleteAttempts = 5
 	// staleCacheRetry is how soon a session is reconciled again when the cache was found
 	// behind the API server.
 	staleCacheRetry = time.Second
 )
 
-// errStaleHolder: the cache shows an ACTIVE session holding the item that has ended since.
-var errStaleHolder = errors.New("the cached holder of the library item is no longer ACTIVE")
+var (
+	// errStaleHolder: the cache shows an ACTIVE session holding the item that has ended since.
+	errStaleHolder = errors.New("the cached holder of the library item is no longer ACTIVE")
+	// errNotDue: the live session has a later deadline than the cached one had.
+	errNotDue = errors.New("the session is not due")
+)
 
 // UpdateSessionReconciler initialises each session's status, requeues it for exactly its
 // deadline, and deletes it once the deadline has passed: an ACTIVE session when idle past its
 // expiration time, a terminal one when its retention is over.
 type UpdateSessionReconciler struct {
+	// Client lists sessions from the cache.
 	client.Client
-	// APIReader reads live objects, bypassing the cache, when a delete found the cache stale.
-	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
-	Policy    session.Policy
+	// Store reads, writes and deletes sessions: the write path the REST server uses too.
+	Store    *store.Store
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Policy   session.Policy
 }
 
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;delete
@@ -66,41 +69,53 @@ type UpdateSessionReconciler struct {
 // Reconcile brings one session's status up to date, then either waits for its deadline or,
 // when the deadline has passed, deletes it.
 func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var us v1alpha1.UpdateSession
-	if err := r.Get(ctx, req.NamespacedName, &us); err != nil {
+	us, err := r.Store.Get(ctx, req.NamespacedName)
+	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !us.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	if err := r.syncStatus(ctx, &us); err != nil {
-		return ctrl.Result{}, err
+	if err := r.syncStatus(ctx, us); err != nil {
+		return ctrl.Result{}, ignoreGone(err)
 	}
-	if err := r.enforceOneActive(ctx, &us); errors.Is(err, errStaleHolder) {
+	if err := r.enforceOneActive(ctx, us); errors.Is(err, errStaleHolder) {
 		return ctrl.Result{RequeueAfter: staleCacheRetry}, nil
 	} else if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, ignoreGone(err)
 	}
-	if wait := r.Policy.Remaining(&us, r.Clock.Now()); wait > 0 {
+	if wait := r.Policy.Remaining(us, r.Clock.Now()); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return r.deleteIfDue(ctx, &us)
+	return r.deleteIfDue(ctx, us)
 }
 
-// syncStatus patches the status to the one the operator maintains, if it differs. The patch
-// carries the resourceVersion, so a keep-alive that wrote in between is never overwritten.
-func (r *UpdateSessionReconciler) syncStatus(ctx context.Context, us *v1alpha1.UpdateSession) error {
-	desired := r.Policy.DesiredStatus(us, r.Clock.Now())
-	if equality.Semantic.DeepEqual(desired, us.Status) {
+// ignoreGone drops the error of a session deleted while it was being reconciled.
+func ignoreGone(err error) error {
+	if store.IsNotFound(err) {
 		return nil
 	}
-	base := us.DeepCopy()
-	us.Status = desired
-	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
-	if err := r.Status().Patch(ctx, us, patch); err != nil {
+	return err
+}
+
+// syncStatus writes the status the operator maintains, if it differs. The write carries the
+// resourceVersion, so a keep-alive that wrote in between is never overwritten: the status is
+// then computed again from the live session.
+func (r *UpdateSessionReconciler) syncStatus(ctx context.Context, us *v1alpha1.UpdateSession) error {
+	written, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		desired := r.Policy.DesiredStatus(us, r.Clock.Now())
+		if equality.Semantic.DeepEqual(desired, us.Status) {
+			return false, nil
+		}
+		us.Status = desired
+		return true, nil
+	})
+	if err != nil {
 		return fmt.Errorf("updating status: %w", err)
 	}
-	logf.FromContext(ctx).V(1).Info("Status synced", "state", us.Status.State, "expirationTime", us.Status.ExpirationTime)
+	if written {
+		logf.FromContext(ctx).V(1).Info("Status synced", "state", us.Status.State, "expirationTime", us.Status.ExpirationTime)
+	}
 	return nil
 }
 
@@ -123,11 +138,11 @@ func (r *UpdateSessionReconciler) enforceOneActive(ctx context.Context, us *v1al
 	}
 	// The cache may not have seen the holder end: confirm it on the live object before failing
 	// sessions for it.
-	var live v1alpha1.UpdateSession
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(holder), &live); client.IgnoreNotFound(err) != nil {
-		return err
-	} else if err != nil || live.UID != holder.UID || live.Status.State.Terminal() {
+	live, err := r.Store.Live(ctx, holder)
+	if store.IsNotFound(err) || (err == nil && live.Status.State.Terminal()) {
 		return errStaleHolder
+	} else if err != nil {
+		return err
 	}
 	for _, dup := range dups {
 		if err := r.fail(ctx, dup, session.SupersededMessage(holder)); err != nil {
@@ -140,16 +155,17 @@ func (r *UpdateSessionReconciler) enforceOneActive(ctx context.Context, us *v1al
 	return nil
 }
 
-// fail moves a session to ERROR with message, with optimistic concurrency.
+// fail moves a session to ERROR with message, unless it has ended meanwhile.
 func (r *UpdateSessionReconciler) fail(ctx context.Context, us *v1alpha1.UpdateSession, message string) error {
-	now := r.Clock.Now()
-	base := us.DeepCopy()
-	us.Status = r.Policy.DesiredStatus(us, now)
-	if err := r.Policy.Finish(us, v1alpha1.StateError, message, now); err != nil {
-		return err
-	}
-	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
-	if err := r.Status().Patch(ctx, us, patch); err != nil {
+	written, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		if us.Status.State.Terminal() {
+			return false, nil
+		}
+		now := r.Clock.Now()
+		us.Status = r.Policy.DesiredStatus(us, now)
+		return r.Policy.Finish(us, v1alpha1.StateError, message, now)
+	})
+	if err != nil || !written {
 		return err
 	}
 	r.Recorder.Eventf(us, nil, corev1.EventTypeWarning, ReasonSuperseded, "Fail", "%s", message)
@@ -163,30 +179,27 @@ func (r *UpdateSessionReconciler) fail(ctx context.Context, us *v1alpha1.UpdateS
 // Job TTL controller puts it), and then the delete conflicts. Only then is the live object read
 // and the decision made again, which saves a read per expiry at scale.
 func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, us *v1alpha1.UpdateSession) (ctrl.Result, error) {
-	for attempt := 1; ; attempt++ {
-		now := r.Clock.Now()
-		if wait := r.Policy.Remaining(us, now); wait > 0 {
-			return ctrl.Result{RequeueAfter: wait}, nil
+	var decided time.Time
+	err := r.Store.Delete(ctx, us, func(us *v1alpha1.UpdateSession) error {
+		decided = r.Clock.Now()
+		if r.Policy.Remaining(us, decided) > 0 {
+			return errNotDue
 		}
-		err := r.delete(ctx, us, now)
-		if !apierrors.IsConflict(err) || attempt == maxDeleteAttempts {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-		logf.FromContext(ctx).V(1).Info("Session changed before its expiry; deciding again on the live object")
-		live := &v1alpha1.UpdateSession{}
-		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(us), live); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-		us = live
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNotDue):
+		logf.FromContext(ctx).V(1).Info("Session changed before its expiry; waiting for its new deadline")
+		return ctrl.Result{RequeueAfter: r.Policy.Remaining(us, r.Clock.Now())}, nil
+	case err != nil:
+		return ctrl.Result{}, ignoreGone(err)
 	}
+	r.recordDeletion(ctx, us, decided)
+	return ctrl.Result{}, nil
 }
 
-func (r *UpdateSessionReconciler) delete(ctx context.Context, us *v1alpha1.UpdateSession, now time.Time) error {
-	uid, rv := us.UID, us.ResourceVersion
-	precondition := client.Preconditions{UID: &uid, ResourceVersion: &rv}
-	if err := r.Delete(ctx, us, precondition); err != nil {
-		return err
-	}
+// recordDeletion counts, records and logs the deletion of us, decided at now.
+func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alpha1.UpdateSession, now time.Time) {
 	late := now.Sub(r.Policy.Deadline(us)).Round(time.Millisecond)
 	reason := "expired"
 	if us.Status.State.Terminal() {
@@ -203,7 +216,6 @@ func (r *UpdateSessionReconciler) delete(ctx context.Context, us *v1alpha1.Updat
 			r.Policy.Deadline(us).Format(time.RFC3339Nano), late)
 	}
 	logf.FromContext(ctx).Info("Session deleted", "state", us.Status.State, "late", late)
-	return nil
 }
 
 // SetupWithManager registers the reconciler. Status-only writes (keep-alives) do not trigger a

@@ -18,6 +18,7 @@ import (
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -180,7 +181,8 @@ func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
 
 	racer := &keepAliveBeforeDelete{Client: env.Client, policy: pol, t: t}
 	r := &controllers.UpdateSessionReconciler{
-		Client: racer, APIReader: env.Client, Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
+		Client: racer, Store: store.New(racer, env.Client, clock.RealClock{}),
+		Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
 	}
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(us)})
 	if err != nil {
@@ -214,7 +216,7 @@ func (k *keepAliveBeforeDelete) Delete(ctx context.Context, obj client.Object, o
 			return err
 		}
 		base := fresh.DeepCopy()
-		if err := k.policy.KeepAlive(&fresh, nil, time.Now()); err != nil {
+		if _, err := k.policy.KeepAlive(&fresh, nil, time.Now()); err != nil {
 			return err
 		}
 		if err := k.Client.Status().Patch(ctx, &fresh, client.MergeFrom(base)); err != nil {
@@ -244,7 +246,7 @@ func TestStaleHolderDoesNotFailNewSession(t *testing.T) {
 	endSession(t, holder, v1alpha1.StateDone)
 
 	r := &controllers.UpdateSessionReconciler{
-		Client: staleCache{Client: env.Client, active: holder.Name}, APIReader: env.Client,
+		Client: staleCache{Client: env.Client, active: holder.Name}, Store: store.New(env.Client, env.Client, clock.RealClock{}),
 		Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
 	}
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(newer)})
@@ -286,7 +288,7 @@ func endSession(t *testing.T, us *v1alpha1.UpdateSession, state v1alpha1.Session
 	base := us.DeepCopy()
 	now := time.Now()
 	pol := session.Policy{DefaultTimeout: time.Hour}
-	if err := pol.Finish(us, state, "test failure", now); err != nil {
+	if _, err := pol.Finish(us, state, "test failure", now); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.Client.Status().Patch(context.Background(), us, client.MergeFrom(base)); err != nil {

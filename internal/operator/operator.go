@@ -1,22 +1,21 @@
-// Package operator assembles the operator on a controller-runtime manager: the session-id
-// index, the reconciler and the REST server. cmd/main.go and the tests share it, so that the
+// Package operator assembles the operator on a controller-runtime manager: the cache
+// indexes, the session store, the reconciler and the REST server. cmd/main.go and the tests share it, so that the
 // tests run exactly what ships.
 package operator
 
 import (
 	"context"
 
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
 )
 
 // Options configure the operator.
@@ -44,12 +43,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	metrics.SessionsByState.SetReader(mgr.GetCache())
+	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock)
+	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
+		return err
+	}
 	reconciler := &controllers.UpdateSessionReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("updatesession-controller"),
-		Clock:     opts.Clock,
-		Policy:    opts.Policy,
+		Client:   mgr.GetClient(),
+		Store:    sessions,
+		Recorder: mgr.GetEventRecorder("updatesession-controller"),
+		Clock:    opts.Clock,
+		Policy:   opts.Policy,
 	}
 	if err := reconciler.SetupWithManager(mgr, max(opts.Concurrency, 1)); err != nil {
 		return err
@@ -67,19 +70,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Addr:      opts.RESTAddr,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Store:     sessions,
 		Clock:     opts.Clock,
 		Policy:    opts.Policy,
 		Log:       mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
-	}
-	informer, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.UpdateSession{})
-	if err != nil {
-		return err
-	}
-	observe := toolscache.ResourceEventHandlerFuncs{UpdateFunc: func(_, obj any) { server.Observe(obj) }}
-	if _, err := informer.AddEventHandler(observe); err != nil {
-		return err
 	}
 	return mgr.Add(server)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
@@ -50,12 +51,18 @@ func (s *Server) create(ctx context.Context, c call) (any, error) {
 	}
 	// Initialise the status now rather than leave it to the reconciler, so that lastActivity is
 	// the creation time to the microsecond. Should the reconciler have been first, its status
-	// stands.
-	base := us.DeepCopy()
-	us.Status = s.Policy.DesiredStatus(us, s.Clock.Now())
-	s.Policy.Touch(us, s.Clock.Now())
-	if err := s.Client.Status().Patch(ctx, us, optimisticPatch(base)); err != nil && !apierrors.IsConflict(err) {
-		return nil, err
+	// stands. The session exists either way: a failure here is the reconciler's to mend, and
+	// the client gets its id.
+	_, err = s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		if us.Status.ID != "" {
+			return false, nil
+		}
+		us.Status = s.Policy.DesiredStatus(us, s.Clock.Now())
+		s.Policy.Touch(us, s.Clock.Now())
+		return true, nil
+	})
+	if err != nil {
+		s.Log.Error(err, "Initialising the status of a new session; the reconciler will", "session", us.Name)
 	}
 	return string(us.UID), nil
 }
@@ -156,7 +163,7 @@ func (s *Server) list(ctx context.Context, c call) (any, error) {
 // get returns the session's model, read from the API server: the cache may lag behind a
 // change the client just made.
 func (s *Server) get(ctx context.Context, c call) (any, error) {
-	us, err := s.live(ctx, c.session)
+	us, err := s.Store.Live(ctx, c.session)
 	if err != nil {
 		return nil, err
 	}
@@ -173,13 +180,20 @@ func (s *Server) update(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.mutateSpec(ctx, c.session, func(us *v1alpha1.UpdateSession) error {
+	_, err = s.Store.Update(ctx, c.session, store.Spec, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return session.SetWarningBehavior(us, wb)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.touch(ctx, c.session)
+	// Recording the activity is secondary: the spec changed, so the call succeeded.
+	_, err = s.Store.Update(ctx, c.session, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		return s.Policy.Activity(us, s.Clock.Now())
+	})
+	if err != nil {
+		s.Log.Error(err, "Recording the activity of an update", "session", c.session.Name)
+	}
+	return nil, nil
 }
 
 // keepAliveInput is the optional body of keep-alive.
@@ -194,20 +208,13 @@ func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 	if err := decodeOptional(c.body, &in); err != nil {
 		return nil, err
 	}
-	if s.Policy.Coalesces(c.session, in.ClientProgress, s.Clock.Now()) {
-		metrics.WritesSaved.Inc()
-		return nil, nil
-	}
-	return nil, s.mutate(ctx, c.session, func(us *v1alpha1.UpdateSession) error {
+	written, err := s.Store.Update(ctx, c.session, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return s.Policy.KeepAlive(us, in.ClientProgress, s.Clock.Now())
 	})
-}
-
-// touch records a client action that changed something else.
-func (s *Server) touch(ctx context.Context, us *v1alpha1.UpdateSession) error {
-	return s.mutate(ctx, us, func(us *v1alpha1.UpdateSession) error {
-		return s.Policy.KeepAlive(us, nil, s.Clock.Now())
-	})
+	if err == nil && !written {
+		metrics.WritesSaved.Inc()
+	}
+	return nil, err
 }
 
 // finishWith returns the handler that moves a session to state: complete and cancel.
@@ -238,16 +245,14 @@ func (s *Server) fail(ctx context.Context, c call) (any, error) {
 }
 
 func (s *Server) finish(ctx context.Context, us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string) error {
-	return s.mutate(ctx, us, func(us *v1alpha1.UpdateSession) error {
+	_, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return s.Policy.Finish(us, state, message, s.Clock.Now())
 	})
+	return err
 }
 
 // delete deletes a session that has ended; an ACTIVE one must be completed, canceled or failed
 // first. The delete carries the UID and resourceVersion the check saw.
 func (s *Server) delete(ctx context.Context, c call) (any, error) {
-	return nil, s.apply(ctx, c.session, session.CheckDelete, func(ctx context.Context, before, _ *v1alpha1.UpdateSession) error {
-		uid, rv := before.UID, before.ResourceVersion
-		return s.Client.Delete(ctx, before, client.Preconditions{UID: &uid, ResourceVersion: &rv})
-	})
+	return nil, s.Store.Delete(ctx, c.session, session.CheckDelete)
 }

@@ -19,10 +19,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
@@ -52,13 +52,14 @@ const (
 type Server struct {
 	// Addr is the address to listen on, as in net.Listen.
 	Addr string
-	// Client reads from the manager's cache and writes to the API server.
-	Client client.Client
-	// APIReader reads live objects; it is used to retry a write that conflicted.
+	// Client creates sessions; APIReader lists them live.
+	Client    client.Client
 	APIReader client.Reader
-	Clock     clock.PassiveClock
-	Policy    session.Policy
-	Log       logr.Logger
+	// Store finds sessions and writes them.
+	Store  *store.Store
+	Clock  clock.PassiveClock
+	Policy session.Policy
+	Log    logr.Logger
 	// Gate authenticates and authorizes callers.
 	Gate *auth.Gate
 	// DefaultNamespace is where create and list work for a caller that is not a service
@@ -66,16 +67,6 @@ type Server struct {
 	DefaultNamespace string
 	// CertDir holds tls.crt and tls.key; empty serves plain HTTP.
 	CertDir string
-
-	writes ownWrites
-}
-
-// Observe is called with every session the cache receives; it lets the server forget its own
-// writes once the cache has them.
-func (s *Server) Observe(obj any) {
-	if us, ok := obj.(*v1alpha1.UpdateSession); ok {
-		s.writes.observed(us)
-	}
 }
 
 // NeedLeaderElection is false: every replica answers clients.
@@ -200,7 +191,7 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		return c, s.authorize(ctx, caller, op, c.namespace, "")
 	}
-	if c.session, err = s.find(ctx, id); err != nil {
+	if c.session, err = s.Store.Find(ctx, id); err != nil {
 		return call{}, err
 	}
 	c.namespace = c.session.Namespace

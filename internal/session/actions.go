@@ -13,20 +13,35 @@ const (
 	msgInvalidProgress = "com.vmware.content.library.item.UpdateSession.invalid_progress"
 )
 
-// KeepAlive applies a keep-alive at now: the session must be ACTIVE, and progress, when
-// given, must be in 0..100 and not below the current progress (equal is accepted).
-func (p Policy) KeepAlive(us *v1alpha1.UpdateSession, progress *int64, now time.Time) error {
+// KeepAlive applies a keep-alive at now and reports whether it changed anything worth a write:
+// the session must be ACTIVE, and progress, when given, must be in 0..100 and not below the
+// current progress (equal is accepted). A keep-alive that coalesces (see Coalesces) changes
+// nothing, so that the decision is made on the very copy that would be written.
+func (p Policy) KeepAlive(us *v1alpha1.UpdateSession, progress *int64, now time.Time) (bool, error) {
+	if p.Coalesces(us, progress, now) {
+		return false, nil
+	}
 	if err := requireActive(us); err != nil {
-		return err
+		return false, err
 	}
 	if progress != nil {
 		if err := checkProgress(us, *progress); err != nil {
-			return err
+			return false, err
 		}
 		us.Status.ClientProgress = *progress
 	}
 	p.Touch(us, now)
-	return nil
+	return true, nil
+}
+
+// Activity records a client action other than a keep-alive at now (an update): it is never
+// coalesced.
+func (p Policy) Activity(us *v1alpha1.UpdateSession, now time.Time) (bool, error) {
+	if err := requireActive(us); err != nil {
+		return false, err
+	}
+	p.Touch(us, now)
+	return true, nil
 }
 
 // CoalesceWindow is how fresh lastActivity must be for a keep-alive to be answered without a
@@ -50,9 +65,9 @@ func (p Policy) Coalesces(us *v1alpha1.UpdateSession, progress *int64, now time.
 }
 
 // Finish moves an ACTIVE session to a terminal state at now; message is kept for ERROR.
-func (p Policy) Finish(us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string, now time.Time) error {
+func (p Policy) Finish(us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string, now time.Time) (bool, error) {
 	if err := requireActive(us); err != nil {
-		return err
+		return false, err
 	}
 	us.Status.State = state
 	if state == v1alpha1.StateError {
@@ -60,7 +75,7 @@ func (p Policy) Finish(us *v1alpha1.UpdateSession, state v1alpha1.SessionState, 
 	}
 	p.Touch(us, now)
 	setActiveCondition(us, now)
-	return nil
+	return true, nil
 }
 
 func requireActive(us *v1alpha1.UpdateSession) error {
@@ -119,12 +134,12 @@ func SupersededMessage(holder *v1alpha1.UpdateSession) string {
 }
 
 // SetWarningBehavior replaces the warning behavior of an ACTIVE session.
-func SetWarningBehavior(us *v1alpha1.UpdateSession, wb []v1alpha1.WarningBehavior) error {
+func SetWarningBehavior(us *v1alpha1.UpdateSession, wb []v1alpha1.WarningBehavior) (bool, error) {
 	if err := requireActive(us); err != nil {
-		return err
+		return false, err
 	}
 	us.Spec.WarningBehavior = wb
-	return nil
+	return true, nil
 }
 
 // CheckDelete allows deleting a session only once it has ended, as vCenter does.

@@ -131,9 +131,12 @@ func TestKeepAlive(t *testing.T) {
 			before := us.DeepCopy()
 			clk := clocktesting.NewFakePassiveClock(at(100 * time.Second))
 
-			err := pol.KeepAlive(us, tc.progress, clk.Now())
+			changed, err := pol.KeepAlive(us, tc.progress, clk.Now())
 
 			checkType(t, err, tc.wantErr)
+			if changed != (err == nil) {
+				t.Errorf("changed = %v with error %v: an applied keep-alive without coalescing is written", changed, err)
+			}
 			if us.Status.ClientProgress != tc.wantProgress {
 				t.Errorf("progress = %d, want %d", us.Status.ClientProgress, tc.wantProgress)
 			}
@@ -176,8 +179,11 @@ func TestFinish(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			us := newSession(0)
 			us.Status.State = tc.from
-			err := pol.Finish(us, tc.to, "disk full", at(10*time.Second))
+			changed, err := pol.Finish(us, tc.to, "disk full", at(10*time.Second))
 			checkType(t, err, tc.wantErr)
+			if changed != (err == nil) {
+				t.Errorf("changed = %v with error %v", changed, err)
+			}
 			if err != nil {
 				return
 			}
@@ -194,7 +200,7 @@ func TestFinish(t *testing.T) {
 
 func mustFinish(t *testing.T, us *v1alpha1.UpdateSession, state v1alpha1.SessionState, now time.Time) {
 	t.Helper()
-	if err := pol.Finish(us, state, "", now); err != nil {
+	if _, err := pol.Finish(us, state, "", now); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -236,8 +242,17 @@ func TestCoalesces(t *testing.T) {
 			us := newSession(tc.timeout)
 			us.Status.State, us.Status.ClientProgress = tc.state, 30
 			tc.policy.Touch(us, at(100*time.Second))
-			if got := tc.policy.Coalesces(us, tc.progress, at(100*time.Second+tc.age)); got != tc.want {
+			now := at(100*time.Second + tc.age)
+			if got := tc.policy.Coalesces(us, tc.progress, now); got != tc.want {
 				t.Errorf("Coalesces = %v, want %v", got, tc.want)
+			}
+			before := us.DeepCopy()
+			changed, err := tc.policy.KeepAlive(us, tc.progress, now)
+			if err == nil && changed == tc.want {
+				t.Errorf("KeepAlive changed = %v, want %v: a coalesced keep-alive has nothing to write", changed, !tc.want)
+			}
+			if tc.want && !cmp.Equal(before, us) {
+				t.Errorf("a coalesced keep-alive changed the session:\n%s", cmp.Diff(before, us))
 			}
 		})
 	}

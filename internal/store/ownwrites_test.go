@@ -1,9 +1,12 @@
-package rest
+package store
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
@@ -31,7 +34,7 @@ func TestOwnWrites(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var o ownWrites
 			for _, rv := range tc.written {
-				o.record(version(rv))
+				o.record(version(rv), time.Now())
 			}
 			for _, rv := range tc.observed {
 				o.observed(version(rv))
@@ -45,7 +48,7 @@ func TestOwnWrites(t *testing.T) {
 
 func TestOwnWritesForgetWhatTheCacheShows(t *testing.T) {
 	var o ownWrites
-	o.record(version("3"))
+	o.record(version("3"), time.Now())
 	o.observed(version("2")) // older: kept
 	if len(o.byUID) != 1 {
 		t.Fatal("forgot a write the cache has not shown")
@@ -53,5 +56,28 @@ func TestOwnWritesForgetWhatTheCacheShows(t *testing.T) {
 	o.observed(version("3"))
 	if len(o.byUID) != 0 {
 		t.Fatal("still remembers a write the cache shows")
+	}
+}
+
+func TestOwnWritesForgetDeletedSessions(t *testing.T) {
+	var o ownWrites
+	o.record(version("3"), time.Now())
+	o.forget("u")
+	if len(o.byUID) != 0 {
+		t.Fatal("still remembers a deleted session")
+	}
+}
+
+func TestOwnWritesAreBounded(t *testing.T) {
+	var o ownWrites
+	start := time.Now()
+	for i := range 100 {
+		us := version("1")
+		us.UID = types.UID(fmt.Sprint(i))
+		o.record(us, start)
+	}
+	o.record(version("2"), start.Add(2*ownWritesTTL)) // prunes what the cache never showed
+	if len(o.byUID) != 1 {
+		t.Fatalf("%d writes remembered past their TTL, want only the latest", len(o.byUID)-1)
 	}
 }

@@ -1,4 +1,4 @@
-package rest
+package store
 
 import (
 	"sync"
@@ -31,11 +31,10 @@ type ownWrite struct {
 	at      time.Time
 }
 
-// record remembers the session a write produced.
-func (o *ownWrites) record(written *v1alpha1.UpdateSession) {
+// record remembers the session a write produced at now.
+func (o *ownWrites) record(written *v1alpha1.UpdateSession, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	now := time.Now()
 	if o.byUID == nil {
 		o.byUID = map[types.UID]ownWrite{}
 	}
@@ -65,6 +64,13 @@ func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSes
 	default:
 		return w.session.DeepCopy()
 	}
+}
+
+// forget forgets a deleted session.
+func (o *ownWrites) forget(uid types.UID) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.byUID, uid)
 }
 
 // observed forgets a remembered write once the cache shows it.

@@ -1,0 +1,228 @@
+// Package store is the one write path for UpdateSessions, shared by the REST handlers and the
+// reconciler: it finds sessions (the cache's status.id index, then the API server), writes them
+// with optimistic merge patches that are retried on the live object when they conflict, and
+// remembers its own last writes until the cache shows them, as the kubelet's lease controller
+// keeps its latest lease. A change function says whether there is anything to write.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/index"
+	"github.com/contentlib/update-session-operator/internal/metrics"
+)
+
+const (
+	// maxWriteAttempts bounds the retries of a write that keeps conflicting.
+	maxWriteAttempts = 5
+	// maxIDLength bounds a session id; a UID has 36 characters.
+	maxIDLength = 64
+)
+
+// NotFoundError: no session has the id (any more).
+type NotFoundError struct{ ID string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("update session %q does not exist", e.ID) }
+
+// BusyError: the session kept changing under maxWriteAttempts writes in a row.
+type BusyError struct{ ID string }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("update session %s is being changed by others", e.ID)
+}
+
+// ChangeFunc changes a session in place and reports whether there is anything to write, or
+// refuses the change with an error.
+type ChangeFunc func(*v1alpha1.UpdateSession) (changed bool, err error)
+
+// Part is the part of a session a write goes to.
+type Part int
+
+// The parts of a session, each written through its own endpoint.
+const (
+	Status Part = iota
+	Spec
+)
+
+// Store reads sessions from the manager's cache and writes them to the API server.
+type Store struct {
+	client    client.Client
+	apiReader client.Reader
+	clock     clock.PassiveClock
+	writes    ownWrites
+}
+
+// New returns a Store that reads through c's cache, reads live objects with apiReader, and
+// writes with c.
+func New(c client.Client, apiReader client.Reader, clk clock.PassiveClock) *Store {
+	return &Store{client: c, apiReader: apiReader, clock: clk}
+}
+
+// Watch lets the store forget its own writes once the informer delivers them, and forget
+// deleted sessions.
+func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
+	informer, err := c.GetInformer(ctx, &v1alpha1.UpdateSession{})
+	if err != nil {
+		return err
+	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+				s.writes.observed(us)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+				s.writes.forget(us.UID)
+			}
+		},
+	})
+	return err
+}
+
+// Get returns the session key names: the cached one, or this store's own later write of it.
+func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.UpdateSession, error) {
+	var us v1alpha1.UpdateSession
+	if err := s.client.Get(ctx, key, &us); err != nil {
+		return nil, err
+	}
+	return s.writes.freshest(&us), nil
+}
+
+// Find returns the session with the given id: from the cache, or, when the cache does not have
+// it (yet: a session created a moment ago on another replica), from the API server.
+func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+	if !ValidID(id) {
+		return nil, &NotFoundError{ID: id}
+	}
+	byID := client.MatchingFields{index.SessionID: id}
+	var list v1alpha1.UpdateSessionList
+	if err := s.client.List(ctx, &list, byID); err != nil {
+		return nil, err
+	}
+	if len(list.Items) == 0 {
+		if err := s.apiReader.List(ctx, &list, byID); err != nil {
+			return nil, err
+		}
+	}
+	if len(list.Items) == 0 {
+		return nil, &NotFoundError{ID: id}
+	}
+	return s.writes.freshest(&list.Items[0]), nil
+}
+
+// Update applies change to us and, when it changed something, writes part of the result. The
+// first attempt starts from us as given (the cache: no read before the write). A conflict is
+// retried on the live object with change applied anew; so is a refusal by change, once, since
+// the cache may lag behind a write the same client just made. On success us holds what was
+// written, and written says whether anything was.
+func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Part, change ChangeFunc) (written bool, err error) {
+	err = s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
+		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+		if part == Status {
+			err = s.client.Status().Patch(ctx, after, patch)
+		} else {
+			err = s.client.Patch(ctx, after, patch)
+		}
+		written = err == nil // the last commit is the one that counts
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if written {
+		s.writes.record(us, s.clock.Now())
+	}
+	return written, nil
+}
+
+// Delete deletes us once check allows it, with UID and resourceVersion preconditions: a change
+// that raced in makes the delete conflict, and check decides again on the live object.
+func (s *Store) Delete(ctx context.Context, us *v1alpha1.UpdateSession, check func(*v1alpha1.UpdateSession) error) error {
+	allowed := func(us *v1alpha1.UpdateSession) (bool, error) { return true, check(us) }
+	return s.apply(ctx, us, allowed, func(ctx context.Context, before, _ *v1alpha1.UpdateSession) error {
+		uid, rv := before.UID, before.ResourceVersion
+		return s.client.Delete(ctx, before, client.Preconditions{UID: &uid, ResourceVersion: &rv})
+	})
+}
+
+// commitFunc writes a changed session; before is what the change started from.
+type commitFunc func(ctx context.Context, before, after *v1alpha1.UpdateSession) error
+
+// apply runs change on us and commits the result. When it reads the live object, us becomes
+// that, so that a caller refused on it sees what it was refused on.
+func (s *Store) apply(ctx context.Context, us *v1alpha1.UpdateSession, change ChangeFunc, commit commitFunc) error {
+	id, fresh := us.Status.ID, false
+	for attempt := 1; ; attempt++ {
+		after := us.DeepCopy()
+		changed, err := change(after)
+		switch {
+		case err != nil && fresh:
+			return err
+		case err != nil: // refused on a copy that may be stale: decide again on the live one
+		case !changed:
+			return nil
+		default:
+			err = commit(ctx, us, after)
+			switch {
+			case err == nil:
+				*us = *after
+				return nil
+			case apierrors.IsNotFound(err):
+				return &NotFoundError{ID: id}
+			case !apierrors.IsConflict(err):
+				return err
+			}
+			metrics.WriteConflicts.Inc()
+		}
+		if attempt == maxWriteAttempts {
+			return &BusyError{ID: id}
+		}
+		live, err := s.Live(ctx, us)
+		if err != nil {
+			return err
+		}
+		*us, fresh = *live, true
+	}
+}
+
+// Live reads the current version of us from the API server; NotFoundError when it is gone or
+// was replaced by another object of the same name.
+func (s *Store) Live(ctx context.Context, us *v1alpha1.UpdateSession) (*v1alpha1.UpdateSession, error) {
+	var fresh v1alpha1.UpdateSession
+	err := s.apiReader.Get(ctx, client.ObjectKeyFromObject(us), &fresh)
+	if apierrors.IsNotFound(err) || (err == nil && fresh.UID != us.UID) {
+		return nil, &NotFoundError{ID: us.Status.ID}
+	}
+	return &fresh, err
+}
+
+// IsNotFound reports whether err says that a session does not exist.
+func IsNotFound(err error) bool {
+	var nf *NotFoundError
+	return errors.As(err, &nf)
+}
+
+// ValidID reports whether id could be a session id (a UID): anything else is not found
+// without a lookup, and never reaches a field selector.
+func ValidID(id string) bool {
+	if id == "" || len(id) > maxIDLength {
+		return false
+	}
+	return strings.IndexFunc(id, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-'
+	}) < 0
+}
