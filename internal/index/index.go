@@ -19,16 +19,21 @@ const (
 
 // Register adds the indexes to the manager's cache.
 func Register(ctx context.Context, indexer client.FieldIndexer) error {
-	err := indexer.IndexField(ctx, &v1alpha1.UpdateSession{}, SessionID, func(o client.Object) []string {
-		if id := o.(*v1alpha1.UpdateSession).Status.ID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := indexer.IndexField(ctx, &v1alpha1.UpdateSession{}, SessionID, BySessionID); err != nil {
 		return err
 	}
-	return indexer.IndexField(ctx, &v1alpha1.UpdateSession{}, LibraryItem, func(o client.Object) []string {
-		return []string{o.(*v1alpha1.UpdateSession).Spec.LibraryItemID}
-	})
+	return indexer.IndexField(ctx, &v1alpha1.UpdateSession{}, LibraryItem, ByLibraryItem)
+}
+
+// BySessionID indexes a session by status.id, once it has one.
+func BySessionID(o client.Object) []string {
+	if id := o.(*v1alpha1.UpdateSession).Status.ID; id != "" {
+		return []string{id}
+	}
+	return nil
+}
+
+// ByLibraryItem indexes a session by spec.libraryItemID.
+func ByLibraryItem(o client.Object) []string {
+	return []string{o.(*v1alpha1.UpdateSession).Spec.LibraryItemID}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
@@ -253,6 +254,81 @@ func TestCoalesces(t *testing.T) {
 			}
 			if tc.want && !cmp.Equal(before, us) {
 				t.Errorf("a coalesced keep-alive changed the session:\n%s", cmp.Diff(before, us))
+			}
+		})
+	}
+}
+
+// item returns a session named name of one library item, created at the given offset from
+// created, in state.
+func item(name string, createdAt time.Duration, state v1alpha1.SessionState) v1alpha1.UpdateSession {
+	us := newSession(0)
+	us.Name, us.UID = name, types.UID("uid-"+name)
+	us.CreationTimestamp = metav1.NewTime(at(createdAt))
+	us.Status.State = state
+	return *us
+}
+
+func TestSupersedes(t *testing.T) {
+	cases := []struct {
+		name string
+		a, b v1alpha1.UpdateSession
+		want bool
+	}{
+		{"created a second earlier wins", item("z", 0, ""), item("a", time.Second, ""), true},
+		{"created a second later loses", item("a", time.Second, ""), item("z", 0, ""), false},
+		{"same second: the smaller name wins", item("a", 0, ""), item("b", 0, ""), true},
+		{"same second: the larger name loses", item("b", 0, ""), item("a", 0, ""), false},
+		{"a session does not supersede itself", item("a", 0, ""), item("a", 0, ""), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Supersedes(&tc.a, &tc.b); got != tc.want {
+				t.Errorf("Supersedes = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	deleting := item("b-deleting", 0, v1alpha1.StateActive)
+	deleting.DeletionTimestamp = new(metav1.NewTime(at(time.Minute)))
+	cases := []struct {
+		name       string
+		sessions   []v1alpha1.UpdateSession
+		wantHolder string
+		wantDups   []string
+	}{
+		{"no sessions: no holder", nil, "", nil},
+		{"one ACTIVE session holds the item", []v1alpha1.UpdateSession{item("a", 0, v1alpha1.StateActive)}, "a", nil},
+		{"an uninitialised session counts as ACTIVE", []v1alpha1.UpdateSession{item("a", 0, "")}, "a", nil},
+		{"the oldest of three holds, whatever the list order", []v1alpha1.UpdateSession{
+			item("c", 2*time.Second, v1alpha1.StateActive), item("a", 0, v1alpha1.StateActive),
+			item("b", time.Second, v1alpha1.StateActive)}, "a", []string{"c", "b"}},
+		{"same second: the smaller name holds", []v1alpha1.UpdateSession{
+			item("y", 0, v1alpha1.StateActive), item("x", 0, v1alpha1.StateActive)}, "x", []string{"y"}},
+		{"ended sessions neither hold nor are failed", []v1alpha1.UpdateSession{
+			item("a", 0, v1alpha1.StateDone), item("b", time.Second, v1alpha1.StateActive),
+			item("c", 2*time.Second, v1alpha1.StateError)}, "b", nil},
+		{"a session being deleted neither holds nor is failed", []v1alpha1.UpdateSession{
+			deleting, item("c", time.Second, v1alpha1.StateActive)}, "c", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			holder, dups := Duplicates(tc.sessions)
+			gotHolder := ""
+			if holder != nil {
+				gotHolder = holder.Name
+			}
+			var gotDups []string
+			for _, d := range dups {
+				gotDups = append(gotDups, d.Name)
+			}
+			if gotHolder != tc.wantHolder {
+				t.Errorf("holder %q, want %q", gotHolder, tc.wantHolder)
+			}
+			if diff := cmp.Diff(tc.wantDups, gotDups); diff != "" {
+				t.Errorf("duplicates (-want +got):\n%s", diff)
 			}
 		})
 	}
