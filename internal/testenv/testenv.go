@@ -62,6 +62,10 @@ func Main(m *testing.M, env **Env) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if err := installOperatorRBAC(context.Background(), c); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	*env = &Env{CP: cp, Client: c}
 	code := m.Run()
 	if err := cp.Stop(); err != nil {
@@ -77,6 +81,7 @@ func (e *Env) Namespace(t testing.TB) string {
 	if err := e.Client.Create(context.Background(), ns); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
+	e.bindLeaderElection(t, ns.Name)
 	return ns.Name
 }
 
@@ -99,13 +104,15 @@ func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Option
 }
 
 // StartOperatorWith is StartOperator connecting with cfg (nil: the admin connection) and with
-// the manager options changed by tweak (nil: none).
+// the manager options changed by tweak (nil: none). Either way the operator acts as its own
+// ServiceAccount with the RBAC config/rbac ships, never as admin.
 func (e *Env) StartOperatorWith(t testing.TB, namespace string, opts operator.Options, cfg *rest.Config,
 	tweak func(*ctrl.Options)) *Operator {
 	t.Helper()
 	if cfg == nil {
 		cfg = e.CP.Config
 	}
+	cfg = asOperator(cfg)
 	if opts.RESTAddr == "" {
 		opts.RESTAddr = freeAddr(t)
 	}
