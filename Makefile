@@ -47,8 +47,8 @@ envtest-assets: ## Print the folder holding kube-apiserver and etcd, building th
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate fmt vet ## Run all tests against a real kube-apiserver and etcd (envtest).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
+test: manifests generate fmt vet kustomize ## Run all tests against a real kube-apiserver and etcd (envtest).
+	KUSTOMIZE="$(KUSTOMIZE)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
 
 BENCH_ARGS ?=
 .PHONY: bench

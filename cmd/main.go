@@ -51,37 +51,37 @@ type flags struct {
 	burst                            int
 }
 
-func parseFlags() (flags, zap.Options) {
-	var f flags
-	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
+// bindFlags defines the manager's flags on fs, returning where their values go.
+func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
+	f := &flags{}
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
-	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to; 0 disables it.")
-	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Enable leader election for the reconciler, "+
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to; 0 disables it.")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "Enable leader election for the reconciler, "+
 		"so that one replica expires sessions while every replica serves the REST API.")
-	flag.BoolVar(&f.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
-	flag.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
-	flag.StringVar(&f.restAddr, "rest-bind-address", ":8090", "The address the update-session REST API binds to; 0 disables it.")
-	flag.StringVar(&f.restNamespace, "rest-default-namespace", "default",
+	fs.BoolVar(&f.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
+	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
+	fs.StringVar(&f.restAddr, "rest-bind-address", ":8090", "The address the update-session REST API binds to; 0 disables it.")
+	fs.StringVar(&f.restNamespace, "rest-default-namespace", "default",
 		"Where REST create and list work for a caller that is not a service account and names no namespace.")
-	flag.StringVar(&f.restCertDir, "rest-cert-dir", "",
+	fs.StringVar(&f.restCertDir, "rest-cert-dir", "",
 		"Folder with tls.crt and tls.key for the REST API, reloaded when they change; empty serves plain HTTP.")
-	flag.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
+	fs.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
 		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
-	flag.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
+	fs.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
 		"How long sessions in DONE, ERROR or CANCELED are kept before they are deleted.")
-	flag.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", time.Second,
+	fs.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", time.Second,
 		"A keep-alive that changes nothing else is answered without a write while lastActivity is younger "+
 			"than this or 1% of the session's timeout, whichever is smaller; 0 writes every keep-alive.")
-	flag.IntVar(&f.concurrency, "max-concurrent-reconciles", 64, "Sessions reconciled in parallel.")
-	flag.Float64Var(&f.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
-	flag.IntVar(&f.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
-	flag.BoolVar(&f.localControlPlane, "local-control-plane", false,
+	fs.IntVar(&f.concurrency, "max-concurrent-reconciles", 64, "Sessions reconciled in parallel.")
+	fs.Float64Var(&f.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
+	fs.IntVar(&f.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
+	fs.BoolVar(&f.localControlPlane, "local-control-plane", false,
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
-	flag.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
+	fs.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
 		"With --local-control-plane: write an admin kubeconfig for it to this path.")
-	opts := zap.Options{Development: true}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
+	opts := &zap.Options{Development: true}
+	opts.BindFlags(fs)
 	return f, opts
 }
 
@@ -102,13 +102,14 @@ func (f flags) validate() error {
 }
 
 func main() {
-	f, zapOpts := parseFlags()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	f, zapOpts := bindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts)))
 	if err := f.validate(); err != nil {
 		setupLog.Error(err, "Invalid flags")
 		os.Exit(2)
 	}
-	if err := run(f); err != nil {
+	if err := run(*f); err != nil {
 		setupLog.Error(err, "Manager stopped")
 		os.Exit(1)
 	}
