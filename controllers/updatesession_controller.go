@@ -114,7 +114,7 @@ func (r *UpdateSessionReconciler) syncStatus(ctx context.Context, us *v1alpha1.U
 		return fmt.Errorf("updating status: %w", err)
 	}
 	if written {
-		logf.FromContext(ctx).V(1).Info("Status synced", "state", us.Status.State, "expirationTime", us.Status.ExpirationTime)
+		logf.FromContext(ctx).V(1).Info("Status synced", "state", us.Status.State, "deadline", r.Policy.Deadline(us))
 	}
 	return nil
 }

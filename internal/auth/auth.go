@@ -137,11 +137,11 @@ func bearerCredential(token string) (Credential, error) {
 
 // basicCredential takes the token from the password of basic auth.
 func basicCredential(r *http.Request) (Credential, error) {
-	user, password, ok := r.BasicAuth()
-	if !ok || !plausibleToken(password) || !printable(user) {
+	name, password, ok := r.BasicAuth()
+	if !ok || !plausibleToken(password) || !printable(name) {
 		return Credential{}, ErrBasicPassword
 	}
-	return Credential{Token: password, Basic: true, User: user}, nil
+	return Credential{Token: password, Basic: true, User: name}, nil
 }
 
 func plausibleToken(token string) bool {

@@ -39,7 +39,7 @@ func installCertManagerCRDs(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no CRDs in %s/deploy/crds: %v", mod.Dir, err)
 	}
-	var crds []*unstructured.Unstructured
+	crds := make([]*unstructured.Unstructured, 0, len(files))
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
