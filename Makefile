@@ -1,5 +1,7 @@
 # Image URL to use all building/pushing image targets
 IMG ?= controller:latest
+# The Helm chart; its crds/ are copied from config/crd/bases by make manifests.
+CHART ?= charts/update-session-operator
 
 # Get the currently used golang install path (in GOPATH/bin, unless GOBIN is set)
 ifeq (,$(shell go env GOBIN))
@@ -29,6 +31,11 @@ help: ## Display this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD, RBAC ClusterRole and webhook objects.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
+	cp config/rbac/leader_election_role.yaml $(CHART)/files/leader-election-role.yaml
+	cp config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
+	cp config/grafana/update-session-operator.json $(CHART)/files/grafana-dashboard.json
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -47,8 +54,8 @@ envtest-assets: ## Print the folder holding kube-apiserver and etcd, building th
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate fmt vet kustomize ## Run all tests against a real kube-apiserver and etcd (envtest).
-	KUSTOMIZE="$(KUSTOMIZE)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
+test: manifests generate fmt vet kustomize helm ## Run all tests against a real kube-apiserver and etcd (envtest).
+	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
 
 BENCH_ARGS ?=
 .PHONY: bench
@@ -77,6 +84,12 @@ build: manifests generate fmt vet ## Build the manager binary to bin/manager.
 run: build kubectl ## Run the operator on an embedded local control plane; ARGS adds manager flags.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" ./bin/manager --local-control-plane \
 		--local-kubeconfig="$(CURDIR)/bin/kubeconfig" $(ARGS)
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Write dist/install.yaml: every object of config/default, with the image IMG.
+	@mkdir -p dist
+	hack/build-installer.sh "$(KUSTOMIZE)" "$(IMG)" > dist/install.yaml
+	@echo "wrote dist/install.yaml with image $(IMG)"
 
 .PHONY: docker-build
 docker-build: ## Build the manager's container image.
@@ -115,12 +128,14 @@ $(LOCALBIN):
 ## Tool Binaries
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(LOCALBIN)/kubectl)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+HELM ?= $(LOCALBIN)/helm
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.0
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+HELM_VERSION ?= v3.22.0
 
 .PHONY: kubectl
 kubectl: $(LOCALBIN) ## Link bin/kubectl to the kubectl built beside the envtest binaries.
@@ -130,6 +145,11 @@ kubectl: $(LOCALBIN) ## Link bin/kubectl to the kubectl built beside the envtest
 kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
 $(KUSTOMIZE): $(LOCALBIN)
 	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Download helm locally if necessary.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.

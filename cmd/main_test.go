@@ -2,19 +2,39 @@ package main
 
 import (
 	"flag"
+	"path/filepath"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
-// TestShippedArgsParse checks that the arguments config/default gives the manager are the
-// manager's own flags, with values it accepts.
+// TestShippedArgsParse checks that the arguments config/default and the Helm chart (default
+// values, and every value that becomes a flag changed) give the manager are the manager's own
+// flags, with values it accepts.
 func TestShippedArgsParse(t *testing.T) {
+	helm := testenv.Tool(t, "HELM", "helm")
+	chart := filepath.Join(testenv.ModuleRoot(t), "charts/update-session-operator")
+	sources := map[string][]*unstructured.Unstructured{
+		"config/default": testenv.Kustomize(t, "config/default"),
+		"chart":          testenv.DecodeObjects(t, testenv.Run(t, helm, "template", "uso", chart)),
+		"chart with values": testenv.DecodeObjects(t, testenv.Run(t, helm, "template", "uso", chart,
+			"--set", "leaderElection.enabled=false,metrics.enabled=false,metrics.secure=false,rest.tls.mode=disabled",
+			"--set", "sessionTimeout=90s,terminalRetention=1h,keepaliveCoalesceWindow=0s,rest.port=9443",
+			"--set", "extraArgs={--max-concurrent-reconciles=8}")),
+	}
+	for source, objs := range sources {
+		t.Run(source, func(t *testing.T) { checkArgs(t, objs) })
+	}
+}
+
+func checkArgs(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
 	var deployments int
-	for _, obj := range testenv.Kustomize(t, "config/default") {
+	for _, obj := range objs {
 		if obj.GetKind() != "Deployment" {
 			continue
 		}
@@ -39,6 +59,6 @@ func TestShippedArgsParse(t *testing.T) {
 		}
 	}
 	if deployments != 1 {
-		t.Fatalf("config/default has %d Deployments, want 1", deployments)
+		t.Fatalf("%d Deployments, want 1", deployments)
 	}
 }

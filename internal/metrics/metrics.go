@@ -20,12 +20,12 @@ var (
 		Help: "REST API calls, by operation and result (ok or the vAPI error type).",
 	}, []string{"operation", "result"})
 
-	// RESTLatency is the time from a request's arrival to its answer, by operation.
+	// RESTLatency is the time from a request's arrival to its answer, by operation and result.
 	RESTLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "updatesession_rest_request_duration_seconds",
-		Help:    "Time to answer a REST API call, by operation.",
+		Help:    "Time to answer a REST API call, by operation and result (ok or the vAPI error type).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-	}, []string{"operation"})
+	}, []string{"operation", "result"})
 
 	// WritesSaved counts keep-alives answered without a write to the API server.
 	WritesSaved = prometheus.NewCounter(prometheus.CounterOpts{

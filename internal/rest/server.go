@@ -141,7 +141,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f.writeResult(w, op, result)
 	}
 	metrics.RESTRequests.WithLabelValues(name, outcome).Inc()
-	metrics.RESTLatency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	metrics.RESTLatency.WithLabelValues(name, outcome).Observe(time.Since(start).Seconds())
 }
 
 // dispatch takes a request through authentication, routing, input and authorization, then

@@ -9,17 +9,19 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// ownWritesTTL bounds how long a write is remembered should the cache never show it (an
-// informer that re-lists skips versions).
+// ownWritesTTL bounds how long a write is remembered should the cache never move past its base
+// (an informer that re-lists may skip versions).
 const ownWritesTTL = 30 * time.Second
 
-// ownWrites remembers the session each of this server's writes produced until the cache shows
-// that very version, so that a client's next call starts from what it just wrote: starting from
-// a cache that lags behind would cost a conflict, a read and a second write. The informer
-// delivers every session's versions in order, so until it delivers ours, what the cache holds
-// is older than our write. This never risks correctness: every write carries the
-// resourceVersion it was based on, and if another writer came in between, the API server
-// refuses it and the write is retried on the live object.
+// ownWrites remembers the session each of this store's writes produced while the cache still
+// shows the version the write was based on, so that the next call starts from what was just
+// written: starting from a cache that lags behind would cost a conflict, a read and a second
+// write. Every write carries the resourceVersion it was based on, so the version after that
+// base is ours: while the cache holds the base, ours is newer; once it holds anything else, the
+// cache has caught up (or moved on) and is used. Comparing with the base, not with our own
+// version, matters: the informer may deliver our write before it is recorded, and a version
+// that differs from ours is then newer, not older. This never risks correctness: should the
+// memory be stale, the write it starts conflicts and is retried on the live object.
 type ownWrites struct {
 	mu     sync.Mutex
 	byUID  map[types.UID]ownWrite
@@ -28,17 +30,19 @@ type ownWrites struct {
 
 type ownWrite struct {
 	session *v1alpha1.UpdateSession
-	at      time.Time
+	// base is the resourceVersion the write was based on.
+	base string
+	at   time.Time
 }
 
-// record remembers the session a write produced at now.
-func (o *ownWrites) record(written *v1alpha1.UpdateSession, now time.Time) {
+// record remembers the session a write based on version base produced, at now.
+func (o *ownWrites) record(written *v1alpha1.UpdateSession, base string, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.byUID == nil {
 		o.byUID = map[types.UID]ownWrite{}
 	}
-	o.byUID[written.UID] = ownWrite{session: written.DeepCopy(), at: now}
+	o.byUID[written.UID] = ownWrite{session: written.DeepCopy(), base: base, at: now}
 	if now.Sub(o.pruned) > ownWritesTTL {
 		for uid, w := range o.byUID {
 			if now.Sub(w.at) > ownWritesTTL {
@@ -49,8 +53,8 @@ func (o *ownWrites) record(written *v1alpha1.UpdateSession, now time.Time) {
 	}
 }
 
-// freshest returns what this server last wrote of the session while the cache has not shown
-// it yet, else the cached session.
+// freshest returns what this store last wrote of the session while the cache still shows the
+// version that write was based on, else the cached session.
 func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -58,11 +62,20 @@ func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSes
 	switch {
 	case !ok:
 		return cached
-	case cached.ResourceVersion == w.session.ResourceVersion:
+	case cached.ResourceVersion == w.base:
+		return w.session.DeepCopy()
+	default:
 		delete(o.byUID, cached.UID)
 		return cached
-	default:
-		return w.session.DeepCopy()
+	}
+}
+
+// observed forgets a remembered write once the cache has moved past its base.
+func (o *ownWrites) observed(cached *v1alpha1.UpdateSession) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if w, ok := o.byUID[cached.UID]; ok && w.base != cached.ResourceVersion {
+		delete(o.byUID, cached.UID)
 	}
 }
 
@@ -71,13 +84,4 @@ func (o *ownWrites) forget(uid types.UID) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.byUID, uid)
-}
-
-// observed forgets a remembered write once the cache shows it.
-func (o *ownWrites) observed(cached *v1alpha1.UpdateSession) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if w, ok := o.byUID[cached.UID]; ok && w.session.ResourceVersion == cached.ResourceVersion {
-		delete(o.byUID, cached.UID)
-	}
 }

@@ -16,25 +16,29 @@ func version(rv string) *v1alpha1.UpdateSession {
 }
 
 func TestOwnWrites(t *testing.T) {
+	type write struct{ base, written string }
 	cases := []struct {
 		name     string
-		written  []string // resourceVersions of successive writes
-		observed []string // versions the informer delivered since
+		writes   []write  // successive writes
+		observed []string // versions the informer delivered after the writes were recorded
 		cached   string
 		want     string
 	}{
 		{"nothing written: the cache", nil, nil, "1", "1"},
-		{"cache one write behind: our write", []string{"2"}, nil, "1", "2"},
-		{"cache several writes behind: our last write", []string{"2", "3", "4"}, []string{"2"}, "2", "4"},
-		{"cache behind our first write, at its initial version: our write", []string{"9"}, nil, "1", "9"},
-		{"cache caught up: the cache", []string{"2"}, nil, "2", "2"},
-		{"informer delivered our write, then another writer's: the cache", []string{"2"}, []string{"2", "3"}, "3", "3"},
+		{"cache at our write's base: our write", []write{{"1", "2"}}, nil, "1", "2"},
+		{"several writes, cache at the last one's base: our last write", []write{{"1", "2"}, {"2", "3"}, {"3", "4"}}, nil, "3", "4"},
+		{"cache caught up with our write: the cache", []write{{"1", "2"}}, nil, "2", "2"},
+		{"informer delivered our write before it was recorded, then another writer's: the cache",
+			[]write{{"1", "2"}}, nil, "3", "3"},
+		{"informer delivered our write, then another writer's: the cache", []write{{"1", "2"}}, []string{"2", "3"}, "3", "3"},
+		{"write based on a live read newer than the cache: the cache (a conflict will mend it)",
+			[]write{{"5", "6"}}, nil, "4", "4"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var o ownWrites
-			for _, rv := range tc.written {
-				o.record(version(rv), time.Now())
+			for _, w := range tc.writes {
+				o.record(version(w.written), w.base, time.Now())
 			}
 			for _, rv := range tc.observed {
 				o.observed(version(rv))
@@ -46,10 +50,10 @@ func TestOwnWrites(t *testing.T) {
 	}
 }
 
-func TestOwnWritesForgetWhatTheCacheShows(t *testing.T) {
+func TestOwnWritesForgetWhatTheCacheMovedPast(t *testing.T) {
 	var o ownWrites
-	o.record(version("3"), time.Now())
-	o.observed(version("2")) // older: kept
+	o.record(version("3"), "2", time.Now())
+	o.observed(version("2")) // the base: kept
 	if len(o.byUID) != 1 {
 		t.Fatal("forgot a write the cache has not shown")
 	}
@@ -61,7 +65,7 @@ func TestOwnWritesForgetWhatTheCacheShows(t *testing.T) {
 
 func TestOwnWritesForgetDeletedSessions(t *testing.T) {
 	var o ownWrites
-	o.record(version("3"), time.Now())
+	o.record(version("3"), "2", time.Now())
 	o.forget("u")
 	if len(o.byUID) != 0 {
 		t.Fatal("still remembers a deleted session")
@@ -72,11 +76,11 @@ func TestOwnWritesAreBounded(t *testing.T) {
 	var o ownWrites
 	start := time.Now()
 	for i := range 100 {
-		us := version("1")
+		us := version("2")
 		us.UID = types.UID(fmt.Sprint(i))
-		o.record(us, start)
+		o.record(us, "1", start)
 	}
-	o.record(version("2"), start.Add(2*ownWritesTTL)) // prunes what the cache never showed
+	o.record(version("3"), "2", start.Add(2*ownWritesTTL)) // prunes what the cache never moved past
 	if len(o.byUID) != 1 {
 		t.Fatalf("%d writes remembered past their TTL, want only the latest", len(o.byUID)-1)
 	}

@@ -130,7 +130,9 @@ func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, e
 // the cache may lag behind a write the same client just made. On success us holds what was
 // written, and written says whether anything was.
 func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Part, change ChangeFunc) (written bool, err error) {
+	var base string
 	err = s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
+		base = before.ResourceVersion
 		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 		if part == Status {
 			err = s.client.Status().Patch(ctx, after, patch)
@@ -144,7 +146,7 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 		return false, err
 	}
 	if written {
-		s.writes.record(us, s.clock.Now())
+		s.writes.record(us, base, s.clock.Now())
 	}
 	return written, nil
 }

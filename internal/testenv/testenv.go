@@ -116,7 +116,7 @@ func (e *Env) StartOperatorWith(t testing.TB, namespace string, opts operator.Op
 	}
 	cfg = asOperator(cfg)
 	if opts.RESTAddr == "" {
-		opts.RESTAddr = freeAddr(t)
+		opts.RESTAddr = FreeAddr(t)
 	}
 	if opts.RESTNamespace == "" {
 		opts.RESTNamespace = namespace
@@ -163,7 +163,8 @@ func (e *Env) StartOperatorWith(t testing.TB, namespace string, opts operator.Op
 	return op
 }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a free local address ("127.0.0.1:port") to listen on.
+func FreeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("finding a free port: %v", err)

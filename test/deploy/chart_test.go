@@ -1,0 +1,188 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/contentlib/update-session-operator/internal/testenv"
+)
+
+const chart = "charts/update-session-operator"
+
+// prometheusOperatorModule holds the CRDs of the ServiceMonitor and PrometheusRule the chart
+// and config/prometheus make.
+const prometheusOperatorModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+
+var crdsOnce sync.Once
+
+// installCRDs installs cert-manager's and the Prometheus Operator's CRDs, once per run.
+func installCRDs(t *testing.T) {
+	t.Helper()
+	crdsOnce.Do(func() {
+		installModuleCRDs(t, certManagerModule, "deploy/crds/*.yaml")
+		installModuleCRDs(t, prometheusOperatorModule, "example/prometheus-operator-crd/*.yaml")
+	})
+}
+
+// helmTemplate renders the chart with the given --set values into the namespace ns.
+func helmTemplate(t *testing.T, ns string, set ...string) []*unstructured.Unstructured {
+	t.Helper()
+	args := make([]string, 0, 5+2*len(set))
+	args = append(args, "template", "uso", filepath.Join(testenv.ModuleRoot(t), chart), "--namespace", ns)
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	return testenv.DecodeObjects(t, testenv.Run(t, testenv.Tool(t, "HELM", "helm"), args...))
+}
+
+func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	for _, obj := range objs {
+		if obj.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			c := c.(map[string]any)
+			if c["name"] == "manager" {
+				args, _, _ := unstructured.NestedStringSlice(c, "args")
+				return args
+			}
+		}
+	}
+	t.Fatal("no manager container in the rendered chart")
+	return nil
+}
+
+func kinds(objs []*unstructured.Unstructured) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.GetKind())
+	}
+	return out
+}
+
+func TestChartLints(t *testing.T) {
+	testenv.Run(t, testenv.Tool(t, "HELM", "helm"), "lint", "--strict", filepath.Join(testenv.ModuleRoot(t), chart))
+}
+
+// TestChartApplies renders the chart with default values, with TLS off and a custom timeout,
+// and with everything on, and applies each with a server-side dry run.
+func TestChartApplies(t *testing.T) {
+	installCRDs(t)
+	cases := []struct {
+		name  string
+		set   []string
+		check func(t *testing.T, objs []*unstructured.Unstructured, args []string)
+	}{
+		{"default values", nil, func(t *testing.T, objs []*unstructured.Unstructured, args []string) {
+			for _, want := range []string{"--leader-elect=true", "--session-timeout=5m", "--rest-cert-dir=/tmp/k8s-rest-server/serving-certs"} {
+				if !slices.Contains(args, want) {
+					t.Errorf("args %q lack %s", args, want)
+				}
+			}
+			for _, kind := range []string{"Certificate", "Issuer", "CustomResourceDefinition"} {
+				if kind == "CustomResourceDefinition" {
+					continue // CRDs are in crds/, which helm template leaves out unless --include-crds
+				}
+				if !slices.Contains(kinds(objs), kind) {
+					t.Errorf("no %s rendered: %v", kind, kinds(objs))
+				}
+			}
+		}},
+		{"TLS off, a 30-minute timeout", []string{"rest.tls.mode=disabled", "sessionTimeout=30m", "image.tag=v9"},
+			func(t *testing.T, objs []*unstructured.Unstructured, args []string) {
+				if !slices.Contains(args, "--session-timeout=30m") || slices.ContainsFunc(args, func(a string) bool {
+					return strings.HasPrefix(a, "--rest-cert-dir")
+				}) {
+					t.Errorf("args %q: want --session-timeout=30m and no --rest-cert-dir", args)
+				}
+				if slices.Contains(kinds(objs), "Certificate") {
+					t.Error("a Certificate was rendered with TLS off")
+				}
+			}},
+		{"everything on, an existing Secret for TLS", []string{"rest.tls.mode=secret", "rest.tls.secretName=my-tls",
+			"serviceMonitor.enabled=true", "prometheusRule.enabled=true", "grafanaDashboard.enabled=true",
+			"networkPolicy.enabled=true", "replicas=3", "extraArgs={--max-concurrent-reconciles=8}"},
+			func(t *testing.T, objs []*unstructured.Unstructured, args []string) {
+				for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "ConfigMap"} {
+					if !slices.Contains(kinds(objs), kind) {
+						t.Errorf("no %s rendered: %v", kind, kinds(objs))
+					}
+				}
+				if !slices.Contains(args, "--max-concurrent-reconciles=8") {
+					t.Errorf("args %q lack the extra argument", args)
+				}
+			}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			objs := helmTemplate(t, ns, tc.set...)
+			tc.check(t, objs, managerArgs(t, objs))
+			env.ApplyObjects(t, objs, true)
+			if i == 0 {
+				// The chart's CRDs are config/crd/bases, copied by make manifests.
+				for _, name := range crdFiles(t) {
+					a, _ := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "config/crd/bases", name))
+					b, _ := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), chart, "crds", name))
+					if string(a) != string(b) {
+						t.Errorf("%s/crds/%s differs from config/crd/bases: run make manifests", chart, name)
+					}
+				}
+			}
+		})
+	}
+}
+
+func crdFiles(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(testenv.ModuleRoot(t), "config/crd/bases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestInstallerApplies builds dist/install.yaml as make build-installer does, with an image,
+// and applies it server-side to an API server that has cert-manager's CRDs.
+func TestInstallerApplies(t *testing.T) {
+	installCRDs(t)
+	const image = "registry.example.com/update-session-operator:v1.2.3"
+	out := testenv.Run(t, filepath.Join(testenv.ModuleRoot(t), "hack/build-installer.sh"),
+		testenv.Tool(t, "KUSTOMIZE", "kustomize"), image)
+	objs := testenv.DecodeObjects(t, out)
+	if !strings.Contains(string(out), "image: "+image) {
+		t.Fatalf("the installer does not use the image %s", image)
+	}
+	env.ApplyObjects(t, objs, false)
+	t.Logf("dist/install.yaml: %d objects applied server-side", len(objs))
+}
+
+// TestChartWarnsWithoutTLS installs the chart with a server-side dry run and checks that its
+// notes warn when the REST API serves plain HTTP, and only then.
+func TestChartWarnsWithoutTLS(t *testing.T) {
+	installCRDs(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := env.CP.WriteAdminKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"disabled", "certManager"} {
+		out := string(testenv.Run(t, testenv.Tool(t, "HELM", "helm"), "install", "uso-"+strings.ToLower(mode),
+			filepath.Join(testenv.ModuleRoot(t), chart), "--kubeconfig", kubeconfig, "--namespace", env.Namespace(t),
+			"--dry-run=server", "--set", "rest.tls.mode="+mode))
+		if warned := strings.Contains(out, "WARNING: rest.tls.mode=disabled"); warned != (mode == "disabled") {
+			t.Errorf("rest.tls.mode=%s: NOTES warn = %v:\n%s", mode, warned, out[strings.Index(out, "NOTES:"):])
+		}
+	}
+}
