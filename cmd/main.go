@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,6 +24,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/localcp"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
@@ -49,6 +51,8 @@ type flags struct {
 	concurrency                      int
 	qps                              float64
 	burst                            int
+	tokenReviews                     auth.ReviewLimits
+	tokenAudiences                   []string
 }
 
 // bindFlags defines the manager's flags on fs, returning where their values go.
@@ -76,6 +80,22 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 	fs.IntVar(&f.concurrency, "max-concurrent-reconciles", 64, "Sessions reconciled in parallel.")
 	fs.Float64Var(&f.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
 	fs.IntVar(&f.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
+	fs.Float64Var(&f.tokenReviews.QPS, "rest-token-review-qps", auth.DefaultReviewLimits.QPS,
+		"TokenReviews a second for REST tokens not in the cache; past it a call answers 503 with Retry-After at once.")
+	fs.IntVar(&f.tokenReviews.Burst, "rest-token-review-burst", auth.DefaultReviewLimits.Burst,
+		"Burst of TokenReviews for REST tokens not in the cache.")
+	fs.IntVar(&f.tokenReviews.Concurrency, "rest-token-review-concurrency", auth.DefaultReviewLimits.Concurrency,
+		"TokenReviews in flight at once for REST tokens not in the cache.")
+	fs.Func("rest-token-audiences", "Comma-separated audiences a REST caller's token must be issued for "+
+		"(kubectl create token NAME --audience=...); empty accepts tokens for the API server.", func(v string) error {
+		f.tokenAudiences = nil
+		for a := range strings.SplitSeq(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				f.tokenAudiences = append(f.tokenAudiences, a)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&f.localControlPlane, "local-control-plane", false,
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
 	fs.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
@@ -93,6 +113,8 @@ func (f flags) validate() error {
 		return fmt.Errorf("--keepalive-coalesce-window must not be negative, got %s", f.policy.MaxCoalesce)
 	case f.policy.TerminalRetention < 0:
 		return fmt.Errorf("--terminal-retention must not be negative, got %s", f.policy.TerminalRetention)
+	case f.tokenReviews.QPS <= 0 || f.tokenReviews.Burst < 1 || f.tokenReviews.Concurrency < 1:
+		return errors.New("--rest-token-review-qps, --rest-token-review-burst and --rest-token-review-concurrency must be positive")
 	case f.concurrency < 1:
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", f.concurrency)
 	case f.localKubeconfig != "" && !f.localControlPlane:
@@ -134,6 +156,9 @@ func run(f flags) error {
 		RESTCertDir:   f.restCertDir,
 		Policy:        f.policy,
 		Concurrency:   f.concurrency,
+
+		TokenReviews:   f.tokenReviews,
+		TokenAudiences: f.tokenAudiences,
 	})
 	if err != nil {
 		return err

@@ -33,14 +33,18 @@ import (
 // SessionIDHeader is the header govmomi sends its session id in; here it carries the token.
 const SessionIDHeader = "vmware-api-session-id"
 
-// Cache lifetimes. A token stays accepted, and a decision stands, for at most this long after
-// the API server would have changed its answer.
+// Cache lifetimes. A token stays accepted (never past its own expiry), and a decision stands,
+// for at most this long after the API server would have changed its answer. Accepted tokens are
+// kept as long as kube-apiserver keeps webhook authentications (2 minutes), so that known
+// callers do not depend on winning a review during a flood of unknown tokens.
 const (
-	TokenCacheTTL = 10 * time.Second
-	AllowCacheTTL = 10 * time.Second
-	DenyCacheTTL  = 5 * time.Second
-	reviewTimeout = 5 * time.Second
-	resourceName  = "updatesessions"
+	TokenCacheTTL = 2 * time.Minute
+	// RefusedTokenCacheTTL: how long a refused token stays refused.
+	RefusedTokenCacheTTL = 10 * time.Second
+	AllowCacheTTL        = 10 * time.Second
+	DenyCacheTTL         = 5 * time.Second
+	reviewTimeout        = 5 * time.Second
+	resourceName         = "updatesessions"
 	// maxTokenLength leaves room for a token sent as base64 basic auth within the REST
 	// server's 16 KiB header limit; Kubernetes tokens are 1 to 2 KiB.
 	maxTokenLength = 8 << 10
@@ -70,8 +74,24 @@ type Gate struct {
 	authorizer authorizer.Authorizer
 }
 
-// NewGate returns a Gate that asks the API server of cfg.
-func NewGate(cfg *rest.Config) (*Gate, error) {
+// Options configure a Gate.
+type Options struct {
+	// Limits bound the TokenReviews of tokens the cache does not know.
+	Limits ReviewLimits
+	// Audiences, when not empty, are the audiences a token must be issued for (one of them).
+	Audiences []string
+}
+
+// reviewClientQPS is the client-side rate of the Gate's own client, above the review limit so
+// that SubjectAccessReviews have room beside TokenReviews.
+const reviewClientQPS = 100
+
+// NewGate returns a Gate that asks the API server of cfg, with a client of its own, so that
+// reviews never use up the rate budget of the operator's other API calls.
+func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = reviewClientQPS, 2*reviewClientQPS
+	cfg.RateLimiter = nil
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -80,7 +100,7 @@ func NewGate(cfg *rest.Config) (*Gate, error) {
 		RecordRequestTotal:   func(context.Context, string) {},
 		RecordRequestLatency: func(context.Context, string, float64) {},
 	}
-	reviews, err := webhooktoken.NewFromInterface(cs.AuthenticationV1(), nil, retryBackoff, reviewTimeout, metrics)
+	reviews, err := webhooktoken.NewFromInterface(cs.AuthenticationV1(), opts.Audiences, retryBackoff, reviewTimeout, metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +113,10 @@ func NewGate(cfg *rest.Config) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Errors (an unreachable API server) are not cached; refusals are, for TokenCacheTTL.
-	return &Gate{tokens: cache.New(reviews, false, TokenCacheTTL, TokenCacheTTL), authorizer: authz}, nil
+	// Errors (an unreachable API server, a throttled review) are not cached; refusals are, for
+	// RefusedTokenCacheTTL.
+	limited := newLimitedReviews(reviews, opts.Limits)
+	return &Gate{tokens: cache.New(limited, false, TokenCacheTTL, RefusedTokenCacheTTL), authorizer: authz}, nil
 }
 
 // Credential is what a request authenticates with.
@@ -156,10 +178,16 @@ func printable(name string) bool {
 }
 
 // Authenticate returns who the token belongs to. ErrInvalidToken means the API server refused
-// it; any other error means it could not be asked.
+// it (or it has expired); ErrThrottled that it is unknown and reviews are over their limits;
+// any other error that the API server could not be asked.
 func (g *Gate) Authenticate(ctx context.Context, token string) (user.Info, error) {
+	if expired(token, time.Now()) {
+		return nil, ErrInvalidToken
+	}
 	resp, ok, err := g.tokens.AuthenticateToken(ctx, token)
 	switch {
+	case errors.Is(err, ErrThrottled):
+		return nil, ErrThrottled
 	case err != nil && reviewFailed(err):
 		return nil, fmt.Errorf("reviewing the token: %w", err)
 	case err != nil || !ok:

@@ -30,6 +30,10 @@ type Options struct {
 	RESTNamespace string
 	// RESTCertDir holds the REST server's tls.crt and tls.key; empty serves plain HTTP.
 	RESTCertDir string
+	// TokenReviews bound the reviews of unknown tokens; zero values take auth.DefaultReviewLimits.
+	TokenReviews auth.ReviewLimits
+	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
+	TokenAudiences []string
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 }
@@ -60,7 +64,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.RESTAddr == "" {
 		return nil
 	}
-	gate, err := auth.NewGate(mgr.GetConfig())
+	if opts.TokenReviews == (auth.ReviewLimits{}) {
+		opts.TokenReviews = auth.DefaultReviewLimits
+	}
+	gate, err := auth.NewGate(mgr.GetConfig(), auth.Options{Limits: opts.TokenReviews, Audiences: opts.TokenAudiences})
 	if err != nil {
 		return err
 	}

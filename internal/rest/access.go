@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -33,6 +34,10 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (user.Info, 
 			"accepts; %w", auth.ErrBasicPassword))
 	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, cred, unauthenticated(err)
+	case errors.Is(err, auth.ErrThrottled):
+		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
+		e.RetryAfter = time.Second
+		return nil, cred, e
 	case err != nil:
 		return nil, cred, vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
 	}

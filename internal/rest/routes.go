@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
@@ -122,6 +124,9 @@ func (f *form) writeError(w http.ResponseWriter, err *vapi.Error) {
 	var body any = err.APIBody()
 	if f.wrapped {
 		body = err.RESTBody()
+	}
+	if err.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(err.RetryAfter.Round(time.Second)/time.Second)))
 	}
 	writeJSON(w, err.HTTPStatus(), body)
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
@@ -195,7 +196,25 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return call{}, err
 	}
 	c.namespace = c.session.Namespace
-	return c, s.authorize(ctx, caller, op, c.namespace, c.session.Name)
+	return c, s.authorizeSession(ctx, caller, op, id, c.session)
+}
+
+// authorizeSession checks that caller may run op on us. A caller who may not read us gets the
+// very answer an unknown id gets, so that it learns nothing of sessions it cannot see; one who
+// may read it but not run op gets UNAUTHORIZED.
+func (s *Server) authorizeSession(ctx context.Context, caller user.Info, op *operation, id string,
+	us *v1alpha1.UpdateSession) error {
+	err := s.authorize(ctx, caller, op, us.Namespace, us.Name)
+	var refusal *vapi.Error
+	if !errors.As(err, &refusal) || refusal.Type != vapi.Unauthorized {
+		return err
+	}
+	if op.verb != verbGet {
+		if readable, _, rerr := s.Gate.Authorize(ctx, caller, verbGet, us.Namespace, us.Name); rerr == nil && readable {
+			return err
+		}
+	}
+	return notFound(id)
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f *form, err *vapi.Error) {

@@ -103,7 +103,8 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 }
 
 // Find returns the session with the given id: from the cache, or, when the cache does not have
-// it (yet: a session created a moment ago on another replica), from the API server.
+// it (yet: a session created a moment ago on another replica), from the API server. An id is a
+// UID: a session whose status.id names another object's UID is never returned for it.
 func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
 	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
@@ -113,15 +114,26 @@ func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, e
 	if err := s.client.List(ctx, &list, byID); err != nil {
 		return nil, err
 	}
-	if len(list.Items) == 0 {
+	if owner(list.Items, id) == nil {
 		if err := s.apiReader.List(ctx, &list, byID); err != nil {
 			return nil, err
 		}
 	}
-	if len(list.Items) == 0 {
+	us := owner(list.Items, id)
+	if us == nil {
 		return nil, &NotFoundError{ID: id}
 	}
-	return s.writes.freshest(&list.Items[0]), nil
+	return s.writes.freshest(us), nil
+}
+
+// owner returns the session whose UID is id.
+func owner(sessions []v1alpha1.UpdateSession, id string) *v1alpha1.UpdateSession {
+	for i := range sessions {
+		if string(sessions[i].UID) == id {
+			return &sessions[i]
+		}
+	}
+	return nil
 }
 
 // Update applies change to us and, when it changed something, writes part of the result. The

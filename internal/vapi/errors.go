@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // ErrorType is a vAPI standard error discriminator, as the newer /api form names it.
@@ -66,6 +67,8 @@ type Error struct {
 	Messages []Message
 	// Status overrides the HTTP status of Type when not zero (405 for a wrong method, say).
 	Status int
+	// RetryAfter, when not zero, is sent as the Retry-After header (whole seconds).
+	RetryAfter time.Duration
 }
 
 // HTTPStatus is the status code the error is answered with.

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/vapi/library"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -29,18 +31,41 @@ func TestServiceAccountOfAnotherNamespaceIsRefused(t *testing.T) {
 	// An editor, but of its own namespace only.
 	outsider := env.ServiceAccount(t, elsewhere, "outsider", testenv.EditorVerbs...)
 
-	calls := []struct{ name, method, url, body string }{
-		{"get", "GET", apiURLs.item(srv, id), ""},
-		{"keep-alive", "POST", apiURLs.action(srv, id, "keep-alive"), ""},
-		{"update", "PATCH", apiURLs.item(srv, id), `{"warning_behavior": []}`},
-		{"complete", "POST", apiURLs.action(srv, id, "complete"), ""},
-		{"cancel", "POST", restURLs.action(srv, id, "cancel"), ""},
-		{"fail", "POST", apiURLs.action(srv, id, "fail"), ""},
-		{"delete", "DELETE", apiURLs.item(srv, id), ""},
+	// On a session it may not read, every call answers as an unknown id would: the same status,
+	// error type and body, but for the id. Where it names a namespace, it is UNAUTHORIZED.
+	sessionCalls := []struct {
+		name, method string
+		url          func(f urlForm, id string) string
+		body         string
+	}{
+		{"get", "GET", func(f urlForm, id string) string { return f.item(srv, id) }, ""},
+		{"keep-alive", "POST", func(f urlForm, id string) string { return f.action(srv, id, "keep-alive") }, ""},
+		{"update", "PATCH", func(f urlForm, id string) string { return f.item(srv, id) }, ""},
+		{"complete", "POST", func(f urlForm, id string) string { return f.action(srv, id, "complete") }, ""},
+		{"cancel", "POST", func(f urlForm, id string) string { return f.action(srv, id, "cancel") }, ""},
+		{"fail", "POST", func(f urlForm, id string) string { return f.action(srv, id, "fail") }, ""},
+		{"delete", "DELETE", func(f urlForm, id string) string { return f.item(srv, id) }, ""},
+	}
+	for _, c := range sessionCalls {
+		for _, f := range forms {
+			t.Run(c.name+"/"+f.name, func(t *testing.T) {
+				before := snapshot(t, ns)
+				existing := do(t, c.method, c.url(f, id), c.body, bearer(outsider.Token)...)
+				missing := do(t, c.method, c.url(f, unknownID), c.body, bearer(outsider.Token)...)
+				refused(t, existing, 404, "NOT_FOUND")
+				if a, b := strings.ReplaceAll(string(existing.body), id, "ID"), strings.ReplaceAll(string(missing.body), unknownID, "ID"); existing.status != missing.status || a != b {
+					t.Fatalf("an existing session it may not read answers %d %s; an unknown id %d %s", existing.status, a, missing.status, b)
+				}
+				if after := snapshot(t, ns); after != before {
+					t.Fatalf("a refused call changed a session: %s -> %s", before, after)
+				}
+			})
+		}
+	}
+	for _, c := range []struct{ name, method, url, body string }{
 		{"list there", "GET", apiURLs.collection(srv) + "?namespace=" + ns, ""},
 		{"create there", "POST", apiURLs.collection(srv) + "?namespace=" + ns, `{"library_item_id": "mine"}`},
-	}
-	for _, c := range calls {
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := snapshot(t, ns)
 			refused(t, do(t, c.method, c.url, c.body, bearer(outsider.Token)...), 403, "UNAUTHORIZED")
@@ -196,4 +221,46 @@ func byIDAnywhere(t *testing.T, id string) *v1alpha1.UpdateSession {
 	}
 	t.Fatalf("no session with id %s", id)
 	return nil
+}
+
+// TestIDIsTheUID: a session whose status.id names another session's UID is never what that id
+// finds.
+func TestIDIsTheUID(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	pol := session.Policy{DefaultTimeout: time.Hour}
+	real, impostor := testenv.NewSession(ns, "b-real", 0), testenv.NewSession(ns, "a-impostor", 0)
+	for _, us := range []*v1alpha1.UpdateSession{real, impostor} {
+		if err := env.Client.Create(ctx, us); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, us := range []*v1alpha1.UpdateSession{real, impostor} {
+		us.Status = pol.DesiredStatus(us, time.Now())
+		us.Status.ID = string(real.UID) // the impostor claims the real session's id
+		if err := env.Client.Status().Update(ctx, us); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := startOperator(t, ns, time.Hour)
+	for range 5 {
+		var m model
+		apiURLs.result(t, do(t, "GET", apiURLs.item(srv, string(real.UID)), ""), 200, &m)
+		if m.LibraryItemID != real.Spec.LibraryItemID {
+			t.Fatalf("id %s found the session of item %s, want %s", real.UID, m.LibraryItemID, real.Spec.LibraryItemID)
+		}
+		noContent(t, do(t, "POST", apiURLs.action(srv, string(real.UID), "keep-alive"), `{"client_progress": 1}`))
+	}
+	if p := byName(t, impostor).Status.ClientProgress; p != 0 {
+		t.Fatalf("keep-alives for %s changed the impostor's progress to %d", real.UID, p)
+	}
+}
+
+func byName(t *testing.T, us *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
+	t.Helper()
+	var cur v1alpha1.UpdateSession
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(us), &cur); err != nil {
+		t.Fatal(err)
+	}
+	return &cur
 }
