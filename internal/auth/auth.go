@@ -72,6 +72,8 @@ var (
 type Gate struct {
 	tokens     authenticator.Token
 	authorizer authorizer.Authorizer
+	// audiences a token must be issued for (one of them); empty: the API server's own.
+	audiences authenticator.Audiences
 }
 
 // Options configure a Gate.
@@ -100,7 +102,7 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 		RecordRequestTotal:   func(context.Context, string) {},
 		RecordRequestLatency: func(context.Context, string, float64) {},
 	}
-	reviews, err := webhooktoken.NewFromInterface(cs.AuthenticationV1(), opts.Audiences, retryBackoff, reviewTimeout, metrics)
+	reviews, err := webhooktoken.NewFromInterface(cs.AuthenticationV1(), nil, retryBackoff, reviewTimeout, metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +118,11 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 	// Errors (an unreachable API server, a throttled review) are not cached; refusals are, for
 	// RefusedTokenCacheTTL.
 	limited := newLimitedReviews(reviews, opts.Limits)
-	return &Gate{tokens: cache.New(limited, false, TokenCacheTTL, RefusedTokenCacheTTL), authorizer: authz}, nil
+	return &Gate{
+		tokens:     cache.New(limited, false, TokenCacheTTL, RefusedTokenCacheTTL),
+		authorizer: authz,
+		audiences:  opts.Audiences,
+	}, nil
 }
 
 // Credential is what a request authenticates with.
@@ -183,6 +189,10 @@ func printable(name string) bool {
 func (g *Gate) Authenticate(ctx context.Context, token string) (user.Info, error) {
 	if expired(token, time.Now()) {
 		return nil, ErrInvalidToken
+	}
+	if len(g.audiences) > 0 {
+		// The review asks the API server to check the token's audiences; the cache keys on them.
+		ctx = authenticator.WithAudiences(ctx, g.audiences)
 	}
 	resp, ok, err := g.tokens.AuthenticateToken(ctx, token)
 	switch {

@@ -37,17 +37,24 @@ func (e *Env) ServiceAccount(t testing.TB, namespace, name string, verbs ...stri
 	if len(verbs) > 0 {
 		e.grant(t, namespace, name, verbs)
 	}
+	return Caller{Namespace: namespace, Name: name, Token: e.Token(t, namespace, name)}
+}
+
+// Token requests a token of the service account namespace/name from the TokenRequest API,
+// issued for audiences (none: the API server's own).
+func (e *Env) Token(t testing.TB, namespace, name string, audiences ...string) string {
+	t.Helper()
 	cs, err := kubernetes.NewForConfig(e.CP.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600))},
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(context.Background(), name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(3600)), Audiences: audiences},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("requesting a token: %v", err)
 	}
-	return Caller{Namespace: namespace, Name: name, Token: tr.Status.Token}
+	return tr.Status.Token
 }
 
 func (e *Env) grant(t testing.TB, namespace, name string, verbs []string) {

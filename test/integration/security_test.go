@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
@@ -263,4 +264,22 @@ func byName(t *testing.T, us *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
 		t.Fatal(err)
 	}
 	return &cur
+}
+
+// TestTokenAudiences: with --rest-token-audiences, only tokens issued for one of them are
+// accepted, so a token given to this server is useless against the API server, and a token for
+// the API server is refused here.
+func TestTokenAudiences(t *testing.T) {
+	ns := env.Namespace(t)
+	op := env.StartOperator(t, ns, operator.Options{
+		Policy:         session.Policy{DefaultTimeout: time.Hour, TerminalRetention: time.Hour},
+		TokenAudiences: []string{"update-sessions.contentlib.dev"},
+	})
+	caller := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...)
+	forUs := env.Token(t, ns, "uploader", "update-sessions.contentlib.dev")
+	id := apiURLs.createWith(t, op.RESTURL, forUs, `{"library_item_id": "audience"}`)
+	noContent(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "", bearer(forUs)...))
+	refused(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "", bearer(caller.Token)...), 401, "UNAUTHENTICATED")
+	refused(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "",
+		bearer(env.Token(t, ns, "uploader", "someone-else"))...), 401, "UNAUTHENTICATED")
 }
