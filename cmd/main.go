@@ -77,6 +77,9 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 	fs.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", time.Second,
 		"A keep-alive that changes nothing else is answered without a write while lastActivity is younger "+
 			"than this or 1% of the session's timeout, whichever is smaller; 0 writes every keep-alive.")
+	fs.DurationVar(&f.policy.DeletionMargin, "expiry-safety-margin", 250*time.Millisecond,
+		"An idle session is deleted no earlier than this after its stored expirationTime: the clock skew between "+
+			"replicas it covers.")
 	fs.IntVar(&f.concurrency, "max-concurrent-reconciles", 64, "Sessions reconciled in parallel.")
 	fs.Float64Var(&f.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
 	fs.IntVar(&f.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
@@ -111,6 +114,8 @@ func (f flags) validate() error {
 		return fmt.Errorf("--session-timeout must be positive, got %s", f.policy.DefaultTimeout)
 	case f.policy.MaxCoalesce < 0:
 		return fmt.Errorf("--keepalive-coalesce-window must not be negative, got %s", f.policy.MaxCoalesce)
+	case f.policy.DeletionMargin < 0:
+		return fmt.Errorf("--expiry-safety-margin must not be negative, got %s", f.policy.DeletionMargin)
 	case f.policy.TerminalRetention < 0:
 		return fmt.Errorf("--terminal-retention must not be negative, got %s", f.policy.TerminalRetention)
 	case f.tokenReviews.QPS <= 0 || f.tokenReviews.Burst < 1 || f.tokenReviews.Concurrency < 1:

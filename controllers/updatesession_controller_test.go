@@ -322,3 +322,19 @@ func findCondition(us *v1alpha1.UpdateSession, typ string) *metav1.Condition {
 	}
 	return nil
 }
+
+// TestStoredExpirationTimeSurvivesAShorterDefault: during a rolling update that shortens
+// --session-timeout, the replica with the new flag never deletes a session before the
+// expirationTime the old one promised.
+func TestStoredExpirationTimeSurvivesAShorterDefault(t *testing.T) {
+	ns := env.Namespace(t)
+	deletions := env.WatchDeletions(t, ns)
+	old := env.StartOperator(t, ns, policy(6*time.Second, time.Hour))
+	us := env.CreateSession(t, testenv.NewSession(ns, "promised", 0))
+	env.StartOperator(t, ns, policy(time.Second, time.Hour)) // the new replica, beside the old one
+	old.Stop()
+	at := deletions.Wait(t, "promised", waitDeleted)
+	if promised := us.Status.ExpirationTime.Time; at.Before(promised) {
+		t.Fatalf("deleted at %v, %v before its stored expirationTime %v", at, promised.Sub(at), promised)
+	}
+}

@@ -125,7 +125,9 @@ func (s *Server) checkItemFree(ctx context.Context, us *v1alpha1.UpdateSession) 
 	if err != nil {
 		return err
 	}
-	if holder, _ := session.Duplicates(list.Items); holder != nil {
+	// A holder made by a create with the same client_token is this very create, retried or
+	// racing: it is answered with that session's id, not refused.
+	if holder, _ := session.Duplicates(list.Items); holder != nil && (us.Name == "" || holder.Name != us.Name) {
 		return vapi.Errorf(vapi.ResourceBusy, msgItemBusy,
 			"Library item %s already has an ACTIVE update session, %s.", us.Spec.LibraryItemID, holder.Status.ID)
 	}

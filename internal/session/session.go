@@ -22,6 +22,10 @@ type Policy struct {
 	// MaxCoalesce caps the window within which a keep-alive that changes nothing else is
 	// answered without a write; zero writes every keep-alive.
 	MaxCoalesce time.Duration
+	// DeletionMargin is how long after its expirationTime an ACTIVE session is deleted at the
+	// earliest: it covers replicas whose clocks differ by up to this much (the one that wrote
+	// lastActivity, the leader that deletes).
+	DeletionMargin time.Duration
 }
 
 // Timeout is the idle timeout of us: spec.expirationTimeoutSeconds, else the default.
@@ -38,23 +42,38 @@ func (p Policy) ExpiresAt(us *v1alpha1.UpdateSession) time.Time {
 	return lastActivity(us).Add(p.Timeout(us)).Truncate(time.Microsecond)
 }
 
-// Deadline is when the operator deletes us unless something changes first: the expiration
-// time of an ACTIVE session, the end of the retention of a terminal one.
+// Deadline is how long us is promised to live: the stored expirationTime of an ACTIVE session
+// (whatever this replica's default timeout; computed only before the status has one), the end
+// of the retention of a terminal one.
 func (p Policy) Deadline(us *v1alpha1.UpdateSession) time.Time {
-	if !us.Status.State.Terminal() {
-		return p.ExpiresAt(us)
+	if us.Status.State.Terminal() {
+		return terminalSince(us).Add(p.TerminalRetention)
 	}
-	return terminalSince(us).Add(p.TerminalRetention)
+	if st := us.Status.ExpirationTime; st != nil {
+		return st.Time
+	}
+	return p.ExpiresAt(us)
 }
 
-// Remaining is how long until Deadline, or zero when it has passed.
+// DeleteAt is when the operator deletes us unless something changes first: its Deadline, plus
+// the DeletionMargin for an ACTIVE session.
+func (p Policy) DeleteAt(us *v1alpha1.UpdateSession) time.Time {
+	if us.Status.State.Terminal() {
+		return p.Deadline(us)
+	}
+	return p.Deadline(us).Add(p.DeletionMargin)
+}
+
+// Remaining is how long until DeleteAt, or zero when it has passed.
 func (p Policy) Remaining(us *v1alpha1.UpdateSession, now time.Time) time.Duration {
-	return max(p.Deadline(us).Sub(now), 0)
+	return max(p.DeleteAt(us).Sub(now), 0)
 }
 
 // DesiredStatus is the status the operator keeps for us at now: initialised on first sight
-// (ACTIVE, progress 0, lastActivity = creation), expirationTime following lastActivity and the
-// timeout, and the Active condition following state.
+// (ACTIVE, progress 0, lastActivity = creation), the Active condition following state, and
+// expirationTime set when missing and following spec.expirationTimeoutSeconds when the spec
+// sets it. A stored expirationTime is otherwise kept: a changed --session-timeout applies from
+// a session's next activity, and never moves a promise made with the old one.
 func (p Policy) DesiredStatus(us *v1alpha1.UpdateSession, now time.Time) v1alpha1.UpdateSessionStatus {
 	out := *us.DeepCopy()
 	st := &out.Status
@@ -67,7 +86,7 @@ func (p Policy) DesiredStatus(us *v1alpha1.UpdateSession, now time.Time) v1alpha
 	if st.LastActivity == nil {
 		st.LastActivity = microTime(us.CreationTimestamp.Time)
 	}
-	if !st.State.Terminal() {
+	if !st.State.Terminal() && (st.ExpirationTime == nil || us.Spec.ExpirationTimeoutSeconds != nil) {
 		st.ExpirationTime = microTime(p.ExpiresAt(&out))
 	}
 	setActiveCondition(&out, now)

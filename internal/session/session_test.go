@@ -333,3 +333,30 @@ func TestDuplicates(t *testing.T) {
 		})
 	}
 }
+
+func TestStoredExpirationTimeIsThePromise(t *testing.T) {
+	// Made by a replica whose default timeout is 300s; judged by one whose default is 60s.
+	us := newSession(0)
+	pol.Touch(us, at(100*time.Second))
+	short := Policy{DefaultTimeout: 60 * time.Second, DeletionMargin: 250 * time.Millisecond}
+
+	if got := short.DesiredStatus(us, at(200*time.Second)).ExpirationTime.Time; !got.Equal(at(400 * time.Second)) {
+		t.Errorf("DesiredStatus moved the stored expirationTime to %v, want it kept at %v", got, at(400*time.Second))
+	}
+	if got := short.Deadline(us); !got.Equal(at(400 * time.Second)) {
+		t.Errorf("Deadline = %v, want the stored expirationTime %v", got, at(400*time.Second))
+	}
+	if got := short.Remaining(us, at(400*time.Second)); got != 250*time.Millisecond {
+		t.Errorf("Remaining at the expirationTime = %v, want the 250ms margin", got)
+	}
+	short.Touch(us, at(390*time.Second)) // the next activity applies the new default
+	if got := short.Deadline(us); !got.Equal(at(450 * time.Second)) {
+		t.Errorf("Deadline after a keep-alive = %v, want %v", got, at(450*time.Second))
+	}
+
+	explicit := newSession(600)
+	explicit.Spec.ExpirationTimeoutSeconds = new(int32(10)) // shortened in the spec by its owner
+	if got := pol.DesiredStatus(explicit, at(time.Second)).ExpirationTime.Time; !got.Equal(at(10 * time.Second)) {
+		t.Errorf("a shortened spec timeout gives expirationTime %v, want %v", got, at(10*time.Second))
+	}
+}

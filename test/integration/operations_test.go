@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,4 +213,37 @@ func sameElements(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// TestConcurrentCreatesWithOneClientToken: 20 creates racing with the same client_token all
+// answer the same id; none is refused as RESOURCE_BUSY.
+func TestConcurrentCreatesWithOneClientToken(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	for _, f := range forms {
+		url, body := f.collection(srv)+"?client_token=race-"+f.name, `{"library_item_id": "raced-`+f.name+`"}`
+		if f.wrapped {
+			url, body = f.collection(srv), `{"client_token": "race-rest", "create_spec": {"library_item_id": "raced-rest"}}`
+		}
+		answers := make([]response, 20)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() { answers[i] = do(t, http.MethodPost, url, body) })
+		}
+		wg.Wait()
+		var first string
+		for i, resp := range answers {
+			var id string
+			f.result(t, resp, f.created, &id)
+			if i == 0 {
+				first = id
+			} else if id != first {
+				t.Fatalf("%s: create %d answered %s, create 0 answered %s", f.name, i, id, first)
+			}
+		}
+	}
+	var list v1alpha1.UpdateSessionList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil || len(list.Items) != 2 {
+		t.Fatalf("%d sessions (%v), want one per form", len(list.Items), err)
+	}
 }
