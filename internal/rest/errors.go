@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -40,6 +41,10 @@ func asVAPI(err error) *vapi.Error {
 		return verr
 	case errors.As(err, &missing):
 		return notFound(missing.ID)
+	case errors.Is(err, store.ErrLookupThrottled):
+		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot look the session up now: %v.", err)
+		e.RetryAfter = time.Second
+		return e
 	case errors.As(err, &busy):
 		return vapi.Errorf(vapi.ResourceBusy, msgBusy, "Update session %s is being changed by others; retry.", busy.ID)
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):

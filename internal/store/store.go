@@ -60,12 +60,13 @@ type Store struct {
 	apiReader client.Reader
 	clock     clock.PassiveClock
 	writes    ownWrites
+	lookups   *lookups
 }
 
 // New returns a Store that reads through c's cache, reads live objects with apiReader, and
 // writes with c.
 func New(c client.Client, apiReader client.Reader, clk clock.PassiveClock) *Store {
-	return &Store{client: c, apiReader: apiReader, clock: clk}
+	return &Store{client: c, apiReader: apiReader, clock: clk, lookups: newLookups()}
 }
 
 // Watch lets the store forget its own writes once the informer delivers them, and forget
@@ -103,27 +104,48 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 }
 
 // Find returns the session with the given id: from the cache, or, when the cache does not have
-// it (yet: a session created a moment ago on another replica), from the API server. An id is a
-// UID: a session whose status.id names another object's UID is never returned for it.
+// it (yet: a session created a moment ago on another replica), from the API server, within the
+// limits of lookups. An id is a UID: a session whose status.id names another object's UID is
+// never returned for it.
 func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
 	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
 	}
-	byID := client.MatchingFields{index.SessionID: id}
 	var list v1alpha1.UpdateSessionList
-	if err := s.client.List(ctx, &list, byID); err != nil {
+	if err := s.client.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {
 		return nil, err
 	}
-	if owner(list.Items, id) == nil {
-		if err := s.apiReader.List(ctx, &list, byID); err != nil {
-			return nil, err
-		}
+	if us := owner(list.Items, id); us != nil {
+		return s.writes.freshest(us), nil
 	}
-	us := owner(list.Items, id)
-	if us == nil {
+	return s.findLive(ctx, id)
+}
+
+// findLive looks id up on the API server: not again for a while once it was missing, once for
+// all concurrent callers, and at a bounded rate (ErrLookupThrottled past it).
+func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+	if s.lookups.missedRecently(id, s.clock.Now()) {
 		return nil, &NotFoundError{ID: id}
 	}
-	return s.writes.freshest(us), nil
+	found, err, _ := s.lookups.flight.Do(id, func() (any, error) {
+		if !s.lookups.rate.Allow() {
+			return nil, ErrLookupThrottled
+		}
+		var list v1alpha1.UpdateSessionList
+		if err := s.apiReader.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {
+			return nil, err
+		}
+		us := owner(list.Items, id)
+		if us == nil {
+			s.lookups.missed(id, s.clock.Now())
+			return nil, &NotFoundError{ID: id}
+		}
+		return us, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found.(*v1alpha1.UpdateSession).DeepCopy(), nil
 }
 
 // owner returns the session whose UID is id.

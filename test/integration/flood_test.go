@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -85,4 +87,42 @@ func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TestFloodOfUnknownIDs: 2,000 keep-alives with random well-formed ids, from a caller with no
+// rights at all, cost the API server at most 100 LISTs; each answers 404, or 503 when lookups
+// are over their limit.
+func TestFloodOfUnknownIDs(t *testing.T) {
+	const requests, workers = 2000, 16
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, time.Hour)
+	nobody := env.ServiceAccount(t, ns, "nobody").Token
+	listsBefore := env.APIRequests(t, map[string]string{"resource": "updatesessions", "verb": "LIST"})
+	var notFound, throttled atomic.Int64
+	var wg sync.WaitGroup
+	ids := make(chan string, requests)
+	for range requests {
+		ids <- uuid.NewString()
+	}
+	close(ids)
+	for range workers {
+		wg.Go(func() {
+			for id := range ids {
+				switch status, body := rawKeepAlive(srv, id, nobody); status {
+				case http.StatusNotFound:
+					notFound.Add(1)
+				case http.StatusServiceUnavailable:
+					throttled.Add(1)
+				default:
+					t.Errorf("keep-alive of an unknown id answered %d %s", status, body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	lists := env.APIRequests(t, map[string]string{"resource": "updatesessions", "verb": "LIST"}) - listsBefore
+	t.Logf("%d keep-alives with unknown ids: %d answered 404, %d 503; %.0f LISTs", requests, notFound.Load(), throttled.Load(), lists)
+	if lists > 100 {
+		t.Errorf("%.0f LISTs for %d unknown ids, want at most 100", lists, requests)
+	}
 }
