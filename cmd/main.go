@@ -227,6 +227,9 @@ func managerOptions(f flags) ctrl.Options {
 		HealthProbeBindAddress: f.probeAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "update-session-operator.contentlib.dev",
+		// Release the lease on a clean stop, so that another replica expires sessions within
+		// seconds rather than after the lease runs out.
+		LeaderElectionReleaseOnCancel: true,
 	}
 }
 

@@ -5,9 +5,15 @@ package operator
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"time"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
@@ -47,6 +53,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	metrics.SessionsByState.SetReader(mgr.GetCache())
+	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache())); err != nil {
+		return err
+	}
 	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock)
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
 		return err
@@ -84,5 +93,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 
 		DefaultNamespace: opts.RESTNamespace,
 	}
+	if err := mgr.AddReadyzCheck("rest", server.ReadyCheck); err != nil {
+		return err
+	}
 	return mgr.Add(server)
+}
+
+// cacheSynced is a readiness check: ready once the manager's cache has synced, so that the REST
+// server does not answer from an empty cache.
+func cacheSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("the cache has not synced")
+		}
+		return nil
+	}
 }

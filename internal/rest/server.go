@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -68,6 +69,18 @@ type Server struct {
 	DefaultNamespace string
 	// CertDir holds tls.crt and tls.key; empty serves plain HTTP.
 	CertDir string
+
+	// serving is true from when the listener accepts calls until shutdown begins.
+	serving atomic.Bool
+}
+
+// ReadyCheck is a readiness check: ready while the server accepts calls, not before it listens
+// and not once it is shutting down, so that a replica leaves its Service before it stops.
+func (s *Server) ReadyCheck(*http.Request) error {
+	if !s.serving.Load() {
+		return errors.New("the REST server is not serving")
+	}
+	return nil
 }
 
 // NeedLeaderElection is false: every replica answers clients.
@@ -87,7 +100,9 @@ func (s *Server) Start(ctx context.Context) error {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    serverMaxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Calls in flight at shutdown finish their API-server calls (bounded by requestTimeout):
+		// a keep-alive that was applied is answered, not cut off.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if s.CertDir == "" {
 		s.Log.Info("REST server serves plain HTTP: bearer tokens cross the network in the clear; "+
@@ -108,10 +123,13 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	s.serving.Store(true)
 	select {
 	case err := <-errc:
+		s.serving.Store(false)
 		return err
 	case <-ctx.Done():
+		s.serving.Store(false)
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
