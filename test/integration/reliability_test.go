@@ -169,6 +169,7 @@ func createAndWaitForStatus(us *v1alpha1.UpdateSession) (*v1alpha1.UpdateSession
 }
 
 func TestTwoReplicasOneLeader(t *testing.T) {
+	const lease = 20 * time.Second
 	ns := env.Namespace(t)
 	deletions := env.WatchDeletions(t, ns)
 	election := func(o *ctrl.Options) {
@@ -176,7 +177,9 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 		o.LeaderElectionID = "lease-" + ns
 		o.LeaderElectionNamespace = ns
 		o.LeaderElectionReleaseOnCancel = true
-		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = new(2*time.Second), new(1500*time.Millisecond), new(200*time.Millisecond)
+		// A lease far longer than a hand-over on release takes: a follower that only takes over
+		// once the lease runs out would fail the hand-over bound below.
+		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = new(lease), new(10*time.Second), new(200*time.Millisecond)
 	}
 	opts := operator.Options{Policy: session.Policy{DefaultTimeout: time.Hour, TerminalRetention: time.Hour}, Concurrency: 4}
 	a := env.StartOperatorWith(t, ns, opts, nil, election)
@@ -205,10 +208,16 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	}
 
 	due := createMany(t, ns, 5, 3)
+	stopped := time.Now()
 	leader.Stop()
 	select {
 	case <-follower.Elected:
-	case <-time.After(15 * time.Second):
+		handOver := time.Since(stopped)
+		t.Logf("the follower leads %v after the leader began to stop", handOver.Round(time.Millisecond))
+		if handOver > lease/2 {
+			t.Errorf("hand-over took %v: the stopped leader did not release its %v lease", handOver, lease)
+		}
+	case <-time.After(2 * lease):
 		t.Fatal("the follower did not take over")
 	}
 	for _, us := range due {
