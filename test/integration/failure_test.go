@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/operator"
@@ -49,7 +47,7 @@ func TestChangeThatHappenedAnswersSuccess(t *testing.T) {
 
 	inject.armed.Store(true)
 	id := apiURLs.createWith(t, op.RESTURL, token, `{"library_item_id": "created-anyway"}`)
-	us := env.WaitFor(t, byUID(t, ns, id), time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.ID == id })
+	us := env.WaitFor(t, byID(t, ns, id), time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.ID == id })
 	if inject.armed.Load() {
 		t.Fatal("no status write failed: the test injected nothing")
 	}
@@ -63,20 +61,4 @@ func TestChangeThatHappenedAnswersSuccess(t *testing.T) {
 	if wb := byName(t, us).Spec.WarningBehavior; len(wb) != 1 || !wb[0].Ignored {
 		t.Fatalf("warningBehavior after the update: %+v", wb)
 	}
-}
-
-// byUID finds the session whose metadata.uid is uid in ns, initialised or not.
-func byUID(t *testing.T, ns, uid string) *v1alpha1.UpdateSession {
-	t.Helper()
-	var list v1alpha1.UpdateSessionList
-	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	for i := range list.Items {
-		if string(list.Items[i].UID) == uid {
-			return &list.Items[i]
-		}
-	}
-	t.Fatalf("no session with UID %s in %s", uid, ns)
-	return nil
 }

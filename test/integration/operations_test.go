@@ -192,7 +192,8 @@ func TestClientTokenMakesCreateIdempotent(t *testing.T) {
 	}
 }
 
-// byID finds the session with the given id in ns through the API server.
+// byID finds the session with the given id (its UID, initialised or not) in ns through the API
+// server.
 func byID(t *testing.T, ns, id string) *v1alpha1.UpdateSession {
 	t.Helper()
 	var list v1alpha1.UpdateSessionList
@@ -200,7 +201,7 @@ func byID(t *testing.T, ns, id string) *v1alpha1.UpdateSession {
 		t.Fatal(err)
 	}
 	for i := range list.Items {
-		if list.Items[i].Status.ID == id {
+		if string(list.Items[i].UID) == id {
 			return &list.Items[i]
 		}
 	}
