@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -122,14 +123,16 @@ func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, e
 }
 
 // findLive looks id up on the API server: not again for a while once it was missing, once for
-// all concurrent callers, and at a bounded rate (ErrLookupThrottled past it).
+// all concurrent callers, and at a bounded rate. Past the rate it gives the cache a moment to
+// catch up (a session made a moment ago shows up there within it), and then gives up with
+// ErrLookupThrottled.
 func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
 	if s.lookups.missedRecently(id, s.clock.Now()) {
 		return nil, &NotFoundError{ID: id}
 	}
 	found, err, _ := s.lookups.flight.Do(id, func() (any, error) {
 		if !s.lookups.rate.Allow() {
-			return nil, ErrLookupThrottled
+			return s.awaitCache(ctx, id)
 		}
 		var list v1alpha1.UpdateSessionList
 		if err := s.apiReader.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {
@@ -145,7 +148,24 @@ func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSessio
 	if err != nil {
 		return nil, err
 	}
-	return found.(*v1alpha1.UpdateSession).DeepCopy(), nil
+	return s.writes.freshest(found.(*v1alpha1.UpdateSession).DeepCopy()), nil
+}
+
+// awaitCache polls the cache for id for up to cacheGrace; ErrLookupThrottled if it never shows.
+func (s *Store) awaitCache(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+	var found *v1alpha1.UpdateSession
+	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(ctx context.Context) (bool, error) {
+		var list v1alpha1.UpdateSessionList
+		if err := s.client.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {
+			return false, err
+		}
+		found = owner(list.Items, id)
+		return found != nil, nil
+	})
+	if found == nil {
+		return nil, errors.Join(ErrLookupThrottled, err)
+	}
+	return found, nil
 }
 
 // owner returns the session whose UID is id.
