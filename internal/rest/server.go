@@ -210,11 +210,24 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		return c, s.authorize(ctx, caller, op, c.namespace, "")
 	}
-	if c.session, err = s.Store.Find(ctx, id); err != nil {
+	if c.session, err = s.Store.Find(ctx, id, s.mayLookUp(ctx, caller, op)); err != nil {
 		return call{}, err
 	}
 	c.namespace = c.session.Namespace
 	return c, s.authorizeSession(ctx, caller, op, id, c.session)
+}
+
+// mayLookUp reports whether an id the cache does not have may cost caller an API-server
+// lookup: only if it may run op on sessions of its own namespace. Anyone else, such as a pod
+// probing with random ids, is answered from the cache alone.
+func (s *Server) mayLookUp(ctx context.Context, caller user.Info, op *operation) bool {
+	home, err := s.callerNamespace(caller, "")
+	if err != nil {
+		return false
+	}
+	allowed, _, err := s.Gate.Authorize(ctx, caller, op.verb, home, "")
+	// When access cannot be reviewed now, the lookup is still bounded by the lookup limits.
+	return err != nil || allowed
 }
 
 // authorizeSession checks that caller may run op on us. A caller who may not read us gets the

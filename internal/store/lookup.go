@@ -15,15 +15,16 @@ var ErrLookupThrottled = errors.New("too many lookups of unknown session ids; re
 
 // Limits of the API-server lookups of ids the cache does not have. Any caller with a valid
 // token can send random ids, and each would otherwise cost a cluster-wide LIST before
-// authorization: recent misses are remembered briefly, concurrent lookups of one id share one
+// authorization. Callers who may not change sessions at home never cause one (see Find's live);
+// for the others recent misses are remembered briefly, concurrent lookups of one id share one
 // LIST, and LISTs are rate-limited; past the rate a lookup waits up to cacheGrace for the cache
 // instead, which is where a session made a moment ago shows up.
 const (
 	missTTL     = time.Second
 	maxMisses   = 10000
-	lookupQPS   = 5
-	lookupBurst = 20
-	cacheGrace  = 500 * time.Millisecond
+	lookupQPS   = 100
+	lookupBurst = 200
+	cacheGrace  = time.Second
 	cachePoll   = 20 * time.Millisecond
 )
 

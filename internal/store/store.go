@@ -105,10 +105,10 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 }
 
 // Find returns the session with the given id: from the cache, or, when the cache does not have
-// it (yet: a session created a moment ago on another replica), from the API server, within the
-// limits of lookups. An id is a UID: a session whose status.id names another object's UID is
-// never returned for it.
-func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+// it (yet: a session made a moment ago shows up there within seconds), from the API server if
+// live is true, within the limits of lookups, else from the cache once it caught up. An id is
+// a UID: a session whose status.id names another object's UID is never returned for it.
+func (s *Store) Find(ctx context.Context, id string, live bool) (*v1alpha1.UpdateSession, error) {
 	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
 	}
@@ -119,13 +119,19 @@ func (s *Store) Find(ctx context.Context, id string) (*v1alpha1.UpdateSession, e
 	if us := owner(list.Items, id); us != nil {
 		return s.writes.freshest(us), nil
 	}
+	if !live {
+		us, err := s.awaitCache(ctx, id)
+		if errors.Is(err, ErrLookupThrottled) {
+			return nil, &NotFoundError{ID: id}
+		}
+		return us, err
+	}
 	return s.findLive(ctx, id)
 }
 
 // findLive looks id up on the API server: not again for a while once it was missing, once for
 // all concurrent callers, and at a bounded rate. Past the rate it gives the cache a moment to
-// catch up (a session made a moment ago shows up there within it), and then gives up with
-// ErrLookupThrottled.
+// catch up, and then gives up with ErrLookupThrottled.
 func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
 	if s.lookups.missedRecently(id, s.clock.Now()) {
 		return nil, &NotFoundError{ID: id}

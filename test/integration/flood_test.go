@@ -91,7 +91,7 @@ func randomToken() string {
 
 // TestFloodOfUnknownIDs: 2,000 keep-alives with random well-formed ids, from a caller with no
 // rights at all, sent by 200 workers, cost the API server at most 100 LISTs; each answers 404,
-// or 503 when lookups are over their limit (after giving the cache half a second).
+// or 503 when lookups are over their limit (after giving the cache a second).
 func TestFloodOfUnknownIDs(t *testing.T) {
 	const requests, workers = 2000, 200
 	ns := env.Namespace(t)
