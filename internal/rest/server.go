@@ -210,7 +210,8 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		return c, s.authorize(ctx, caller, op, c.namespace, "")
 	}
-	if c.session, err = s.Store.Find(ctx, id, s.mayLookUp(ctx, caller, op)); err != nil {
+	mayLookUp := func() bool { return s.mayLookUp(ctx, caller, op) }
+	if c.session, err = s.Store.Find(ctx, id, mayLookUp); err != nil {
 		return call{}, err
 	}
 	c.namespace = c.session.Namespace

@@ -106,9 +106,10 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 
 // Find returns the session with the given id: from the cache, or, when the cache does not have
 // it (yet: a session made a moment ago shows up there within seconds), from the API server if
-// live is true, within the limits of lookups, else from the cache once it caught up. An id is
-// a UID: a session whose status.id names another object's UID is never returned for it.
-func (s *Store) Find(ctx context.Context, id string, live bool) (*v1alpha1.UpdateSession, error) {
+// live says so (asked only then), within the limits of lookups, else from the cache once it
+// caught up. An id is a UID: a session whose status.id names another object's UID is never
+// returned for it.
+func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
 	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
 	}
@@ -119,7 +120,7 @@ func (s *Store) Find(ctx context.Context, id string, live bool) (*v1alpha1.Updat
 	if us := owner(list.Items, id); us != nil {
 		return s.writes.freshest(us), nil
 	}
-	if !live {
+	if !live() {
 		us, err := s.awaitCache(ctx, id)
 		if errors.Is(err, ErrLookupThrottled) {
 			return nil, &NotFoundError{ID: id}
