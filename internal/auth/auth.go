@@ -58,8 +58,8 @@ var retryBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jit
 // Errors of Authenticate.
 var (
 	// ErrNoCredentials: the request carries no token.
-	ErrNoCredentials = errors.New("no bearer token: send Authorization: Bearer <token> or " +
-		SessionIDHeader + ": <token>, with a Kubernetes token such as a service account's")
+	ErrNoCredentials = errors.New("no credentials: send a Kubernetes token (a service account's, say) as " +
+		"Authorization: Bearer <token>, as " + SessionIDHeader + ": <token>, or as the password of basic auth")
 	// ErrBasicPassword: basic auth whose password cannot be a token (empty, too long, or with
 	// blanks), or whose user name is not printable text.
 	ErrBasicPassword = errors.New("basic auth takes a Kubernetes bearer token as the password " +
