@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -34,12 +33,12 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (user.Info, 
 			"accepts; %w", auth.ErrBasicPassword))
 	case errors.Is(err, auth.ErrInvalidToken):
 		return nil, cred, unauthenticated(err)
-	case errors.Is(err, auth.ErrThrottled):
-		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
-		e.RetryAfter = time.Second
-		return nil, cred, e
 	case err != nil:
-		return nil, cred, vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
+		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
+		if errors.Is(err, auth.ErrThrottled) {
+			e.RetryAfter = retryAfter
+		}
+		return nil, cred, e
 	}
 	return caller, cred, nil
 }

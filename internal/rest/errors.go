@@ -19,6 +19,10 @@ const (
 	msgInternal    = "com.vmware.vapi.std.errors.internal_server_error"
 )
 
+// retryAfter is the Retry-After of a call refused because a limit on unknown callers was
+// reached: the limits refill within a second.
+const retryAfter = time.Second
+
 // maxShownID bounds the id an error message repeats.
 const maxShownID = 64
 
@@ -43,7 +47,7 @@ func asVAPI(err error) *vapi.Error {
 		return notFound(missing.ID)
 	case errors.Is(err, store.ErrLookupThrottled):
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot look the session up now: %v.", err)
-		e.RetryAfter = time.Second
+		e.RetryAfter = retryAfter
 		return e
 	case errors.As(err, &busy):
 		return vapi.Errorf(vapi.ResourceBusy, msgBusy, "Update session %s is being changed by others; retry.", busy.ID)

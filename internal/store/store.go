@@ -195,13 +195,14 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 	err = s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
 		base = before.ResourceVersion
 		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+		var perr error
 		if part == Status {
-			err = s.client.Status().Patch(ctx, after, patch)
+			perr = s.client.Status().Patch(ctx, after, patch)
 		} else {
-			err = s.client.Patch(ctx, after, patch)
+			perr = s.client.Patch(ctx, after, patch)
 		}
-		written = err == nil // the last commit is the one that counts
-		return err
+		written = perr == nil // the last commit is the one that counts
+		return perr
 	})
 	if err != nil {
 		return false, err
