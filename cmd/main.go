@@ -42,7 +42,9 @@ func init() {
 
 type flags struct {
 	metricsAddr, probeAddr, restAddr string
+	pprofAddr                        string
 	restNamespace, restCertDir       string
+	restShutdownDelay                time.Duration
 	leaderElect, secureMetrics       bool
 	enableHTTP2                      bool
 	localControlPlane                bool
@@ -61,6 +63,8 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to; 0 disables it.")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "The address Go's pprof profiles are served on "+
+		"(/debug/pprof/), for profiling the hot path; 0 disables it. Keep it off the network: profiles need no credentials.")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "Enable leader election for the reconciler, "+
 		"so that one replica expires sessions while every replica serves the REST API.")
 	fs.BoolVar(&f.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
@@ -70,6 +74,9 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 		"Where REST create and list work for a caller that is not a service account and names no namespace.")
 	fs.StringVar(&f.restCertDir, "rest-cert-dir", "",
 		"Folder with tls.crt and tls.key for the REST API, reloaded when they change; empty serves plain HTTP.")
+	fs.DurationVar(&f.restShutdownDelay, "rest-shutdown-delay", 0,
+		"On SIGTERM, how long the REST server keeps answering while /readyz reports not ready, before it closes "+
+			"its listener: the time a Service takes to stop routing to a stopping pod (the shipped Deployment sets 5s).")
 	fs.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
 		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
 	fs.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
@@ -120,6 +127,8 @@ func (f flags) validate() error {
 		return fmt.Errorf("--terminal-retention must not be negative, got %s", f.policy.TerminalRetention)
 	case f.tokenReviews.QPS <= 0 || f.tokenReviews.Burst < 1 || f.tokenReviews.Concurrency < 1:
 		return errors.New("--rest-token-review-qps, --rest-token-review-burst and --rest-token-review-concurrency must be positive")
+	case f.restShutdownDelay < 0:
+		return fmt.Errorf("--rest-shutdown-delay must not be negative, got %s", f.restShutdownDelay)
 	case f.concurrency < 1:
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", f.concurrency)
 	case f.localKubeconfig != "" && !f.localControlPlane:
@@ -156,11 +165,12 @@ func run(f flags) error {
 	}
 	ctx := ctrl.SetupSignalHandler()
 	err = operator.Setup(ctx, mgr, operator.Options{
-		RESTAddr:      disabledIfZero(f.restAddr),
-		RESTNamespace: f.restNamespace,
-		RESTCertDir:   f.restCertDir,
-		Policy:        f.policy,
-		Concurrency:   f.concurrency,
+		RESTAddr:          disabledIfZero(f.restAddr),
+		RESTNamespace:     f.restNamespace,
+		RESTCertDir:       f.restCertDir,
+		RESTShutdownDelay: f.restShutdownDelay,
+		Policy:            f.policy,
+		Concurrency:       f.concurrency,
 
 		TokenReviews:   f.tokenReviews,
 		TokenAudiences: f.tokenAudiences,
@@ -225,6 +235,7 @@ func managerOptions(f flags) ctrl.Options {
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Metrics:                metrics,
 		HealthProbeBindAddress: f.probeAddr,
+		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "update-session-operator.contentlib.dev",
 		// Release the lease on a clean stop, so that another replica expires sessions within

@@ -23,7 +23,7 @@ func TestShippedArgsParse(t *testing.T) {
 		"chart":          testenv.DecodeObjects(t, testenv.Run(t, helm, "template", "uso", chart)),
 		"chart with values": testenv.DecodeObjects(t, testenv.Run(t, helm, "template", "uso", chart,
 			"--set", "leaderElection.enabled=false,metrics.enabled=false,metrics.secure=false,rest.tls.mode=disabled",
-			"--set", "sessionTimeout=90s,terminalRetention=1h,keepaliveCoalesceWindow=0s,rest.port=9443",
+			"--set", "sessionTimeout=90s,terminalRetention=1h,keepaliveCoalesceWindow=0s,rest.port=9443,rest.shutdownDelay=2s",
 			"--set", "extraArgs={--max-concurrent-reconciles=8}")),
 	}
 	for source, objs := range sources {

@@ -81,23 +81,26 @@ func TestReconcileDecisions(t *testing.T) {
 				return us
 			}()},
 			wantRequeue: 5 * time.Minute, wantState: v1alpha1.StateActive, wantLast: now, wantWritten: true},
-		{name: "a new session created longer than its timeout ago gets its status, then is deleted",
+		{name: "a new session created longer than its timeout ago gets its status, then is deleted (5 min late: event folded)",
 			objects:     []*v1alpha1.UpdateSession{fixtureSession("late", "a", "", time.Time{})},
-			wantDeleted: true, wantEvent: "Normal Expired", wantWritten: true},
+			wantDeleted: true, wantEvent: "Normal ExpiredBurst", wantWritten: true},
 		{name: "a session kept alive 100s ago waits exactly its remaining 200s",
 			objects:     []*v1alpha1.UpdateSession{fixtureSession("kept", "a", v1alpha1.StateActive, now.Add(-100*time.Second))},
 			wantRequeue: 200 * time.Second, wantState: v1alpha1.StateActive},
-		{name: "a session idle for 301s with a 300s timeout is deleted, with an Expired event",
-			objects:     []*v1alpha1.UpdateSession{fixtureSession("idle", "a", v1alpha1.StateActive, now.Add(-301*time.Second))},
+		{name: "a session idle for 300.5s with a 300s timeout is deleted, with an Expired event",
+			objects:     []*v1alpha1.UpdateSession{fixtureSession("idle", "a", v1alpha1.StateActive, now.Add(-300500*time.Millisecond))},
 			wantDeleted: true, wantEvent: "Normal Expired"},
+		{name: "a session found 2s past its expiration time is deleted; the reconciler is behind, so its event is folded",
+			objects:     []*v1alpha1.UpdateSession{fixtureSession("behind", "a", v1alpha1.StateActive, now.Add(-302*time.Second))},
+			wantDeleted: true, wantEvent: "Normal ExpiredBurst"},
 		{name: "a session exactly at its expiration time is deleted",
 			objects:     []*v1alpha1.UpdateSession{fixtureSession("edge", "a", v1alpha1.StateActive, now.Add(-300*time.Second))},
 			wantDeleted: true, wantEvent: "Normal Expired"},
 		{name: "a session completed 30s ago waits the rest of its 2-minute retention",
 			objects:     []*v1alpha1.UpdateSession{fixtureSession("done", "a", v1alpha1.StateDone, now.Add(-30*time.Second))},
 			wantRequeue: 90 * time.Second, wantState: v1alpha1.StateDone},
-		{name: "a session canceled 121s ago has its retention over and is deleted",
-			objects:     []*v1alpha1.UpdateSession{fixtureSession("gone", "a", v1alpha1.StateCanceled, now.Add(-121*time.Second))},
+		{name: "a session canceled 120.5s ago has its retention over and is deleted",
+			objects:     []*v1alpha1.UpdateSession{fixtureSession("gone", "a", v1alpha1.StateCanceled, now.Add(-120500*time.Millisecond))},
 			wantDeleted: true, wantEvent: "Normal RetentionOver"},
 		{name: "the newer of two ACTIVE sessions of an item is failed, with a Superseded event",
 			objects: []*v1alpha1.UpdateSession{
@@ -145,14 +148,16 @@ func TestReconcileDecisions(t *testing.T) {
 				}).Build()
 			clk := clocktesting.NewFakePassiveClock(now)
 			recorder := events.NewFakeRecorder(10)
+			deletions := controllers.NewDeletionEvents(recorder)
 			r := &controllers.UpdateSessionReconciler{
-				Client: c, Store: store.New(c, c, clk), Recorder: recorder, Clock: clk, Policy: tablePolicy,
+				Client: c, Store: store.New(c, c, clk), Recorder: recorder, Deletions: deletions, Clock: clk, Policy: tablePolicy,
 			}
 			target := tc.objects[tc.reconciled]
 			res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(target)})
 			if err != nil {
 				t.Fatalf("Reconcile: %v", err)
 			}
+			flushFolded(deletions)
 			if res.RequeueAfter != tc.wantRequeue {
 				t.Errorf("RequeueAfter = %v, want %v", res.RequeueAfter, tc.wantRequeue)
 			}
@@ -184,6 +189,13 @@ func TestReconcileDecisions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flushFolded records the deletion events folded so far.
+func flushFolded(d *controllers.DeletionEvents) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = d.Start(ctx) // returns at once, flushing once
 }
 
 // checkPreconditions checks that the one delete carried the session's UID and the

@@ -58,8 +58,11 @@ type UpdateSessionReconciler struct {
 	// Store reads, writes and deletes sessions: the write path the REST server uses too.
 	Store    *store.Store
 	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
-	Policy   session.Policy
+	// Deletions records the events of deletions, folding them under a burst; SetupWithManager
+	// makes it from Recorder when nil.
+	Deletions *DeletionEvents
+	Clock     clock.PassiveClock
+	Policy    session.Policy
 }
 
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;delete
@@ -208,12 +211,11 @@ func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alph
 	metrics.Deletions.WithLabelValues(reason).Inc()
 	metrics.ExpiryLateness.WithLabelValues(reason).Observe(late.Seconds())
 	if us.Status.State.Terminal() {
-		r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, ReasonRetentionOver, "Delete",
-			"In state %s for longer than the terminal retention; deleted %s after it ran out", us.Status.State, late)
+		r.Deletions.Record(us, ReasonRetentionOver, late, fmt.Sprintf(
+			"In state %s for longer than the terminal retention; deleted %s after it ran out", us.Status.State, late))
 	} else {
-		r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, ReasonExpired, "Delete",
-			"Idle past its expiration time %s; deleted %s after it",
-			r.Policy.Deadline(us).Format(time.RFC3339Nano), late)
+		r.Deletions.Record(us, ReasonExpired, late, fmt.Sprintf("Idle past its expiration time %s; deleted %s after it",
+			r.Policy.Deadline(us).Format(time.RFC3339Nano), late))
 	}
 	logf.FromContext(ctx).Info("Session deleted", "state", us.Status.State, "late", late)
 }
@@ -222,6 +224,12 @@ func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alph
 // reconcile: the requeue already scheduled for the old deadline reads the latest lastActivity
 // from the cache when it fires and simply waits again.
 func (r *UpdateSessionReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if r.Deletions == nil {
+		r.Deletions = NewDeletionEvents(r.Recorder)
+		if err := mgr.Add(r.Deletions); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.UpdateSession{}, builder.WithPredicates(sessionChanged)).
 		Named("updatesession").

@@ -8,10 +8,12 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -22,14 +24,43 @@ type expiryResult struct {
 	early              int
 	rss, peakRSS       float64
 	spread, createTook time.Duration
+	// deletions are the sessions' expirationTimes and when their deletions were seen, in order of
+	// expirationTime.
+	deletions []deletion
+	// events counts the events recorded meanwhile, by reason.
+	events map[string]int
+}
+
+type deletion struct{ expired, deleted time.Time }
+
+// rate is the achieved expiry rate: sessions deleted per second from the first expirationTime
+// to the last deletion.
+func (e expiryResult) rate() float64 {
+	if len(e.deletions) == 0 {
+		return 0
+	}
+	last := e.deletions[0].deleted
+	for _, d := range e.deletions {
+		if d.deleted.After(last) {
+			last = d.deleted
+		}
+	}
+	return float64(len(e.deletions)) / last.Sub(e.deletions[0].expired).Seconds()
+}
+
+// arrivalRate is how fast the sessions came due: n over the spread of their expirationTimes.
+func (e expiryResult) arrivalRate() float64 {
+	if len(e.deletions) < 2 {
+		return 0
+	}
+	return float64(len(e.deletions)) / e.deletions[len(e.deletions)-1].expired.Sub(e.deletions[0].expired).Seconds()
 }
 
 // deletionWatch records, through an informer, when each session of a namespace is deleted and
 // how late that was against the expirationTime of its last state.
 type deletionWatch struct {
-	mu       sync.Mutex
-	lateness []time.Duration
-	early    int
+	mu        sync.Mutex
+	deletions []deletion
 }
 
 func watchDeletions(ctx context.Context, b *bench, namespace string) (*deletionWatch, error) {
@@ -38,97 +69,196 @@ func watchDeletions(ctx context.Context, b *bench, namespace string) (*deletionW
 		if us.Status.ExpirationTime == nil {
 			return
 		}
-		late := at.Sub(us.Status.ExpirationTime.Time)
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.lateness = append(w.lateness, late)
-		if late < 0 {
-			w.early++
-		}
+		w.deletions = append(w.deletions, deletion{expired: us.Status.ExpirationTime.Time, deleted: at})
 	})
 }
 
 func (w *deletionWatch) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.lateness)
+	return len(w.deletions)
 }
 
-// measureExpiry makes n sessions expire within the same spread, and measures how late each one
-// is deleted. The sessions are created with a long timeout and kept alive once each through
-// the REST API, so that their lastActivity times are as scattered as real clients make them.
-// Then each session's timeout is set so that lastActivity + timeout lands at its own moment,
-// spread evenly over the window. The operator's memory is read when all n exist.
-func measureExpiry(ctx context.Context, b *bench, m *managerProcess, namespace string, n int,
-	spread time.Duration) (expiryResult, error) {
-	ns, err := b.namespace(ctx, namespace)
-	if err != nil {
-		return expiryResult{}, err
-	}
-	token, err := b.uploader(ctx, ns)
-	if err != nil {
-		return expiryResult{}, err
-	}
-	watch, err := watchDeletions(ctx, b, ns)
-	if err != nil {
-		return expiryResult{}, err
-	}
-	start := time.Now()
-	names, ids, err := b.createSessions(ctx, ns, n, 3600)
-	if err != nil {
-		return expiryResult{}, err
-	}
-	res := expiryResult{n: n, spread: spread, createTook: time.Since(start)}
-	fmt.Fprintf(os.Stderr, "    %d sessions created and initialised in %v\n", n, res.createTook.Round(time.Second))
-	if err := b.keepAliveAll(ctx, m.restURL, token, ids); err != nil {
-		return res, err
-	}
-	// Leave time to set every timeout before the first deadline.
-	window := time.Now().Add(30*time.Second + time.Duration(n)*5*time.Millisecond)
-	if err := b.scheduleExpiry(ctx, ns, names, window, spread); err != nil {
-		return res, err
-	}
-	res.rss, _ = m.rss()
-	fmt.Fprintf(os.Stderr, "    operator RSS with %d sessions: %.0f MiB; they expire from %s to %s\n", n, res.rss,
-		window.Format("15:04:05"), window.Add(spread).Format("15:04:05"))
+// waitAll waits until n deletions were seen, or until deadline.
+func (w *deletionWatch) waitAll(n int, deadline time.Time) error {
 	for last := -1; ; time.Sleep(time.Second) {
-		got := watch.count()
+		got := w.count()
 		if got == n {
-			break
+			return nil
 		}
 		if got != last {
 			fmt.Fprintf(os.Stderr, "    %d of %d deleted\n", got, n)
 			last = got
 		}
-		if time.Now().After(window.Add(spread + 2*time.Minute)) {
-			return res, fmt.Errorf("only %d of %d sessions deleted", got, n)
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d sessions deleted", got, n)
 		}
 	}
-	_, res.peakRSS = m.rss()
-	res.lateness = slices.Sorted(slices.Values(watch.lateness))
-	res.early = watch.early
-	return res, nil
 }
 
-// keepAliveAll keeps every session alive once through the REST API, 64 at a time.
-func (b *bench) keepAliveAll(ctx context.Context, restURL, token string, ids []string) error {
-	call := restKeepAlive(b.http, restURL, token, ids)
+// result sorts the deletions by expirationTime and measures their lateness.
+func (w *deletionWatch) result(res *expiryResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	res.deletions = slices.SortedFunc(slices.Values(w.deletions), func(a, b deletion) int { return a.expired.Compare(b.expired) })
+	for _, d := range res.deletions {
+		late := d.deleted.Sub(d.expired)
+		res.lateness = append(res.lateness, late)
+		if late < 0 {
+			res.early++
+		}
+	}
+	slices.Sort(res.lateness)
+}
+
+// expireTogether makes the n sessions of ns expire within the same spread, and measures how
+// late each one is deleted. The sessions have been kept alive through the REST API, so that
+// their lastActivity times are as scattered as real clients make them; each session's timeout
+// is set so that lastActivity + timeout lands at its own moment, spread evenly over the window.
+func (b *bench) expireTogether(ctx context.Context, m *managerProcess, ns string, names []string, watch *deletionWatch,
+	res *expiryResult) error {
+	// Leave time to set every timeout before the first deadline.
+	window := time.Now().Add(30*time.Second + time.Duration(len(names))*5*time.Millisecond)
+	if err := b.scheduleExpiry(ctx, ns, names, window, res.spread); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "    %d sessions expire from %s to %s\n", len(names), window.Format("15:04:05"),
+		window.Add(res.spread).Format("15:04:05"))
+	eventsBefore := b.eventCounts(ctx, ns)
+	if err := watch.waitAll(len(names), window.Add(res.spread+3*time.Minute)); err != nil {
+		return err
+	}
+	time.Sleep(controllers.FoldInterval + 2*time.Second) // the last folded events
+	res.events = b.eventCounts(ctx, ns)
+	for reason, n := range eventsBefore {
+		res.events[reason] -= n
+	}
+	_, res.peakRSS = m.rss()
+	watch.result(res)
+	return nil
+}
+
+// eventCounts counts the events of ns by reason.
+func (b *bench) eventCounts(ctx context.Context, ns string) map[string]int {
+	counts := map[string]int{}
+	list, err := b.cs.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "    listing events:", err)
+		return counts
+	}
+	for _, ev := range list.Items {
+		counts[ev.Reason]++
+	}
+	return counts
+}
+
+// measureQuietExpiry lets n sessions expire within 10 s, as a cluster's sessions do on a
+// normal day: each should be deleted within a fraction of a second, with its own event.
+func (b *bench) measureQuietExpiry(ctx context.Context, n int) (expiryResult, error) {
+	step(fmt.Sprintf("quiet expiry: %d sessions expiring within 10s", n))
+	m, err := b.startManager(time.Second)
+	if err != nil {
+		return expiryResult{}, err
+	}
+	defer m.stop()
+	res := expiryResult{n: n, spread: 10 * time.Second}
+	ns, token, watch, err := b.expiryNamespace(ctx, "expiry-quiet")
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
-	errs := make(chan error, len(ids))
-	sem := make(chan struct{}, 64)
+	names, ids, err := b.createSessions(ctx, ns, n, 3600)
+	if err != nil {
+		return res, err
+	}
+	res.createTook = time.Since(start)
+	if err := b.keepAliveAll(ctx, m.restURL, token, ids); err != nil {
+		return res, err
+	}
+	res.rss, _ = m.rss()
+	return res, b.expireTogether(ctx, m, ns, names, watch, &res)
+}
+
+// expiryNamespace makes a namespace with an uploader, and watches its deletions.
+func (b *bench) expiryNamespace(ctx context.Context, name string) (string, string, *deletionWatch, error) {
+	ns, err := b.namespace(ctx, name)
+	if err != nil {
+		return "", "", nil, err
+	}
+	token, err := b.uploader(ctx, ns)
+	if err != nil {
+		return "", "", nil, err
+	}
+	watch, err := watchDeletions(ctx, b, ns)
+	return ns, token, watch, err
+}
+
+// rawDeleteResult is how fast the API server deletes sessions for a plain client.
+type rawDeleteResult struct {
+	n    int
+	took time.Duration
+}
+
+func (r rawDeleteResult) rate() float64 { return float64(r.n) / r.took.Seconds() }
+
+// measureRawDelete creates n sessions with a long timeout, then deletes them with plain DELETEs,
+// 64 at a time, as fast as the API server takes them: the anchor of the expiry rate. The
+// operator runs meanwhile and a deletion watch is open, as in the expiry burst.
+func (b *bench) measureRawDelete(ctx context.Context, n int) (rawDeleteResult, error) {
+	step(fmt.Sprintf("raw DELETE: %d sessions, 64 workers", n))
+	m, err := b.startManager(time.Second)
+	if err != nil {
+		return rawDeleteResult{}, err
+	}
+	defer m.stop()
+	ns, _, watch, err := b.expiryNamespace(ctx, "raw-delete")
+	if err != nil {
+		return rawDeleteResult{}, err
+	}
+	names, _, err := b.createSessions(ctx, ns, n, 3600)
+	if err != nil {
+		return rawDeleteResult{}, err
+	}
+	start := time.Now()
+	err = forEach(len(names), 64, func(i int) error {
+		us := &v1alpha1.UpdateSession{}
+		us.Namespace, us.Name = ns, names[i]
+		return b.client.Delete(ctx, us)
+	})
+	res := rawDeleteResult{n: n, took: time.Since(start)}
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(os.Stderr, "    %d deleted in %v: %.0f/s\n", n, res.took.Round(time.Millisecond), res.rate())
+	return res, watch.waitAll(n, time.Now().Add(time.Minute))
+}
+
+// forEach calls f for 0..n-1 from workers goroutines, and returns the first error.
+func forEach(n, workers int, f func(i int) error) error {
+	errs := make(chan error, n)
+	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
-	for i := range ids {
+	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := call(i); err != nil {
+			if err := f(i); err != nil {
 				errs <- err
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
-	for err := range errs {
+	return <-errs
+}
+
+// keepAliveAll keeps every session alive once through the REST API, 64 at a time.
+func (b *bench) keepAliveAll(ctx context.Context, restURL, token string, ids []string) error {
+	call := keepAlive(b.http, restURL, token, ids)
+	start := time.Now()
+	if err := forEach(len(ids), 64, call); err != nil {
 		return fmt.Errorf("keep-alive: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "    %d keep-alives in %v\n", len(ids), time.Since(start).Round(time.Millisecond))
@@ -148,27 +278,16 @@ func (b *bench) scheduleExpiry(ctx context.Context, ns string, names []string, f
 		last[us.Name] = us.Status.LastActivity.Time
 	}
 	start := time.Now()
-	errs := make(chan error, len(names))
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
-	for i, name := range names {
+	err := forEach(len(names), 64, func(i int) error {
 		moment := from.Add(spread * time.Duration(i) / time.Duration(len(names)))
-		timeout := int32(moment.Sub(last[name]) / time.Second)
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			us := &v1alpha1.UpdateSession{}
-			us.Namespace, us.Name = ns, name
-			patch := client.RawPatch(types.MergePatchType,
-				[]byte(fmt.Sprintf(`{"spec":{"expirationTimeoutSeconds":%d}}`, timeout)))
-			if err := b.client.Patch(ctx, us, patch); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+		timeout := int32(moment.Sub(last[names[i]]) / time.Second)
+		us := &v1alpha1.UpdateSession{}
+		us.Namespace, us.Name = ns, names[i]
+		patch := client.RawPatch(types.MergePatchType,
+			[]byte(fmt.Sprintf(`{"spec":{"expirationTimeoutSeconds":%d}}`, timeout)))
+		return b.client.Patch(ctx, us, patch)
+	})
+	if err != nil {
 		return fmt.Errorf("setting a timeout: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "    timeouts set in %v\n", time.Since(start).Round(time.Millisecond))

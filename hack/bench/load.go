@@ -91,22 +91,24 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
 }
 
-// restKeepAlive returns a call that keeps sessions alive through the operator's REST API.
-func restKeepAlive(httpClient *http.Client, restURL, token string, ids []string) func(int) error {
+// keepAlive returns a call that keeps sessions alive through a vSphere-style REST API, the
+// operator's or vcsim's, as govmomi does: the /rest form, with the session id header (which
+// carries a Kubernetes token for the operator).
+func keepAlive(httpClient *http.Client, base, sessionID string, ids []string) func(int) error {
 	return func(i int) error {
 		req, err := http.NewRequest(http.MethodPost,
-			restURL+"/api/content/library/item/update-session/"+ids[i]+"?action=keep-alive", nil)
+			base+"/rest/com/vmware/content/library/item/update-session/id:"+ids[i]+"?~action=keep-alive", nil)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("vmware-api-session-id", sessionID)
 		resp, err := httpClient.Do(req)
 		if err != nil {
 			return err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
 			return fmt.Errorf("keep-alive answered %d", resp.StatusCode)
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,29 +35,59 @@ import (
 
 func main() {
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
-	manager := flag.String("manager", "bin/manager", "the manager binary to measure")
-	out := flag.String("out", "docs", "where to write benchmarks.md and the charts")
-	loadFor := flag.Duration("load-duration", 10*time.Second, "how long each keep-alive load runs")
-	sessions := flag.Int("sessions", 1000, "sessions the keep-alive load spreads over")
-	expiryRuns := flag.String("expiry", "1000/10s,10000/10s,10000/30s",
-		"expiry runs: how many sessions expire within how long a window, comma-separated")
+	var o options
+	flag.StringVar(&o.manager, "manager", "bin/manager", "the manager binary to measure")
+	flag.StringVar(&o.out, "out", "docs", "where to write benchmarks.md and the charts")
+	flag.DurationVar(&o.loadFor, "load-duration", 10*time.Second, "how long each keep-alive load runs")
+	flag.IntVar(&o.sessions, "sessions", 1000, "sessions the keep-alive loads spread over")
+	flag.IntVar(&o.scale, "scale", 10000, "sessions of the scale phase: requests per keep-alive, memory, the expiry burst")
+	flag.DurationVar(&o.burstWindow, "burst-window", 10*time.Second, "the scale phase's sessions all expire within this window")
+	flag.IntVar(&o.quiet, "quiet", 1000, "sessions of the quiet expiry run, expiring within 10s")
+	flag.DurationVar(&o.floodFor, "flood-duration", 25*time.Second, "how long the token flood runs")
+	flag.StringVar(&o.phases, "phases", allPhases,
+		"the phases to run; docs are written only when all run (load: keep-alive loads; flood: token flood; "+
+			"scale: requests per keep-alive, memory and the expiry burst; expiry: raw DELETE and quiet expiry)")
+	serveSim := flag.Bool("serve-vcsim", false, "serve govmomi's simulator and print its URL (the benchmark runs itself so)")
 	flag.Parse()
-	if err := run(*manager, *out, *loadFor, *sessions, *expiryRuns); err != nil {
+	if *serveSim {
+		if err := serveVcsim(); err != nil {
+			fmt.Fprintln(os.Stderr, "vcsim:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// bench holds the control plane and the clients the measurements share.
-type bench struct {
-	cfg    *rest.Config
-	client client.Client
-	cs     *kubernetes.Clientset
-	http   *http.Client
+// options are the benchmark's flags.
+type options struct {
+	manager, out      string
+	loadFor, floodFor time.Duration
+	sessions          int
+	scale, quiet      int
+	burstWindow       time.Duration
+	phases            string
 }
 
-func run(managerBin, out string, loadFor time.Duration, sessions int, expiryRuns string) error {
+// bench holds the control plane and the clients the measurements share.
+type bench struct {
+	cfg        *rest.Config
+	client     client.Client
+	cs         *kubernetes.Clientset
+	http       *http.Client
+	kubeconfig string
+	logPath    string
+	managerBin string
+	// work holds the manager's log and CPU profiles.
+	work string
+}
+
+func run(o options) error {
 	ctx := context.Background()
+	started := time.Now()
 	step("starting the control plane (kube-apiserver, etcd)")
 	cp, err := localcp.Start()
 	if err != nil {
@@ -71,35 +102,47 @@ func run(managerBin, out string, loadFor time.Duration, sessions int, expiryRuns
 	if err != nil {
 		return err
 	}
-	kubeconfig, logPath := filepath.Join(work, "kubeconfig"), filepath.Join(work, "manager.log")
-	if err := cp.WriteAdminKubeconfig(kubeconfig); err != nil {
+	b.managerBin, b.work = o.manager, work
+	b.kubeconfig, b.logPath = filepath.Join(work, "kubeconfig"), filepath.Join(work, "manager.log")
+	if err := cp.WriteAdminKubeconfig(b.kubeconfig); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "  manager log: %s\n", logPath)
-	report := &report{machine: describeMachine(), loadFor: loadFor, sessions: sessions}
-
-	if report.load, err = b.measureLoad(ctx, managerBin, kubeconfig, logPath, loadFor, sessions); err != nil {
-		return err
-	}
-	runs, err := parseExpiryRuns(expiryRuns)
-	if err != nil {
-		return err
-	}
-	for i, r := range runs {
-		step(fmt.Sprintf("expiry: %d sessions expiring within the same %v", r.n, r.window))
-		m, err := startManager(managerBin, kubeconfig, time.Second, logPath)
-		if err != nil {
+	fmt.Fprintf(os.Stderr, "  manager log: %s\n", b.logPath)
+	r := &report{machine: describeMachine(), opts: o}
+	phases := strings.Split(o.phases, ",")
+	for _, phase := range []struct {
+		name string
+		run  func() error
+	}{
+		{"load", func() (err error) { r.load, err = b.measureLoad(ctx, o.loadFor, o.sessions); return err }},
+		{"flood", func() (err error) { r.flood, err = b.measureFlood(ctx, o.floodFor); return err }},
+		{"scale", func() (err error) { r.scale, err = b.measureScale(ctx, o.scale, o.burstWindow); return err }},
+		{"expiry", func() (err error) {
+			if r.rawDelete, err = b.measureRawDelete(ctx, o.scale); err != nil {
+				return err
+			}
+			r.quiet, err = b.measureQuietExpiry(ctx, o.quiet)
+			return err
+		}},
+	} {
+		if !slices.Contains(phases, phase.name) {
+			continue
+		}
+		if err := phase.run(); err != nil {
 			return err
 		}
-		res, err := measureExpiry(ctx, b, m, fmt.Sprintf("expiry-%d", i), r.n, r.window)
-		m.stop()
-		if err != nil {
-			return err
-		}
-		report.expiry = append(report.expiry, res)
+		phases = slices.DeleteFunc(phases, func(p string) bool { return p == phase.name })
 	}
-	step("writing " + out)
-	return report.write(out)
+	if len(phases) > 0 {
+		return fmt.Errorf("unknown phases %v", phases)
+	}
+	if o.phases != allPhases {
+		step("not all phases ran: " + o.out + " is left as it is")
+		return nil
+	}
+	r.took = time.Since(started)
+	step("writing " + o.out)
+	return r.write(o.out)
 }
 
 func newBench(cfg *rest.Config) (*bench, error) {
@@ -117,10 +160,15 @@ func newBench(cfg *rest.Config) (*bench, error) {
 	return &bench{cfg: cfg, client: c, cs: cs, http: &http.Client{Transport: transport}}, nil
 }
 
-// measureLoad runs the keep-alive loads: through the REST API without and with coalescing, and
-// as raw status patches, at each concurrency.
-func (b *bench) measureLoad(ctx context.Context, managerBin, kubeconfig, logPath string, d time.Duration,
-	sessions int) ([]loadResult, error) {
+// startManager runs the manager with its default flags but for the keep-alive coalescing window
+// and extra.
+func (b *bench) startManager(coalescing time.Duration, extra ...string) (*managerProcess, error) {
+	return startManager(b.managerBin, b.kubeconfig, coalescing, b.logPath, extra...)
+}
+
+// measureLoad runs the keep-alive loads at each concurrency: through the REST API without and
+// with coalescing, against vcsim, and as raw status patches.
+func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) ([]loadResult, error) {
 	ns, err := b.namespace(ctx, "keepalive")
 	if err != nil {
 		return nil, err
@@ -132,11 +180,11 @@ func (b *bench) measureLoad(ctx context.Context, managerBin, kubeconfig, logPath
 	var results []loadResult
 	var names, ids []string
 	for _, mode := range []struct {
-		name       string
+		name, file string
 		coalescing time.Duration
-	}{{"REST, no coalescing", 0}, {"REST, coalescing", time.Second}} {
+	}{{modeUncoalesced, "uncoalesced", 0}, {modeCoalesced, "coalesced", time.Second}} {
 		step("keep-alive load: " + mode.name)
-		m, err := startManager(managerBin, kubeconfig, mode.coalescing, logPath)
+		m, err := b.startManager(mode.coalescing)
 		if err != nil {
 			return nil, err
 		}
@@ -147,12 +195,21 @@ func (b *bench) measureLoad(ctx context.Context, managerBin, kubeconfig, logPath
 			}
 		}
 		for _, c := range concurrencies {
-			conflicts := m.metric("updatesession_rest_write_conflicts_total")
-			results = append(results, b.measured(mode.name, c, d, sessions, restKeepAlive(b.http, m.restURL, token, ids)))
-			fmt.Fprintf(os.Stderr, "    write conflicts: %.0f\n", m.metric("updatesession_rest_write_conflicts_total")-conflicts)
+			wait := m.profile(filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d.pprof", mode.file, c)), d-time.Second)
+			results = append(results, b.measured(mode.name, c, d, sessions, keepAlive(b.http, m.restURL, token, ids)))
+			wait()
 		}
 		m.stop()
 	}
+	step("keep-alive load: govmomi's simulator (vcsim)")
+	sim, err := startVcsim(ctx, sessions)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range concurrencies {
+		results = append(results, b.measured(modeVcsim, c, d, sessions, keepAlive(b.http, sim.base(), sim.sessionID, sim.ids)))
+	}
+	sim.stop()
 	step("keep-alive load: raw status PATCH to the API server")
 	for _, c := range concurrencies {
 		results = append(results, b.measured(modeRaw, c, d, sessions, rawPatch(b.client, ns, names)))
@@ -162,38 +219,40 @@ func (b *bench) measureLoad(ctx context.Context, managerBin, kubeconfig, logPath
 
 var concurrencies = []int{16, 64, 256}
 
-const modeRaw = "raw PATCH"
+// allPhases are the phases of a full run, in order.
+const allPhases = "load,flood,scale,expiry"
+
+// The keep-alive load modes.
+const (
+	modeUncoalesced = "REST, no coalescing"
+	modeCoalesced   = "REST, coalescing"
+	modeVcsim       = "vcsim"
+	modeRaw         = "raw PATCH"
+)
 
 // measured runs a load and counts the status writes the API server served meanwhile.
 func (b *bench) measured(mode string, c int, d time.Duration, sessions int, call func(int) error) loadResult {
-	before := b.statusWrites()
+	before := b.apiRequests(isStatusWrite)
 	res := runLoad(mode, c, d, sessions, call)
-	res.writes = b.statusWrites() - before
+	res.writes = b.apiRequests(isStatusWrite) - before
 	fmt.Fprintf(os.Stderr, "  %-20s c=%-3d %8.0f/s  p50 %-9v p99 %-9v failed %d  writes/call %.2f\n",
 		mode, c, res.throughput(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.failed,
 		res.writesPerCall())
 	return res
 }
 
-// statusWrites is the API server's count of PATCH and PUT calls on updatesessions/status.
-func (b *bench) statusWrites() float64 {
-	data, err := b.cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+// apiRequests is the API server's count of the requests it served that match.
+func (b *bench) apiRequests(match func(labels map[string]string) bool) float64 {
+	n, err := testenv.CountAPIRequests(context.Background(), b.cfg, match)
 	if err != nil {
-		return 0
+		fmt.Fprintln(os.Stderr, "   ", err)
 	}
-	var total float64
-	for _, line := range strings.Split(string(data), "\n") {
-		if !strings.HasPrefix(line, "apiserver_request_total{") || !strings.Contains(line, `resource="updatesessions"`) ||
-			!strings.Contains(line, `subresource="status"`) ||
-			(!strings.Contains(line, `verb="PATCH"`) && !strings.Contains(line, `verb="PUT"`)) {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-			total += v
-		}
-	}
-	return total
+	return n
+}
+
+// isStatusWrite: a PATCH or PUT of updatesessions/status.
+func isStatusWrite(l map[string]string) bool {
+	return l["resource"] == "updatesessions" && l["subresource"] == "status" && (l["verb"] == "PATCH" || l["verb"] == "PUT")
 }
 
 // namespace creates a namespace for one measurement.
@@ -202,24 +261,30 @@ func (b *bench) namespace(ctx context.Context, name string) (string, error) {
 	return name, b.client.Create(ctx, ns)
 }
 
-// uploader creates a service account allowed to keep sessions alive in ns and returns a token.
+// uploader creates the service account "uploader", allowed to keep sessions alive in ns, and
+// returns a token of it.
 func (b *bench) uploader(ctx context.Context, ns string) (string, error) {
+	return b.account(ctx, ns, "uploader")
+}
+
+// account creates a service account allowed to keep sessions alive in ns and returns a token.
+func (b *bench) account(ctx context.Context, ns, name string) (string, error) {
 	objs := []client.Object{
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "uploader"}},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "uploader"}, Rules: []rbacv1.PolicyRule{{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"updatesessions"},
 			Verbs: []string{"get", "list", "create", "update", "delete"},
 		}}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "uploader"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "uploader"},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "uploader"}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}}},
 	}
 	for _, obj := range objs {
 		if err := b.client.Create(ctx, obj); err != nil {
 			return "", err
 		}
 	}
-	tr, err := b.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "uploader", &authenticationv1.TokenRequest{
+	tr, err := b.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](7200)},
 	}, metav1.CreateOptions{})
 	if err != nil {
@@ -279,29 +344,6 @@ func (b *bench) createSessions(ctx context.Context, ns string, n int, timeoutSec
 		fmt.Fprintf(os.Stderr, "    %d of %d initialised\n", len(byName), n)
 	}
 	return nil, nil, fmt.Errorf("sessions not initialised within 5 minutes")
-}
-
-type expiryRun struct {
-	n      int
-	window time.Duration
-}
-
-// parseExpiryRuns reads "1000/10s,10000/30s".
-func parseExpiryRuns(s string) ([]expiryRun, error) {
-	var runs []expiryRun
-	for _, f := range strings.Split(s, ",") {
-		count, window, ok := strings.Cut(strings.TrimSpace(f), "/")
-		var r expiryRun
-		_, err := fmt.Sscan(count, &r.n)
-		if err == nil && ok {
-			r.window, err = time.ParseDuration(window)
-		}
-		if err != nil || !ok || r.n <= 0 || r.window <= 0 {
-			return nil, fmt.Errorf("expiry run %q: want <sessions>/<window>, like 10000/10s", f)
-		}
-		runs = append(runs, r)
-	}
-	return runs, nil
 }
 
 func step(s string) { fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), s) }

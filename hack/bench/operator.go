@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,32 +18,35 @@ type managerProcess struct {
 	cmd        *exec.Cmd
 	restURL    string
 	metricsURL string
+	pprofURL   string
 	logFile    *os.File
 	coalescing time.Duration
 }
 
-// startManager runs bin/manager with the given keep-alive coalescing window and waits until its
-// REST server answers.
-func startManager(binary, kubeconfig string, coalescing time.Duration, logPath string) (*managerProcess, error) {
-	restAddr, metricsAddr := freeAddr(), freeAddr()
+// startManager runs bin/manager with the given keep-alive coalescing window and extra flags, and
+// waits until its REST server answers.
+func startManager(binary, kubeconfig string, coalescing time.Duration, logPath string, extra ...string) (*managerProcess, error) {
+	restAddr, metricsAddr, pprofAddr := freeAddr(), freeAddr(), freeAddr()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary,
-		"--kubeconfig="+kubeconfig,
-		"--rest-bind-address="+restAddr,
-		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
+	args := append([]string{
+		"--kubeconfig=" + kubeconfig,
+		"--rest-bind-address=" + restAddr,
+		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=0",
-		"--keepalive-coalesce-window="+coalescing.String(),
+		"--pprof-bind-address=" + pprofAddr,
+		"--keepalive-coalesce-window=" + coalescing.String(),
 		"--zap-devel=false", "--zap-log-level=info",
-	)
+	}, extra...)
+	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	m := &managerProcess{cmd: cmd, restURL: "http://" + restAddr, metricsURL: "http://" + metricsAddr + "/metrics",
-		logFile: logFile, coalescing: coalescing}
+		pprofURL: "http://" + pprofAddr + "/debug/pprof", logFile: logFile, coalescing: coalescing}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get(m.restURL + "/"); err == nil {
 			_ = resp.Body.Close()
@@ -114,4 +118,30 @@ func (m *managerProcess) metric(name string) float64 {
 		}
 	}
 	return 0
+}
+
+// profile records a CPU profile of the manager for d into path, in the background; wait waits
+// for it.
+func (m *managerProcess) profile(path string, d time.Duration) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("%s/profile?seconds=%d", m.pprofURL, int(d.Seconds())))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "    profile:", err)
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		f, err := os.Create(path)
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			_ = f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "    profile:", err)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "    CPU profile of the manager: go tool pprof -top %s\n", path)
+	}()
+	return func() { <-done }
 }

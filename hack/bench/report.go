@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"image/color"
+	"maps"
 	"os"
+	"slices"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -20,69 +22,184 @@ import (
 
 // report is everything one run measured.
 type report struct {
-	machine  string
-	loadFor  time.Duration
-	sessions int
-	load     []loadResult
-	expiry   []expiryResult
+	machine   string
+	opts      options
+	took      time.Duration
+	load      []loadResult
+	flood     floodResult
+	scale     scaleResult
+	rawDelete rawDeleteResult
+	quiet     expiryResult
 }
 
 func (r *report) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := r.latencyChart(filepath.Join(dir, "bench-keepalive.png")); err != nil {
+	if err := r.keepAliveChart(filepath.Join(dir, "bench-keepalive.png")); err != nil {
 		return err
 	}
-	if err := r.expiryChart(filepath.Join(dir, "bench-expiry.png")); err != nil {
+	if err := r.burstChart(filepath.Join(dir, "bench-expiry.png")); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(r.markdown()), 0o644)
+	md := r.markdown()
+	fmt.Fprint(os.Stderr, r.targets())
+	return os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(md), 0o644)
+}
+
+// target is one row of the targets table.
+type target struct {
+	name, measured, anchor string
+	ratio                  string
+	met                    bool
+}
+
+func yes(met bool) string {
+	if met {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// targets is the table of the targets: each measured figure, its anchor and whether it is met.
+func (r *report) targets() string {
+	burst := r.scale.burst
+	ideal := min(r.rawDelete.rate(), burst.arrivalRate())
+	rows := []target{{
+		name:     "expiry throughput >= 0.9x min(raw DELETE, arrival)",
+		measured: fmt.Sprintf("%.0f/s (%d sessions)", burst.rate(), burst.n),
+		anchor:   fmt.Sprintf("raw DELETE %.0f/s, arrival %.0f/s", r.rawDelete.rate(), burst.arrivalRate()),
+		ratio:    fmt.Sprintf("%.2fx", burst.rate()/ideal), met: burst.rate() >= 0.9*ideal,
+	}}
+	for _, c := range concurrencies {
+		op, sim := r.find(modeCoalesced, c).throughput(), r.find(modeVcsim, c).throughput()
+		rows = append(rows, target{
+			name:     fmt.Sprintf("coalesced keep-alive >= 1.0x vcsim, %d clients", c),
+			measured: fmt.Sprintf("%.0f/s", op), anchor: fmt.Sprintf("vcsim %.0f/s", sim),
+			ratio: fmt.Sprintf("%.2fx", op/sim), met: op >= sim,
+		})
+	}
+	ka := float64(r.scale.keepAlives)
+	rows = append(rows,
+		target{name: fmt.Sprintf("API-server writes per keep-alive, %d sessions", r.scale.n),
+			measured: fmt.Sprintf("%.3f", r.scale.writes/ka), anchor: "<= 1.0", ratio: "-", met: r.scale.writes/ka <= 1.0},
+		target{name: fmt.Sprintf("other API-server requests per keep-alive, %d sessions", r.scale.n),
+			measured: fmt.Sprintf("%.4f", r.scale.other/ka), anchor: "<= 0.05", ratio: "-", met: r.scale.other/ka <= 0.05})
+	for _, c := range concurrencies {
+		op, raw := r.find(modeUncoalesced, c).throughput(), r.find(modeRaw, c).throughput()
+		rows = append(rows, target{
+			name:     fmt.Sprintf("uncoalesced keep-alive >= 0.9x raw PATCH, %d clients", c),
+			measured: fmt.Sprintf("%.0f/s", op), anchor: fmt.Sprintf("raw PATCH %.0f/s", raw),
+			ratio: fmt.Sprintf("%.2fx", op/raw), met: op >= 0.9*raw,
+		})
+	}
+	early := burst.early + r.quiet.early
+	rows = append(rows,
+		target{name: "sessions deleted early, every phase", measured: fmt.Sprint(early), anchor: "0", ratio: "-", met: early == 0},
+		target{name: fmt.Sprintf("operator RSS with %d sessions", r.scale.n), measured: fmt.Sprintf("%.0f MiB", r.scale.rss),
+			anchor: "<= 150 MiB", ratio: "-", met: r.scale.rss <= 150},
+		target{name: "token flood: real keep-alives failed, sessions lost",
+			measured: fmt.Sprintf("%d of %d, %d", r.flood.realFailures, r.flood.realCalls, r.flood.lost), anchor: "0, 0",
+			ratio: "-", met: r.flood.realFailures == 0 && r.flood.lost == 0},
+		target{name: "token flood: TokenReviews per 100 garbage requests",
+			measured: fmt.Sprintf("%.2f (%0.f of %d)", r.flood.reviewsPerHundred(), r.flood.reviews, r.flood.garbage),
+			anchor: "<= 5", ratio: "-", met: r.flood.reviewsPerHundred() <= 5})
+	var b strings.Builder
+	b.WriteString("| target | measured | anchor | ratio | met |\n|---|---|---|---|---|\n")
+	for _, t := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.name, t.measured, t.anchor, t.ratio, yes(t.met))
+	}
+	return b.String()
 }
 
 func (r *report) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# Benchmarks\n\n")
-	p("Measured by `make bench` (hack/bench) on %s. It starts a local kube-apiserver %s and etcd,\n",
-		time.Now().UTC().Format("2006-01-02"), localcp.KubernetesVersion)
-	p("runs the real `bin/manager` against them with its default flags, and drives it over HTTP\n")
-	p("with service-account tokens, from the same machine.\n\n")
+	p("Measured by `make bench` (hack/bench) on %s, in %v. It starts a local kube-apiserver %s and\n",
+		time.Now().UTC().Format("2006-01-02"), r.took.Round(time.Second), localcp.KubernetesVersion)
+	p("etcd, runs the real `bin/manager` against them with its default flags (but the coalescing window\n")
+	p("where a row says so), and drives it over HTTP with service-account tokens, from the same machine.\n")
+	p("Every figure below comes from this one run.\n\n")
 	p("Machine: %s.\n\n", r.machine)
+	p("## Targets\n\n%s\n", r.targets())
+	r.loadSection(p)
+	r.floodSection(p)
+	r.scaleSection(p)
+	p("## Reproduce\n\n```sh\nmake bench\n```\n\n")
+	p("`make bench BENCH_ARGS='-load-duration=30s -scale=20000'` changes the run (`go run ./hack/bench -h`\n")
+	p("lists the flags); the manager's log goes to a temporary folder that the run prints.\n")
+	return b.String()
+}
+
+func (r *report) loadSection(p func(string, ...any)) {
 	p("## Keep-alive throughput and latency\n\n")
-	p("%d sessions; each client keeps its own session alive in a loop (keep-alive, no body), as an\n", r.sessions)
-	p("uploader does after each chunk, for %v.\n", r.loadFor)
-	p("\"raw PATCH\" is what a client would do without the operator: a merge patch of\n")
-	p("`status.lastActivity` straight to the API server, as admin. Writes/call counts the status\n")
-	p("PATCH and PUT requests the API server served, per successful call.\n\n")
+	p("%d sessions; each client keeps its own session alive in a loop (keep-alive, no body), as an\n", r.opts.sessions)
+	p("uploader does after each chunk, for %v, through the `/rest` form with the `vmware-api-session-id`\n", r.opts.loadFor)
+	p("header, as govmomi sends it. \"vcsim\" is govmomi v0.56.0's simulator, run as a process of its own\n")
+	p("over plain HTTP like the operator, with the same load generator, clients and sessions: it keeps\n")
+	p("sessions in memory and persists nothing. \"raw PATCH\" is what a client would do without the\n")
+	p("operator: a merge patch of `status.lastActivity` straight to the API server, as admin.\n")
+	p("Writes/call counts the status PATCH and PUT requests the API server served, per successful call.\n\n")
 	p("| mode | clients | calls/s | p50 | p99 | failed | writes/call |\n|---|---|---|---|---|---|---|\n")
 	for _, l := range r.load {
 		p("| %s | %d | %.0f | %v | %v | %d | %.2f |\n", l.mode, l.concurrency, l.throughput(),
 			l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.failed, l.writesPerCall())
 	}
-	p("\n| clients | REST without coalescing / raw | REST with coalescing / raw |\n|---|---|---|\n")
-	for _, c := range concurrencies {
-		raw := r.find(modeRaw, c).throughput()
-		p("| %d | %.2f× | %.2f× |\n", c, r.find("REST, no coalescing", c).throughput()/raw,
-			r.find("REST, coalescing", c).throughput()/raw)
+	p("\n![keep-alive rate against concurrency](bench-keepalive.png)\n\n")
+}
+
+func (r *report) floodSection(p func(string, ...any)) {
+	f := r.flood
+	p("## Token flood\n\n")
+	p("%d goroutines send keep-alives with fresh random tokens as fast as they can, while %d real\n", f.flooders, f.clients)
+	p("clients (a service account each) keep their own sessions alive every %v, for %v.\n\n", clientPeriod, f.duration)
+	p("| garbage requests | answered 503 (review limit) | TokenReviews served | per 100 garbage | real keep-alives | failed | sessions lost |\n")
+	p("|---|---|---|---|---|---|---|\n")
+	p("| %d | %d | %.0f | %.2f | %d | %d | %d |\n\n", f.garbage, f.throttled, f.reviews, f.reviewsPerHundred(),
+		f.realCalls, f.realFailures, f.lost)
+}
+
+func (r *report) scaleSection(p func(string, ...any)) {
+	s := r.scale
+	p("## %d sessions: requests per keep-alive, memory, an expiry burst\n\n", s.n)
+	p("%d sessions are created, then kept alive every %v each, by one service account, for %d rounds\n",
+		s.n, keepAlivePeriod, keepAliveRounds)
+	p("after a first round that warms the caches. The API server's own `apiserver_request_total` counts\n")
+	p("the writes (status PATCH/PUT) and the other requests (TokenReviews, SubjectAccessReviews, GETs and\n")
+	p("LISTs of sessions) it served meanwhile: %.0f writes and %.0f other requests for %d keep-alives\n",
+		s.writes, s.other, s.keepAlives)
+	p("(%d failed). The operator's resident memory then: %.0f MiB.\n\n", s.failed, s.rss)
+	p("Then every session's timeout is set so that they all expire within %v, and the operator\n", s.burst.spread)
+	p("deletes them. The raw-DELETE anchor: %d other sessions deleted with plain DELETEs by 64\n", r.rawDelete.n)
+	p("workers in %v (%.0f/s), with the operator running. The quiet run: %d sessions expiring within\n",
+		r.rawDelete.took.Round(time.Millisecond), r.rawDelete.rate(), r.quiet.n)
+	p("%v. Lateness is the time a watch saw the deletion minus the session's expirationTime; it\n", r.quiet.spread)
+	p("includes `--expiry-safety-margin` (250 ms by default). Events: while the reconciler keeps up,\n")
+	p("each expiry records its own `Expired` event; once it is more than 1 s behind its deadlines, the\n")
+	p("events of a namespace are folded into one `ExpiredBurst` event per 10 s.\n\n")
+	p("| run | sessions | due at | deleted at | p50 late | p99 late | max late | early | events |\n")
+	p("|---|---|---|---|---|---|---|---|---|\n")
+	for _, e := range []struct {
+		name string
+		res  expiryResult
+	}{{"burst", s.burst}, {"quiet", r.quiet}} {
+		l := e.res.lateness
+		p("| %s | %d | %.0f/s | %.0f/s | %v | %v | %v | %d | %s |\n", e.name, e.res.n, e.res.arrivalRate(), e.res.rate(),
+			percentile(l, .5).Round(time.Millisecond), percentile(l, .99).Round(time.Millisecond),
+			l[len(l)-1].Round(time.Millisecond), e.res.early, eventSummary(e.res.events))
 	}
-	p("\n![keep-alive latency against concurrency](bench-keepalive.png)\n\n")
-	p("## Expiry lateness\n\n")
-	p("Sessions are created, then each kept alive once at a moment spread evenly over 10 s, so that\n")
-	p("their expirationTimes spread over the same 10 s. Lateness is the time an informer saw the\n")
-	p("deletion minus the expirationTime of the deleted object; early means below zero.\n\n")
-	p("| sessions | window | p50 | p99 | max | deleted early | operator RSS with all sessions | peak RSS |\n")
-	p("|---|---|---|---|---|---|---|---|\n")
-	for _, e := range r.expiry {
-		p("| %d | %v | %v | %v | %v | %d | %.0f MiB | %.0f MiB |\n", e.n, e.spread, percentile(e.lateness, .5).Round(time.Millisecond),
-			percentile(e.lateness, .99).Round(time.Millisecond), e.lateness[len(e.lateness)-1].Round(time.Millisecond),
-			e.early, e.rss, e.peakRSS)
+	p("\n![sessions due and deleted over the burst](bench-expiry.png)\n\n")
+}
+
+func eventSummary(counts map[string]int) string {
+	var parts []string
+	for _, reason := range slices.Sorted(maps.Keys(counts)) {
+		if counts[reason] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[reason], reason))
+		}
 	}
-	p("\n![expiry lateness](bench-expiry.png)\n\n")
-	p("## Reproduce\n\n```sh\nmake bench\n```\n\n")
-	p("`make bench BENCH_ARGS='-load-duration=30s -expiry=1000,10000,20000'` changes the run; the\n")
-	p("manager's log goes to a temporary folder that the run prints.\n")
-	return b.String()
+	return strings.Join(parts, ", ")
 }
 
 func (r *report) find(mode string, c int) loadResult {
@@ -95,71 +212,96 @@ func (r *report) find(mode string, c int) loadResult {
 }
 
 var palette = map[string]color.Color{
-	"REST, no coalescing": color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	"REST, coalescing":    color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	modeRaw:               color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	modeUncoalesced: color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	modeCoalesced:   color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	modeVcsim:       color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	modeRaw:         color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 }
 
-// latencyChart plots p50 (solid) and p99 (dashed) latency against concurrency for each mode.
-func (r *report) latencyChart(path string) error {
+// keepAliveChart plots each mode's keep-alive rate against concurrency.
+func (r *report) keepAliveChart(path string) error {
 	p := plot.New()
-	p.Title.Text = "Keep-alive latency against concurrency"
+	p.Title.Text = "Keep-alives per second against concurrency"
 	p.X.Label.Text = "concurrent clients (log scale)"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 16, Label: "16"}, {Value: 64, Label: "64"}, {Value: 256, Label: "256"}})
-	p.Y.Label.Text = "latency (ms, log scale)"
+	p.Y.Label.Text = "keep-alives/s (log scale)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
-	p.Legend.Left = true
-	for _, mode := range []string{"REST, no coalescing", "REST, coalescing", modeRaw} {
-		for _, q := range []struct {
-			name   string
-			dashes []vg.Length
-			value  func(loadResult) time.Duration
-		}{{"p50", nil, func(l loadResult) time.Duration { return l.p50 }},
-			{"p99", []vg.Length{vg.Points(4), vg.Points(3)}, func(l loadResult) time.Duration { return l.p99 }}} {
-			var pts plotter.XYs
-			for _, c := range concurrencies {
-				if v := q.value(r.find(mode, c)); v > 0 {
-					pts = append(pts, plotter.XY{X: float64(c), Y: float64(v) / float64(time.Millisecond)})
-				}
+	p.Legend.Top, p.Legend.Left = false, true
+	for _, mode := range []string{modeCoalesced, modeVcsim, modeUncoalesced, modeRaw} {
+		var pts plotter.XYs
+		for _, c := range concurrencies {
+			if v := r.find(mode, c).throughput(); v > 0 {
+				pts = append(pts, plotter.XY{X: float64(c), Y: v})
 			}
-			line, points, err := plotter.NewLinePoints(pts)
-			if err != nil {
-				return err
-			}
-			line.Color, line.Dashes, points.Color = palette[mode], q.dashes, palette[mode]
-			points.Shape = draw.CircleGlyph{}
-			p.Add(line, points)
-			p.Legend.Add(mode+" "+q.name, line)
 		}
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		line.Color, points.Color, points.Shape = palette[mode], palette[mode], draw.CircleGlyph{}
+		p.Add(line, points)
+		p.Legend.Add(mode, line)
 	}
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
 }
 
-// expiryChart plots the distribution of expiry lateness for each run, as a CDF.
-func (r *report) expiryChart(path string) error {
-	p := plot.New()
-	p.Title.Text = "Expiry lateness: deletion time minus expirationTime"
-	p.Legend.Left, p.Legend.Top = false, false
-	p.X.Label.Text = "lateness (ms)"
-	p.Y.Label.Text = "fraction of sessions deleted"
-	colors := []color.Color{color.RGBA{B: 0xcc, A: 0xff}, color.RGBA{R: 0xcc, A: 0xff}, color.RGBA{G: 0x99, A: 0xff}}
-	for i, e := range r.expiry {
-		pts := make(plotter.XYs, len(e.lateness))
-		for j, l := range e.lateness {
-			pts[j] = plotter.XY{X: float64(l) / float64(time.Millisecond), Y: float64(j+1) / float64(len(e.lateness))}
+// burstChart plots, over the burst, how many sessions had come due, how many were deleted, and
+// how many the raw DELETE rate could have deleted by then (each no earlier than it came due).
+func (r *report) burstChart(path string) error {
+	ds := r.scale.burst.deletions
+	if len(ds) == 0 {
+		return nil
+	}
+	t0 := ds[0].expired
+	secs := func(t time.Time) float64 { return t.Sub(t0).Seconds() }
+	due, ideal := make(plotter.XYs, len(ds)), make(plotter.XYs, len(ds))
+	deleted := make([]float64, len(ds))
+	var prev time.Time
+	for i, d := range ds {
+		due[i] = plotter.XY{X: secs(d.expired), Y: float64(i + 1)}
+		at := d.expired
+		if i > 0 {
+			at = latest(d.expired, prev.Add(time.Duration(float64(time.Second)/r.rawDelete.rate())))
 		}
-		line, err := plotter.NewLine(pts)
+		prev = at
+		ideal[i] = plotter.XY{X: secs(at), Y: float64(i + 1)}
+		deleted[i] = secs(d.deleted)
+	}
+	slices.Sort(deleted)
+	gone := make(plotter.XYs, len(deleted))
+	for i, x := range deleted {
+		gone[i] = plotter.XY{X: x, Y: float64(i + 1)}
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Expiry burst: %d sessions due within %v", len(ds), r.scale.burst.spread)
+	p.X.Label.Text = "seconds since the first expirationTime"
+	p.Y.Label.Text = "sessions"
+	p.Legend.Top, p.Legend.Left = true, true
+	for _, s := range []struct {
+		name  string
+		pts   plotter.XYs
+		color color.Color
+	}{{"due (expirationTime passed)", due, color.Gray{Y: 0x80}},
+		{fmt.Sprintf("raw-DELETE ideal (%.0f/s)", r.rawDelete.rate()), ideal, palette[modeRaw]},
+		{"deleted by the operator", gone, palette[modeCoalesced]}} {
+		line, err := plotter.NewLine(s.pts)
 		if err != nil {
 			return err
 		}
-		line.Color = colors[i%len(colors)]
+		line.Color = s.color
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("%d sessions within %v", e.n, e.spread), line)
+		p.Legend.Add(s.name, line)
 	}
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // describeMachine says what the numbers were measured on.

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+	clientrest "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -36,6 +39,8 @@ type Options struct {
 	RESTNamespace string
 	// RESTCertDir holds the REST server's tls.crt and tls.key; empty serves plain HTTP.
 	RESTCertDir string
+	// RESTShutdownDelay is how long the REST server answers, not ready, after shutdown begins.
+	RESTShutdownDelay time.Duration
 	// TokenReviews bound the reviews of unknown tokens; zero values take auth.DefaultReviewLimits.
 	TokenReviews auth.ReviewLimits
 	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
@@ -60,10 +65,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
+	recorder, err := eventRecorder(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	reconciler := &controllers.UpdateSessionReconciler{
 		Client:   mgr.GetClient(),
 		Store:    sessions,
-		Recorder: mgr.GetEventRecorder("updatesession-controller"),
+		Recorder: recorder,
 		Clock:    opts.Clock,
 		Policy:   opts.Policy,
 	}
@@ -81,15 +90,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	server := &rest.Server{
-		Gate:      gate,
-		CertDir:   opts.RESTCertDir,
-		Addr:      opts.RESTAddr,
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Store:     sessions,
-		Clock:     opts.Clock,
-		Policy:    opts.Policy,
-		Log:       mgr.GetLogger().WithName("rest"),
+		Gate:    gate,
+		CertDir: opts.RESTCertDir,
+
+		ShutdownDelay: opts.RESTShutdownDelay,
+		Addr:          opts.RESTAddr,
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Store:         sessions,
+		Clock:         opts.Clock,
+		Policy:        opts.Policy,
+		Log:           mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
 	}
@@ -97,6 +108,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return mgr.Add(server)
+}
+
+// eventRecorder records the reconciler's events through a client of its own, limited to
+// controllers.EventQPS, so that events never spend the rate budget deletions need (the
+// reconciler also folds them under a burst: see controllers.DeletionEvents).
+func eventRecorder(ctx context.Context, mgr ctrl.Manager) (events.EventRecorder, error) {
+	cfg := clientrest.CopyConfig(mgr.GetConfig())
+	cfg.QPS, cfg.Burst, cfg.RateLimiter = controllers.EventQPS, 2*controllers.EventQPS, nil
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
+	broadcaster.StartRecordingToSink(ctx.Done())
+	return broadcaster.NewRecorder(mgr.GetScheme(), "updatesession-controller"), nil
 }
 
 // cacheSynced is a readiness check: ready once the manager's cache has synced, so that the REST

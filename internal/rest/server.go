@@ -69,6 +69,9 @@ type Server struct {
 	DefaultNamespace string
 	// CertDir holds tls.crt and tls.key; empty serves plain HTTP.
 	CertDir string
+	// ShutdownDelay is how long the server keeps answering, not ready, after shutdown begins
+	// and before it closes its listener: the time a Service takes to stop sending it calls.
+	ShutdownDelay time.Duration
 
 	// serving is true from when the listener accepts calls until shutdown begins.
 	serving atomic.Bool
@@ -130,9 +133,24 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		s.serving.Store(false)
+		s.drain(errc)
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
+	}
+}
+
+// drain waits out ShutdownDelay while the server still answers: readiness is already false,
+// so endpoints drop this replica while calls routed to it meanwhile are still served.
+func (s *Server) drain(errc <-chan error) {
+	if s.ShutdownDelay <= 0 {
+		return
+	}
+	s.Log.Info("REST server not ready; answering calls until the shutdown delay ends", "delay", s.ShutdownDelay)
+	select {
+	case <-time.After(s.ShutdownDelay):
+	case err := <-errc:
+		s.Log.Error(err, "REST server stopped during the shutdown delay")
 	}
 }
 

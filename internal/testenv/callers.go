@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -9,6 +10,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
@@ -79,4 +82,21 @@ func (e *Env) grant(t testing.TB, namespace, name string, verbs []string) {
 	if err := e.Client.Create(ctx, binding); err != nil {
 		t.Fatalf("creating role binding: %v", err)
 	}
+}
+
+// OperatorKubeconfig writes a kubeconfig that connects as the operator's ServiceAccount, with a
+// token from the TokenRequest API as a pod's would be, and returns its path: for running
+// bin/manager itself against the tests' control plane.
+func (e *Env) OperatorKubeconfig(t testing.TB) string {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: e.CP.Config.Host, CertificateAuthorityData: e.CP.Config.CAData}
+	cfg.AuthInfos["operator"] = &clientcmdapi.AuthInfo{Token: e.Token(t, OperatorNamespace, OperatorServiceAccount)}
+	cfg.Contexts["operator"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "operator"}
+	cfg.CurrentContext = "operator"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatalf("writing the operator's kubeconfig: %v", err)
+	}
+	return path
 }

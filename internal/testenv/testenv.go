@@ -111,6 +111,19 @@ func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Option
 func (e *Env) StartOperatorWith(t testing.TB, namespace string, opts operator.Options, cfg *rest.Config,
 	tweak func(*ctrl.Options)) *Operator {
 	t.Helper()
+	if opts.RESTAddr == "" {
+		opts.RESTAddr = FreeAddr(t)
+	}
+	op := e.LaunchOperator(t, namespace, opts, cfg, tweak)
+	waitListening(t, opts.RESTAddr)
+	return op
+}
+
+// LaunchOperator is StartOperatorWith without waiting for the REST server to listen: for
+// tests of what a replica does before it is ready.
+func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Options, cfg *rest.Config,
+	tweak func(*ctrl.Options)) *Operator {
+	t.Helper()
 	if cfg == nil {
 		cfg = e.CP.Config
 	}
@@ -158,9 +171,7 @@ func (e *Env) StartOperatorWith(t testing.TB, namespace string, opts operator.Op
 	if opts.RESTCertDir != "" {
 		scheme = "https://"
 	}
-	op := &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop, Elected: mgr.Elected()}
-	waitListening(t, opts.RESTAddr)
-	return op
+	return &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop, Elected: mgr.Elected()}
 }
 
 // FreeAddr returns a free local address ("127.0.0.1:port") to listen on.

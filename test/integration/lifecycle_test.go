@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/contentlib/update-session-operator/internal/operator"
@@ -25,25 +27,89 @@ func TestReadinessNamesCacheAndREST(t *testing.T) {
 	ns := env.Namespace(t)
 	probeAddr := testenv.FreeAddr(t)
 	env.StartOperatorWith(t, ns, coalescingOptions(), nil, func(o *ctrl.Options) { o.HealthProbeBindAddress = probeAddr })
-	var body string
-	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		resp, err := http.Get("http://" + probeAddr + "/readyz?verbose")
-		if err != nil {
-			return false, nil
-		}
-		defer func() { _ = resp.Body.Close() }()
-		data, _ := io.ReadAll(resp.Body)
-		body = string(data)
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		t.Fatalf("/readyz never ready: %s", body)
+	status, body := readyz(t, probeAddr, 30*time.Second, func(status int) bool { return status == http.StatusOK })
+	if status != http.StatusOK {
+		t.Fatalf("/readyz never ready: %d %s", status, body)
 	}
 	for _, check := range []string{"[+]cache ok", "[+]rest ok"} {
 		if !strings.Contains(body, check) {
 			t.Errorf("/readyz lacks %q:\n%s", check, body)
 		}
 	}
+}
+
+// TestNotReadyBeforeCacheSync holds back the operator's first list of sessions, so that its
+// cache cannot sync: meanwhile /readyz names both checks as failing and the REST port does not
+// listen. Once the list goes through, the replica becomes ready and serves.
+func TestNotReadyBeforeCacheSync(t *testing.T) {
+	ns := env.Namespace(t)
+	release := make(chan struct{})
+	cfg := rest.CopyConfig(env.CP.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return heldLists{rt, release} }
+	probeAddr := testenv.FreeAddr(t)
+	opts := coalescingOptions()
+	opts.RESTAddr = testenv.FreeAddr(t)
+	env.LaunchOperator(t, ns, opts, cfg, func(o *ctrl.Options) { o.HealthProbeBindAddress = probeAddr })
+
+	status, body := readyz(t, probeAddr, 30*time.Second, func(status int) bool { return status != 0 })
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if status != http.StatusInternalServerError || !strings.Contains(body, "[-]cache failed") ||
+			!strings.Contains(body, "[-]rest failed") {
+			t.Fatalf("/readyz before the cache synced: %d\n%s", status, body)
+		}
+		if conn, err := net.Dial("tcp", opts.RESTAddr); err == nil {
+			_ = conn.Close()
+			t.Fatal("the REST server listens before the cache has synced")
+		}
+		status, body = readyz(t, probeAddr, 5*time.Second, func(status int) bool { return status != 0 })
+	}
+	close(release)
+	status, body = readyz(t, probeAddr, time.Minute, func(status int) bool { return status == http.StatusOK })
+	if status != http.StatusOK {
+		t.Fatalf("/readyz after the cache could sync: %d\n%s", status, body)
+	}
+	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	us := env.CreateSession(t, testenv.NewSession(ns, "after-sync", 0))
+	if status, body := rawKeepAlive("http://"+opts.RESTAddr, us.Status.ID, token); status != http.StatusNoContent {
+		t.Fatalf("keep-alive once ready: %d %s", status, body)
+	}
+}
+
+// heldLists holds every request for sessions until release is closed: the cache's first LIST,
+// or the watch that streams the initial list in its place.
+type heldLists struct {
+	next    http.RoundTripper
+	release <-chan struct{}
+}
+
+func (h heldLists) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.Contains(req.URL.Path, "/updatesessions") {
+		select {
+		case <-h.release:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
+	return h.next.RoundTrip(req)
+}
+
+// readyz polls /readyz?verbose until done accepts its status (0: no answer) or timeout passes,
+// and returns the last status and body.
+func readyz(t *testing.T, addr string, timeout time.Duration, done func(int) bool) (int, string) {
+	t.Helper()
+	var status int
+	var body string
+	_ = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		status, body = 0, ""
+		resp, err := http.Get("http://" + addr + "/readyz?verbose")
+		if err == nil {
+			defer func() { _ = resp.Body.Close() }()
+			data, _ := io.ReadAll(resp.Body)
+			status, body = resp.StatusCode, string(data)
+		}
+		return done(status), nil
+	})
+	return status, body
 }
 
 // TestStopDuringKeepAlives stops the operator while keep-alives are in flight: each is either

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/vapi/library"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
@@ -282,4 +284,35 @@ func TestTokenAudiences(t *testing.T) {
 	refused(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "", bearer(caller.Token)...), 401, "UNAUTHENTICATED")
 	refused(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "",
 		bearer(env.Token(t, ns, "uploader", "someone-else"))...), 401, "UNAUTHENTICATED")
+}
+
+// TestRoleForOneSession: a caller granted sessions by name (a Role with resourceNames) keeps its
+// own session alive, and cannot tell another session of the namespace from a missing id. The
+// namespace-wide decision asked first is denied for it, and the named one then decides.
+func TestRoleForOneSession(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	mine := byIDAnywhere(t, apiURLs.create(t, srv, `{"library_item_id": "mine"}`))
+	other := byIDAnywhere(t, apiURLs.create(t, srv, `{"library_item_id": "other"}`))
+	caller := env.ServiceAccount(t, ns, "one-session")
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "one-session"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"updatesessions"},
+			ResourceNames: []string{mine.Name}, Verbs: []string{"get", "update"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "one-session"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "one-session"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "one-session"}},
+	}
+	for _, obj := range []client.Object{role, binding} {
+		if err := env.Client.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the second time from the cached decisions
+		noContent(t, do(t, "POST", apiURLs.action(srv, mine.Status.ID, "keep-alive"), "", bearer(caller.Token)...))
+		refused(t, do(t, "POST", apiURLs.action(srv, other.Status.ID, "keep-alive"), "", bearer(caller.Token)...),
+			404, "NOT_FOUND")
+	}
 }

@@ -1,0 +1,146 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+)
+
+// How deletion events yield to deletions. An event is an API-server write like the delete it
+// reports: one per session would halve the rate at which a burst of expiries is deleted.
+const (
+	// ReasonExpiredBurst: sessions expired while the reconciler was behind its deadlines; one
+	// event per namespace and FoldInterval counts them (and names a few).
+	ReasonExpiredBurst = "ExpiredBurst"
+	// ReasonRetentionOverBurst is ReasonExpiredBurst for ended sessions whose retention ran out.
+	ReasonRetentionOverBurst = "RetentionOverBurst"
+
+	// FoldInterval is how often folded deletions are recorded, per namespace.
+	FoldInterval = 10 * time.Second
+	// behindBy is the lateness past which the reconciler counts as behind its deadlines, and
+	// folds deletion events instead of recording one per session.
+	behindBy = time.Second
+	// EventQPS bounds the per-session deletion events (burst twice as many); past it they are
+	// folded too.
+	EventQPS = 100
+	// namesPerFold is how many deleted sessions a folded event names, in at most maxNamesLength
+	// bytes (an event's note is limited to 1 KiB).
+	namesPerFold   = 5
+	maxNamesLength = 512
+)
+
+// DeletionEvents records an event for each deleted session while the reconciler keeps up with
+// its deadlines (and within EventQPS). While it is behind, under a burst of expiries, it folds
+// them: one event per namespace and reason every FoldInterval says how many sessions were
+// deleted and names a few, so that the API server's writes go to the deletions themselves.
+// The deletions metric counts every deletion either way.
+type DeletionEvents struct {
+	recorder events.EventRecorder
+	limiter  *rate.Limiter
+
+	mu     sync.Mutex
+	folded map[foldKey]*fold
+}
+
+type foldKey struct{ namespace, reason string }
+
+// fold is the deletions of one namespace and reason since the last flush.
+type fold struct {
+	count int
+	names []string
+	// last is the most recently deleted session: the event is about it.
+	last *v1alpha1.UpdateSession
+}
+
+// NewDeletionEvents returns DeletionEvents recording through recorder. Start flushes folds.
+func NewDeletionEvents(recorder events.EventRecorder) *DeletionEvents {
+	return &DeletionEvents{
+		recorder: recorder,
+		limiter:  rate.NewLimiter(EventQPS, 2*EventQPS),
+		folded:   map[foldKey]*fold{},
+	}
+}
+
+// Record reports the deletion of us, late after its deadline, with reason (ReasonExpired or
+// ReasonRetentionOver) and note.
+func (d *DeletionEvents) Record(us *v1alpha1.UpdateSession, reason string, late time.Duration, note string) {
+	if late < behindBy && d.limiter.Allow() {
+		d.recorder.Eventf(us, nil, corev1.EventTypeNormal, reason, "Delete", "%s", note)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := foldKey{us.Namespace, reason}
+	f := d.folded[k]
+	if f == nil {
+		f = &fold{}
+		d.folded[k] = f
+	}
+	f.count++
+	if len(f.names) < namesPerFold {
+		f.names = append(f.names, us.Name)
+	}
+	f.last = us
+}
+
+// Start flushes the folded deletions every FoldInterval until ctx is done, and once more then.
+func (d *DeletionEvents) Start(ctx context.Context) error {
+	ticker := time.NewTicker(FoldInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C:
+			d.flush()
+		case <-ctx.Done():
+			d.flush()
+			return nil
+		}
+	}
+}
+
+// flush records one event per namespace and reason for the deletions folded since the last.
+func (d *DeletionEvents) flush() {
+	d.mu.Lock()
+	folded := d.folded
+	d.folded = map[foldKey]*fold{}
+	d.mu.Unlock()
+	for k, f := range folded {
+		d.recorder.Eventf(f.last, nil, corev1.EventTypeNormal, burstReason(k.reason), "Delete", "%s", f.note(k.reason))
+	}
+}
+
+func burstReason(reason string) string {
+	if reason == ReasonRetentionOver {
+		return ReasonRetentionOverBurst
+	}
+	return ReasonExpiredBurst
+}
+
+func (f *fold) note(reason string) string {
+	what := "expired"
+	if reason == ReasonRetentionOver {
+		what = "ended longer than the terminal retention ago"
+	}
+	names := strings.Join(f.names, ", ")
+	if len(names) > maxNamesLength {
+		names = names[:maxNamesLength]
+	}
+	if f.count > len(f.names) || len(names) == maxNamesLength {
+		names += ", ..."
+	}
+	sessions := "sessions"
+	if f.count == 1 {
+		sessions = "session"
+	}
+	return fmt.Sprintf("%d %s of this namespace %s and were deleted within %v while the operator was "+
+		"catching up on their deadlines; their events are folded into this one (%s)", f.count, sessions, what,
+		FoldInterval, names)
+}

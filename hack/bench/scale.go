@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// scaleResult is the scale phase: n sessions, each kept alive every keepAlivePeriod by one
+// service account, then all expiring within a burst window.
+type scaleResult struct {
+	n int
+	// keepAlives answered, and failed, over the rounds; writes and other requests the API
+	// server served meanwhile (other: TokenReviews, SubjectAccessReviews, GETs and LISTs).
+	keepAlives, failed int
+	writes, other      float64
+	rss                float64
+	burst              expiryResult
+}
+
+const (
+	keepAlivePeriod = 10 * time.Second
+	keepAliveRounds = 2
+)
+
+// isOtherRequest: a request a keep-alive may cost beside its write.
+func isOtherRequest(l map[string]string) bool {
+	switch {
+	case l["resource"] == "tokenreviews" || l["resource"] == "subjectaccessreviews":
+		return true
+	case l["resource"] == "updatesessions":
+		return l["verb"] == "GET" || l["verb"] == "LIST"
+	}
+	return false
+}
+
+// measureScale creates n sessions, keeps each alive every keepAlivePeriod for keepAliveRounds
+// with one service account's token, counting what the API server serves per keep-alive and
+// the operator's memory, then lets them all expire within window: the expiry burst.
+func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (scaleResult, error) {
+	step(fmt.Sprintf("scale: %d sessions kept alive every %v by one service account", n, keepAlivePeriod))
+	m, err := b.startManager(time.Second)
+	if err != nil {
+		return scaleResult{}, err
+	}
+	defer m.stop()
+	res := scaleResult{n: n, burst: expiryResult{n: n, spread: window}}
+	ns, token, watch, err := b.expiryNamespace(ctx, "scale")
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	names, ids, err := b.createSessions(ctx, ns, n, 3600)
+	if err != nil {
+		return res, err
+	}
+	res.burst.createTook = time.Since(start)
+	// The first round authenticates the token and warms the decision cache, as a client's
+	// first call does; the rounds after it are what a steady client costs.
+	call := keepAlive(b.http, m.restURL, token, ids)
+	if _, failed := paced(n, keepAlivePeriod, call); failed > 0 {
+		return res, fmt.Errorf("%d keep-alives of the first round failed", failed)
+	}
+	writes, other := b.apiRequests(isStatusWrite), b.apiRequests(isOtherRequest)
+	for range keepAliveRounds {
+		ok, failed := paced(n, keepAlivePeriod, call)
+		res.keepAlives += ok
+		res.failed += failed
+	}
+	res.writes = b.apiRequests(isStatusWrite) - writes
+	res.other = b.apiRequests(isOtherRequest) - other
+	res.rss, _ = m.rss()
+	res.burst.rss = res.rss
+	fmt.Fprintf(os.Stderr, "    %d keep-alives (%d failed): %.3f writes and %.4f other requests each; RSS %.0f MiB\n",
+		res.keepAlives, res.failed, res.writes/float64(res.keepAlives), res.other/float64(res.keepAlives), res.rss)
+	step(fmt.Sprintf("expiry burst: the %d sessions expire within %v", n, window))
+	return res, b.expireTogether(ctx, m, ns, names, watch, &res.burst)
+}
+
+// paced calls call(i) for each of n sessions once, spread evenly over period (as n clients
+// keeping their sessions alive every period would), from up to 256 calls in flight; it returns
+// how many succeeded and failed. When the server is slower than the pace, calls queue.
+func paced(n int, period time.Duration, call func(int) error) (ok, failed int) {
+	var okN, failedN atomic.Int64
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		time.Sleep(time.Until(start.Add(period * time.Duration(i) / time.Duration(n))))
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := call(i); err != nil {
+				failedN.Add(1)
+				return
+			}
+			okN.Add(1)
+		})
+	}
+	wg.Wait()
+	return int(okN.Load()), int(failedN.Load())
+}
