@@ -70,6 +70,8 @@ var (
 
 // Gate authenticates and authorizes REST callers.
 type Gate struct {
+	// known are the callers whose tokens were accepted, with their decisions: the fast path.
+	known      knownTokens
 	tokens     authenticator.Token
 	authorizer authorizer.Authorizer
 	// audiences a token must be issued for (one of them); empty: the API server's own.
@@ -106,10 +108,9 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Decisions are cached per token by the Gate (see Caller), not by the authorizer.
 	authz, err := authorizerfactory.DelegatingAuthorizerConfig{
 		SubjectAccessReviewClient: cs.AuthorizationV1(),
-		AllowCacheTTL:             AllowCacheTTL,
-		DenyCacheTTL:              DenyCacheTTL,
 		WebhookRetryBackoff:       &retryBackoff,
 	}.New()
 	if err != nil {
@@ -186,8 +187,14 @@ func printable(name string) bool {
 // Authenticate returns who the token belongs to. ErrInvalidToken means the API server refused
 // it (or it has expired); ErrThrottled that it is unknown and reviews are over their limits;
 // any other error that the API server could not be asked.
-func (g *Gate) Authenticate(ctx context.Context, token string) (user.Info, error) {
-	if expired(token, time.Now()) {
+func (g *Gate) Authenticate(ctx context.Context, token string) (*Caller, error) {
+	now := time.Now()
+	h := tokenHash(token)
+	if c := g.known.get(h, now); c != nil {
+		return c, nil
+	}
+	exp := expiry(token)
+	if !exp.IsZero() && !now.Before(exp) {
 		return nil, ErrInvalidToken
 	}
 	if len(g.audiences) > 0 {
@@ -204,7 +211,11 @@ func (g *Gate) Authenticate(ctx context.Context, token string) (user.Info, error
 		// A TokenReview that answers "not authenticated" may say why, as a plain error.
 		return nil, ErrInvalidToken
 	}
-	return resp.User, nil
+	until := now.Add(TokenCacheTTL)
+	if !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	return g.known.add(h, resp.User, until, now), nil
 }
 
 // reviewFailed tells an error of the TokenReview call itself (the API server unreachable, or
@@ -222,29 +233,40 @@ func reviewFailed(err error) bool {
 // case: that decision is one cache entry per caller, namespace and verb however many sessions
 // the caller keeps alive, so that the cache holds the working set of thousands of sessions.
 // Only when that is denied is the session itself asked about (a Role with resourceNames).
-func (g *Gate) Authorize(ctx context.Context, u user.Info, verb, namespace, name string) (bool, string, error) {
-	allowed, reason, err := g.authorize(ctx, u, verb, namespace, "")
+func (g *Gate) Authorize(ctx context.Context, c *Caller, verb, namespace, name string) (bool, string, error) {
+	allowed, reason, err := g.authorize(ctx, c, decisionKey{verb, namespace, ""})
 	if err != nil || allowed || name == "" {
 		return allowed, reason, err
 	}
-	return g.authorize(ctx, u, verb, namespace, name)
+	return g.authorize(ctx, c, decisionKey{verb, namespace, name})
 }
 
-func (g *Gate) authorize(ctx context.Context, u user.Info, verb, namespace, name string) (bool, string, error) {
-	decision, reason, err := g.authorizer.Authorize(ctx, authorizer.AttributesRecord{
-		User:            u,
-		Verb:            verb,
-		Namespace:       namespace,
+// authorize answers from the caller's decisions while they stand (AllowCacheTTL, DenyCacheTTL),
+// else asks the API server.
+func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, string, error) {
+	now := time.Now()
+	if d, ok := c.decision(k, now); ok {
+		return d.allowed, d.reason, nil
+	}
+	verdict, reason, err := g.authorizer.Authorize(ctx, authorizer.AttributesRecord{
+		User:            c.Info,
+		Verb:            k.verb,
+		Namespace:       k.namespace,
 		APIGroup:        v1alpha1.GroupVersion.Group,
 		APIVersion:      v1alpha1.GroupVersion.Version,
 		Resource:        resourceName,
-		Name:            name,
+		Name:            k.name,
 		ResourceRequest: true,
 	})
 	if err != nil {
 		return false, "", fmt.Errorf("reviewing access: %w", err)
 	}
-	return decision == authorizer.DecisionAllow, reason, nil
+	d := decision{allowed: verdict == authorizer.DecisionAllow, reason: reason, until: now.Add(DenyCacheTTL)}
+	if d.allowed {
+		d.until = now.Add(AllowCacheTTL)
+	}
+	c.remember(k, d, now)
+	return d.allowed, d.reason, nil
 }
 
 // HomeNamespace is the namespace of a service account's user, where it creates and lists

@@ -59,23 +59,23 @@ func (l *limitedReviews) AuthenticateToken(ctx context.Context, token string) (*
 	return l.next.AuthenticateToken(ctx, token)
 }
 
-// expired reports whether token is a JWT whose exp claim is before now. Such a token is refused
-// without a review, and a cached acceptance never outlives the token: the check runs before
-// the cache. The signature is not checked here; the API server checks it in the review.
-func expired(token string, now time.Time) bool {
+// expiry is the exp claim of a token that is a JWT, as the API server's service-account tokens
+// are; zero when it has none. It is read without checking the signature: it only makes an
+// expired token fail early, and keeps a token's review from being remembered past its expiry.
+func expiry(token string) time.Time {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return false
+		return time.Time{}
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return false
+		return time.Time{}
 	}
 	var claims struct {
 		Exp int64 `json:"exp"`
 	}
 	if json.Unmarshal(payload, &claims) != nil || claims.Exp == 0 {
-		return false
+		return time.Time{}
 	}
-	return !now.Before(time.Unix(claims.Exp, 0))
+	return time.Unix(claims.Exp, 0)
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/vapi"
@@ -21,7 +20,7 @@ const (
 
 // authenticate returns the caller of a request and its credential. Without a valid token it is
 // UNAUTHENTICATED (401); when the API server cannot be asked, SERVICE_UNAVAILABLE (503).
-func (s *Server) authenticate(ctx context.Context, r *http.Request) (user.Info, auth.Credential, error) {
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Caller, auth.Credential, error) {
 	cred, err := auth.Credentials(r)
 	if err != nil {
 		return nil, cred, unauthenticated(err)
@@ -49,7 +48,7 @@ func unauthenticated(err error) *vapi.Error {
 
 // authorize checks that caller may run op on the sessions of namespace, or on the one named
 // name: the same RBAC check the API server makes for kubectl.
-func (s *Server) authorize(ctx context.Context, caller user.Info, op *operation, namespace, name string) error {
+func (s *Server) authorize(ctx context.Context, caller *auth.Caller, op *operation, namespace, name string) error {
 	allowed, reason, err := s.Gate.Authorize(ctx, caller, op.verb, namespace, name)
 	if err != nil {
 		return vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authorize the caller now: %v.", err)
@@ -71,7 +70,7 @@ func (s *Server) authorize(ctx context.Context, caller user.Info, op *operation,
 
 // callerNamespace is where create and list work: the namespace the request names, else the
 // caller's service-account namespace, else the default.
-func (s *Server) callerNamespace(caller user.Info, requested string) (string, error) {
+func (s *Server) callerNamespace(caller *auth.Caller, requested string) (string, error) {
 	if requested != "" {
 		if errs := validation.IsDNS1123Label(requested); len(errs) > 0 {
 			return "", invalidArgument("namespace %q is not a valid namespace name", requested)

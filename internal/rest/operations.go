@@ -7,16 +7,15 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apiserver/pkg/authentication/user"
-
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 // call is one request, reduced to what an operation needs.
 type call struct {
 	// caller is who made the request, and token the credential it came with.
-	caller user.Info
+	caller *auth.Caller
 	token  string
 	// namespace is where create and list work, or the namespace of session.
 	namespace string

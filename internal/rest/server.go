@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -213,7 +212,7 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 
 // newCall reads the request's input and checks that the caller may run op on its target.
 func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Request, query url.Values, f *form,
-	op *operation, id string, caller user.Info) (call, error) {
+	op *operation, id string, caller *auth.Caller) (call, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		return call{}, bodyReadError(err)
@@ -239,7 +238,7 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 // mayLookUp reports whether an id the cache does not have may cost caller an API-server
 // lookup: only if it may run op on sessions of its own namespace. Anyone else, such as a pod
 // probing with random ids, is answered from the cache alone.
-func (s *Server) mayLookUp(ctx context.Context, caller user.Info, op *operation) bool {
+func (s *Server) mayLookUp(ctx context.Context, caller *auth.Caller, op *operation) bool {
 	home, err := s.callerNamespace(caller, "")
 	if err != nil {
 		return false
@@ -252,7 +251,7 @@ func (s *Server) mayLookUp(ctx context.Context, caller user.Info, op *operation)
 // authorizeSession checks that caller may run op on us. A caller who may not read us gets the
 // very answer an unknown id gets, so that it learns nothing of sessions it cannot see; one who
 // may read it but not run op gets UNAUTHORIZED.
-func (s *Server) authorizeSession(ctx context.Context, caller user.Info, op *operation, id string,
+func (s *Server) authorizeSession(ctx context.Context, caller *auth.Caller, op *operation, id string,
 	us *v1alpha1.UpdateSession) error {
 	err := s.authorize(ctx, caller, op, us.Namespace, us.Name)
 	var refusal *vapi.Error

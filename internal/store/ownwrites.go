@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -13,12 +14,17 @@ import (
 // (an informer that re-lists may skip versions).
 const ownWritesTTL = 30 * time.Second
 
+// maxOlder bounds the versions a remembered write is known to be newer than.
+const maxOlder = 16
+
 // ownWrites remembers the session each of this store's writes produced while the cache still
 // shows the version the write was based on, so that the next call starts from what was just
 // written: starting from a cache that lags behind would cost a conflict, a read and a second
 // write. Every write carries the resourceVersion it was based on, so the version after that
 // base is ours: while the cache holds the base, ours is newer; once it holds anything else, the
-// cache has caught up (or moved on) and is used. Comparing with the base, not with our own
+// cache has caught up (or moved on) and is used. A write based on our own previous write is newer
+// than that one's bases too, so a cache that lags several of our writes behind (a client keeping
+// its session alive faster than the watch delivers) still gives way to the last one. Comparing with the base, not with our own
 // version, matters: the informer may deliver our write before it is recorded, and a version
 // that differs from ours is then newer, not older. This never risks correctness: should the
 // memory be stale, the write it starts conflicts and is retried on the live object.
@@ -30,10 +36,14 @@ type ownWrites struct {
 
 type ownWrite struct {
 	session *v1alpha1.UpdateSession
-	// base is the resourceVersion the write was based on.
-	base string
-	at   time.Time
+	// older are the resourceVersions the write is known to be newer than: its base and, when
+	// it was based on our previous write, that write's older versions (at most maxOlder).
+	older []string
+	at    time.Time
 }
+
+// newerThan reports whether the remembered write is newer than version rv.
+func (w ownWrite) newerThan(rv string) bool { return slices.Contains(w.older, rv) }
 
 // record remembers the session a write based on version base produced, at now.
 func (o *ownWrites) record(written *v1alpha1.UpdateSession, base string, now time.Time) {
@@ -42,7 +52,11 @@ func (o *ownWrites) record(written *v1alpha1.UpdateSession, base string, now tim
 	if o.byUID == nil {
 		o.byUID = map[types.UID]ownWrite{}
 	}
-	o.byUID[written.UID] = ownWrite{session: written.DeepCopy(), base: base, at: now}
+	older := []string{base}
+	if prev, ok := o.byUID[written.UID]; ok && prev.session.ResourceVersion == base {
+		older = append(prev.older[max(0, len(prev.older)-maxOlder+1):], base)
+	}
+	o.byUID[written.UID] = ownWrite{session: written.DeepCopy(), older: older, at: now}
 	if now.Sub(o.pruned) > ownWritesTTL {
 		for uid, w := range o.byUID {
 			if now.Sub(w.at) > ownWritesTTL {
@@ -62,7 +76,7 @@ func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSes
 	switch {
 	case !ok:
 		return cached
-	case cached.ResourceVersion == w.base:
+	case w.newerThan(cached.ResourceVersion):
 		return w.session.DeepCopy()
 	default:
 		delete(o.byUID, cached.UID)
@@ -74,7 +88,7 @@ func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSes
 func (o *ownWrites) observed(cached *v1alpha1.UpdateSession) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if w, ok := o.byUID[cached.UID]; ok && w.base != cached.ResourceVersion {
+	if w, ok := o.byUID[cached.UID]; ok && !w.newerThan(cached.ResourceVersion) {
 		delete(o.byUID, cached.UID)
 	}
 }

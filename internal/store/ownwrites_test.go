@@ -27,6 +27,9 @@ func TestOwnWrites(t *testing.T) {
 		{"nothing written: the cache", nil, nil, "1", "1"},
 		{"cache at our write's base: our write", []write{{"1", "2"}}, nil, "1", "2"},
 		{"several writes, cache at the last one's base: our last write", []write{{"1", "2"}, {"2", "3"}, {"3", "4"}}, nil, "3", "4"},
+		{"cache several of our writes behind: our last write", []write{{"1", "2"}, {"2", "3"}, {"3", "4"}}, nil, "1", "4"},
+		{"cache two of our writes behind, the second based on a live read: the cache",
+			[]write{{"1", "2"}, {"5", "6"}}, nil, "1", "1"},
 		{"cache caught up with our write: the cache", []write{{"1", "2"}}, nil, "2", "2"},
 		{"informer delivered our write before it was recorded, then another writer's: the cache",
 			[]write{{"1", "2"}}, nil, "3", "3"},
@@ -60,6 +63,12 @@ func TestOwnWritesForgetWhatTheCacheMovedPast(t *testing.T) {
 	o.observed(version("3"))
 	if len(o.byUID) != 0 {
 		t.Fatal("still remembers a write the cache shows")
+	}
+	for i := range 3 * maxOlder { // a chain of our own writes: bounded memory of older versions
+		o.record(version(fmt.Sprint(i+1)), fmt.Sprint(i), time.Now())
+	}
+	if n := len(o.byUID["u"].older); n != maxOlder {
+		t.Fatalf("a chain of writes remembers %d older versions, want %d", n, maxOlder)
 	}
 }
 

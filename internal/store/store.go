@@ -62,6 +62,8 @@ type Store struct {
 	clock     clock.PassiveClock
 	writes    ownWrites
 	lookups   *lookups
+	// byID is filled by Watch; without it Find lists through the cache.
+	byID byID
 }
 
 // New returns a Store that reads through c's cache, reads live objects with apiReader, and
@@ -78,8 +80,14 @@ func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
 		return err
 	}
 	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+				s.byID.set(us)
+			}
+		},
 		UpdateFunc: func(_, obj any) {
 			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+				s.byID.set(us)
 				s.writes.observed(us)
 			}
 		},
@@ -88,6 +96,7 @@ func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
 				obj = tomb.Obj
 			}
 			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+				s.byID.remove(us)
 				s.writes.forget(us.UID)
 			}
 		},
@@ -112,6 +121,9 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
 	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
+	}
+	if us := s.byID.get(id); us != nil {
+		return s.writes.freshest(us.DeepCopy()), nil
 	}
 	var list v1alpha1.UpdateSessionList
 	if err := s.client.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {

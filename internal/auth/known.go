@@ -1,0 +1,107 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+)
+
+// Bounds of the known callers' memory.
+const (
+	// maxKnownTokens bounds the tokens remembered; past it, the expired ones are dropped, and
+	// should that not be enough, all (each caller's next call is reviewed again).
+	maxKnownTokens = 1 << 16
+	// maxDecisions bounds the decisions remembered for one token in the same way.
+	maxDecisions = 1 << 10
+)
+
+// Caller is an authenticated REST caller: the user a TokenReview gave for its token, and the
+// access decisions made for that token, so that a known client's call costs two map lookups
+// and not a JWT parse, a keyed hash and the serialising of an access review.
+type Caller struct {
+	user.Info
+	// until is when the token must be reviewed again: TokenCacheTTL after its review, never
+	// past its own expiry.
+	until time.Time
+
+	mu        sync.Mutex
+	decisions map[decisionKey]decision
+}
+
+type decisionKey struct{ verb, namespace, name string }
+
+type decision struct {
+	allowed bool
+	reason  string
+	until   time.Time
+}
+
+func (c *Caller) decision(k decisionKey, now time.Time) (decision, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.decisions[k]
+	return d, ok && now.Before(d.until)
+}
+
+func (c *Caller) remember(k decisionKey, d decision, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.decisions) >= maxDecisions {
+		for k, d := range c.decisions {
+			if !now.Before(d.until) {
+				delete(c.decisions, k)
+			}
+		}
+		if len(c.decisions) >= maxDecisions {
+			clear(c.decisions)
+		}
+	}
+	c.decisions[k] = d
+}
+
+// knownTokens are the callers whose tokens the API server accepted, by the SHA-256 of the
+// token (the tokens themselves are not kept).
+type knownTokens struct {
+	mu     sync.RWMutex
+	byHash map[[sha256.Size]byte]*Caller
+	pruned time.Time
+}
+
+func tokenHash(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
+
+// get returns the caller of a token hash while its review stands.
+func (k *knownTokens) get(h [sha256.Size]byte, now time.Time) *Caller {
+	k.mu.RLock()
+	c := k.byHash[h]
+	k.mu.RUnlock()
+	if c == nil || !now.Before(c.until) {
+		return nil
+	}
+	return c
+}
+
+// add remembers the caller of a token hash until until, dropping the expired ones every
+// TokenCacheTTL.
+func (k *knownTokens) add(h [sha256.Size]byte, u user.Info, until, now time.Time) *Caller {
+	c := &Caller{Info: u, until: until, decisions: map[decisionKey]decision{}}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byHash == nil {
+		k.byHash = map[[sha256.Size]byte]*Caller{}
+	}
+	if len(k.byHash) >= maxKnownTokens || now.Sub(k.pruned) > TokenCacheTTL {
+		for h, c := range k.byHash {
+			if !now.Before(c.until) {
+				delete(k.byHash, h)
+			}
+		}
+		k.pruned = now
+	}
+	if len(k.byHash) >= maxKnownTokens {
+		clear(k.byHash)
+	}
+	k.byHash[h] = c
+	return c
+}

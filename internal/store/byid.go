@@ -1,0 +1,44 @@
+package store
+
+import (
+	"sync"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+)
+
+// byID is the hot path of Find: the informer's sessions by status.id, kept from its events, so
+// that finding a session for a keep-alive is one map lookup rather than a List through the
+// cache (its type lookups, field selector and index). It holds the informer's own objects:
+// they are shared and never changed here; Find copies the one it returns. It lags the cache by
+// the delivery of an event; Find then falls back to the cache itself.
+type byID struct {
+	mu       sync.RWMutex
+	sessions map[string]*v1alpha1.UpdateSession
+}
+
+// set records us under its id, if that is its UID (an id is a UID; anything else is never found).
+func (b *byID) set(us *v1alpha1.UpdateSession) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sessions == nil {
+		b.sessions = map[string]*v1alpha1.UpdateSession{}
+	}
+	if id := us.Status.ID; id != "" && id == string(us.UID) {
+		b.sessions[id] = us
+	}
+}
+
+func (b *byID) remove(us *v1alpha1.UpdateSession) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cur, ok := b.sessions[string(us.UID)]; ok && cur.UID == us.UID {
+		delete(b.sessions, string(us.UID))
+	}
+}
+
+// get returns the shared session with id, or nil.
+func (b *byID) get(id string) *v1alpha1.UpdateSession {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.sessions[id]
+}
