@@ -94,3 +94,21 @@ func TestOwnWritesAreBounded(t *testing.T) {
 		t.Fatalf("%d writes remembered past their TTL, want only the latest", len(o.byUID)-1)
 	}
 }
+
+func TestByIDHoldsOnlySessionsWhoseIDIsTheirUID(t *testing.T) {
+	var b byID
+	own := version("1")
+	own.Status.ID = "u"
+	b.set(own)
+	impostor := &v1alpha1.UpdateSession{ObjectMeta: metav1.ObjectMeta{UID: "x", ResourceVersion: "1"}}
+	impostor.Status.ID = "u2"
+	b.set(impostor)
+	if b.get("u") != own || b.get("u2") != nil {
+		t.Fatal("byID holds a session under an id that is not its UID, or lost one that is")
+	}
+	gone := version("2") // a deletion of the same UID
+	b.remove(gone)
+	if b.get("u") != nil {
+		t.Fatal("byID still holds a deleted session")
+	}
+}
