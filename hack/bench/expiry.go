@@ -120,7 +120,7 @@ func (w *deletionWatch) result(res *expiryResult) {
 func (b *bench) expireTogether(ctx context.Context, m *managerProcess, ns string, names []string, watch *deletionWatch,
 	res *expiryResult) error {
 	// Leave time to set every timeout before the first deadline.
-	window := time.Now().Add(30*time.Second + time.Duration(len(names))*5*time.Millisecond)
+	window := time.Now().Add(30*time.Second + time.Duration(len(names))*12*time.Millisecond)
 	if err := b.scheduleExpiry(ctx, ns, names, window, res.spread); err != nil {
 		return err
 	}

@@ -219,7 +219,7 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 	if err != nil {
 		return false, err
 	}
-	if written {
+	if written && !s.cached(us) {
 		s.writes.record(us, base, s.clock.Now())
 	}
 	return written, nil
@@ -284,6 +284,13 @@ func (s *Store) Live(ctx context.Context, us *v1alpha1.UpdateSession) (*v1alpha1
 		return nil, &NotFoundError{ID: us.Status.ID}
 	}
 	return &fresh, err
+}
+
+// cached reports whether the informer has already delivered us as it is: a write it has seen
+// need not be remembered (and would be kept until its TTL, as no later event removes it).
+func (s *Store) cached(us *v1alpha1.UpdateSession) bool {
+	cur := s.byID.get(string(us.UID))
+	return cur != nil && cur.ResourceVersion == us.ResourceVersion
 }
 
 // IsNotFound reports whether err says that a session does not exist.
