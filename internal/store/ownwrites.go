@@ -11,8 +11,9 @@ import (
 )
 
 // ownWritesTTL bounds how long a write is remembered should the cache never move past its base
-// (an informer that re-lists may skip versions).
-const ownWritesTTL = 30 * time.Second
+// (an informer that re-lists may skip versions). An overloaded API server can deliver watch
+// events tens of seconds late; a write is remembered only while the cache lags behind it.
+const ownWritesTTL = 2 * time.Minute
 
 // maxOlder bounds the versions a remembered write is known to be newer than.
 const maxOlder = 16
