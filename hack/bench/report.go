@@ -6,9 +6,9 @@ import (
 	"image/color"
 	"maps"
 	"os"
-	"slices"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,7 +103,7 @@ func (r *report) targets() string {
 			ratio: "-", met: r.flood.realFailures == 0 && r.flood.lost == 0},
 		target{name: "token flood: TokenReviews per 100 garbage requests",
 			measured: fmt.Sprintf("%.2f (%0.f of %d)", r.flood.reviewsPerHundred(), r.flood.reviews, r.flood.garbage),
-			anchor: "<= 5", ratio: "-", met: r.flood.reviewsPerHundred() <= 5})
+			anchor:   "<= 5", ratio: "-", met: r.flood.reviewsPerHundred() <= 5})
 	var b strings.Builder
 	b.WriteString("| target | measured | anchor | ratio | met |\n|---|---|---|---|---|\n")
 	for _, t := range rows {
