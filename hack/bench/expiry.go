@@ -158,41 +158,57 @@ func (b *bench) eventCounts(ctx context.Context, ns string) map[string]int {
 // normal day: each should be deleted within a fraction of a second, with its own event.
 func (b *bench) measureQuietExpiry(ctx context.Context, n int) (expiryResult, error) {
 	step(fmt.Sprintf("quiet expiry: %d sessions expiring within 10s", n))
-	m, err := b.startManager(time.Second)
+	p, err := b.startSessionsPhase(ctx, "expiry-quiet", n)
 	if err != nil {
 		return expiryResult{}, err
 	}
-	defer m.stop()
-	res := expiryResult{n: n, spread: 10 * time.Second}
-	ns, token, watch, err := b.expiryNamespace(ctx, "expiry-quiet")
-	if err != nil {
+	defer p.m.stop()
+	res := expiryResult{n: n, spread: 10 * time.Second, createTook: p.createTook}
+	if err := b.keepAliveAll(ctx, p.m.restURL, p.token, p.ids); err != nil {
 		return res, err
 	}
-	start := time.Now()
-	names, ids, err := b.createSessions(ctx, ns, n, 3600)
-	if err != nil {
-		return res, err
-	}
-	res.createTook = time.Since(start)
-	if err := b.keepAliveAll(ctx, m.restURL, token, ids); err != nil {
-		return res, err
-	}
-	res.rss, _ = m.rss()
-	return res, b.expireTogether(ctx, m, ns, names, watch, &res)
+	res.rss, _ = p.m.rss()
+	return res, b.expireTogether(ctx, p.m, p.ns, p.names, p.watch, &res)
 }
 
-// expiryNamespace makes a namespace with an uploader, and watches its deletions.
-func (b *bench) expiryNamespace(ctx context.Context, name string) (string, string, *deletionWatch, error) {
-	ns, err := b.namespace(ctx, name)
+// sessionsPhase is what the expiry phases start from: a manager, a namespace with an uploader
+// whose deletions are watched, and n sessions in it with a long timeout.
+type sessionsPhase struct {
+	m          *managerProcess
+	ns, token  string
+	watch      *deletionWatch
+	names, ids []string
+	createTook time.Duration
+}
+
+// startSessionsPhase starts the manager (coalescing 1 s, its default) and makes the namespace
+// and its n sessions; stop the manager when done.
+func (b *bench) startSessionsPhase(ctx context.Context, namespace string, n int) (*sessionsPhase, error) {
+	m, err := b.startManager(time.Second)
 	if err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
-	token, err := b.uploader(ctx, ns)
+	p := &sessionsPhase{m: m}
+	err = func() error {
+		if p.ns, err = b.namespace(ctx, namespace); err != nil {
+			return err
+		}
+		if p.token, err = b.uploader(ctx, p.ns); err != nil {
+			return err
+		}
+		if p.watch, err = watchDeletions(ctx, b, p.ns); err != nil {
+			return err
+		}
+		start := time.Now()
+		p.names, p.ids, err = b.createSessions(ctx, p.ns, n, 3600)
+		p.createTook = time.Since(start)
+		return err
+	}()
 	if err != nil {
-		return "", "", nil, err
+		m.stop()
+		return nil, err
 	}
-	watch, err := watchDeletions(ctx, b, ns)
-	return ns, token, watch, err
+	return p, nil
 }
 
 // rawDeleteResult is how fast the API server deletes sessions for a plain client.
@@ -208,23 +224,15 @@ func (r rawDeleteResult) rate() float64 { return float64(r.n) / r.took.Seconds()
 // operator runs meanwhile and a deletion watch is open, as in the expiry burst.
 func (b *bench) measureRawDelete(ctx context.Context, n int) (rawDeleteResult, error) {
 	step(fmt.Sprintf("raw DELETE: %d sessions, 64 workers", n))
-	m, err := b.startManager(time.Second)
+	p, err := b.startSessionsPhase(ctx, "raw-delete", n)
 	if err != nil {
 		return rawDeleteResult{}, err
 	}
-	defer m.stop()
-	ns, _, watch, err := b.expiryNamespace(ctx, "raw-delete")
-	if err != nil {
-		return rawDeleteResult{}, err
-	}
-	names, _, err := b.createSessions(ctx, ns, n, 3600)
-	if err != nil {
-		return rawDeleteResult{}, err
-	}
+	defer p.m.stop()
 	start := time.Now()
-	err = forEach(len(names), 64, func(i int) error {
+	err = forEach(n, 64, func(i int) error {
 		us := &v1alpha1.UpdateSession{}
-		us.Namespace, us.Name = ns, names[i]
+		us.Namespace, us.Name = p.ns, p.names[i]
 		return b.client.Delete(ctx, us)
 	})
 	res := rawDeleteResult{n: n, took: time.Since(start)}
@@ -232,7 +240,7 @@ func (b *bench) measureRawDelete(ctx context.Context, n int) (rawDeleteResult, e
 		return res, err
 	}
 	fmt.Fprintf(os.Stderr, "    %d deleted in %v: %.0f/s\n", n, res.took.Round(time.Millisecond), res.rate())
-	return res, watch.waitAll(n, time.Now().Add(time.Minute))
+	return res, p.watch.waitAll(n, time.Now().Add(time.Minute))
 }
 
 // forEach calls f for 0..n-1 from workers goroutines, and returns the first error.

@@ -42,25 +42,16 @@ func isOtherRequest(l map[string]string) bool {
 // the operator's memory, then lets them all expire within window: the expiry burst.
 func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (scaleResult, error) {
 	step(fmt.Sprintf("scale: %d sessions kept alive every %v by one service account", n, keepAlivePeriod))
-	m, err := b.startManager(time.Second)
+	p, err := b.startSessionsPhase(ctx, "scale", n)
 	if err != nil {
 		return scaleResult{}, err
 	}
+	m := p.m
 	defer m.stop()
-	res := scaleResult{n: n, burst: expiryResult{n: n, spread: window}}
-	ns, token, watch, err := b.expiryNamespace(ctx, "scale")
-	if err != nil {
-		return res, err
-	}
-	start := time.Now()
-	names, ids, err := b.createSessions(ctx, ns, n, 3600)
-	if err != nil {
-		return res, err
-	}
-	res.burst.createTook = time.Since(start)
+	res := scaleResult{n: n, burst: expiryResult{n: n, spread: window, createTook: p.createTook}}
 	// The first round authenticates the token and warms the decision cache, as a client's
 	// first call does; the rounds after it are what a steady client costs.
-	call := keepAlive(b.http, m.restURL, token, ids)
+	call := keepAlive(b.http, m.restURL, p.token, p.ids)
 	if _, failed := paced(n, keepAlivePeriod, call); failed > 0 {
 		return res, fmt.Errorf("%d keep-alives of the first round failed", failed)
 	}
@@ -77,7 +68,7 @@ func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (
 	fmt.Fprintf(os.Stderr, "    %d keep-alives (%d failed): %.3f writes and %.4f other requests each; RSS %.0f MiB\n",
 		res.keepAlives, res.failed, res.writes/float64(res.keepAlives), res.other/float64(res.keepAlives), res.rss)
 	step(fmt.Sprintf("expiry burst: the %d sessions expire within %v", n, window))
-	return res, b.expireTogether(ctx, m, ns, names, watch, &res.burst)
+	return res, b.expireTogether(ctx, m, p.ns, p.names, p.watch, &res.burst)
 }
 
 // paced calls call(i) for each of n sessions once, spread evenly over period (as n clients
