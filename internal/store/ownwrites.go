@@ -15,8 +15,10 @@ import (
 // events tens of seconds late; a write is remembered only while the cache lags behind it.
 const ownWritesTTL = 2 * time.Minute
 
-// maxOlder bounds the versions a remembered write is known to be newer than.
-const maxOlder = 16
+// maxOlder bounds the versions a remembered write is known to be newer than: a cache that lags
+// more of our writes behind than this costs a conflict. A client writing five times a second
+// against a watch 30 s late stays within it.
+const maxOlder = 256
 
 // ownWrites remembers the session each of this store's writes produced while the cache still
 // shows the version the write was based on, so that the next call starts from what was just
