@@ -116,11 +116,12 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Errors (an unreachable API server, a throttled review) are not cached; refusals are, for
-	// RefusedTokenCacheTTL.
+	// Accepted tokens are remembered by the Gate (see Caller); this cache remembers refusals,
+	// for RefusedTokenCacheTTL, and makes concurrent reviews of one token a single review.
+	// Errors (an unreachable API server, a throttled review) are not cached.
 	limited := newLimitedReviews(reviews, opts.Limits)
 	return &Gate{
-		tokens:     cache.New(limited, false, TokenCacheTTL, RefusedTokenCacheTTL),
+		tokens:     cache.New(limited, false, 0, RefusedTokenCacheTTL),
 		authorizer: authz,
 		audiences:  opts.Audiences,
 	}, nil
@@ -227,9 +228,9 @@ func reviewFailed(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-// Authorize reports whether u may do verb on UpdateSessions in namespace, on the one named
+// Authorize reports whether c may do verb on UpdateSessions in namespace, on the one named
 // name when name is not empty, with the reason when not. For a named session it asks first
-// whether u may do verb on every session of the namespace, as RBAC grants it in the common
+// whether c may do verb on every session of the namespace, as RBAC grants it in the common
 // case: that decision is one cache entry per caller, namespace and verb however many sessions
 // the caller keeps alive, so that the cache holds the working set of thousands of sessions.
 // Only when that is denied is the session itself asked about (a Role with resourceNames).

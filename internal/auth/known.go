@@ -49,14 +49,10 @@ func (c *Caller) remember(k decisionKey, d decision, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.decisions) >= maxDecisions {
-		for k, d := range c.decisions {
-			if !now.Before(d.until) {
-				delete(c.decisions, k)
-			}
-		}
-		if len(c.decisions) >= maxDecisions {
-			clear(c.decisions)
-		}
+		dropExpired(c.decisions, now, func(d decision) time.Time { return d.until })
+	}
+	if len(c.decisions) >= maxDecisions {
+		clear(c.decisions)
 	}
 	c.decisions[k] = d
 }
@@ -92,11 +88,7 @@ func (k *knownTokens) add(h [sha256.Size]byte, u user.Info, until, now time.Time
 		k.byHash = map[[sha256.Size]byte]*Caller{}
 	}
 	if len(k.byHash) >= maxKnownTokens || now.Sub(k.pruned) > TokenCacheTTL {
-		for h, c := range k.byHash {
-			if !now.Before(c.until) {
-				delete(k.byHash, h)
-			}
-		}
+		dropExpired(k.byHash, now, func(c *Caller) time.Time { return c.until })
 		k.pruned = now
 	}
 	if len(k.byHash) >= maxKnownTokens {
@@ -104,4 +96,13 @@ func (k *knownTokens) add(h [sha256.Size]byte, u user.Info, until, now time.Time
 	}
 	k.byHash[h] = c
 	return c
+}
+
+// dropExpired deletes the entries of m that stand only until a time before or at now.
+func dropExpired[K comparable, V any](m map[K]V, now time.Time, until func(V) time.Time) {
+	for k, v := range m {
+		if !now.Before(until(v)) {
+			delete(m, k)
+		}
+	}
 }

@@ -90,11 +90,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	server := &rest.Server{
-		Gate:    gate,
-		CertDir: opts.RESTCertDir,
-
-		ShutdownDelay: opts.RESTShutdownDelay,
+		Gate:          gate,
 		Addr:          opts.RESTAddr,
+		CertDir:       opts.RESTCertDir,
+		ShutdownDelay: opts.RESTShutdownDelay,
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		Store:         sessions,
