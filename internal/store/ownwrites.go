@@ -28,9 +28,10 @@ const maxOlder = 256
 // cache has caught up (or moved on) and is used. A write based on our own previous write is
 // newer than that one's bases too, so a cache that lags several of our writes behind (a client
 // keeping its session alive faster than the watch delivers) still gives way to the last one.
-// Comparing with the base, not with our own version, matters: the informer may deliver our write before it is recorded, and a version
-// that differs from ours is then newer, not older. This never risks correctness: should the
-// memory be stale, the write it starts conflicts and is retried on the live object.
+// Comparing with the base, not with our own version, matters: the informer may deliver our
+// write before it is recorded, and a version that differs from ours is then newer, not older.
+// This never risks correctness: should the memory be stale, the write it starts conflicts and
+// is retried on the live object.
 type ownWrites struct {
 	mu     sync.Mutex
 	byUID  map[types.UID]ownWrite
