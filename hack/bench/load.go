@@ -26,9 +26,23 @@ type loadResult struct {
 	p50, p99    time.Duration
 	// writes is the number of status writes the API server served during the run.
 	writes float64
+	// cpu is the CPU time the server, the control plane and the load generator used.
+	cpu cpuUsage
 }
 
 func (r loadResult) throughput() float64 { return float64(r.ok) / r.duration.Seconds() }
+
+// serverCPUPerCall is the server process's CPU time per successful call: the cost of the hot
+// path itself, whatever else shares the machine.
+func (r loadResult) serverCPUPerCall() time.Duration {
+	if r.ok == 0 {
+		return 0
+	}
+	return time.Duration(r.cpu.server / float64(r.ok) * float64(time.Second))
+}
+
+// cores is CPU seconds used over the run, per second.
+func (r loadResult) cores(seconds float64) float64 { return seconds / r.duration.Seconds() }
 
 func (r loadResult) writesPerCall() float64 {
 	if r.ok == 0 {

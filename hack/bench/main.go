@@ -198,7 +198,7 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 		}
 		for _, c := range concurrencies {
 			wait := m.profile(filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d.pprof", mode.file, c)), d-time.Second)
-			results = append(results, b.measured(mode.name, c, d, sessions, keepAlive(b.http, m.restURL, token, ids)))
+			results = append(results, b.measured(mode.name, c, d, sessions, m.cmd.Process.Pid, keepAlive(b.http, m.restURL, token, ids)))
 			wait()
 		}
 		m.stop()
@@ -209,12 +209,13 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 		return nil, err
 	}
 	for _, c := range concurrencies {
-		results = append(results, b.measured(modeVcsim, c, d, sessions, keepAlive(b.http, sim.base(), sim.sessionID, sim.ids)))
+		results = append(results, b.measured(modeVcsim, c, d, sessions, sim.cmd.Process.Pid,
+			keepAlive(b.http, sim.base(), sim.sessionID, sim.ids)))
 	}
 	sim.stop()
 	step("keep-alive load: raw status PATCH to the API server")
 	for _, c := range concurrencies {
-		results = append(results, b.measured(modeRaw, c, d, sessions, rawPatch(b.client, ns, names)))
+		results = append(results, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names)))
 	}
 	return results, nil
 }
@@ -232,14 +233,17 @@ const (
 	modeRaw         = "raw PATCH"
 )
 
-// measured runs a load and counts the status writes the API server served meanwhile.
-func (b *bench) measured(mode string, c int, d time.Duration, sessions int, call func(int) error) loadResult {
-	before := b.apiRequests(isStatusWrite)
+// measured runs a load against the server process serverPID (0: the API server itself), and
+// counts the status writes the API server served and the CPU time each process used meanwhile.
+func (b *bench) measured(mode string, c int, d time.Duration, sessions, serverPID int, call func(int) error) loadResult {
+	before, cpuBefore := b.apiRequests(isStatusWrite), cpuNow(serverPID)
 	res := runLoad(mode, c, d, sessions, call)
 	res.writes = b.apiRequests(isStatusWrite) - before
-	fmt.Fprintf(os.Stderr, "  %-20s c=%-3d %8.0f/s  p50 %-9v p99 %-9v failed %d  writes/call %.2f\n",
+	res.cpu = cpuNow(serverPID).sub(cpuBefore)
+	fmt.Fprintf(os.Stderr, "  %-20s c=%-3d %8.0f/s  p50 %-9v p99 %-9v failed %d  writes/call %.2f  "+
+		"CPU: server %.0fµs/call, control plane %.2f cores, load generator %.2f cores\n",
 		mode, c, res.throughput(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.failed,
-		res.writesPerCall())
+		res.writesPerCall(), res.serverCPUPerCall().Seconds()*1e6, res.cores(res.cpu.controlPlane), res.cores(res.cpu.load))
 	return res
 }
 

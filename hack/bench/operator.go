@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,22 +127,55 @@ func (m *managerProcess) profile(path string, d time.Duration) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("%s/profile?seconds=%d", m.pprofURL, int(d.Seconds())))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "    profile:", err)
-			return
-		}
-		defer func() { _ = resp.Body.Close() }()
-		f, err := os.Create(path)
-		if err == nil {
-			_, err = io.Copy(f, resp.Body)
-			_ = f.Close()
-		}
-		if err != nil {
+		if err := download(fmt.Sprintf("%s/profile?seconds=%d", m.pprofURL, int(d.Seconds())), path); err != nil {
 			fmt.Fprintln(os.Stderr, "    profile:", err)
 			return
 		}
 		fmt.Fprintf(os.Stderr, "    CPU profile of the manager: go tool pprof -top %s\n", path)
 	}()
 	return func() { <-done }
+}
+
+// heap saves a heap profile of the manager into path and returns the runtime's memory figures
+// that explain its resident size (from the profile's text form), or nil.
+func (m *managerProcess) heap(path string) map[string]float64 {
+	if err := download(m.pprofURL+"/heap", path); err != nil {
+		fmt.Fprintln(os.Stderr, "    heap profile:", err)
+	} else {
+		fmt.Fprintf(os.Stderr, "    heap profile of the manager: go tool pprof -sample_index=inuse_space -top %s\n", path)
+	}
+	resp, err := http.Get(m.pprofURL + "/heap?debug=1")
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = resp.Body.Close() }()
+	stats := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		// Lines such as "# HeapInuse = 35127296", and "# Stack = 1081344 / 1081344" (in use, from
+		// the system).
+		name, value, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "# "), " = ")
+		if _, sys, both := strings.Cut(value, " / "); both {
+			value = sys
+		}
+		if v, err := strconv.ParseFloat(value, 64); ok && err == nil {
+			stats[name] = v
+		}
+	}
+	return stats
+}
+
+func download(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }

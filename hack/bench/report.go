@@ -140,11 +140,21 @@ func (r *report) loadSection(p func(string, ...any)) {
 	p("over plain HTTP like the operator, with the same load generator, clients and sessions: it keeps\n")
 	p("sessions in memory and persists nothing. \"raw PATCH\" is what a client would do without the\n")
 	p("operator: a merge patch of `status.lastActivity` straight to the API server, as admin.\n")
-	p("Writes/call counts the status PATCH and PUT requests the API server served, per successful call.\n\n")
-	p("| mode | clients | calls/s | p50 | p99 | failed | writes/call |\n|---|---|---|---|---|---|---|\n")
+	p("Writes/call counts the status PATCH and PUT requests the API server served, per successful call.\n")
+	p("CPU is each process's user and system time over the run (/proc): the server's per call (the\n")
+	p("operator's manager or vcsim: the cost of the hot path itself), and the control plane's\n")
+	p("(kube-apiserver and etcd) and the load generator's in cores. All of them share the machine's\n")
+	p("%d cores, so a server's rate falls by whatever the others take.\n\n", runtime.NumCPU())
+	p("| mode | clients | calls/s | p50 | p99 | failed | writes/call | server CPU/call | control plane cores | load generator cores |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range r.load {
-		p("| %s | %d | %.0f | %v | %v | %d | %.2f |\n", l.mode, l.concurrency, l.throughput(),
-			l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.failed, l.writesPerCall())
+		serverCPU := "-"
+		if l.mode != modeRaw {
+			serverCPU = fmt.Sprintf("%.0f µs", l.serverCPUPerCall().Seconds()*1e6)
+		}
+		p("| %s | %d | %.0f | %v | %v | %d | %.2f | %s | %.2f | %.2f |\n", l.mode, l.concurrency, l.throughput(),
+			l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.failed, l.writesPerCall(),
+			serverCPU, l.cores(l.cpu.controlPlane), l.cores(l.cpu.load))
 	}
 	p("\n![keep-alive rate against concurrency](bench-keepalive.png)\n\n")
 }

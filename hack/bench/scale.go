@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,9 @@ type scaleResult struct {
 	keepAlives, failed int
 	writes, other      float64
 	rss                float64
-	burst              expiryResult
+	// heap holds the Go runtime's memory figures (MemStats) when rss was read.
+	heap  map[string]float64
+	burst expiryResult
 }
 
 const (
@@ -65,8 +68,10 @@ func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (
 	res.other = b.apiRequests(isOtherRequest) - other
 	res.rss, _ = m.rss()
 	res.burst.rss = res.rss
-	fmt.Fprintf(os.Stderr, "    %d keep-alives (%d failed): %.3f writes and %.4f other requests each; RSS %.0f MiB\n",
-		res.keepAlives, res.failed, res.writes/float64(res.keepAlives), res.other/float64(res.keepAlives), res.rss)
+	res.heap = m.heap(filepath.Join(b.work, "heap-scale.pprof"))
+	fmt.Fprintf(os.Stderr, "    %d keep-alives (%d failed): %.3f writes and %.4f other requests each; RSS %.0f MiB (%s)\n",
+		res.keepAlives, res.failed, res.writes/float64(res.keepAlives), res.other/float64(res.keepAlives), res.rss,
+		res.memory())
 	step(fmt.Sprintf("expiry burst: the %d sessions expire within %v", n, window))
 	return res, b.expireTogether(ctx, m, p.ns, p.names, p.watch, &res.burst)
 }
@@ -93,4 +98,12 @@ func paced(n int, period time.Duration, call func(int) error) (ok, failed int) {
 	}
 	wg.Wait()
 	return int(okN.Load()), int(failedN.Load())
+}
+
+// memory says what the Go runtime holds of the resident size, in MiB.
+func (r scaleResult) memory() string {
+	mib := func(name string) float64 { return r.heap[name] / (1 << 20) }
+	return fmt.Sprintf("Go heap in use %.0f, idle %.0f of which released %.0f, stacks %.0f, runtime other %.0f MiB; %.0f GCs",
+		mib("HeapInuse"), mib("HeapIdle"), mib("HeapReleased"), mib("Stack"),
+		mib("Sys")-mib("HeapSys")-mib("Stack"), r.heap["NumGC"])
 }

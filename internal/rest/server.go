@@ -173,7 +173,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		outcome = string(verr.Type)
 		s.refuse(w, r, f, verr)
 	} else {
-		s.Log.V(1).Info("REST call", "operation", name, "form", f.name, "path", r.URL.Path)
+		if log := s.Log.V(1); log.Enabled() { // the hot path: no arguments boxed for nothing
+			log.Info("REST call", "operation", name, "form", f.name, "path", r.URL.Path)
+		}
 		f.writeResult(w, op, result)
 	}
 	metrics.RESTRequests.WithLabelValues(name, outcome).Inc()
@@ -213,11 +215,15 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 // newCall reads the request's input and checks that the caller may run op on its target.
 func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Request, query url.Values, f *form,
 	op *operation, id string, caller *auth.Caller) (call, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		return call{}, bodyReadError(err)
+	var body []byte
+	if r.ContentLength != 0 { // a keep-alive mostly has no body: no buffer for it
+		var err error
+		if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {
+			return call{}, bodyReadError(err)
+		}
 	}
 	c := call{caller: caller}
+	var err error
 	if c.body, c.params, err = f.unwrap(op, body, query); err != nil {
 		return call{}, err
 	}

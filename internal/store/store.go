@@ -1,5 +1,5 @@
 // Package store is the one write path for UpdateSessions, shared by the REST handlers and the
-// reconciler: it finds sessions (the cache's status.id index, then the API server), writes them
+// reconciler: it finds sessions (by id from the informer's events, then the API server), writes them
 // with optimistic merge patches that are retried on the live object when they conflict, and
 // remembers its own last writes until the cache shows them, as the kubelet's lease controller
 // keeps its latest lease. A change function says whether there is anything to write.
@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
-	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 )
 
@@ -28,6 +27,9 @@ const (
 	maxWriteAttempts = 5
 	// maxIDLength bounds a session id; a UID has 36 characters.
 	maxIDLength = 64
+	// idField is the session id's field selector on the API server (a selectable field of the
+	// CRD); the cache has no index of it: Find uses byID.
+	idField = "status.id"
 )
 
 // NotFoundError: no session has the id (any more).
@@ -125,19 +127,15 @@ func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha
 	if us := s.byID.get(id); us != nil {
 		return s.writes.freshest(us.DeepCopy()), nil
 	}
-	var list v1alpha1.UpdateSessionList
-	if err := s.client.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {
-		return nil, err
-	}
-	if us := owner(list.Items, id); us != nil {
-		return s.writes.freshest(us), nil
-	}
 	if !live() {
 		us, err := s.awaitCache(ctx, id)
 		if errors.Is(err, ErrLookupThrottled) {
 			return nil, &NotFoundError{ID: id}
 		}
-		return us, err
+		if err != nil {
+			return nil, err
+		}
+		return s.writes.freshest(us.DeepCopy()), nil
 	}
 	return s.findLive(ctx, id)
 }
@@ -154,7 +152,7 @@ func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSessio
 			return s.awaitCache(ctx, id)
 		}
 		var list v1alpha1.UpdateSessionList
-		if err := s.apiReader.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {
+		if err := s.apiReader.List(ctx, &list, client.MatchingFields{idField: id}); err != nil {
 			return nil, err
 		}
 		us := owner(list.Items, id)
@@ -170,15 +168,12 @@ func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSessio
 	return s.writes.freshest(found.(*v1alpha1.UpdateSession).DeepCopy()), nil
 }
 
-// awaitCache polls the cache for id for up to cacheGrace; ErrLookupThrottled if it never shows.
+// awaitCache polls the cache for id for up to cacheGrace and returns the informer's shared
+// object; ErrLookupThrottled if it never shows.
 func (s *Store) awaitCache(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
 	var found *v1alpha1.UpdateSession
-	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(ctx context.Context) (bool, error) {
-		var list v1alpha1.UpdateSessionList
-		if err := s.client.List(ctx, &list, client.MatchingFields{index.SessionID: id}); err != nil {
-			return false, err
-		}
-		found = owner(list.Items, id)
+	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(context.Context) (bool, error) {
+		found = s.byID.get(id)
 		return found != nil, nil
 	})
 	if found == nil {
@@ -214,6 +209,9 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 			perr = s.client.Patch(ctx, after, patch)
 		}
 		written = perr == nil // the last commit is the one that counts
+		// The API server answers with managedFields: drop them, as the cache does, so that
+		// the own-writes memory does not keep them.
+		after.ManagedFields = nil
 		return perr
 	})
 	if err != nil {
