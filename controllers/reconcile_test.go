@@ -138,12 +138,12 @@ func TestReconcileDecisions(t *testing.T) {
 						deletes = append(deletes, o)
 						return c.Delete(ctx, obj, opts...)
 					},
-					SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch,
-						opts ...client.SubResourcePatchOption) error {
+					SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object,
+						opts ...client.SubResourceUpdateOption) error {
 						if obj.GetName() == tc.objects[tc.reconciled].Name {
 							statusWrites++
 						}
-						return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+						return c.SubResource(sub).Update(ctx, obj, opts...)
 					},
 				}).Build()
 			clk := clocktesting.NewFakePassiveClock(now)

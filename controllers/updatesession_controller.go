@@ -66,7 +66,7 @@ type UpdateSessionReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;delete
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;patch
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one session's status up to date, then either waits for its deadline or,

@@ -16,7 +16,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
-// failNextStatusWrite makes the operator's next PATCH of a session's status fail with a 500,
+// failNextStatusWrite makes the operator's next write of a session's status fail with a 500,
 // once armed, as an API server that failed mid-call would.
 type failNextStatusWrite struct {
 	next  http.RoundTripper
@@ -24,7 +24,7 @@ type failNextStatusWrite struct {
 }
 
 func (f *failNextStatusWrite) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPatch && strings.HasSuffix(req.URL.Path, "/status") && f.armed.CompareAndSwap(true, false) {
+	if req.Method != http.MethodGet && strings.HasSuffix(req.URL.Path, "/status") && f.armed.CompareAndSwap(true, false) {
 		body := `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected failure","reason":"InternalError","code":500}`
 		return &http.Response{StatusCode: http.StatusInternalServerError, Request: req,
 			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body))}, nil
