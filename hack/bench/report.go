@@ -181,7 +181,7 @@ func (r *report) scaleSection(p func(string, ...any)) {
 	p("the writes (status PATCH/PUT) and the other requests (TokenReviews, SubjectAccessReviews, GETs and\n")
 	p("LISTs of sessions) it served meanwhile: %.0f writes and %.0f other requests for %d keep-alives\n",
 		s.writes, s.other, s.keepAlives)
-	p("(%d failed). The operator's resident memory then: %.0f MiB.\n\n", s.failed, s.rss)
+	p("(%d failed). The operator's resident memory then: %.0f MiB (%s).\n\n", s.failed, s.rss, s.memory())
 	p("Then every session's timeout is set so that they all expire within %v, and the operator\n", s.burst.spread)
 	p("deletes them. The raw-DELETE anchor: %d other sessions deleted with plain DELETEs by 64\n", r.rawDelete.n)
 	p("workers in %v (%.0f/s), with the operator running. The quiet run: %d sessions expiring within\n",
