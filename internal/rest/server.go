@@ -161,7 +161,10 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	f := formFor(r.URL.Path)
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	// A call's API-server work is bounded by requestTimeout alone: it is not cut off when its
+	// client hangs up, so a keep-alive or create that reached the API server is not left half
+	// done (and the hot path saves registering with the connection's context on every call).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), requestTimeout)
 	defer cancel()
 	op, result, err := s.dispatch(ctx, w, r, f)
 	name, outcome := "none", "ok"
