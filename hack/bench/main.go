@@ -207,14 +207,14 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 			}
 		}
 		for _, c := range concurrencies {
-			wait := m.profile(filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d.pprof", mode.file, c)), d-time.Second)
-			results = append(results, b.measured(mode.name, c, d, sessions, m.cmd.Process.Pid, keepAlive(b.http, m.restURL, token, ids)))
-			wait()
+			profile := filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d.pprof", mode.file, c))
+			results = append(results, b.measured(mode.name, c, d, sessions, m.cmd.Process.Pid,
+				keepAlive(b.http, m.restURL, token, ids), func() (wait func()) { return m.profile(profile, d-time.Second) }))
 			if mode.anchor == modeRaw {
-				results = append(results, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names)))
+				results = append(results, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names), nil))
 			} else {
 				results = append(results, b.measured(modeVcsim, c, d, sessions, sim.cmd.Process.Pid,
-					keepAlive(b.http, sim.base(), sim.sessionID, sim.ids)))
+					keepAlive(b.http, sim.base(), sim.sessionID, sim.ids), nil))
 			}
 		}
 		m.stop()
@@ -240,10 +240,21 @@ const (
 	modeRaw         = "raw PATCH"
 )
 
-// measured runs a load against the server process serverPID (0: the API server itself), and
-// counts the status writes the API server served and the CPU time each process used meanwhile.
-func (b *bench) measured(mode string, c int, d time.Duration, sessions, serverPID int, call func(int) error) loadResult {
+// warmUp is how long each load runs before it is measured: the clients' connections are open,
+// the server's caches (tokens, decisions) hold the callers, and a manager just started has done
+// its first reconciles, for every server alike.
+const warmUp = 2 * time.Second
+
+// measured runs a load against the server process serverPID (0: the API server itself), after a
+// warm-up, and counts the status writes the API server served and the CPU time each process
+// used meanwhile; profile, when not nil, profiles the server over the measured load.
+func (b *bench) measured(mode string, c int, d time.Duration, sessions, serverPID int, call func(int) error,
+	profile func() (wait func())) loadResult {
+	runLoad(mode+" (warm-up)", c, warmUp, sessions, call)
 	before, cpuBefore := b.apiRequests(isStatusWrite), cpuNow(serverPID)
+	if profile != nil {
+		defer profile()() // starts profiling now, waits for the profile on return
+	}
 	res := runLoad(mode, c, d, sessions, call)
 	res.writes = b.apiRequests(isStatusWrite) - before
 	res.cpu = cpuNow(serverPID).sub(cpuBefore)
