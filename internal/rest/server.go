@@ -218,15 +218,11 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 // newCall reads the request's input and checks that the caller may run op on its target.
 func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Request, query url.Values, f *form,
 	op *operation, id string, caller *auth.Caller) (call, error) {
-	var body []byte
-	if r.ContentLength != 0 { // a keep-alive mostly has no body: no buffer for it
-		var err error
-		if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {
-			return call{}, bodyReadError(err)
-		}
+	body, err := readBody(w, r)
+	if err != nil {
+		return call{}, err
 	}
 	c := call{caller: caller}
-	var err error
 	if c.body, c.params, err = f.unwrap(op, body, query); err != nil {
 		return call{}, err
 	}
@@ -282,6 +278,19 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f *form, err *va
 	}
 	log.Info("REST call refused", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	f.writeError(w, err)
+}
+
+// readBody reads a request's body, up to maxBodyBytes. A request without one (most keep-alives)
+// gets no buffer.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength == 0 {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return nil, bodyReadError(err)
+	}
+	return body, nil
 }
 
 func bodyReadError(err error) *vapi.Error {

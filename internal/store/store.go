@@ -126,7 +126,7 @@ func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha
 		return nil, &NotFoundError{ID: id}
 	}
 	if us := s.byID.get(id); us != nil {
-		return s.writes.freshest(us.DeepCopy()), nil
+		return s.copyOf(us), nil
 	}
 	if !live() {
 		us, err := s.awaitCache(ctx, id)
@@ -136,9 +136,15 @@ func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha
 		if err != nil {
 			return nil, err
 		}
-		return s.writes.freshest(us.DeepCopy()), nil
+		return s.copyOf(us), nil
 	}
 	return s.findLive(ctx, id)
+}
+
+// copyOf returns a copy of a shared session for the caller to own: this store's own later
+// write of it, if the cache has not caught up with that yet.
+func (s *Store) copyOf(shared *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
+	return s.writes.freshest(shared.DeepCopy())
 }
 
 // findLive looks id up on the API server: not again for a while once it was missing, once for
@@ -166,7 +172,7 @@ func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSessio
 	if err != nil {
 		return nil, err
 	}
-	return s.writes.freshest(found.(*v1alpha1.UpdateSession).DeepCopy()), nil
+	return s.copyOf(found.(*v1alpha1.UpdateSession)), nil
 }
 
 // awaitCache polls the cache for id for up to cacheGrace and returns the informer's shared
