@@ -123,42 +123,56 @@ func TestStopDuringKeepAlives(t *testing.T) {
 	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 	us := env.CreateSession(t, testenv.NewSession(ns, "in-flight", 0))
 	var answered, refusedConn atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
 	var progress atomic.Int64
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				status, body := rawKeepAliveBody(op.RESTURL, us.Status.ID, token,
-					`{"client_progress": `+strconv.FormatInt(progress.Add(1)%100, 10)+`}`)
-				switch {
-				case status == http.StatusNoContent:
-					answered.Add(1)
-				case status == 0:
-					refusedConn.Add(1)
-				case status == http.StatusBadRequest && strings.Contains(body, "INVALID_ARGUMENT"):
-					// progress raced below another goroutine's: a correct refusal
-				default:
-					t.Errorf("keep-alive during shutdown answered %d %s", status, body)
-				}
-			}
-		})
-	}
+	stopCallers := inLoops(8, func() {
+		status, body := rawKeepAliveBody(op.RESTURL, us.Status.ID, token,
+			`{"client_progress": `+strconv.FormatInt(progress.Add(1)%100, 10)+`}`)
+		switch {
+		case status == http.StatusNoContent:
+			answered.Add(1)
+		case status == 0:
+			refusedConn.Add(1)
+		case status == http.StatusBadRequest && strings.Contains(body, "INVALID_ARGUMENT"):
+			// progress raced below another goroutine's: a correct refusal
+		default:
+			t.Errorf("keep-alive during shutdown answered %d %s", status, body)
+		}
+	})
 	// Stop once keep-alives are flowing, so that some are in flight when the stop begins.
-	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, time.Minute, true,
-		func(context.Context) (bool, error) { return answered.Load() >= 5, nil }); err != nil {
-		t.Fatal("keep-alives never flowed")
-	}
+	awaitCount(t, &answered, 5)
 	op.Stop()
-	close(stop)
-	wg.Wait()
+	stopCallers()
 	t.Logf("%d keep-alives answered, %d not accepted after the stop", answered.Load(), refusedConn.Load())
 	if answered.Load() == 0 {
 		t.Fatal("no keep-alive was answered before the stop")
+	}
+}
+
+// inLoops runs call in a loop from n goroutines, as clients that keep calling; stop ends the
+// loops and waits for the calls in flight.
+func inLoops(n int, call func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				call()
+			}
+		})
+	}
+	return func() { close(done); wg.Wait() }
+}
+
+// awaitCount waits up to a minute for counter to reach n: calls are flowing.
+func awaitCount(t *testing.T, counter *atomic.Int64, n int64) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, time.Minute, true,
+		func(context.Context) (bool, error) { return counter.Load() >= n, nil }); err != nil {
+		t.Fatal("keep-alives never flowed")
 	}
 }

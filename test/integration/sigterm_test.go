@@ -2,17 +2,13 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
@@ -57,36 +53,22 @@ func TestSIGTERMWithTheManagerBinary(t *testing.T) {
 	us := env.CreateSession(t, testenv.NewSession(ns, "in-flight", 0))
 	var notReadyAt atomic.Pointer[time.Time]
 	var answered, answeredNotReady, refused atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent := time.Now()
-				switch status, body := rawKeepAlive("http://"+restAddr, us.Status.ID, token); status {
-				case http.StatusNoContent:
-					answered.Add(1)
-					if at := notReadyAt.Load(); at != nil && sent.After(*at) {
-						answeredNotReady.Add(1)
-					}
-				case 0:
-					refused.Add(1)
-					time.Sleep(10 * time.Millisecond)
-				default:
-					t.Errorf("keep-alive around SIGTERM answered %d %s", status, body)
-				}
+	stopCallers := inLoops(8, func() {
+		sent := time.Now()
+		switch status, body := rawKeepAlive("http://"+restAddr, us.Status.ID, token); status {
+		case http.StatusNoContent:
+			answered.Add(1)
+			if at := notReadyAt.Load(); at != nil && sent.After(*at) {
+				answeredNotReady.Add(1)
 			}
-		})
-	}
-	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, time.Minute, true,
-		func(context.Context) (bool, error) { return answered.Load() >= 20, nil }); err != nil {
-		t.Fatal("keep-alives never flowed")
-	}
+		case 0:
+			refused.Add(1)
+			time.Sleep(10 * time.Millisecond)
+		default:
+			t.Errorf("keep-alive around SIGTERM answered %d %s", status, body)
+		}
+	})
+	awaitCount(t, &answered, 20)
 	signalled := time.Now()
 	if err := manager.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -105,8 +87,7 @@ func TestSIGTERMWithTheManagerBinary(t *testing.T) {
 		t.Fatalf("manager still running %v after SIGTERM", terminationGrace)
 	}
 	took := time.Since(signalled)
-	close(stop)
-	wg.Wait()
+	stopCallers()
 	t.Logf("exited %v after SIGTERM; %d keep-alives answered (%d sent after /readyz turned not ready), %d not accepted",
 		took.Round(time.Millisecond), answered.Load(), answeredNotReady.Load(), refused.Load())
 	if answeredNotReady.Load() == 0 {
