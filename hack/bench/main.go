@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -207,14 +208,14 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 			}
 		}
 		for _, c := range concurrencies {
-			profile := filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d.pprof", mode.file, c))
 			results = append(results, b.measured(mode.name, c, d, sessions, m.cmd.Process.Pid,
-				keepAlive(b.http, m.restURL, token, ids), func() (wait func()) { return m.profile(profile, d-time.Second) }))
+				keepAlive(b.http, m.restURL, token, ids), b.profiles(mode.file, c, d, "manager", m.pprofURL)))
 			if mode.anchor == modeRaw {
-				results = append(results, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names), nil))
+				results = append(results, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names),
+					b.profiles("raw", c, d, "", "")))
 			} else {
 				results = append(results, b.measured(modeVcsim, c, d, sessions, sim.cmd.Process.Pid,
-					keepAlive(b.http, sim.base(), sim.sessionID, sim.ids), nil))
+					keepAlive(b.http, sim.base(), sim.sessionID, sim.ids), b.profiles("vcsim", c, d, "vcsim", sim.pprofURL)))
 			}
 		}
 		m.stop()
@@ -263,6 +264,43 @@ func (b *bench) measured(mode string, c int, d time.Duration, sessions, serverPI
 		mode, c, res.throughput(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.failed,
 		res.writesPerCall(), res.serverCPUPerCall().Seconds()*1e6, res.cores(res.cpu.controlPlane), res.cores(res.cpu.load))
 	return res
+}
+
+// profiles returns what profiles a load of mode (a file name) at c clients for d: the API
+// server (what the load's writes cost it) and the server named server at pprofURL, if any.
+func (b *bench) profiles(mode string, c int, d time.Duration, server, pprofURL string) func() (wait func()) {
+	path := func(of string) string { return filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d-%s.pprof", mode, c, of)) }
+	return func() (wait func()) {
+		waits := []func(){b.profileAPIServer(path("apiserver"), d-time.Second)}
+		if pprofURL != "" {
+			waits = append(waits, profileCPU(server, pprofURL, path(server), d-time.Second))
+		}
+		return func() {
+			for _, wait := range waits {
+				wait()
+			}
+		}
+	}
+}
+
+// profileAPIServer records a CPU profile of kube-apiserver for d into path, in the background;
+// wait waits for it. It shows what the API server spends on the writes a load causes.
+func (b *bench) profileAPIServer(path string, d time.Duration) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		data, err := b.cs.RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(context.Background())
+		if err == nil {
+			err = os.WriteFile(path, data, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "    API server profile:", err)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "    CPU profile of kube-apiserver: go tool pprof -top %s\n", path)
+	}()
+	return func() { <-done }
 }
 
 // apiRequests is the API server's count of the requests it served that match.

@@ -121,17 +121,17 @@ func (m *managerProcess) metric(name string) float64 {
 	return 0
 }
 
-// profile records a CPU profile of the manager for d into path, in the background; wait waits
-// for it.
-func (m *managerProcess) profile(path string, d time.Duration) (wait func()) {
+// profileCPU records a CPU profile of the process named what, served at pprofURL, for d into
+// path, in the background; wait waits for it.
+func profileCPU(what, pprofURL, path string, d time.Duration) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := download(fmt.Sprintf("%s/profile?seconds=%d", m.pprofURL, int(d.Seconds())), path); err != nil {
-			fmt.Fprintln(os.Stderr, "    profile:", err)
+		if err := download(fmt.Sprintf("%s/profile?seconds=%d", pprofURL, int(d.Seconds())), path); err != nil {
+			fmt.Fprintf(os.Stderr, "    profile of %s: %v\n", what, err)
 			return
 		}
-		fmt.Fprintf(os.Stderr, "    CPU profile of the manager: go tool pprof -top %s\n", path)
+		fmt.Fprintf(os.Stderr, "    CPU profile of %s: go tool pprof -top %s\n", what, path)
 	}()
 	return func() { <-done }
 }

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/exec"
@@ -18,8 +21,9 @@ import (
 )
 
 // serveVcsim runs govmomi's simulator over plain HTTP, as the manager serves its REST API in the
-// benchmark, prints its URL and serves until killed. The benchmark runs it as a process of its
-// own (bench -serve-vcsim), so that it does not share the load generator's process.
+// benchmark, prints its URL and the URL of its pprof profiles, and serves until killed. The
+// benchmark runs it as a process of its own (bench -serve-vcsim), so that it does not share the
+// load generator's process, and profiles it as it profiles the manager.
 func serveVcsim() error {
 	model := simulator.VPX()
 	if err := model.Create(); err != nil {
@@ -27,14 +31,22 @@ func serveVcsim() error {
 	}
 	model.Service.RegisterEndpoints = true
 	server := model.Service.NewServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	profiles := http.NewServeMux()
+	profiles.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	fmt.Println(server.URL.String())
-	select {}
+	fmt.Println("http://" + ln.Addr().String() + "/debug/pprof")
+	return http.Serve(ln, profiles)
 }
 
 // vcsimProcess is the simulator running as a child process, with update sessions to keep alive.
 type vcsimProcess struct {
 	cmd       *exec.Cmd
 	url       *url.URL
+	pprofURL  string
 	sessionID string
 	ids       []string
 }
@@ -51,9 +63,14 @@ func startVcsim(ctx context.Context, n int) (*vcsimProcess, error) {
 		return nil, err
 	}
 	v := &vcsimProcess{cmd: cmd}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
 	if err == nil {
 		v.url, err = url.Parse(strings.TrimSpace(line))
+	}
+	if err == nil {
+		line, err = out.ReadString('\n')
+		v.pprofURL = strings.TrimSpace(line)
 	}
 	if err == nil {
 		err = v.createSessions(ctx, n)

@@ -182,18 +182,19 @@ func (s *Server) update(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.Store.Update(ctx, c.session, store.Spec, func(us *v1alpha1.UpdateSession) (bool, error) {
+	us := c.own()
+	_, err = s.Store.Update(ctx, us, store.Spec, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return session.SetWarningBehavior(us, wb)
 	})
 	if err != nil {
 		return nil, err
 	}
 	// Recording the activity is secondary: the spec changed, so the call succeeded.
-	_, err = s.Store.Update(ctx, c.session, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+	_, err = s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return s.Policy.Activity(us, s.Clock.Now())
 	})
 	if err != nil {
-		s.Log.Error(err, "Recording the activity of an update", "session", c.session.Name)
+		s.Log.Error(err, "Recording the activity of an update", "session", us.Name)
 	}
 	return nil, nil
 }
@@ -211,10 +212,10 @@ func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 		return nil, err
 	}
 	if s.Policy.Coalesces(c.session, in.ClientProgress, s.Clock.Now()) {
-		metrics.WritesSaved.Inc() // the hot path: answered without copying the session again
+		metrics.WritesSaved.Inc() // the hot path: answered without copying the session
 		return nil, nil
 	}
-	written, err := s.Store.Update(ctx, c.session, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+	written, err := s.Store.Update(ctx, c.own(), store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return s.Policy.KeepAlive(us, in.ClientProgress, s.Clock.Now())
 	})
 	if err == nil && !written {
@@ -226,7 +227,7 @@ func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 // finishWith returns the handler that moves a session to state: complete and cancel.
 func finishWith(state v1alpha1.SessionState) func(*Server, context.Context, call) (any, error) {
 	return func(s *Server, ctx context.Context, c call) (any, error) {
-		return nil, s.finish(ctx, c.session, state, "")
+		return nil, s.finish(ctx, c.own(), state, "")
 	}
 }
 
@@ -247,7 +248,7 @@ func (s *Server) fail(ctx context.Context, c call) (any, error) {
 	if in.ClientErrorMessage == "" {
 		in.ClientErrorMessage = "The client failed the session without a message."
 	}
-	return nil, s.finish(ctx, c.session, v1alpha1.StateError, in.ClientErrorMessage)
+	return nil, s.finish(ctx, c.own(), v1alpha1.StateError, in.ClientErrorMessage)
 }
 
 func (s *Server) finish(ctx context.Context, us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string) error {
@@ -260,5 +261,5 @@ func (s *Server) finish(ctx context.Context, us *v1alpha1.UpdateSession, state v
 // delete deletes a session that has ended; an ACTIVE one must be completed, canceled or failed
 // first. The delete carries the UID and resourceVersion the check saw.
 func (s *Server) delete(ctx context.Context, c call) (any, error) {
-	return nil, s.Store.Delete(ctx, c.session, session.CheckDelete)
+	return nil, s.Store.Delete(ctx, c.own(), session.CheckDelete)
 }

@@ -2,6 +2,8 @@ package rest
 
 import (
 	"context"
+	"iter"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
@@ -19,13 +22,17 @@ type call struct {
 	token  string
 	// namespace is where create and list work, or the namespace of session.
 	namespace string
-	// session is the session the path names, nil on the collection.
+	// session is the session the path names, nil on the collection. It is shared with the
+	// cache: read it, and write an own() copy.
 	session *v1alpha1.UpdateSession
 	// body is the operation's flat JSON input, already unwrapped from the /rest envelope.
 	body []byte
 	// params are the operation's named parameters (client_token), from query or envelope.
 	params map[string]string
 }
+
+// own returns a copy of the call's session for a handler to change and write.
+func (c call) own() *v1alpha1.UpdateSession { return c.session.DeepCopy() }
 
 // operation is one entry of the API: how it is called and what it does.
 type operation struct {
@@ -42,6 +49,17 @@ type operation struct {
 	// params are the names of the operation's parameters beside the body.
 	params []string
 	handle func(s *Server, ctx context.Context, c call) (any, error)
+	// ok are the metrics of the operation's successful calls (see init).
+	ok metrics.RESTCall
+}
+
+// init resolves each operation's metrics of success once.
+func init() {
+	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(fixedOperations)} {
+		for op := range ops {
+			op.ok = metrics.RESTCallOf(op.name, "ok")
+		}
+	}
 }
 
 // The RBAC verbs a kubectl user needs for the same effect as an operation.

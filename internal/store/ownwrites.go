@@ -72,7 +72,8 @@ func (o *ownWrites) record(written *v1alpha1.UpdateSession, base string, now tim
 }
 
 // freshest returns what this store last wrote of the session while the cache still shows the
-// version that write was based on, else the cached session.
+// version that write was based on, else the cached session. The written session is shared:
+// copy it to change it.
 func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -81,7 +82,7 @@ func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSes
 	case !ok:
 		return cached
 	case w.newerThan(cached.ResourceVersion):
-		return w.session.DeepCopy()
+		return w.session
 	default:
 		delete(o.byUID, cached.UID)
 		return cached

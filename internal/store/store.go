@@ -65,7 +65,7 @@ type Store struct {
 	clock     clock.PassiveClock
 	writes    ownWrites
 	lookups   *lookups
-	// byID is filled by Watch; without it Find lists through the cache.
+	// byID is filled by Watch: Find finds sessions there (only on the API server without it).
 	byID byID
 }
 
@@ -113,7 +113,10 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 	if err := s.client.Get(ctx, key, &us); err != nil {
 		return nil, err
 	}
-	return s.writes.freshest(&us), nil
+	if fresh := s.writes.freshest(&us); fresh != &us {
+		return fresh.DeepCopy(), nil
+	}
+	return &us, nil
 }
 
 // Find returns the session with the given id: from the cache, or, when the cache does not have
@@ -121,12 +124,16 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 // live says so (asked only then), within the limits of lookups, else from the cache once it
 // caught up. An id is a UID: a session whose status.id names another object's UID is never
 // returned for it.
+//
+// The session is shared with the cache (or with this store's memory of its own writes): read
+// it, never change it, and pass a DeepCopy to Update or Delete. Not copying is what lets a
+// keep-alive that needs no write be answered without allocating the session again.
 func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
 	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
 	}
 	if us := s.byID.get(id); us != nil {
-		return s.copyOf(us), nil
+		return s.writes.freshest(us), nil
 	}
 	if !live() {
 		us, err := s.awaitCache(ctx, id)
@@ -136,15 +143,9 @@ func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha
 		if err != nil {
 			return nil, err
 		}
-		return s.copyOf(us), nil
+		return s.writes.freshest(us), nil
 	}
 	return s.findLive(ctx, id)
-}
-
-// copyOf returns a copy of a shared session for the caller to own: this store's own later
-// write of it, if the cache has not caught up with that yet.
-func (s *Store) copyOf(shared *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
-	return s.writes.freshest(shared.DeepCopy())
 }
 
 // findLive looks id up on the API server: not again for a while once it was missing, once for
@@ -172,7 +173,7 @@ func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSessio
 	if err != nil {
 		return nil, err
 	}
-	return s.copyOf(found.(*v1alpha1.UpdateSession)), nil
+	return s.writes.freshest(found.(*v1alpha1.UpdateSession)), nil
 }
 
 // awaitCache polls the cache for id for up to cacheGrace and returns the informer's shared
