@@ -26,6 +26,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/localcp"
+	"github.com/contentlib/update-session-operator/internal/memlimit"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
 )
@@ -144,6 +145,11 @@ func main() {
 	if err := f.validate(); err != nil {
 		setupLog.Error(err, "Invalid flags")
 		os.Exit(2)
+	}
+	if limit, err := memlimit.FromCgroup("/sys/fs/cgroup"); err != nil {
+		setupLog.Error(err, "Reading the container's memory limit; the Go runtime keeps no memory limit")
+	} else if limit > 0 {
+		setupLog.Info("Go memory limit set from the container's", "GOMEMLIMIT", limit, "share", memlimit.Share)
 	}
 	if err := run(*f); err != nil {
 		setupLog.Error(err, "Manager stopped")

@@ -229,6 +229,11 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 	}
 	if written && !s.cached(us) {
 		s.writes.record(us, base, s.clock.Now())
+		// The informer may have delivered the write between the check and the record: then
+		// no later event would forget it.
+		if cur := s.byID.get(string(us.UID)); cur != nil {
+			s.writes.observed(cur)
+		}
 	}
 	return written, nil
 }
