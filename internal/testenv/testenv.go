@@ -95,6 +95,8 @@ type Operator struct {
 	Stop func()
 	// Elected is closed once it leads (at once without leader election): only then it reconciles.
 	Elected <-chan struct{}
+	// Cache is its manager's cache, the informers whose objects the REST server reads.
+	Cache cache.Cache
 }
 
 // StartOperator runs the operator, watching only namespace, until the test ends. When
@@ -171,7 +173,7 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 	if opts.RESTCertDir != "" {
 		scheme = "https://"
 	}
-	return &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop, Elected: mgr.Elected()}
+	return &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop, Elected: mgr.Elected(), Cache: mgr.GetCache()}
 }
 
 // FreeAddr returns a free local address ("127.0.0.1:port") to listen on.
