@@ -164,8 +164,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f := formFor(r.URL.Path)
 	// A call's API-server work is bounded by requestTimeout alone: it is not cut off when its
 	// client hangs up, so a keep-alive or create that reached the API server is not left half
-	// done (and the hot path saves registering with the connection's context on every call).
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), requestTimeout)
+	// done (see callContext).
+	ctx, cancel := newCallContext(r, requestTimeout)
 	defer cancel()
 	op, result, err := s.dispatch(ctx, w, r, f)
 	if err == nil {
