@@ -6,6 +6,7 @@ go 1.26.0
 
 require (
 	github.com/contentlib/update-session-operator v0.0.0
+	github.com/google/pprof v0.0.0-20250403155104-27863c87afa6
 	github.com/vmware/govmomi v0.56.0
 	go.uber.org/zap v1.27.1
 	gonum.org/v1/plot v0.17.0

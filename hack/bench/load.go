@@ -28,6 +28,8 @@ type loadResult struct {
 	writes float64
 	// cpu is the CPU time the server, the control plane and the load generator used.
 	cpu cpuUsage
+	// costs is where the server's CPU went per call (coalesced and vcsim loads), or nil.
+	costs *callCosts
 }
 
 func (r loadResult) throughput() float64 { return float64(r.ok) / r.duration.Seconds() }

@@ -208,15 +208,17 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 			}
 		}
 		for _, c := range concurrencies {
-			results = append(results, b.measured(mode.name, c, d, sessions, m.cmd.Process.Pid,
-				keepAlive(b.http, m.restURL, token, ids), b.profiles(mode.file, c, d, "manager", m.pprofURL)))
+			res := b.measured(mode.name, c, d, sessions, m.cmd.Process.Pid,
+				keepAlive(b.http, m.restURL, token, ids), b.profiles(mode.file, c, d, "manager", m.pprofURL))
 			if mode.anchor == modeRaw {
-				results = append(results, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names),
+				results = append(results, res, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names),
 					b.profiles("raw", c, d, "", "")))
-			} else {
-				results = append(results, b.measured(modeVcsim, c, d, sessions, sim.cmd.Process.Pid,
-					keepAlive(b.http, sim.base(), sim.sessionID, sim.ids), b.profiles("vcsim", c, d, "vcsim", sim.pprofURL)))
+				continue
 			}
+			anchor := b.measured(modeVcsim, c, d, sessions, sim.cmd.Process.Pid,
+				keepAlive(b.http, sim.base(), sim.sessionID, sim.ids), b.profiles("vcsim", c, d, "vcsim", sim.pprofURL))
+			results = append(results, withCosts(res, b.profilePath(mode.file, c, "manager")),
+				withCosts(anchor, b.profilePath("vcsim", c, "vcsim")))
 		}
 		m.stop()
 	}
@@ -269,11 +271,10 @@ func (b *bench) measured(mode string, c int, d time.Duration, sessions, serverPI
 // profiles returns what profiles a load of mode (a file name) at c clients for d: the API
 // server (what the load's writes cost it) and the server named server at pprofURL, if any.
 func (b *bench) profiles(mode string, c int, d time.Duration, server, pprofURL string) func() (wait func()) {
-	path := func(of string) string { return filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d-%s.pprof", mode, c, of)) }
 	return func() (wait func()) {
-		waits := []func(){b.profileAPIServer(path("apiserver"), d-time.Second)}
+		waits := []func(){b.profileAPIServer(b.profilePath(mode, c, "apiserver"), d-time.Second)}
 		if pprofURL != "" {
-			waits = append(waits, profileCPU(server, pprofURL, path(server), d-time.Second))
+			waits = append(waits, profileCPU(server, pprofURL, b.profilePath(mode, c, server), d-time.Second))
 		}
 		return func() {
 			for _, wait := range waits {
@@ -281,6 +282,23 @@ func (b *bench) profiles(mode string, c int, d time.Duration, server, pprofURL s
 			}
 		}
 	}
+}
+
+// profilePath is where the CPU profile of process of, in the load of mode at c clients, goes.
+func (b *bench) profilePath(mode string, c int, of string) string {
+	return filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d-%s.pprof", mode, c, of))
+}
+
+// withCosts adds to a coalesced load, or vcsim's, where its server's CPU went per call, from
+// the server's CPU profile at path.
+func withCosts(res loadResult, path string) loadResult {
+	costs, err := profileCosts(path, res.throughput())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "    CPU per call by part:", err)
+		return res
+	}
+	res.costs = &costs
+	return res
 }
 
 // profileAPIServer records a CPU profile of kube-apiserver for d into path, in the background;

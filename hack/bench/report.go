@@ -160,6 +160,33 @@ func (r *report) loadSection(p func(string, ...any)) {
 			serverCPU, l.cores(l.cpu.controlPlane), l.cores(l.cpu.load))
 	}
 	p("\n![keep-alive rate against concurrency](bench-keepalive.png)\n\n")
+	r.costsSection(p)
+}
+
+// costsSection shows where the server's CPU went per coalesced call, the operator's against
+// vcsim's, from their CPU profiles.
+func (r *report) costsSection(p func(string, ...any)) {
+	p("Where the server's CPU went per coalesced call, in µs, from each load's CPU profile of the\n")
+	p("server (over the measured load) divided by its successful calls: reading the request (Go's HTTP\n")
+	p("server: the request line and headers, among them the credential: a service-account token of\n")
+	p("about 1 KB for the operator, a 36-byte session id for vcsim), the handler, writing the answer,\n")
+	p("garbage collection, and the rest (the Go scheduler; for the operator also its informer, its\n")
+	p("reconciler and the API-server writes the window needs).\n\n")
+	p("| server | clients | read request | handler | write answer | GC | rest | total |\n")
+	p("|---|---|---|---|---|---|---|---|\n")
+	us := func(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()*1e6) }
+	for _, mode := range []string{modeCoalesced, modeVcsim} {
+		for _, c := range concurrencies {
+			l := r.find(mode, c)
+			if l.costs == nil {
+				continue
+			}
+			k := l.costs
+			p("| %s | %d | %s | %s | %s | %s | %s | %s |\n", mode, c, us(k.read), us(k.handler), us(k.write),
+				us(k.gc), us(k.other), us(k.total()))
+		}
+	}
+	p("\n")
 }
 
 func (r *report) floodSection(p func(string, ...any)) {

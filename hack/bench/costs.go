@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// callCosts is a server's CPU time per successful call of a load, from its CPU profile, by
+// where it went: what any Go HTTP server spends reading requests and writing answers, the
+// server's own handler, and garbage collection.
+type callCosts struct {
+	read, handler, write, gc, other time.Duration
+}
+
+func (c callCosts) total() time.Duration { return c.read + c.handler + c.write + c.gc + c.other }
+
+// costFrames classify a profile sample by the first of these functions on its stack.
+var costFrames = []struct {
+	function string
+	part     func(*callCosts) *time.Duration
+}{
+	{"net/http.serverHandler.ServeHTTP", func(c *callCosts) *time.Duration { return &c.handler }},
+	{"net/http.(*conn).readRequest", func(c *callCosts) *time.Duration { return &c.read }},
+	{"net/http.(*response).finishRequest", func(c *callCosts) *time.Duration { return &c.write }},
+	{"runtime.gcBgMarkWorker", func(c *callCosts) *time.Duration { return &c.gc }},
+}
+
+// profileCosts reads the CPU profile at path and divides it among the calls made while it was
+// recorded, at rate per second.
+func profileCosts(path string, rate float64) (callCosts, error) {
+	var costs callCosts
+	f, err := os.Open(path)
+	if err != nil {
+		return costs, err
+	}
+	defer func() { _ = f.Close() }()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return costs, fmt.Errorf("%s: %w", path, err)
+	}
+	cpu := len(p.SampleType) - 1 // a CPU profile's last value is the time, in nanoseconds
+	for _, s := range p.Sample {
+		*costPart(&costs, s) += time.Duration(s.Value[cpu])
+	}
+	calls := rate * time.Duration(p.DurationNanos).Seconds()
+	if calls < 1 {
+		return costs, fmt.Errorf("%s: no calls while it was recorded", path)
+	}
+	for _, part := range []*time.Duration{&costs.read, &costs.handler, &costs.write, &costs.gc, &costs.other} {
+		*part = time.Duration(float64(*part) / calls)
+	}
+	return costs, nil
+}
+
+// costPart is where a sample's time goes: the first classified function on its stack.
+func costPart(c *callCosts, s *profile.Sample) *time.Duration {
+	for _, loc := range s.Location {
+		for _, line := range loc.Line {
+			for _, frame := range costFrames {
+				if line.Function != nil && line.Function.Name == frame.function {
+					return frame.part(c)
+				}
+			}
+		}
+	}
+	return &c.other
+}
