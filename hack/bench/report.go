@@ -207,8 +207,8 @@ func (r *report) scaleSection(p func(string, ...any)) {
 		s.n, keepAlivePeriod, keepAliveRounds)
 	p("after a first round that warms the caches. The API server's own `apiserver_request_total` counts\n")
 	p("the writes (status PATCH/PUT) and the other requests (TokenReviews, SubjectAccessReviews, GETs and\n")
-	p("LISTs of sessions) it served meanwhile: %.0f writes and %.0f other requests for %d keep-alives\n",
-		s.writes, s.other, s.keepAlives)
+	p("LISTs of sessions) it served meanwhile: %.0f writes and %.0f other requests (%s) for %d keep-alives\n",
+		s.writes, s.other, s.otherSummary(), s.keepAlives)
 	p("(%d failed). The operator's resident memory then: %.0f MiB (%s).\n\n", s.failed, s.rss, s.memory())
 	p("Then every session's timeout is set so that they all expire within %v, and the operator\n", s.burst.spread)
 	p("deletes them. The raw-DELETE anchor: %d other sessions deleted with plain DELETEs by 64\n", r.rawDelete.n)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,9 @@ type scaleResult struct {
 	// server served meanwhile (other: TokenReviews, SubjectAccessReviews, GETs and LISTs).
 	keepAlives, failed int
 	writes, other      float64
-	rss                float64
+	// otherByKind splits other by otherRequestKinds.
+	otherByKind map[string]float64
+	rss         float64
 	// heap holds the Go runtime's memory figures (MemStats) when rss was read.
 	heap  map[string]float64
 	burst expiryResult
@@ -29,15 +32,33 @@ const (
 	keepAliveRounds = 2
 )
 
-// isOtherRequest: a request a keep-alive may cost beside its write.
-func isOtherRequest(l map[string]string) bool {
-	switch {
-	case l["resource"] == "tokenreviews" || l["resource"] == "subjectaccessreviews":
-		return true
-	case l["resource"] == "updatesessions":
-		return l["verb"] == "GET" || l["verb"] == "LIST"
+// otherRequestKinds are the requests a keep-alive may cost beside its write.
+var otherRequestKinds = []struct {
+	name  string
+	match func(labels map[string]string) bool
+}{
+	{"TokenReviews", func(l map[string]string) bool { return l["resource"] == "tokenreviews" }},
+	{"SubjectAccessReviews", func(l map[string]string) bool { return l["resource"] == "subjectaccessreviews" }},
+	{"GETs", func(l map[string]string) bool { return l["resource"] == "updatesessions" && l["verb"] == "GET" }},
+	{"LISTs", func(l map[string]string) bool { return l["resource"] == "updatesessions" && l["verb"] == "LIST" }},
+}
+
+// otherRequests counts the API server's requests of each of otherRequestKinds.
+func (b *bench) otherRequests() map[string]float64 {
+	counts := map[string]float64{}
+	for _, kind := range otherRequestKinds {
+		counts[kind.name] = b.apiRequests(kind.match)
 	}
-	return false
+	return counts
+}
+
+// otherSummary is "N TokenReviews, M SubjectAccessReviews, ...".
+func (r scaleResult) otherSummary() string {
+	var parts []string
+	for _, kind := range otherRequestKinds {
+		parts = append(parts, fmt.Sprintf("%.0f %s", r.otherByKind[kind.name], kind.name))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // measureScale creates n sessions, keeps each alive every keepAlivePeriod for keepAliveRounds
@@ -58,20 +79,24 @@ func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (
 	if _, failed := paced(n, keepAlivePeriod, call); failed > 0 {
 		return res, fmt.Errorf("%d keep-alives of the first round failed", failed)
 	}
-	writes, other := b.apiRequests(isStatusWrite), b.apiRequests(isOtherRequest)
+	writes, other := b.apiRequests(isStatusWrite), b.otherRequests()
 	for range keepAliveRounds {
 		ok, failed := paced(n, keepAlivePeriod, call)
 		res.keepAlives += ok
 		res.failed += failed
 	}
 	res.writes = b.apiRequests(isStatusWrite) - writes
-	res.other = b.apiRequests(isOtherRequest) - other
+	res.otherByKind = b.otherRequests()
+	for kind, before := range other {
+		res.otherByKind[kind] -= before
+		res.other += res.otherByKind[kind]
+	}
 	res.rss, _ = m.rss()
 	res.burst.rss = res.rss
 	res.heap = m.heap(filepath.Join(b.work, "heap-scale.pprof"))
-	fmt.Fprintf(os.Stderr, "    %d keep-alives (%d failed): %.3f writes and %.4f other requests each; RSS %.0f MiB (%s)\n",
-		res.keepAlives, res.failed, res.writes/float64(res.keepAlives), res.other/float64(res.keepAlives), res.rss,
-		res.memory())
+	fmt.Fprintf(os.Stderr, "    %d keep-alives (%d failed): %.3f writes and %.4f other requests each (%s); RSS %.0f MiB (%s)\n",
+		res.keepAlives, res.failed, res.writes/float64(res.keepAlives), res.other/float64(res.keepAlives),
+		res.otherSummary(), res.rss, res.memory())
 	step(fmt.Sprintf("expiry burst: the %d sessions expire within %v", n, window))
 	return res, b.expireTogether(ctx, m, p.ns, p.names, p.watch, &res.burst)
 }

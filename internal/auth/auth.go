@@ -246,12 +246,29 @@ func (g *Gate) Authorize(ctx context.Context, c *Caller, verb, namespace, name s
 }
 
 // authorize answers from the caller's decisions while they stand (AllowCacheTTL, DenyCacheTTL),
-// else asks the API server.
+// else asks the API server: once for all of the caller's calls that need the decision at the
+// same time. (Without that, every call in flight when a busy client's decision lapses would
+// send a SubjectAccessReview of its own: hundreds at once, every AllowCacheTTL.)
 func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, string, error) {
-	now := time.Now()
-	if d, ok := c.decision(k, now); ok {
+	if d, ok := c.decision(k, time.Now()); ok {
 		return d.allowed, d.reason, nil
 	}
+	shared, err, _ := c.reviews.Do(k.verb+"\x00"+k.namespace+"\x00"+k.name, func() (any, error) {
+		if d, ok := c.decision(k, time.Now()); ok { // decided while this call waited its turn
+			return d, nil
+		}
+		return g.review(ctx, c, k)
+	})
+	if err != nil {
+		return false, "", err
+	}
+	d := shared.(decision)
+	return d.allowed, d.reason, nil
+}
+
+// review asks the API server whether c may do k, and remembers the decision.
+func (g *Gate) review(ctx context.Context, c *Caller, k decisionKey) (decision, error) {
+	now := time.Now()
 	verdict, reason, err := g.authorizer.Authorize(ctx, authorizer.AttributesRecord{
 		User:            c.Info,
 		Verb:            k.verb,
@@ -263,14 +280,14 @@ func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, s
 		ResourceRequest: true,
 	})
 	if err != nil {
-		return false, "", fmt.Errorf("reviewing access: %w", err)
+		return decision{}, fmt.Errorf("reviewing access: %w", err)
 	}
 	d := decision{allowed: verdict == authorizer.DecisionAllow, reason: reason, until: now.Add(DenyCacheTTL)}
 	if d.allowed {
 		d.until = now.Add(AllowCacheTTL)
 	}
 	c.remember(k, d, now)
-	return d.allowed, d.reason, nil
+	return d, nil
 }
 
 // HomeNamespace is the namespace of a service account's user, where it creates and lists

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"k8s.io/apiserver/pkg/authentication/user"
 )
 
@@ -28,6 +29,8 @@ type Caller struct {
 
 	mu        sync.Mutex
 	decisions map[decisionKey]decision
+	// reviews makes concurrent reviews of one decision a single review.
+	reviews singleflight.Group
 }
 
 type decisionKey struct{ verb, namespace, name string }
