@@ -24,7 +24,7 @@ const Share = 0.9
 var cgroupFiles = []string{"memory.max", "memory/memory.limit_in_bytes"}
 
 // FromCgroup sets the runtime's soft memory limit to Share of the memory limit found under
-// root (/sys/fs/cgroup in a container), unless GOMEMLIMIT is set: the operator's own setting
+// root (/sys/fs/cgroup in a container), unless GOMEMLIMIT is set: a limit given explicitly
 // wins. It returns the limit it set, or 0 when there is none to follow (no cgroup, no limit).
 func FromCgroup(root string) (int64, error) {
 	if os.Getenv("GOMEMLIMIT") != "" {
