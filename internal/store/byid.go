@@ -10,8 +10,8 @@ import (
 // that finding a session for a keep-alive is one map lookup rather than a List through the
 // cache (its type lookups, field selector and index), and the cache needs no index by id (one
 // set per session, twice over: the largest part of its memory after the sessions themselves).
-// It holds the informer's own objects: they are shared and never changed here; Find copies the
-// one it returns. It lags the cache by the delivery of an event.
+// It holds the informer's own objects: they are shared and never changed, here or by Find's
+// callers, who get them as they are. It lags the cache by the delivery of an event.
 type byID struct {
 	mu       sync.RWMutex
 	sessions map[string]*v1alpha1.UpdateSession

@@ -227,10 +227,10 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 	if err != nil {
 		return false, err
 	}
-	if written && !s.cached(us) {
+	if written {
 		s.writes.record(us, base, s.clock.Now())
-		// The informer may have delivered the write between the check and the record: then
-		// no later event would forget it.
+		// The informer may have delivered the write already: then no later event would
+		// forget it, so it is forgotten now.
 		if cur := s.byID.get(string(us.UID)); cur != nil {
 			s.writes.observed(cur)
 		}
@@ -297,13 +297,6 @@ func (s *Store) Live(ctx context.Context, us *v1alpha1.UpdateSession) (*v1alpha1
 		return nil, &NotFoundError{ID: us.Status.ID}
 	}
 	return &fresh, err
-}
-
-// cached reports whether the informer has already delivered us as it is: a write it has seen
-// need not be remembered (and would be kept until its TTL, as no later event removes it).
-func (s *Store) cached(us *v1alpha1.UpdateSession) bool {
-	cur := s.byID.get(string(us.UID))
-	return cur != nil && cur.ResourceVersion == us.ResourceVersion
 }
 
 // IsNotFound reports whether err says that a session does not exist.
