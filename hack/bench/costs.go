@@ -17,17 +17,6 @@ type callCosts struct {
 
 func (c callCosts) total() time.Duration { return c.read + c.handler + c.write + c.gc + c.other }
 
-// costFrames classify a profile sample by the first of these functions on its stack.
-var costFrames = []struct {
-	function string
-	part     func(*callCosts) *time.Duration
-}{
-	{"net/http.serverHandler.ServeHTTP", func(c *callCosts) *time.Duration { return &c.handler }},
-	{"net/http.(*conn).readRequest", func(c *callCosts) *time.Duration { return &c.read }},
-	{"net/http.(*response).finishRequest", func(c *callCosts) *time.Duration { return &c.write }},
-	{"runtime.gcBgMarkWorker", func(c *callCosts) *time.Duration { return &c.gc }},
-}
-
 // profileCosts reads the CPU profile at path and divides it among the calls made while it was
 // recorded, at rate per second.
 func profileCosts(path string, rate float64) (callCosts, error) {
@@ -55,14 +44,22 @@ func profileCosts(path string, rate float64) (callCosts, error) {
 	return costs, nil
 }
 
-// costPart is where a sample's time goes: the first classified function on its stack.
+// costPart is where a sample's time goes: by the first of these functions on its stack.
 func costPart(c *callCosts, s *profile.Sample) *time.Duration {
 	for _, loc := range s.Location {
 		for _, line := range loc.Line {
-			for _, frame := range costFrames {
-				if line.Function != nil && line.Function.Name == frame.function {
-					return frame.part(c)
-				}
+			if line.Function == nil {
+				continue
+			}
+			switch line.Function.Name {
+			case "net/http.serverHandler.ServeHTTP":
+				return &c.handler
+			case "net/http.(*conn).readRequest":
+				return &c.read
+			case "net/http.(*response).finishRequest":
+				return &c.write
+			case "runtime.gcBgMarkWorker":
+				return &c.gc
 			}
 		}
 	}

@@ -304,21 +304,14 @@ func withCosts(res loadResult, path string) loadResult {
 // profileAPIServer records a CPU profile of kube-apiserver for d into path, in the background;
 // wait waits for it. It shows what the API server spends on the writes a load causes.
 func (b *bench) profileAPIServer(path string, d time.Duration) (wait func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return inBackground("kube-apiserver", path, func() error {
 		data, err := b.cs.RESTClient().Get().AbsPath("/debug/pprof/profile").
 			Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(context.Background())
-		if err == nil {
-			err = os.WriteFile(path, data, 0o644)
-		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "    API server profile:", err)
-			return
+			return err
 		}
-		fmt.Fprintf(os.Stderr, "    CPU profile of kube-apiserver: go tool pprof -top %s\n", path)
-	}()
-	return func() { <-done }
+		return os.WriteFile(path, data, 0o644)
+	})
 }
 
 // apiRequests is the API server's count of the requests it served that match.

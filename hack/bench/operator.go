@@ -124,10 +124,18 @@ func (m *managerProcess) metric(name string) float64 {
 // profileCPU records a CPU profile of the process named what, served at pprofURL, for d into
 // path, in the background; wait waits for it.
 func profileCPU(what, pprofURL, path string, d time.Duration) (wait func()) {
+	return inBackground(what, path, func() error {
+		return download(fmt.Sprintf("%s/profile?seconds=%d", pprofURL, int(d.Seconds())), path)
+	})
+}
+
+// inBackground records the CPU profile of the process named what into path with record, in
+// the background; wait waits for it.
+func inBackground(what, path string, record func() error) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := download(fmt.Sprintf("%s/profile?seconds=%d", pprofURL, int(d.Seconds())), path); err != nil {
+		if err := record(); err != nil {
 			fmt.Fprintf(os.Stderr, "    profile of %s: %v\n", what, err)
 			return
 		}
