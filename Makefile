@@ -71,8 +71,9 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpus is in 
 	done
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint.
+lint: golangci-lint ## Run golangci-lint on the operator and on the benchmark (hack/bench, a module of its own).
 	"$(GOLANGCI_LINT)" run
+	cd hack/bench && "$(GOLANGCI_LINT)" run --config ../../.golangci.yml
 
 ##@ Build
 

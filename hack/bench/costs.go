@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -21,14 +22,9 @@ func (c callCosts) total() time.Duration { return c.read + c.handler + c.write +
 // recorded, at rate per second.
 func profileCosts(path string, rate float64) (callCosts, error) {
 	var costs callCosts
-	f, err := os.Open(path)
+	p, err := readProfile(path)
 	if err != nil {
 		return costs, err
-	}
-	defer func() { _ = f.Close() }()
-	p, err := profile.Parse(f)
-	if err != nil {
-		return costs, fmt.Errorf("%s: %w", path, err)
 	}
 	cpu := len(p.SampleType) - 1 // a CPU profile's last value is the time, in nanoseconds
 	for _, s := range p.Sample {
@@ -64,4 +60,45 @@ func costPart(c *callCosts, s *profile.Sample) *time.Duration {
 		}
 	}
 	return &c.other
+}
+
+func readProfile(path string) (*profile.Profile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// mergeProfiles merges the CPU profiles at parts, of one process, into one at path (its
+// duration the sum of theirs) and removes the parts.
+func mergeProfiles(path string, parts []string) error {
+	var profiles []*profile.Profile
+	for _, part := range parts {
+		p, err := readProfile(part)
+		if err != nil {
+			return err
+		}
+		profiles = append(profiles, p)
+	}
+	merged, err := profile.Merge(profiles)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(merged.Write(f), f.Close()); err != nil {
+		return err
+	}
+	for _, part := range parts {
+		_ = os.Remove(part)
+	}
+	return nil
 }

@@ -22,6 +22,10 @@ func (u cpuUsage) sub(v cpuUsage) cpuUsage {
 	return cpuUsage{server: u.server - v.server, controlPlane: u.controlPlane - v.controlPlane, load: u.load - v.load}
 }
 
+func (u cpuUsage) add(v cpuUsage) cpuUsage {
+	return cpuUsage{server: u.server + v.server, controlPlane: u.controlPlane + v.controlPlane, load: u.load + v.load}
+}
+
 // cpuNow reads the CPU time used so far by the server process serverPID (0: none), by the control
 // plane (this process's kube-apiserver and etcd children) and by this process.
 func cpuNow(serverPID int) cpuUsage {

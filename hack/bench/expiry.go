@@ -164,7 +164,7 @@ func (b *bench) measureQuietExpiry(ctx context.Context, n int) (expiryResult, er
 	}
 	defer p.m.stop()
 	res := expiryResult{n: n, spread: 10 * time.Second, createTook: p.createTook}
-	if err := b.keepAliveAll(ctx, p.m.restURL, p.token, p.ids); err != nil {
+	if err := b.keepAliveAll(p.m.restURL, p.token, p.ids); err != nil {
 		return res, err
 	}
 	res.rss, _ = p.m.rss()
@@ -263,7 +263,7 @@ func forEach(n, workers int, f func(i int) error) error {
 }
 
 // keepAliveAll keeps every session alive once through the REST API, 64 at a time.
-func (b *bench) keepAliveAll(ctx context.Context, restURL, token string, ids []string) error {
+func (b *bench) keepAliveAll(restURL, token string, ids []string) error {
 	call := keepAlive(b.http, restURL, token, ids)
 	start := time.Now()
 	if err := forEach(len(ids), 64, call); err != nil {

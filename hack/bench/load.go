@@ -17,19 +17,24 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// loadResult is one load run: how many calls succeeded per second and how long they took.
+// loadResult is one load: how many calls succeeded per second and how long they took. A load
+// runs in slices (see measurePair); the result adds them up.
 type loadResult struct {
 	mode        string
 	concurrency int
 	ok, failed  int
-	duration    time.Duration
-	p50, p99    time.Duration
-	// writes is the number of status writes the API server served during the run.
+	// duration is the time the load's slices ran, from their start until their last call returned.
+	duration time.Duration
+	p50, p99 time.Duration
+	// writes is the number of status writes the API server served during the load.
 	writes float64
 	// cpu is the CPU time the server, the control plane and the load generator used.
 	cpu cpuUsage
 	// costs is where the server's CPU went per call (coalesced and vcsim loads), or nil.
 	costs *callCosts
+	// latencies are the successful calls' latencies, until finish sorts them into p50 and p99.
+	latencies []time.Duration
+	firstErr  error
 }
 
 func (r loadResult) throughput() float64 { return float64(r.ok) / r.duration.Seconds() }
@@ -53,51 +58,57 @@ func (r loadResult) writesPerCall() float64 {
 	return r.writes / float64(r.ok)
 }
 
-// runLoad runs call from concurrency goroutines for d and reports. Each goroutine is a client
-// keeping its own session alive in a loop, as an uploader does after each chunk.
-func runLoad(mode string, concurrency int, d time.Duration, sessions int,
-	call func(i int) error) loadResult {
+// add adds a slice of the load.
+func (r *loadResult) add(s loadResult) {
+	r.ok, r.failed, r.duration = r.ok+s.ok, r.failed+s.failed, r.duration+s.duration
+	r.writes, r.cpu = r.writes+s.writes, r.cpu.add(s.cpu)
+	r.latencies = append(r.latencies, s.latencies...)
+	if r.firstErr == nil {
+		r.firstErr = s.firstErr
+	}
+}
+
+// finish computes the percentiles once every slice is added.
+func (r *loadResult) finish() {
+	slices.Sort(r.latencies)
+	r.p50, r.p99 = percentile(r.latencies, 0.50), percentile(r.latencies, 0.99)
+	r.latencies = nil
+	if r.firstErr != nil {
+		fmt.Fprintf(os.Stderr, "    %s c=%d, first error: %v\n", r.mode, r.concurrency, r.firstErr)
+	}
+}
+
+// runSlice runs call from concurrency goroutines for d. Each goroutine is a client keeping its
+// own session alive in a loop, as an uploader does after each chunk. A call still running at d
+// counts: the slice lasts until the last one returns.
+func runSlice(concurrency int, d time.Duration, sessions int, call func(i int) error) loadResult {
 	var ok, failed atomic.Int64
 	latencies := make([][]time.Duration, concurrency)
-	var firstErr atomic.Value
-	deadline := time.Now().Add(d)
+	var firstErr atomic.Pointer[error]
+	start := time.Now()
+	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for w := range concurrency {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				start := time.Now()
+				began := time.Now()
 				if err := call(w % sessions); err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.CompareAndSwap(nil, &err)
 					continue
 				}
-				latencies[w] = append(latencies[w], time.Since(start))
+				latencies[w] = append(latencies[w], time.Since(began))
 				ok.Add(1)
 			}
 		})
 	}
-	progress := time.NewTicker(2 * time.Second)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-progress.C:
-				fmt.Fprintf(os.Stderr, "    %s c=%d: %d ok, %d failed so far\n", mode, concurrency, ok.Load(), failed.Load())
-			case <-done:
-				return
-			}
-		}
-	}()
 	wg.Wait()
-	close(done)
-	progress.Stop()
+	res := loadResult{concurrency: concurrency, ok: int(ok.Load()), failed: int(failed.Load()),
+		duration: time.Since(start), latencies: slices.Concat(latencies...)}
 	if err := firstErr.Load(); err != nil {
-		fmt.Fprintf(os.Stderr, "    first error: %v\n", err)
+		res.firstErr = *err
 	}
-	all := slices.Concat(latencies...)
-	slices.Sort(all)
-	return loadResult{mode: mode, concurrency: concurrency, ok: int(ok.Load()), failed: int(failed.Load()),
-		duration: d, p50: percentile(all, 0.50), p99: percentile(all, 0.99)}
+	return res
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {

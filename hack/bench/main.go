@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -170,9 +169,9 @@ func (b *bench) startManager(coalescing time.Duration, extra ...string) (*manage
 }
 
 // measureLoad runs the keep-alive loads at each concurrency: through the REST API without
-// coalescing, each load next to the same load of raw status patches, then with coalescing, each
-// load next to the same load against vcsim; so that each ratio compares two runs seconds apart
-// on this shared machine.
+// coalescing, each load paired with the same load of raw status patches, then with coalescing,
+// each paired with the same load against vcsim; the two loads of a pair take turns (measurePair),
+// so that each ratio compares loads a few seconds apart on this shared machine.
 func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) ([]loadResult, error) {
 	ns, err := b.namespace(ctx, "keepalive")
 	if err != nil {
@@ -208,15 +207,17 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 			}
 		}
 		for _, c := range concurrencies {
-			res := b.measured(mode.name, c, d, sessions, m.cmd.Process.Pid,
-				keepAlive(b.http, m.restURL, token, ids), b.profiles(mode.file, c, d, "manager", m.pprofURL))
+			server := side{mode: mode.name, serverPID: m.cmd.Process.Pid, call: keepAlive(b.http, m.restURL, token, ids),
+				profiles: b.profiles(mode.file, c, b.apiServer(), servedProfile("manager", m.pprofURL))}
 			if mode.anchor == modeRaw {
-				results = append(results, res, b.measured(modeRaw, c, d, sessions, 0, rawPatch(b.client, ns, names),
-					b.profiles("raw", c, d, "", "")))
+				res, anchor := b.measurePair(c, d, sessions, server, side{mode: modeRaw, call: rawPatch(b.client, ns, names),
+					profiles: b.profiles("raw", c, b.apiServer())})
+				results = append(results, res, anchor)
 				continue
 			}
-			anchor := b.measured(modeVcsim, c, d, sessions, sim.cmd.Process.Pid,
-				keepAlive(b.http, sim.base(), sim.sessionID, sim.ids), b.profiles("vcsim", c, d, "vcsim", sim.pprofURL))
+			res, anchor := b.measurePair(c, d, sessions, server, side{mode: modeVcsim, serverPID: sim.cmd.Process.Pid,
+				call:     keepAlive(b.http, sim.base(), sim.sessionID, sim.ids),
+				profiles: b.profiles("vcsim", c, b.apiServer(), servedProfile("vcsim", sim.pprofURL))})
 			results = append(results, withCosts(res, b.profilePath(mode.file, c, "manager")),
 				withCosts(anchor, b.profilePath("vcsim", c, "vcsim")))
 		}
@@ -248,72 +249,6 @@ const (
 // its first reconciles, for every server alike.
 const warmUp = 2 * time.Second
 
-// measured runs a load against the server process serverPID (0: the API server itself), after a
-// warm-up, and counts the status writes the API server served and the CPU time each process
-// used meanwhile; profile, when not nil, profiles the server over the measured load.
-func (b *bench) measured(mode string, c int, d time.Duration, sessions, serverPID int, call func(int) error,
-	profile func() (wait func())) loadResult {
-	runLoad(mode+" (warm-up)", c, warmUp, sessions, call)
-	before, cpuBefore := b.apiRequests(isStatusWrite), cpuNow(serverPID)
-	if profile != nil {
-		defer profile()() // starts profiling now, waits for the profile on return
-	}
-	res := runLoad(mode, c, d, sessions, call)
-	res.writes = b.apiRequests(isStatusWrite) - before
-	res.cpu = cpuNow(serverPID).sub(cpuBefore)
-	fmt.Fprintf(os.Stderr, "  %-20s c=%-3d %8.0f/s  p50 %-9v p99 %-9v failed %d  writes/call %.2f  "+
-		"CPU: server %.0fµs/call, control plane %.2f cores, load generator %.2f cores\n",
-		mode, c, res.throughput(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.failed,
-		res.writesPerCall(), res.serverCPUPerCall().Seconds()*1e6, res.cores(res.cpu.controlPlane), res.cores(res.cpu.load))
-	return res
-}
-
-// profiles returns what profiles a load of mode (a file name) at c clients for d: the API
-// server (what the load's writes cost it) and the server named server at pprofURL, if any.
-func (b *bench) profiles(mode string, c int, d time.Duration, server, pprofURL string) func() (wait func()) {
-	return func() (wait func()) {
-		waits := []func(){b.profileAPIServer(b.profilePath(mode, c, "apiserver"), d-time.Second)}
-		if pprofURL != "" {
-			waits = append(waits, profileCPU(server, pprofURL, b.profilePath(mode, c, server), d-time.Second))
-		}
-		return func() {
-			for _, wait := range waits {
-				wait()
-			}
-		}
-	}
-}
-
-// profilePath is where the CPU profile of process of, in the load of mode at c clients, goes.
-func (b *bench) profilePath(mode string, c int, of string) string {
-	return filepath.Join(b.work, fmt.Sprintf("cpu-%s-%d-%s.pprof", mode, c, of))
-}
-
-// withCosts adds to a coalesced load, or vcsim's, where its server's CPU went per call, from
-// the server's CPU profile at path.
-func withCosts(res loadResult, path string) loadResult {
-	costs, err := profileCosts(path, res.throughput())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "    CPU per call by part:", err)
-		return res
-	}
-	res.costs = &costs
-	return res
-}
-
-// profileAPIServer records a CPU profile of kube-apiserver for d into path, in the background;
-// wait waits for it. It shows what the API server spends on the writes a load causes.
-func (b *bench) profileAPIServer(path string, d time.Duration) (wait func()) {
-	return inBackground("kube-apiserver", path, func() error {
-		data, err := b.cs.RESTClient().Get().AbsPath("/debug/pprof/profile").
-			Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(context.Background())
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(path, data, 0o644)
-	})
-}
-
 // apiRequests is the API server's count of the requests it served that match.
 func (b *bench) apiRequests(match func(labels map[string]string) bool) float64 {
 	n, err := testenv.CountAPIRequests(context.Background(), b.cfg, match)
@@ -323,9 +258,12 @@ func (b *bench) apiRequests(match func(labels map[string]string) bool) float64 {
 	return n
 }
 
+// sessionsResource is the API resource of UpdateSessions.
+const sessionsResource = "updatesessions"
+
 // isStatusWrite: a PATCH or PUT of updatesessions/status.
 func isStatusWrite(l map[string]string) bool {
-	return l["resource"] == "updatesessions" && l["subresource"] == "status" && (l["verb"] == "PATCH" || l["verb"] == "PUT")
+	return l["resource"] == sessionsResource && l["subresource"] == "status" && (l["verb"] == "PATCH" || l["verb"] == "PUT")
 }
 
 // namespace creates a namespace for one measurement.
@@ -345,7 +283,7 @@ func (b *bench) account(ctx context.Context, ns, name string) (string, error) {
 	objs := []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"updatesessions"},
+			APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{sessionsResource},
 			Verbs: []string{"get", "list", "create", "update", "delete"},
 		}}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},

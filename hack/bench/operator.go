@@ -18,7 +18,6 @@ import (
 type managerProcess struct {
 	cmd        *exec.Cmd
 	restURL    string
-	metricsURL string
 	pprofURL   string
 	logFile    *os.File
 	coalescing time.Duration
@@ -35,7 +34,7 @@ func startManager(binary, kubeconfig string, coalescing time.Duration, logPath s
 	args := append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--rest-bind-address=" + restAddr,
-		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
+		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", // served, as in production
 		"--health-probe-bind-address=0",
 		"--pprof-bind-address=" + pprofAddr,
 		"--keepalive-coalesce-window=" + coalescing.String(),
@@ -46,7 +45,7 @@ func startManager(binary, kubeconfig string, coalescing time.Duration, logPath s
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	m := &managerProcess{cmd: cmd, restURL: "http://" + restAddr, metricsURL: "http://" + metricsAddr + "/metrics",
+	m := &managerProcess{cmd: cmd, restURL: "http://" + restAddr,
 		pprofURL: "http://" + pprofAddr + "/debug/pprof", logFile: logFile, coalescing: coalescing}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get(m.restURL + "/"); err == nil {
@@ -102,46 +101,6 @@ func freeAddr() string {
 	}
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().String()
-}
-
-// metric returns the value of an unlabelled metric of the manager, or 0.
-func (m *managerProcess) metric(name string) float64 {
-	resp, err := http.Get(m.metricsURL)
-	if err != nil {
-		return 0
-	}
-	defer func() { _ = resp.Body.Close() }()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if value, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, _ := strconv.ParseFloat(value, 64)
-			return v
-		}
-	}
-	return 0
-}
-
-// profileCPU records a CPU profile of the process named what, served at pprofURL, for d into
-// path, in the background; wait waits for it.
-func profileCPU(what, pprofURL, path string, d time.Duration) (wait func()) {
-	return inBackground(what, path, func() error {
-		return download(fmt.Sprintf("%s/profile?seconds=%d", pprofURL, int(d.Seconds())), path)
-	})
-}
-
-// inBackground records the CPU profile of the process named what into path with record, in
-// the background; wait waits for it.
-func inBackground(what, path string, record func() error) (wait func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := record(); err != nil {
-			fmt.Fprintf(os.Stderr, "    profile of %s: %v\n", what, err)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "    CPU profile of %s: go tool pprof -top %s\n", what, path)
-	}()
-	return func() { <-done }
 }
 
 // heap saves a heap profile of the manager into path and returns the runtime's memory figures

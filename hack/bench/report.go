@@ -65,12 +65,13 @@ func yes(met bool) string {
 func (r *report) targets() string {
 	burst := r.scale.burst
 	ideal := min(r.rawDelete.rate(), burst.arrivalRate())
-	rows := []target{{
+	rows := make([]target, 0, 1+len(concurrencies)+2+len(concurrencies)+4) // the rows below
+	rows = append(rows, target{
 		name:     "expiry throughput >= 0.9x min(raw DELETE, arrival)",
 		measured: fmt.Sprintf("%.0f/s (%d sessions)", burst.rate(), burst.n),
 		anchor:   fmt.Sprintf("raw DELETE %.0f/s, arrival %.0f/s", r.rawDelete.rate(), burst.arrivalRate()),
 		ratio:    fmt.Sprintf("%.2fx", burst.rate()/ideal), met: burst.rate() >= 0.9*ideal,
-	}}
+	})
 	for _, c := range concurrencies {
 		op, sim := r.find(modeCoalesced, c).throughput(), r.find(modeVcsim, c).throughput()
 		rows = append(rows, target{
@@ -140,11 +141,13 @@ func (r *report) loadSection(p func(string, ...any)) {
 	p("over plain HTTP like the operator, with the same load generator, clients and sessions: it keeps\n")
 	p("sessions in memory and persists nothing. \"raw PATCH\" is what a client would do without the\n")
 	p("operator: a merge patch of `status.lastActivity` straight to the API server, as admin. Each\n")
-	p("load of the operator runs right before the same load of its anchor (uncoalesced: raw PATCH;\n")
-	p("coalesced: vcsim), so that each ratio compares two runs seconds apart; every load first runs\n")
-	p("%v unmeasured (connections open, caches warm), whichever server it drives.\n", warmUp)
+	p("load of the operator is paired with the same load of its anchor (uncoalesced: raw PATCH;\n")
+	p("coalesced: vcsim). After %v of each, unmeasured (connections open, caches warm), the two take\n", warmUp)
+	p("turns in slices of %v, operator, anchor, anchor, operator and so on, until each has run\n", sliceLength)
+	p("%v: so that a ratio compares loads seconds apart, and a drift of the machine's speed weighs\n", r.opts.loadFor)
+	p("on both alike. Each figure adds up its own side's slices.\n")
 	p("Writes/call counts the status PATCH and PUT requests the API server served, per successful call.\n")
-	p("CPU is each process's user and system time over the run (/proc): the server's per call (the\n")
+	p("CPU is each process's user and system time over those slices (/proc): the server's per call (the\n")
 	p("operator's manager or vcsim: the cost of the hot path itself), and the control plane's\n")
 	p("(kube-apiserver and etcd) and the load generator's in cores. All of them share the machine's\n")
 	p("%d cores, so a server's rate falls by whatever the others take.\n\n", runtime.NumCPU())
@@ -167,11 +170,13 @@ func (r *report) loadSection(p func(string, ...any)) {
 // vcsim's, from their CPU profiles.
 func (r *report) costsSection(p func(string, ...any)) {
 	p("Where the server's CPU went per coalesced call, in µs, from each load's CPU profile of the\n")
-	p("server (over the measured load) divided by its successful calls: reading the request (Go's HTTP\n")
-	p("server: the request line and headers, among them the credential: a service-account token of\n")
-	p("about 1 KB for the operator, a 36-byte session id for vcsim), the handler, writing the answer,\n")
-	p("garbage collection, and the rest (the Go scheduler; for the operator also its informer, its\n")
-	p("reconciler and the API-server writes the window needs).\n\n")
+	p("server (over the first %v of each of its slices) divided by the calls made meanwhile:\n",
+		sliceLength.Truncate(time.Second))
+	p("reading the request (Go's HTTP server: the request line and headers, among them the\n")
+	p("credential: a service-account token of about 1 KB for the operator, a 36-byte session id for\n")
+	p("vcsim), the handler, writing the answer, garbage collection, and the rest (the Go scheduler;\n")
+	p("for the operator also its informer, its reconciler and the API-server writes the window\n")
+	p("needs).\n\n")
 	p("| server | clients | read request | handler | write answer | GC | rest | total |\n")
 	p("|---|---|---|---|---|---|---|---|\n")
 	us := func(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()*1e6) }
@@ -194,7 +199,8 @@ func (r *report) floodSection(p func(string, ...any)) {
 	p("## Token flood\n\n")
 	p("%d goroutines send keep-alives with fresh random tokens as fast as they can, while %d real\n", f.flooders, f.clients)
 	p("clients (a service account each) keep their own sessions alive every %v, for %v.\n\n", clientPeriod, f.duration)
-	p("| garbage requests | answered 503 (review limit) | TokenReviews served | per 100 garbage | real keep-alives | failed | sessions lost |\n")
+	p("| garbage requests | answered 503 (review limit) | TokenReviews served | per 100 garbage |" +
+		" real keep-alives | failed | sessions lost |\n")
 	p("|---|---|---|---|---|---|---|\n")
 	p("| %d | %d | %.0f | %.2f | %d | %d | %d |\n\n", f.garbage, f.throttled, f.reviews, f.reviewsPerHundred(),
 		f.realCalls, f.realFailures, f.lost)

@@ -39,8 +39,8 @@ var otherRequestKinds = []struct {
 }{
 	{"TokenReviews", func(l map[string]string) bool { return l["resource"] == "tokenreviews" }},
 	{"SubjectAccessReviews", func(l map[string]string) bool { return l["resource"] == "subjectaccessreviews" }},
-	{"GETs", func(l map[string]string) bool { return l["resource"] == "updatesessions" && l["verb"] == "GET" }},
-	{"LISTs", func(l map[string]string) bool { return l["resource"] == "updatesessions" && l["verb"] == "LIST" }},
+	{"GETs", func(l map[string]string) bool { return l["resource"] == sessionsResource && l["verb"] == "GET" }},
+	{"LISTs", func(l map[string]string) bool { return l["resource"] == sessionsResource && l["verb"] == "LIST" }},
 }
 
 // otherRequests counts the API server's requests of each of otherRequestKinds.
@@ -54,7 +54,7 @@ func (b *bench) otherRequests() map[string]float64 {
 
 // otherSummary is "N TokenReviews, M SubjectAccessReviews, ...".
 func (r scaleResult) otherSummary() string {
-	var parts []string
+	parts := make([]string, 0, len(otherRequestKinds))
 	for _, kind := range otherRequestKinds {
 		parts = append(parts, fmt.Sprintf("%.0f %s", r.otherByKind[kind.name], kind.name))
 	}
