@@ -32,6 +32,8 @@ type loadResult struct {
 	cpu cpuUsage
 	// costs is where the server's CPU went per call (coalesced and vcsim loads), or nil.
 	costs *callCosts
+	// rounds are the rates of the load's slices, in the order they ran.
+	rounds []float64
 	// latencies are the successful calls' latencies, until finish sorts them into p50 and p99.
 	latencies []time.Duration
 	firstErr  error
@@ -63,6 +65,7 @@ func (r *loadResult) add(s loadResult) {
 	r.ok, r.failed, r.duration = r.ok+s.ok, r.failed+s.failed, r.duration+s.duration
 	r.writes, r.cpu = r.writes+s.writes, r.cpu.add(s.cpu)
 	r.latencies = append(r.latencies, s.latencies...)
+	r.rounds = append(r.rounds, s.throughput())
 	if r.firstErr == nil {
 		r.firstErr = s.firstErr
 	}

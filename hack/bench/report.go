@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -77,7 +78,7 @@ func (r *report) targets() string {
 		rows = append(rows, target{
 			name:     fmt.Sprintf("coalesced keep-alive >= 1.0x vcsim, %d clients", c),
 			measured: fmt.Sprintf("%.0f/s", op), anchor: fmt.Sprintf("vcsim %.0f/s", sim),
-			ratio: fmt.Sprintf("%.2fx", op/sim), met: op >= sim,
+			ratio: ratio(r.find(modeCoalesced, c), r.find(modeVcsim, c)), met: op >= sim,
 		})
 	}
 	ka := float64(r.scale.keepAlives)
@@ -91,7 +92,7 @@ func (r *report) targets() string {
 		rows = append(rows, target{
 			name:     fmt.Sprintf("uncoalesced keep-alive >= 0.9x raw PATCH, %d clients", c),
 			measured: fmt.Sprintf("%.0f/s", op), anchor: fmt.Sprintf("raw PATCH %.0f/s", raw),
-			ratio: fmt.Sprintf("%.2fx", op/raw), met: op >= 0.9*raw,
+			ratio: ratio(r.find(modeUncoalesced, c), r.find(modeRaw, c)), met: op >= 0.9*raw,
 		})
 	}
 	early := burst.early + r.quiet.early
@@ -124,6 +125,8 @@ func (r *report) markdown() string {
 	p("Every figure below comes from this one run.\n\n")
 	p("Machine: %s.\n\n", r.machine)
 	p("## Targets\n\n%s\n", r.targets())
+	p("A keep-alive ratio compares two loads that took turns in slices (see below); \"rounds\" is the\n")
+	p("range of the same ratio over each round of one slice of each: how far it moved within this run.\n\n")
 	r.loadSection(p)
 	r.floodSection(p)
 	r.scaleSection(p)
@@ -246,6 +249,23 @@ func eventSummary(counts map[string]int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// ratio is a's rate over b's, such as "0.84x (rounds 0.80-0.88)": with the range of the same
+// ratio in each round of their slices (see measurePair), which shows how far it moved within
+// the run.
+func ratio(a, b loadResult) string {
+	s := fmt.Sprintf("%.2fx", a.throughput()/b.throughput())
+	n := min(len(a.rounds), len(b.rounds))
+	if n < 2 {
+		return s
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range n {
+		q := a.rounds[i] / b.rounds[i]
+		lo, hi = min(lo, q), max(hi, q)
+	}
+	return s + fmt.Sprintf(" (rounds %.2f-%.2f)", lo, hi)
 }
 
 func (r *report) find(mode string, c int) loadResult {
