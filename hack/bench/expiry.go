@@ -158,11 +158,11 @@ func (b *bench) eventCounts(ctx context.Context, ns string) map[string]int {
 // normal day: each should be deleted within a fraction of a second, with its own event.
 func (b *bench) measureQuietExpiry(ctx context.Context, n int) (expiryResult, error) {
 	step(fmt.Sprintf("quiet expiry: %d sessions expiring within 10s", n))
-	p, err := b.startSessionsPhase(ctx, "expiry-quiet", n)
+	p, err := b.startSessionsPhase(ctx, "expiry-quiet", n, nil)
 	if err != nil {
 		return expiryResult{}, err
 	}
-	defer p.m.stop()
+	defer p.stop()
 	res := expiryResult{n: n, spread: 10 * time.Second, createTook: p.createTook}
 	if err := b.keepAliveAll(p.m.restURL, p.token, p.ids); err != nil {
 		return res, err
@@ -175,21 +175,25 @@ func (b *bench) measureQuietExpiry(ctx context.Context, n int) (expiryResult, er
 // whose deletions are watched, and n sessions in it with a long timeout.
 type sessionsPhase struct {
 	m          *managerProcess
+	ownManager bool
 	ns, token  string
 	watch      *deletionWatch
 	names, ids []string
 	createTook time.Duration
 }
 
-// startSessionsPhase starts the manager (coalescing 1 s, its default) and makes the namespace
-// and its n sessions; stop the manager when done.
-func (b *bench) startSessionsPhase(ctx context.Context, namespace string, n int) (*sessionsPhase, error) {
-	m, err := b.startManager(time.Second)
-	if err != nil {
-		return nil, err
-	}
+// startSessionsPhase makes the namespace and its n sessions, with the running manager m, or
+// with a manager of its own (coalescing 1 s, its default) when m is nil; stop when done.
+func (b *bench) startSessionsPhase(ctx context.Context, namespace string, n int, m *managerProcess) (*sessionsPhase, error) {
 	p := &sessionsPhase{m: m}
-	err = func() error {
+	if m == nil {
+		var err error
+		if p.m, err = b.startManager(time.Second); err != nil {
+			return nil, err
+		}
+		p.ownManager = true
+	}
+	err := func() (err error) {
 		if p.ns, err = b.namespace(ctx, namespace); err != nil {
 			return err
 		}
@@ -205,10 +209,17 @@ func (b *bench) startSessionsPhase(ctx context.Context, namespace string, n int)
 		return err
 	}()
 	if err != nil {
-		m.stop()
+		p.stop()
 		return nil, err
 	}
 	return p, nil
+}
+
+// stop stops the phase's manager if it started it.
+func (p *sessionsPhase) stop() {
+	if p.ownManager {
+		p.m.stop()
+	}
 }
 
 // rawDeleteResult is how fast the API server deletes sessions for a plain client.
@@ -217,18 +228,24 @@ type rawDeleteResult struct {
 	took time.Duration
 }
 
-func (r rawDeleteResult) rate() float64 { return float64(r.n) / r.took.Seconds() }
+func (r rawDeleteResult) rate() float64 {
+	if r.n == 0 {
+		return 0
+	}
+	return float64(r.n) / r.took.Seconds()
+}
 
-// measureRawDelete creates n sessions with a long timeout, then deletes them with plain DELETEs,
-// 64 at a time, as fast as the API server takes them: the anchor of the expiry rate. The
-// operator runs meanwhile and a deletion watch is open, as in the expiry burst.
-func (b *bench) measureRawDelete(ctx context.Context, n int) (rawDeleteResult, error) {
+// measureRawDelete creates n sessions with a long timeout in namespace, then deletes them with
+// plain DELETEs, 64 at a time, as fast as the API server takes them: the anchor of the expiry
+// rate. The operator runs meanwhile (m, or a manager of its own when m is nil) and a deletion
+// watch is open, as in the expiry burst.
+func (b *bench) measureRawDelete(ctx context.Context, namespace string, n int, m *managerProcess) (rawDeleteResult, error) {
 	step(fmt.Sprintf("raw DELETE: %d sessions, 64 workers", n))
-	p, err := b.startSessionsPhase(ctx, "raw-delete", n)
+	p, err := b.startSessionsPhase(ctx, namespace, n, m)
 	if err != nil {
 		return rawDeleteResult{}, err
 	}
-	defer p.m.stop()
+	defer p.stop()
 	start := time.Now()
 	err = forEach(n, 64, func(i int) error {
 		us := &v1alpha1.UpdateSession{}

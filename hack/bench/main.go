@@ -120,7 +120,7 @@ func run(o options) error {
 		{"flood", func() (err error) { r.flood, err = b.measureFlood(ctx, o.floodFor); return err }},
 		{"scale", func() (err error) { r.scale, err = b.measureScale(ctx, o.scale, o.burstWindow); return err }},
 		{"expiry", func() (err error) {
-			if r.rawDelete, err = b.measureRawDelete(ctx, o.scale); err != nil {
+			if r.rawDeleteAfter, err = b.measureRawDelete(ctx, "raw-delete-after", o.scale, nil); err != nil {
 				return err
 			}
 			r.quiet, err = b.measureQuietExpiry(ctx, o.quiet)
@@ -195,7 +195,7 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 		// anchor is the load each of this mode's loads is compared with.
 		anchor string
 	}{{modeUncoalesced, "uncoalesced", 0, modeRaw}, {modeCoalesced, "coalesced", time.Second, modeVcsim}} {
-		step(fmt.Sprintf("keep-alive load: %s, each next to %s", mode.name, mode.anchor))
+		step(fmt.Sprintf("keep-alive load: %s, each paired with %s", mode.name, mode.anchor))
 		m, err := b.startManager(mode.coalescing)
 		if err != nil {
 			return nil, err

@@ -25,6 +25,9 @@ type scaleResult struct {
 	// heap holds the Go runtime's memory figures (MemStats) when rss was read.
 	heap  map[string]float64
 	burst expiryResult
+	// rawDeleteBefore is the raw-DELETE anchor measured right before the burst; the expiry phase
+	// measures it again right after.
+	rawDeleteBefore rawDeleteResult
 }
 
 const (
@@ -63,15 +66,16 @@ func (r scaleResult) otherSummary() string {
 
 // measureScale creates n sessions, keeps each alive every keepAlivePeriod for keepAliveRounds
 // with one service account's token, counting what the API server serves per keep-alive and
-// the operator's memory, then lets them all expire within window: the expiry burst.
+// the operator's memory, then lets them all expire within window: the expiry burst, right after
+// a raw-DELETE anchor of n other sessions with the same manager running.
 func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (scaleResult, error) {
 	step(fmt.Sprintf("scale: %d sessions kept alive every %v by one service account", n, keepAlivePeriod))
-	p, err := b.startSessionsPhase(ctx, "scale", n)
+	p, err := b.startSessionsPhase(ctx, "scale", n, nil)
 	if err != nil {
 		return scaleResult{}, err
 	}
 	m := p.m
-	defer m.stop()
+	defer p.stop()
 	res := scaleResult{n: n, burst: expiryResult{n: n, spread: window, createTook: p.createTook}}
 	// The first round authenticates the token and warms the decision cache, as a client's
 	// first call does; the rounds after it are what a steady client costs.
@@ -97,6 +101,9 @@ func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (
 	fmt.Fprintf(os.Stderr, "    %d keep-alives (%d failed): %.3f writes and %.4f other requests each (%s); RSS %.0f MiB (%s)\n",
 		res.keepAlives, res.failed, res.writes/float64(res.keepAlives), res.other/float64(res.keepAlives),
 		res.otherSummary(), res.rss, res.memory())
+	if res.rawDeleteBefore, err = b.measureRawDelete(ctx, "raw-delete-before", n, m); err != nil {
+		return res, err
+	}
 	step(fmt.Sprintf("expiry burst: the %d sessions expire within %v", n, window))
 	return res, b.expireTogether(ctx, m, p.ns, p.names, p.watch, &res.burst)
 }
