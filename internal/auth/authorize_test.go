@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/token/cache"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
@@ -46,5 +48,54 @@ func TestConcurrentCallsShareOneReview(t *testing.T) {
 	authorizeAll()
 	if n := reviews.Load(); n != 2 {
 		t.Fatalf("64 concurrent calls of a lapsed decision cost %d more reviews, want 1", n-1)
+	}
+}
+
+// TestCallsAfterATokenReviewShareOneReview: the calls in flight when a busy caller's token is
+// unknown or its review has lapsed wait on one TokenReview, and then share one caller: one
+// SubjectAccessReview between them, not one each.
+func TestCallsAfterATokenReviewShareOneReview(t *testing.T) {
+	var tokenReviews, accessReviews atomic.Int32
+	review := authenticator.TokenFunc(func(context.Context, string) (*authenticator.Response, bool, error) {
+		tokenReviews.Add(1)
+		time.Sleep(50 * time.Millisecond) // the other calls arrive meanwhile
+		return &authenticator.Response{User: &user.DefaultInfo{Name: "system:serviceaccount:ns:uploader"}}, true, nil
+	})
+	g := &Gate{
+		tokens: cache.New(review, false, 0, time.Second),
+		authorizer: authorizer.AuthorizerFunc(func(context.Context, authorizer.Attributes) (authorizer.Decision, string, error) {
+			accessReviews.Add(1)
+			return authorizer.DecisionAllow, "", nil
+		}),
+	}
+	callAll := func() {
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				c, err := g.Authenticate(context.Background(), "token")
+				if err != nil {
+					t.Errorf("Authenticate: %v", err)
+					return
+				}
+				if allowed, _, err := g.Authorize(context.Background(), c, "update", "ns", "session"); err != nil || !allowed {
+					t.Errorf("Authorize = %v, %v; want allowed", allowed, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	callAll()
+	if tr, sar := tokenReviews.Load(), accessReviews.Load(); tr != 1 || sar != 1 {
+		t.Fatalf("64 concurrent calls with an unknown token cost %d TokenReviews and %d SubjectAccessReviews, want 1 and 1", tr, sar)
+	}
+	// The token's review lapses: the next calls in flight share one of each again.
+	g.known.mu.Lock()
+	for _, c := range g.known.byHash {
+		c.until = time.Now().Add(-time.Second)
+	}
+	g.known.mu.Unlock()
+	callAll()
+	if tr, sar := tokenReviews.Load()-1, accessReviews.Load()-1; tr != 1 || sar != 1 {
+		t.Fatalf("64 concurrent calls with a lapsed token cost %d TokenReviews and %d SubjectAccessReviews, want 1 and 1", tr, sar)
 	}
 }

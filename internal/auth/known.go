@@ -82,11 +82,17 @@ func (k *knownTokens) get(h [sha256.Size]byte, now time.Time) *Caller {
 }
 
 // add remembers the caller of a token hash until until, dropping the expired ones every
-// TokenCacheTTL.
+// TokenCacheTTL. While a caller of the hash added meanwhile stands, it returns that one
+// instead: the calls in flight when a busy client's token is reviewed again all wait on the
+// same review, and they must share one caller, with its decisions and its access reviews, or
+// each would send a SubjectAccessReview of its own.
 func (k *knownTokens) add(h [sha256.Size]byte, u user.Info, until, now time.Time) *Caller {
-	c := &Caller{Info: u, until: until, decisions: map[decisionKey]decision{}}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if c := k.byHash[h]; c != nil && now.Before(c.until) {
+		return c
+	}
+	c := &Caller{Info: u, until: until, decisions: map[decisionKey]decision{}}
 	if k.byHash == nil {
 		k.byHash = map[[sha256.Size]byte]*Caller{}
 	}
