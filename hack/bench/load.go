@@ -81,10 +81,10 @@ func (r *loadResult) finish() {
 	}
 }
 
-// runSlice runs call from concurrency goroutines for d. Each goroutine is a client keeping its
-// own session alive in a loop, as an uploader does after each chunk. A call still running at d
+// runSlice runs call from concurrency goroutines for d: goroutine w calls call(w). Each is a
+// client keeping its own session alive in a loop, as an uploader does after each chunk. A call still running at d
 // counts: the slice lasts until the last one returns.
-func runSlice(concurrency int, d time.Duration, sessions int, call func(i int) error) loadResult {
+func runSlice(concurrency int, d time.Duration, call func(i int) error) loadResult {
 	var ok, failed atomic.Int64
 	latencies := make([][]time.Duration, concurrency)
 	var firstErr atomic.Pointer[error]
@@ -95,7 +95,7 @@ func runSlice(concurrency int, d time.Duration, sessions int, call func(i int) e
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				began := time.Now()
-				if err := call(w % sessions); err != nil {
+				if err := call(w); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, &err)
 					continue
@@ -123,11 +123,11 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 // keepAlive returns a call that keeps sessions alive through a vSphere-style REST API, the
 // operator's or vcsim's, as govmomi does: the /rest form, with the session id header (which
-// carries a Kubernetes token for the operator).
+// carries a Kubernetes token for the operator). call(i) keeps ids[i] alive (modulo their number).
 func keepAlive(httpClient *http.Client, base, sessionID string, ids []string) func(int) error {
 	return func(i int) error {
 		req, err := http.NewRequest(http.MethodPost,
-			base+"/rest/com/vmware/content/library/item/update-session/id:"+ids[i]+"?~action=keep-alive", nil)
+			base+"/rest/com/vmware/content/library/item/update-session/id:"+ids[i%len(ids)]+"?~action=keep-alive", nil)
 		if err != nil {
 			return err
 		}
@@ -146,13 +146,14 @@ func keepAlive(httpClient *http.Client, base, sessionID string, ids []string) fu
 }
 
 // rawPatch returns a call that does what a client without the operator would do: patch the
-// session's status.lastActivity straight at the API server.
+// session's status.lastActivity straight at the API server. call(i) patches names[i] (modulo
+// their number).
 func rawPatch(c client.Client, namespace string, names []string) func(int) error {
 	return func(i int) error {
 		now := time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00")
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"lastActivity":"`+now+`"}}`))
 		us := &v1alpha1.UpdateSession{}
-		us.Namespace, us.Name = namespace, names[i]
+		us.Namespace, us.Name = namespace, names[i%len(names)]
 		return c.Status().Patch(context.Background(), us, patch)
 	}
 }

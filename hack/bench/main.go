@@ -48,7 +48,7 @@ func main() {
 	flag.DurationVar(&o.floodFor, "flood-duration", 25*time.Second, "how long the token flood runs")
 	flag.StringVar(&o.phases, "phases", allPhases,
 		"the phases to run; docs are written only when all run (load: keep-alive loads; flood: token flood; "+
-			"scale: requests per keep-alive, memory and the expiry burst; expiry: raw DELETE and quiet expiry)")
+			"scale: requests per keep-alive, memory, a raw DELETE and the expiry burst; expiry: a raw DELETE and quiet expiry)")
 	serveSim := flag.Bool("serve-vcsim", false, "serve govmomi's simulator and print its URL (the benchmark runs itself so)")
 	flag.Parse()
 	if *serveSim {
@@ -206,16 +206,20 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 				return nil, err
 			}
 		}
+		half := len(ids) / 2
 		for _, c := range concurrencies {
-			server := side{mode: mode.name, serverPID: m.cmd.Process.Pid, call: keepAlive(b.http, m.restURL, token, ids),
+			// The operator's loads keep the first half of the sessions alive, raw PATCH the other half:
+			// the two take turns, and a side must not find the other's writes not yet in its cache
+			// (a conflict and a second write, which a client of its own never meets).
+			server := side{mode: mode.name, serverPID: m.cmd.Process.Pid, call: keepAlive(b.http, m.restURL, token, ids[:half]),
 				profiles: b.profiles(mode.file, c, b.apiServer(), servedProfile("manager", m.pprofURL))}
 			if mode.anchor == modeRaw {
-				res, anchor := b.measurePair(c, d, sessions, server, side{mode: modeRaw, call: rawPatch(b.client, ns, names),
+				res, anchor := b.measurePair(c, d, server, side{mode: modeRaw, call: rawPatch(b.client, ns, names[half:]),
 					profiles: b.profiles("raw", c, b.apiServer())})
 				results = append(results, res, anchor)
 				continue
 			}
-			res, anchor := b.measurePair(c, d, sessions, server, side{mode: modeVcsim, serverPID: sim.cmd.Process.Pid,
+			res, anchor := b.measurePair(c, d, server, side{mode: modeVcsim, serverPID: sim.cmd.Process.Pid,
 				call:     keepAlive(b.http, sim.base(), sim.sessionID, sim.ids),
 				profiles: b.profiles("vcsim", c, b.apiServer(), servedProfile("vcsim", sim.pprofURL))})
 			results = append(results, withCosts(res, b.profilePath(mode.file, c, "manager")),

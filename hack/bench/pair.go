@@ -28,11 +28,11 @@ const sliceLength = 2500 * time.Millisecond
 // API server's background work, the host's other tenants) weighs on both sides alike instead
 // of on whichever ran second. Each side counts the status writes the API server served and the
 // CPU time each process used during its own slices only.
-func (b *bench) measurePair(c int, d time.Duration, sessions int, x, y side) (loadResult, loadResult) {
+func (b *bench) measurePair(c int, d time.Duration, x, y side) (loadResult, loadResult) {
 	sides := [2]side{x, y}
 	results := [2]loadResult{{mode: x.mode, concurrency: c}, {mode: y.mode, concurrency: c}}
 	for _, s := range sides {
-		runSlice(c, warmUp, sessions, s.call)
+		runSlice(c, warmUp, s.call)
 	}
 	rounds := max(1, int(d/sliceLength))
 	for r := range rounds {
@@ -41,7 +41,7 @@ func (b *bench) measurePair(c int, d time.Duration, sessions int, x, y side) (lo
 			order = []int{1, 0}
 		}
 		for _, i := range order {
-			results[i].add(b.measureSlice(c, sessions, sides[i]))
+			results[i].add(b.measureSlice(c, sides[i]))
 		}
 		fmt.Fprintf(os.Stderr, "    c=%d, round %d of %d: %s %d ok, %s %d ok so far\n",
 			c, r+1, rounds, x.mode, results[0].ok, y.mode, results[1].ok)
@@ -57,11 +57,11 @@ func (b *bench) measurePair(c int, d time.Duration, sessions int, x, y side) (lo
 // measureSlice runs one slice of a side's load, profiling its processes meanwhile. The API
 // server's request count is read outside the CPU window, so that reading it costs the slice
 // nothing.
-func (b *bench) measureSlice(c, sessions int, s side) loadResult {
+func (b *bench) measureSlice(c int, s side) loadResult {
 	writes := b.apiRequests(isStatusWrite)
 	cpu := cpuNow(s.serverPID)
 	recorded := s.profiles.record(sliceLength)
-	res := runSlice(c, sliceLength, sessions, s.call)
+	res := runSlice(c, sliceLength, s.call)
 	recorded()
 	res.cpu = cpuNow(s.serverPID).sub(cpu)
 	res.writes = b.apiRequests(isStatusWrite) - writes
