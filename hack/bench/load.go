@@ -82,8 +82,8 @@ func (r *loadResult) finish() {
 }
 
 // runSlice runs call from concurrency goroutines for d: goroutine w calls call(w). Each is a
-// client keeping its own session alive in a loop, as an uploader does after each chunk. A call still running at d
-// counts: the slice lasts until the last one returns.
+// client keeping its own session alive in a loop, as an uploader does after each chunk. A call
+// still running at d counts: the slice lasts until the last one returns.
 func runSlice(concurrency int, d time.Duration, call func(i int) error) loadResult {
 	var ok, failed atomic.Int64
 	latencies := make([][]time.Duration, concurrency)
