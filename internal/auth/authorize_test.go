@@ -24,15 +24,11 @@ func TestConcurrentCallsShareOneReview(t *testing.T) {
 	})}
 	c := &Caller{Info: &user.DefaultInfo{Name: "system:serviceaccount:ns:uploader"}, decisions: map[decisionKey]decision{}}
 	authorizeAll := func() {
-		var wg sync.WaitGroup
-		for range 64 {
-			wg.Go(func() {
-				if allowed, _, err := g.Authorize(context.Background(), c, "update", "ns", "session"); err != nil || !allowed {
-					t.Errorf("Authorize = %v, %v; want allowed", allowed, err)
-				}
-			})
-		}
-		wg.Wait()
+		atOnce(64, func() {
+			if allowed, _, err := g.Authorize(context.Background(), c, "update", "ns", "session"); err != nil || !allowed {
+				t.Errorf("Authorize = %v, %v; want allowed", allowed, err)
+			}
+		})
 	}
 	authorizeAll()
 	if n := reviews.Load(); n != 1 {
@@ -69,20 +65,16 @@ func TestCallsAfterATokenReviewShareOneReview(t *testing.T) {
 		}),
 	}
 	callAll := func() {
-		var wg sync.WaitGroup
-		for range 64 {
-			wg.Go(func() {
-				c, err := g.Authenticate(context.Background(), "token")
-				if err != nil {
-					t.Errorf("Authenticate: %v", err)
-					return
-				}
-				if allowed, _, err := g.Authorize(context.Background(), c, "update", "ns", "session"); err != nil || !allowed {
-					t.Errorf("Authorize = %v, %v; want allowed", allowed, err)
-				}
-			})
-		}
-		wg.Wait()
+		atOnce(64, func() {
+			c, err := g.Authenticate(context.Background(), "token")
+			if err != nil {
+				t.Errorf("Authenticate: %v", err)
+				return
+			}
+			if allowed, _, err := g.Authorize(context.Background(), c, "update", "ns", "session"); err != nil || !allowed {
+				t.Errorf("Authorize = %v, %v; want allowed", allowed, err)
+			}
+		})
 	}
 	callAll()
 	if tr, sar := tokenReviews.Load(), accessReviews.Load(); tr != 1 || sar != 1 {
@@ -98,4 +90,14 @@ func TestCallsAfterATokenReviewShareOneReview(t *testing.T) {
 	if tr, sar := tokenReviews.Load()-1, accessReviews.Load()-1; tr != 1 || sar != 1 {
 		t.Fatalf("64 concurrent calls with a lapsed token cost %d TokenReviews and %d SubjectAccessReviews, want 1 and 1", tr, sar)
 	}
+}
+
+// atOnce runs f from n goroutines at once and waits for them all: the calls in flight of a busy
+// client.
+func atOnce(n int, f func()) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(f)
+	}
+	wg.Wait()
 }
