@@ -101,7 +101,24 @@ func TestAlertsAndDashboardQueryMetricsThatExist(t *testing.T) {
 	env.CreateSession(t, testenv.NewSession(ns, "expires", 1))
 	deletions.Wait(t, "expires", time.Minute)
 
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	// The reconciler counts a deletion once the API server has answered it, which may be after
+	// the watch above saw it: scrape until every metric is there, for a few seconds at most.
+	monitored := monitoredMetrics(t)
+	missing := missingMetrics(t, "http://"+metricsAddr+"/metrics", monitored)
+	for deadline := time.Now().Add(10 * time.Second); len(missing) > 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		missing = missingMetrics(t, "http://"+metricsAddr+"/metrics", monitored)
+	}
+	for _, name := range missing {
+		t.Errorf("metric %s, queried by the alerts or the dashboard, is not on /metrics", name)
+	}
+}
+
+// missingMetrics scrapes url and returns the names (histogram series by their _bucket, _sum or
+// _count name) that are not on it.
+func missingMetrics(t *testing.T, url string, names []string) []string {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +128,8 @@ func TestAlertsAndDashboardQueryMetricsThatExist(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parsing /metrics: %v", err)
 	}
-	for _, name := range monitoredMetrics(t) {
+	var missing []string
+	for _, name := range names {
 		base := name
 		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 			if b, ok := strings.CutSuffix(name, suffix); ok && families[b] != nil {
@@ -119,7 +137,8 @@ func TestAlertsAndDashboardQueryMetricsThatExist(t *testing.T) {
 			}
 		}
 		if families[base] == nil {
-			t.Errorf("metric %s, queried by the alerts or the dashboard, is not on /metrics", name)
+			missing = append(missing, name)
 		}
 	}
+	return missing
 }
