@@ -82,9 +82,10 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
 	fs.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
 		"How long sessions in DONE, ERROR or CANCELED are kept before they are deleted.")
-	fs.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", time.Second,
+	fs.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", session.DefaultMaxCoalesce,
 		"A keep-alive that changes nothing else is answered without a write while lastActivity is younger "+
-			"than this or 1% of the session's timeout, whichever is smaller; 0 writes every keep-alive.")
+			"than this or 1% of the session's timeout, whichever is smaller (3s for the default 5m); "+
+			"0 writes every keep-alive.")
 	fs.DurationVar(&f.policy.DeletionMargin, "expiry-safety-margin", 250*time.Millisecond,
 		"An idle session is deleted no earlier than this after its stored expirationTime: the clock skew between "+
 			"replicas it covers.")

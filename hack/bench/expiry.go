@@ -183,12 +183,12 @@ type sessionsPhase struct {
 }
 
 // startSessionsPhase makes the namespace and its n sessions, with the running manager m, or
-// with a manager of its own (coalescing 1 s, its default) when m is nil; stop when done.
+// with a manager of its own when m is nil; stop when done.
 func (b *bench) startSessionsPhase(ctx context.Context, namespace string, n int, m *managerProcess) (*sessionsPhase, error) {
 	p := &sessionsPhase{m: m}
 	if m == nil {
 		var err error
-		if p.m, err = b.startManager(time.Second); err != nil {
+		if p.m, err = b.startManager(); err != nil {
 			return nil, err
 		}
 		p.ownManager = true
@@ -204,7 +204,7 @@ func (b *bench) startSessionsPhase(ctx context.Context, namespace string, n int,
 			return err
 		}
 		start := time.Now()
-		p.names, p.ids, err = b.createSessions(ctx, p.ns, n, 3600)
+		p.names, p.ids, err = b.createSessions(ctx, p.ns, n)
 		p.createTook = time.Since(start)
 		return err
 	}()

@@ -42,7 +42,7 @@ const (
 // alive every clientPeriod, for d; it counts the TokenReviews the API server served.
 func (b *bench) measureFlood(ctx context.Context, d time.Duration) (floodResult, error) {
 	step(fmt.Sprintf("token flood: %d flooders, %d real clients every %v, for %v", floodFlooders, floodClients, clientPeriod, d))
-	m, err := b.startManager(time.Second)
+	m, err := b.startManager()
 	if err != nil {
 		return floodResult{}, err
 	}
@@ -51,7 +51,7 @@ func (b *bench) measureFlood(ctx context.Context, d time.Duration) (floodResult,
 	if err != nil {
 		return floodResult{}, err
 	}
-	names, ids, err := b.createSessions(ctx, ns, floodClients, 3600)
+	names, ids, err := b.createSessions(ctx, ns, floodClients)
 	if err != nil {
 		return floodResult{}, err
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/localcp"
+	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -162,10 +163,9 @@ func newBench(cfg *rest.Config) (*bench, error) {
 	return &bench{cfg: cfg, client: c, cs: cs, http: &http.Client{Transport: transport}}, nil
 }
 
-// startManager runs the manager with its default flags but for the keep-alive coalescing window
-// and extra.
-func (b *bench) startManager(coalescing time.Duration, extra ...string) (*managerProcess, error) {
-	return startManager(b.managerBin, b.kubeconfig, coalescing, b.logPath, extra...)
+// startManager runs the manager with its default flags and extra.
+func (b *bench) startManager(extra ...string) (*managerProcess, error) {
+	return startManager(b.managerBin, b.kubeconfig, b.logPath, extra...)
 }
 
 // measureLoad runs the keep-alive loads at each concurrency: through the REST API without
@@ -191,17 +191,21 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 	var names, ids []string
 	for _, mode := range []struct {
 		name, file string
-		coalescing time.Duration
+		// flags are the manager's flags beside its defaults.
+		flags []string
 		// anchor is the load each of this mode's loads is compared with.
 		anchor string
-	}{{modeUncoalesced, "uncoalesced", 0, modeRaw}, {modeCoalesced, "coalesced", time.Second, modeVcsim}} {
+	}{
+		{modeUncoalesced, "uncoalesced", []string{"--keepalive-coalesce-window=0"}, modeRaw},
+		{modeCoalesced, "coalesced", nil, modeVcsim},
+	} {
 		step(fmt.Sprintf("keep-alive load: %s, each paired with %s", mode.name, mode.anchor))
-		m, err := b.startManager(mode.coalescing)
+		m, err := b.startManager(mode.flags...)
 		if err != nil {
 			return nil, err
 		}
 		if names == nil {
-			if names, ids, err = b.createSessions(ctx, ns, sessions, 3600); err != nil {
+			if names, ids, err = b.createSessions(ctx, ns, sessions); err != nil {
 				m.stop()
 				return nil, err
 			}
@@ -308,9 +312,20 @@ func (b *bench) account(ctx context.Context, ns, name string) (string, error) {
 	return tr.Status.Token, nil
 }
 
-// createSessions creates n sessions with the given timeout, 64 at a time, and waits until the
-// operator has initialised them all; it returns their names and ids.
-func (b *bench) createSessions(ctx context.Context, ns string, n int, timeoutSeconds int32) ([]string, []string, error) {
+// sessionTimeoutSeconds is the timeout of every session the bench creates: long enough that none
+// expires unless a phase shortens it. The manager's default coalescing window is 1% of it,
+// capped at session.DefaultMaxCoalesce.
+const sessionTimeoutSeconds int32 = 3600
+
+// coalesceWindow is the manager's default coalescing window for the bench's sessions.
+func coalesceWindow() time.Duration {
+	us := &v1alpha1.UpdateSession{Spec: v1alpha1.UpdateSessionSpec{ExpirationTimeoutSeconds: ptr.To(sessionTimeoutSeconds)}}
+	return session.Policy{MaxCoalesce: session.DefaultMaxCoalesce}.CoalesceWindow(us)
+}
+
+// createSessions creates n sessions, 64 at a time, and waits until the operator has initialised
+// them all; it returns their names and ids.
+func (b *bench) createSessions(ctx context.Context, ns string, n int) ([]string, []string, error) {
 	names := make([]string, n)
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 64)
@@ -323,7 +338,7 @@ func (b *bench) createSessions(ctx context.Context, ns string, n int, timeoutSec
 			us := &v1alpha1.UpdateSession{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names[i]},
 				Spec: v1alpha1.UpdateSessionSpec{LibraryItemID: "item-" + names[i],
-					ExpirationTimeoutSeconds: ptr.To(timeoutSeconds)},
+					ExpirationTimeoutSeconds: ptr.To(sessionTimeoutSeconds)},
 			}
 			if err := b.client.Create(ctx, us); err != nil {
 				errs <- err

@@ -16,16 +16,15 @@ import (
 
 // managerProcess is the operator's real binary, run against the benchmark's control plane.
 type managerProcess struct {
-	cmd        *exec.Cmd
-	restURL    string
-	pprofURL   string
-	logFile    *os.File
-	coalescing time.Duration
+	cmd      *exec.Cmd
+	restURL  string
+	pprofURL string
+	logFile  *os.File
 }
 
-// startManager runs bin/manager with the given keep-alive coalescing window and extra flags, and
-// waits until its REST server answers.
-func startManager(binary, kubeconfig string, coalescing time.Duration, logPath string, extra ...string) (*managerProcess, error) {
+// startManager runs bin/manager with its default flags but for its listeners and logging, and
+// extra, and waits until its REST server answers.
+func startManager(binary, kubeconfig, logPath string, extra ...string) (*managerProcess, error) {
 	restAddr, metricsAddr, pprofAddr := freeAddr(), freeAddr(), freeAddr()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -37,7 +36,6 @@ func startManager(binary, kubeconfig string, coalescing time.Duration, logPath s
 		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", // served, as in production
 		"--health-probe-bind-address=0",
 		"--pprof-bind-address=" + pprofAddr,
-		"--keepalive-coalesce-window=" + coalescing.String(),
 		"--zap-devel=false", "--zap-log-level=info",
 	}, extra...)
 	cmd := exec.Command(binary, args...)
@@ -46,7 +44,7 @@ func startManager(binary, kubeconfig string, coalescing time.Duration, logPath s
 		return nil, err
 	}
 	m := &managerProcess{cmd: cmd, restURL: "http://" + restAddr,
-		pprofURL: "http://" + pprofAddr + "/debug/pprof", logFile: logFile, coalescing: coalescing}
+		pprofURL: "http://" + pprofAddr + "/debug/pprof", logFile: logFile}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get(m.restURL + "/"); err == nil {
 			_ = resp.Body.Close()

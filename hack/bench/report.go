@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/contentlib/update-session-operator/internal/localcp"
+	"github.com/contentlib/update-session-operator/internal/session"
 )
 
 // report is everything one run measured.
@@ -122,8 +123,8 @@ func (r *report) markdown() string {
 	p("# Benchmarks\n\n")
 	p("Measured by `make bench` (hack/bench) on %s, in %v. It starts a local kube-apiserver %s and\n",
 		time.Now().UTC().Format("2006-01-02"), r.took.Round(time.Second), localcp.KubernetesVersion)
-	p("etcd, runs the real `bin/manager` against them with its default flags (but the coalescing window\n")
-	p("where a row says so), and drives it over HTTP with service-account tokens, from the same machine.\n")
+	p("etcd, runs the real `bin/manager` against them with its default flags (but no coalescing where a\n")
+	p("row says so), and drives it over HTTP with service-account tokens, from the same machine.\n")
 	p("Every figure below comes from this one run.\n\n")
 	p("Machine: %s.\n\n", r.machine)
 	p("## Targets\n\n%s\n", r.targets())
@@ -146,7 +147,11 @@ func (r *report) loadSection(p func(string, ...any)) {
 	p("over plain HTTP like the operator, with the same load generator, clients and sessions: it keeps\n")
 	p("sessions in memory and persists nothing. \"raw PATCH\" is what a client would do without the\n")
 	p("operator: a merge patch of `status.lastActivity` straight to the API server, as admin, of other\n")
-	p("sessions than the operator's loads keep alive (half of the %d each). Each\n", r.opts.sessions)
+	p("sessions than the operator's loads keep alive (half of the %d each). \"REST, coalescing\" is the\n", r.opts.sessions)
+	p("manager's default: a keep-alive within the window (1%% of the timeout, at most %v: %v for these\n",
+		session.DefaultMaxCoalesce, coalesceWindow())
+	p("sessions' %d s) is answered without a write, so each client's session costs a write per window;\n", sessionTimeoutSeconds)
+	p("\"no coalescing\" writes every keep-alive (`--keepalive-coalesce-window=0`). Each\n")
 	p("load of the operator is paired with the same load of its anchor (uncoalesced: raw PATCH;\n")
 	p("coalesced: vcsim). After %v of each, unmeasured (connections open, caches warm), the two take\n", warmUp)
 	p("turns in slices of %v, operator, anchor, anchor, operator and so on, until each has run\n", sliceLength)
