@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -98,7 +99,11 @@ func TestAlertsAndDashboardQueryMetricsThatExist(t *testing.T) {
 	noContent(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "", bearer(token)...))
 	noContent(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "", bearer(token)...)) // coalesced
 	refused(t, do(t, "GET", apiURLs.item(op.RESTURL, unknownID), "", bearer(token)...), 404, "NOT_FOUND")
-	env.CreateSession(t, testenv.NewSession(ns, "expires", 1))
+	// Not env.CreateSession: it waits to see the status initialised, and a session with a 1 s
+	// timeout may be gone before a slow poll sees it.
+	if err := env.Client.Create(context.Background(), testenv.NewSession(ns, "expires", 1)); err != nil {
+		t.Fatal(err)
+	}
 	deletions.Wait(t, "expires", time.Minute)
 
 	// The reconciler counts a deletion once the API server has answered it, which may be after
