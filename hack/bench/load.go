@@ -60,6 +60,9 @@ func (r loadResult) writesPerCall() float64 {
 	return r.writes / float64(r.ok)
 }
 
+// writeRate is the status writes the API server served per second of the load.
+func (r loadResult) writeRate() float64 { return r.writes / r.duration.Seconds() }
+
 // add adds a slice of the load.
 func (r *loadResult) add(s loadResult) {
 	r.ok, r.failed, r.duration = r.ok+s.ok, r.failed+s.failed, r.duration+s.duration

@@ -69,10 +69,10 @@ func (b *bench) measureSlice(c int, s side) loadResult {
 }
 
 func printLoad(res loadResult) {
-	fmt.Fprintf(os.Stderr, "  %-20s c=%-3d %8.0f/s  p50 %-9v p99 %-9v failed %d  writes/call %.2f  "+
+	fmt.Fprintf(os.Stderr, "  %-20s c=%-3d %8.0f/s  p50 %-9v p99 %-9v failed %d  writes %.3f/call %.1f/s  "+
 		"CPU: server %.0fµs/call, control plane %.2f cores, load generator %.2f cores\n",
 		res.mode, res.concurrency, res.throughput(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond),
-		res.failed, res.writesPerCall(), res.serverCPUPerCall().Seconds()*1e6, res.cores(res.cpu.controlPlane),
+		res.failed, res.writesPerCall(), res.writeRate(), res.serverCPUPerCall().Seconds()*1e6, res.cores(res.cpu.controlPlane),
 		res.cores(res.cpu.load))
 }
 

@@ -148,29 +148,32 @@ func (r *report) loadSection(p func(string, ...any)) {
 	p("sessions in memory and persists nothing. \"raw PATCH\" is what a client would do without the\n")
 	p("operator: a merge patch of `status.lastActivity` straight to the API server, as admin, of other\n")
 	p("sessions than the operator's loads keep alive (half of the %d each). \"REST, coalescing\" is the\n", r.opts.sessions)
-	p("manager's default: a keep-alive within the window (1%% of the timeout, at most %v: %v for these\n",
+	p("manager's default: a keep-alive within the window (1%% of the timeout, at most %v; %v for these\n",
 		session.DefaultMaxCoalesce, coalesceWindow())
-	p("sessions' %d s) is answered without a write, so each client's session costs a write per window;\n", sessionTimeoutSeconds)
+	p("sessions, whose timeout is %v) is answered without a write, so each client's session costs a\n",
+		time.Duration(sessionTimeoutSeconds)*time.Second)
+	p("write per window;\n")
 	p("\"no coalescing\" writes every keep-alive (`--keepalive-coalesce-window=0`). Each\n")
 	p("load of the operator is paired with the same load of its anchor (uncoalesced: raw PATCH;\n")
 	p("coalesced: vcsim). After %v of each, unmeasured (connections open, caches warm), the two take\n", warmUp)
 	p("turns in slices of %v, operator, anchor, anchor, operator and so on, until each has run\n", sliceLength)
 	p("%v: so that a ratio compares loads seconds apart, and a drift of the machine's speed weighs\n", r.opts.loadFor)
 	p("on both alike. Each figure adds up its own side's slices.\n")
-	p("Writes/call counts the status PATCH and PUT requests the API server served, per successful call.\n")
+	p("Writes counts the status PATCH and PUT requests the API server served, per successful call and\n")
+	p("per second.\n")
 	p("CPU is each process's user and system time over those slices (/proc): the server's per call (the\n")
 	p("operator's manager or vcsim: the cost of the hot path itself), and the control plane's\n")
 	p("(kube-apiserver and etcd) and the load generator's in cores. All of them share the machine's\n")
 	p("%d cores, so a server's rate falls by whatever the others take.\n\n", runtime.NumCPU())
-	p("| mode | clients | calls/s | p50 | p99 | failed | writes/call | server CPU/call | control plane cores | load generator cores |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| mode | clients | calls/s | p50 | p99 | failed | writes/call | writes/s | server CPU/call | control plane cores | load generator cores |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range r.load {
 		serverCPU := "-"
 		if l.mode != modeRaw {
 			serverCPU = fmt.Sprintf("%.0f µs", l.serverCPUPerCall().Seconds()*1e6)
 		}
-		p("| %s | %d | %.0f | %v | %v | %d | %.2f | %s | %.2f | %.2f |\n", l.mode, l.concurrency, l.throughput(),
-			l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.failed, l.writesPerCall(),
+		p("| %s | %d | %.0f | %v | %v | %d | %.3f | %.1f | %s | %.2f | %.2f |\n", l.mode, l.concurrency, l.throughput(),
+			l.p50.Round(time.Microsecond), l.p99.Round(time.Microsecond), l.failed, l.writesPerCall(), l.writeRate(),
 			serverCPU, l.cores(l.cpu.controlPlane), l.cores(l.cpu.load))
 	}
 	p("\n![keep-alive rate against concurrency](bench-keepalive.png)\n\n")
