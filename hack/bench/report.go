@@ -167,7 +167,8 @@ func (r *report) loadSection(p func(string, ...any)) {
 	p("operator's manager or vcsim: the cost of the hot path itself), and the control plane's\n")
 	p("(kube-apiserver and etcd) and the load generator's in cores. All of them share the machine's\n")
 	p("%d cores, so a server's rate falls by whatever the others take.\n\n", runtime.NumCPU())
-	p("| mode | clients | calls/s | p50 | p99 | failed | writes/call | writes/s | server CPU/call | control plane cores | load generator cores |\n")
+	p("| mode | clients | calls/s | p50 | p99 | failed | writes/call | writes/s | server CPU/call | control plane cores |" +
+		" load generator cores |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range r.load {
 		serverCPU := "-"
