@@ -82,11 +82,7 @@ func TestSessionWithLongerTimeoutOutlivesShortOne(t *testing.T) {
 	deletions := env.WatchDeletions(t, ns)
 	env.StartOperator(t, ns, policy(time.Hour, time.Hour))
 
-	// Created without waiting to see its status initialised: with a 1 s timeout it may be gone
-	// before a slow poll sees it.
-	if err := env.Client.Create(context.Background(), testenv.NewSession(ns, "short", 1)); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateShortLived(t, testenv.NewSession(ns, "short", 1))
 	long := env.CreateSession(t, testenv.NewSession(ns, "long", 3600))
 	deletions.Wait(t, "short", waitDeleted)
 

@@ -26,6 +26,16 @@ func NewSession(namespace, name string, timeoutSeconds int32) *v1alpha1.UpdateSe
 	return us
 }
 
+// CreateShortLived creates us and returns at once, for a session with a timeout of a second or
+// so: it may be initialised and deleted between two of CreateSession's polls, which then wait
+// for an initialised status in vain.
+func (e *Env) CreateShortLived(t testing.TB, us *v1alpha1.UpdateSession) {
+	t.Helper()
+	if err := e.Client.Create(context.Background(), us); err != nil {
+		t.Fatalf("creating session %s: %v", us.Name, err)
+	}
+}
+
 // CreateSession creates us and waits until the operator has initialised its status. It
 // records how long that took (see LatenessBound).
 func (e *Env) CreateSession(t testing.TB, us *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -99,11 +98,7 @@ func TestAlertsAndDashboardQueryMetricsThatExist(t *testing.T) {
 	noContent(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "", bearer(token)...))
 	noContent(t, do(t, "POST", apiURLs.action(op.RESTURL, id, "keep-alive"), "", bearer(token)...)) // coalesced
 	refused(t, do(t, "GET", apiURLs.item(op.RESTURL, unknownID), "", bearer(token)...), 404, "NOT_FOUND")
-	// Not env.CreateSession: it waits to see the status initialised, and a session with a 1 s
-	// timeout may be gone before a slow poll sees it.
-	if err := env.Client.Create(context.Background(), testenv.NewSession(ns, "expires", 1)); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateShortLived(t, testenv.NewSession(ns, "expires", 1))
 	deletions.Wait(t, "expires", time.Minute)
 
 	// The reconciler counts a deletion once the API server has answered it, which may be after
