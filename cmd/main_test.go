@@ -14,7 +14,8 @@ import (
 
 // TestShippedArgsParse checks that the arguments config/default and the Helm chart (default
 // values, and every value that becomes a flag changed) give the manager are the manager's own
-// flags, with values it accepts.
+// flags, with values it accepts; and that without values set they give it the session policy
+// it has without flags.
 func TestShippedArgsParse(t *testing.T) {
 	helm := testenv.Tool(t, "HELM", "helm")
 	chart := filepath.Join(testenv.ModuleRoot(t), "charts/update-session-operator")
@@ -26,13 +27,28 @@ func TestShippedArgsParse(t *testing.T) {
 			"--set", "sessionTimeout=90s,terminalRetention=1h,keepaliveCoalesceWindow=0s,rest.port=9443,rest.shutdownDelay=2s",
 			"--set", "extraArgs={--max-concurrent-reconciles=8}")),
 	}
+	defaults, _ := bindFlags(flag.NewFlagSet("manager", flag.ContinueOnError))
 	for source, objs := range sources {
-		t.Run(source, func(t *testing.T) { checkArgs(t, objs) })
+		t.Run(source, func(t *testing.T) {
+			for _, f := range managerFlags(t, objs) {
+				if err := f.validate(); err != nil {
+					t.Error(err)
+				}
+				// A default changed in the manager but not in the chart (or the other way round)
+				// would make the two installs behave differently.
+				if source != "chart with values" && f.policy != defaults.policy {
+					t.Errorf("session policy %+v, want the manager's defaults %+v", f.policy, defaults.policy)
+				}
+			}
+		})
 	}
 }
 
-func checkArgs(t *testing.T, objs []*unstructured.Unstructured) {
+// managerFlags parses the arguments of each container of the one Deployment in objs as the
+// manager's flags.
+func managerFlags(t *testing.T, objs []*unstructured.Unstructured) []*flags {
 	t.Helper()
+	var parsed []*flags
 	var deployments int
 	for _, obj := range objs {
 		if obj.GetKind() != "Deployment" {
@@ -53,12 +69,11 @@ func checkArgs(t *testing.T, objs []*unstructured.Unstructured) {
 			if fs.NArg() > 0 {
 				t.Errorf("container %s: stray arguments %q", c.Name, fs.Args())
 			}
-			if err := f.validate(); err != nil {
-				t.Errorf("container %s: %v", c.Name, err)
-			}
+			parsed = append(parsed, f)
 		}
 	}
 	if deployments != 1 {
 		t.Fatalf("%d Deployments, want 1", deployments)
 	}
+	return parsed
 }
