@@ -12,9 +12,12 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/contentlib/update-session-operator/config/crd"
 )
+
+var log = logf.Log.WithName("local-control-plane")
 
 // KubernetesVersion is the version of the kube-apiserver that hack/envtest builds.
 const KubernetesVersion = "1.37.2"
@@ -31,6 +34,9 @@ func Start() (*ControlPlane, error) {
 	crds, err := crd.CRDs()
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range reapOrphans(AssetsDir()) {
+		log.Info("Killed a control-plane process an earlier run left running", "process", o.name, "pid", o.pid)
 	}
 	env := &envtest.Environment{
 		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
