@@ -152,8 +152,7 @@ func (r *report) loadSection(p func(string, ...any)) {
 		session.DefaultMaxCoalesce, coalesceWindow())
 	p("sessions, whose timeout is %v) is answered without a write, so each client's session costs a\n",
 		time.Duration(sessionTimeoutSeconds)*time.Second)
-	p("write per window;\n")
-	p("\"no coalescing\" writes every keep-alive (`--keepalive-coalesce-window=0`). Each\n")
+	p("write per window; \"no coalescing\" writes every keep-alive (`--keepalive-coalesce-window=0`). Each\n")
 	p("load of the operator is paired with the same load of its anchor (uncoalesced: raw PATCH;\n")
 	p("coalesced: vcsim). After %v of each, unmeasured (connections open, caches warm), the two take\n", warmUp)
 	p("turns in slices of %v, operator, anchor, anchor, operator and so on, until each has run\n", sliceLength)
