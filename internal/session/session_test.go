@@ -259,6 +259,20 @@ func TestCoalesces(t *testing.T) {
 	}
 }
 
+// The default window: 1% of the timeout, capped at DefaultMaxCoalesce. A session with the
+// default 5-minute timeout costs a write every 3 s at most; long sessions every 10 s.
+func TestDefaultCoalesceWindow(t *testing.T) {
+	p := Policy{DefaultTimeout: 5 * time.Minute, MaxCoalesce: DefaultMaxCoalesce}
+	for _, tc := range []struct {
+		timeout int32
+		want    time.Duration
+	}{{0, 3 * time.Second}, {60, 600 * time.Millisecond}, {3600, 10 * time.Second}, {86400, 10 * time.Second}} {
+		if got := p.CoalesceWindow(newSession(tc.timeout)); got != tc.want {
+			t.Errorf("timeout %ds: window %v, want %v", tc.timeout, got, tc.want)
+		}
+	}
+}
+
 // item returns a session named name of one library item, created at the given offset from
 // created, in state.
 func item(name string, createdAt time.Duration, state v1alpha1.SessionState) v1alpha1.UpdateSession {
