@@ -218,12 +218,12 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 			server := side{mode: mode.name, serverPID: m.cmd.Process.Pid, call: keepAlive(b.http, m.restURL, token, ids[:half]),
 				profiles: b.profiles(mode.file, c, b.apiServer(), servedProfile("manager", m.pprofURL))}
 			if mode.anchor == modeRaw {
-				res, anchor := b.measurePair(c, d, server, side{mode: modeRaw, call: rawPatch(b.client, ns, names[half:]),
+				res, anchor := b.measurePair(c, d, sliceLength, server, side{mode: modeRaw, call: rawPatch(b.client, ns, names[half:]),
 					profiles: b.profiles("raw", c, b.apiServer())})
 				results = append(results, res, anchor)
 				continue
 			}
-			res, anchor := b.measurePair(c, d, server, side{mode: modeVcsim, serverPID: sim.cmd.Process.Pid,
+			res, anchor := b.measurePair(c, d, coalescedSlice(), server, side{mode: modeVcsim, serverPID: sim.cmd.Process.Pid,
 				call:     keepAlive(b.http, sim.base(), sim.sessionID, sim.ids),
 				profiles: b.profiles("vcsim", c, b.apiServer(), servedProfile("vcsim", sim.pprofURL))})
 			results = append(results, withCosts(res, b.profilePath(mode.file, c, "manager")),

@@ -19,29 +19,37 @@ type side struct {
 	profiles *profiler
 }
 
-// sliceLength is how long one side of a pair runs before the other takes its turn.
+// sliceLength is how long one side of a pair runs before the other takes its turn, unless the
+// pair needs longer slices (see coalescedSlice).
 const sliceLength = 2500 * time.Millisecond
 
+// coalescedSlice is the slice of a pair whose operator side coalesces: a whole window. Within
+// shorter slices the window would run on through the anchor's turns, so every session would
+// come due again as soon as the operator's turn began, and the operator would pay for about
+// twice the writes per second of its own turns that its load costs when it runs alone (one per
+// session per window). A slice of a window holds one write per session, as running alone does.
+func coalescedSlice() time.Duration { return max(sliceLength, coalesceWindow()) }
+
 // measurePair runs two loads at c clients for about d each, taking turns: after a warm-up of
-// each, slices of sliceLength in the order x y y x x y y x ... The ratio of the two then
-// compares loads at most a slice apart, and a drift of the machine's speed over the pair (the
-// API server's background work, the host's other tenants) weighs on both sides alike instead
-// of on whichever ran second. Each side counts the status writes the API server served and the
-// CPU time each process used during its own slices only.
-func (b *bench) measurePair(c int, d time.Duration, x, y side) (loadResult, loadResult) {
+// each, slices of length slice in the order x y y x x y y x ..., at least x y y x. The ratio
+// of the two then compares loads at most a slice apart, and a drift of the machine's speed over
+// the pair (the API server's background work, the host's other tenants) weighs on both sides
+// alike instead of on whichever ran second. Each side counts the status writes the API server
+// served and the CPU time each process used during its own slices only.
+func (b *bench) measurePair(c int, d, slice time.Duration, x, y side) (loadResult, loadResult) {
 	sides := [2]side{x, y}
 	results := [2]loadResult{{mode: x.mode, concurrency: c}, {mode: y.mode, concurrency: c}}
 	for _, s := range sides {
 		runSlice(c, warmUp, s.call)
 	}
-	rounds := max(1, int(d/sliceLength))
+	rounds := max(2, int(d/slice))
 	for r := range rounds {
 		order := []int{0, 1}
 		if r%2 == 1 {
 			order = []int{1, 0}
 		}
 		for _, i := range order {
-			results[i].add(b.measureSlice(c, sides[i]))
+			results[i].add(b.measureSlice(c, slice, sides[i]))
 		}
 		fmt.Fprintf(os.Stderr, "    c=%d, round %d of %d: %s %d ok, %s %d ok so far\n",
 			c, r+1, rounds, x.mode, results[0].ok, y.mode, results[1].ok)
@@ -54,14 +62,14 @@ func (b *bench) measurePair(c int, d time.Duration, x, y side) (loadResult, load
 	return results[0], results[1]
 }
 
-// measureSlice runs one slice of a side's load, profiling its processes meanwhile. The API
-// server's request count is read outside the CPU window, so that reading it costs the slice
-// nothing.
-func (b *bench) measureSlice(c int, s side) loadResult {
+// measureSlice runs one slice of length d of a side's load, profiling its processes meanwhile.
+// The API server's request count is read outside the CPU window, so that reading it costs the
+// slice nothing.
+func (b *bench) measureSlice(c int, d time.Duration, s side) loadResult {
 	writes := b.apiRequests(isStatusWrite)
 	cpu := cpuNow(s.serverPID)
-	recorded := s.profiles.record(sliceLength)
-	res := runSlice(c, sliceLength, s.call)
+	recorded := s.profiles.record(d)
+	res := runSlice(c, d, s.call)
 	recorded()
 	res.cpu = cpuNow(s.serverPID).sub(cpu)
 	res.writes = b.apiRequests(isStatusWrite) - writes
