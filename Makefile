@@ -34,6 +34,7 @@ manifests: controller-gen ## Generate the CRD, RBAC ClusterRole and webhook obje
 	cp config/crd/bases/*.yaml $(CHART)/crds/
 	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
 	cp config/rbac/leader_election_role.yaml $(CHART)/files/leader-election-role.yaml
+	cp config/rbac/login_role.yaml $(CHART)/files/login-role.yaml
 	cp config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
 	cp config/grafana/update-session-operator.json $(CHART)/files/grafana-dashboard.json
 

@@ -56,6 +56,8 @@ type flags struct {
 	burst                            int
 	tokenReviews                     auth.ReviewLimits
 	tokenAudiences                   []string
+	loginSessions                    bool
+	loginNamespace                   string
 }
 
 // bindFlags defines the manager's flags on fs, returning where their values go.
@@ -108,6 +110,11 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 		}
 		return nil
 	})
+	fs.BoolVar(&f.loginSessions, "rest-login-sessions", true,
+		"Login answers with a 32-character session id, kept (its token encrypted) in a Secret of --rest-login-namespace; "+
+			"false answers with the caller's token itself.")
+	fs.StringVar(&f.loginNamespace, "rest-login-namespace", "",
+		"Where logins keep their Secrets; empty: the namespace the manager runs in, else default.")
 	fs.BoolVar(&f.localControlPlane, "local-control-plane", false,
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
 	fs.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
@@ -181,6 +188,7 @@ func run(f flags) error {
 
 		TokenReviews:   f.tokenReviews,
 		TokenAudiences: f.tokenAudiences,
+		LoginNamespace: f.logins(),
 	})
 	if err != nil {
 		return err
@@ -192,8 +200,25 @@ func run(f flags) error {
 		return err
 	}
 	setupLog.Info("Starting manager", "restAddress", f.restAddr, "sessionTimeout", f.policy.DefaultTimeout,
-		"terminalRetention", f.policy.TerminalRetention)
+		"terminalRetention", f.policy.TerminalRetention, "loginNamespace", f.logins())
 	return mgr.Start(ctx)
+}
+
+// inClusterNamespace holds the namespace of a pod's service account.
+const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// logins is the namespace of login sessions, or empty when they are off.
+func (f flags) logins() string {
+	switch {
+	case !f.loginSessions:
+		return ""
+	case f.loginNamespace != "":
+		return f.loginNamespace
+	}
+	if ns, err := os.ReadFile(inClusterNamespace); err == nil && len(strings.TrimSpace(string(ns))) > 0 {
+		return strings.TrimSpace(string(ns))
+	}
+	return "default"
 }
 
 // restConfig connects to the cluster of the kubeconfig, or starts the local control plane.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -125,8 +126,8 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 // keepAlive returns a call that keeps sessions alive through a vSphere-style REST API, the
-// operator's or vcsim's, as govmomi does: the /rest form, with the session id header (which
-// carries a Kubernetes token for the operator). call(i) keeps ids[i] alive (modulo their number).
+// operator's or vcsim's, as govmomi does: the /rest form, with the session id of a login in
+// its header. call(i) keeps ids[i] alive (modulo their number).
 func keepAlive(httpClient *http.Client, base, sessionID string, ids []string) func(int) error {
 	return func(i int) error {
 		req, err := http.NewRequest(http.MethodPost,
@@ -146,6 +147,26 @@ func keepAlive(httpClient *http.Client, base, sessionID string, ids []string) fu
 		}
 		return nil
 	}
+}
+
+// logIn logs in to a vSphere-style REST API at base with a bearer token, as govmomi does for
+// the operator, and returns the session id it answers.
+func logIn(httpClient *http.Client, base, token string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, base+"/rest/com/vmware/cis/session", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var body struct{ Value string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("login answered %d (%v)", resp.StatusCode, err)
+	}
+	return body.Value, nil
 }
 
 // rawPatch returns a call that does what a client without the operator would do: patch the

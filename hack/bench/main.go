@@ -210,12 +210,17 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 				return nil, err
 			}
 		}
+		sessionID, err := logIn(b.http, m.restURL, token)
+		if err != nil {
+			m.stop()
+			return nil, err
+		}
 		half := len(ids) / 2
 		for _, c := range concurrencies {
 			// The operator's loads keep the first half of the sessions alive, raw PATCH the other half:
 			// the two take turns, and a side must not find the other's writes not yet in its cache
 			// (a conflict and a second write, which a client of its own never meets).
-			server := side{mode: mode.name, serverPID: m.cmd.Process.Pid, call: keepAlive(b.http, m.restURL, token, ids[:half]),
+			server := side{mode: mode.name, serverPID: m.cmd.Process.Pid, call: keepAlive(b.http, m.restURL, sessionID, ids[:half]),
 				profiles: b.profiles(mode.file, c, b.apiServer(), servedProfile("manager", m.pprofURL))}
 			if mode.anchor == modeRaw {
 				res, anchor := b.measurePair(c, d, sliceLength, server, side{mode: modeRaw, call: rawPatch(b.client, ns, names[half:]),

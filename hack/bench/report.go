@@ -142,11 +142,11 @@ func (r *report) markdown() string {
 func (r *report) loadSection(p func(string, ...any)) {
 	p("## Keep-alive throughput and latency\n\n")
 	p("%d sessions; each client keeps its own session alive in a loop (keep-alive, no body), as an\n", r.opts.sessions)
-	p("uploader does after each chunk, for at least %v, through the `/rest` form with the\n", r.opts.loadFor)
-	p("`vmware-api-session-id` header, as govmomi sends it. \"vcsim\" is govmomi v0.56.0's simulator,\n")
-	p("run as a process of its own over plain HTTP like the operator, with the same load generator,\n")
-	p("clients and sessions: it keeps sessions in memory and persists nothing. \"raw PATCH\" is what a\n")
-	p("client would do without the\n")
+	p("uploader does after each chunk, for at least %v, through the `/rest` form, as govmomi does\n", r.opts.loadFor)
+	p("it: with the session id of a login in the `vmware-api-session-id` header (the operator's login\n")
+	p("took a service-account token). \"vcsim\" is govmomi v0.56.0's simulator, run as a process of its\n")
+	p("own over plain HTTP like the operator, with the same load generator, clients and sessions: it\n")
+	p("keeps sessions in memory and persists nothing. \"raw PATCH\" is what a client would do without the\n")
 	p("operator: a merge patch of `status.lastActivity` straight to the API server, as admin, of other\n")
 	p("sessions than the operator's loads keep alive (half of the %d each). \"REST, coalescing\" is the\n", r.opts.sessions)
 	p("manager's default: a keep-alive within the window (1%% of the timeout, at most %v; %v for these\n",
@@ -191,11 +191,10 @@ func (r *report) costsSection(p func(string, ...any)) {
 	p("Where the server's CPU went per coalesced call, in µs, from each load's CPU profile of the\n")
 	p("server (over the first %v of each of its slices) divided by the calls made meanwhile:\n",
 		coalescedSlice().Truncate(time.Second))
-	p("reading the request (Go's HTTP server: the request line and headers, among them the\n")
-	p("credential: a service-account token of about 1 KB for the operator, a 36-byte session id for\n")
-	p("vcsim), the handler, writing the answer, garbage collection, and the rest (the Go scheduler;\n")
-	p("for the operator also its informer, its reconciler and the API-server writes the window\n")
-	p("needs).\n\n")
+	p("reading the request (Go's HTTP server: the request line and headers, among them the session\n")
+	p("id: 32 characters for the operator, 36 for vcsim), the handler, writing the answer, garbage\n")
+	p("collection, and the rest (the Go scheduler; for the operator also its informer, its reconciler\n")
+	p("and the API-server writes the window needs).\n\n")
 	p("| server | clients | read request | handler | write answer | GC | rest | total |\n")
 	p("|---|---|---|---|---|---|---|---|\n")
 	us := func(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()*1e6) }

@@ -30,7 +30,8 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// SessionIDHeader is the header govmomi sends its session id in; here it carries the token.
+// SessionIDHeader is the header govmomi sends its session id in: the id a login answered (see
+// package login), or a token.
 const SessionIDHeader = "vmware-api-session-id"
 
 // Cache lifetimes. A token stays accepted (never past its own expiry), and a decision stands,
@@ -135,6 +136,8 @@ type Credential struct {
 	// PowerCLI send it; User is then the basic user name, which is only logged.
 	Basic bool
 	User  string
+	// Session is true when Token came in SessionIDHeader: it may then be a login's session id.
+	Session bool
 }
 
 // Credentials returns the credential of a request: from Authorization: Bearer, from the
@@ -153,7 +156,9 @@ func Credentials(r *http.Request) (Credential, error) {
 		return bearerCredential(strings.TrimSpace(value))
 	}
 	if token := strings.TrimSpace(r.Header.Get(SessionIDHeader)); token != "" {
-		return bearerCredential(token)
+		cred, err := bearerCredential(token)
+		cred.Session = err == nil
+		return cred, err
 	}
 	return Credential{}, ErrNoCredentials
 }
@@ -197,7 +202,7 @@ func (g *Gate) Authenticate(ctx context.Context, token string) (*Caller, error) 
 	if c := g.known.get(h, now); c != nil {
 		return c, nil
 	}
-	exp := expiry(token)
+	exp := TokenExpiry(token)
 	if !exp.IsZero() && !now.Before(exp) {
 		return nil, ErrInvalidToken
 	}

@@ -22,7 +22,7 @@ func TestCredentials(t *testing.T) {
 	}{
 		{"bearer token", map[string]string{"Authorization": "Bearer tok"}, Credential{Token: "tok"}, nil},
 		{"lower-case scheme", map[string]string{"Authorization": "bearer tok"}, Credential{Token: "tok"}, nil},
-		{"session id header", map[string]string{SessionIDHeader: "tok"}, Credential{Token: "tok"}, nil},
+		{"session id header", map[string]string{SessionIDHeader: "tok"}, Credential{Token: "tok", Session: true}, nil},
 		{"authorization wins over the session id", map[string]string{"Authorization": "Bearer a", SessionIDHeader: "b"},
 			Credential{Token: "a"}, nil},
 		{"basic auth carries the token as its password", map[string]string{"Authorization": basic("govc:tok")},

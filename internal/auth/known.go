@@ -34,6 +34,9 @@ type Caller struct {
 	reviews singleflight.Group
 }
 
+// Valid reports whether the caller's review still stands at now.
+func (c *Caller) Valid(now time.Time) bool { return now.Before(c.until) }
+
 type decisionKey struct{ verb, namespace, name string }
 
 type decision struct {

@@ -59,10 +59,11 @@ func (l *limitedReviews) AuthenticateToken(ctx context.Context, token string) (*
 	return l.next.AuthenticateToken(ctx, token)
 }
 
-// expiry is the exp claim of a token that is a JWT, as the API server's service-account tokens
-// are; zero when it has none. It is read without checking the signature: it only makes an
-// expired token fail early, and keeps a token's review from being remembered past its expiry.
-func expiry(token string) time.Time {
+// TokenExpiry is the exp claim of a token that is a JWT, as the API server's service-account
+// tokens are; zero when it has none. It is read without checking the signature: it only makes
+// an expired token fail early, keeps a token's review from being remembered past its expiry,
+// and tells when a login of the token may go.
+func TokenExpiry(token string) time.Time {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return time.Time{}

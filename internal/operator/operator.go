@@ -21,6 +21,7 @@ import (
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/index"
+	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
@@ -45,6 +46,9 @@ type Options struct {
 	TokenReviews auth.ReviewLimits
 	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
 	TokenAudiences []string
+	// LoginNamespace is where logins keep their Secrets (see package login); empty: login
+	// answers with the caller's token.
+	LoginNamespace string
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 }
@@ -102,6 +106,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Log:           mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
+	}
+	if opts.LoginNamespace != "" {
+		server.Logins = login.New(mgr.GetClient(), mgr.GetAPIReader(), opts.LoginNamespace, gate, opts.TokenReviews)
+		sweeper := &login.Sweeper{Store: server.Logins, Log: mgr.GetLogger().WithName("login")}
+		if err := mgr.Add(sweeper); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddReadyzCheck("rest", server.ReadyCheck); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
@@ -25,8 +26,10 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 	if err != nil {
 		return nil, cred, unauthenticated(err)
 	}
-	caller, err := s.Gate.Authenticate(ctx, cred.Token)
+	caller, err := s.authenticateCredential(ctx, cred)
 	switch {
+	case errors.Is(err, login.ErrUnknown) || errors.Is(err, login.ErrEnded):
+		return nil, cred, unauthenticated(err)
 	case errors.Is(err, auth.ErrInvalidToken) && cred.Basic:
 		return nil, cred, unauthenticated(fmt.Errorf("the password is not a token the Kubernetes API server "+
 			"accepts; %w", auth.ErrBasicPassword))
@@ -40,6 +43,19 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 		return nil, cred, e
 	}
 	return caller, cred, nil
+}
+
+// authenticateCredential finds the caller of a session id that a login answered, or of a token.
+func (s *Server) authenticateCredential(ctx context.Context, cred auth.Credential) (*auth.Caller, error) {
+	if s.isSessionID(cred) {
+		return s.Logins.Authenticate(ctx, cred.Token)
+	}
+	return s.Gate.Authenticate(ctx, cred.Token)
+}
+
+// isSessionID: the credential is a session id, not a token.
+func (s *Server) isSessionID(cred auth.Credential) bool {
+	return cred.Session && s.Logins != nil && login.IsID(cred.Token)
 }
 
 func unauthenticated(err error) *vapi.Error {

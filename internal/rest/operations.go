@@ -17,9 +17,11 @@ import (
 
 // call is one request, reduced to what an operation needs.
 type call struct {
-	// caller is who made the request, and token the credential it came with.
-	caller *auth.Caller
-	token  string
+	// caller is who made the request, and token the credential it came with: a session id
+	// that a login answered when loggedIn.
+	caller   *auth.Caller
+	token    string
+	loggedIn bool
 	// namespace is where create and list work, or the namespace of session.
 	namespace string
 	// session is the session the path names, nil on the collection. It is shared with the
@@ -147,14 +149,15 @@ const (
 )
 
 // fixedOperations are what vSphere clients call around update sessions. The session service:
-// login answers with the caller's own token as the session id, so that govmomi's and govc's
-// login flows work (govc sends the token as the basic-auth password); their later calls carry
-// it in vmware-api-session-id. Logout has nothing to end: tokens expire on their own. The list
-// of download sessions, which govc library.session.ls asks for beside update sessions, is
-// truly empty: this server has none.
+// login answers with a session id made from the caller's token (see package login), which
+// govmomi and govc send in vmware-api-session-id on their later calls (govc logs in with the
+// token as the basic-auth password). Logout has nothing to end: a session id lasts as long as
+// its token, and other clients of the same token share it. The list of download sessions,
+// which govc library.session.ls asks for beside update sessions, is truly empty: this server
+// has none.
 var fixedOperations = map[fixedRoute]*operation{
-	{http.MethodPost, restSessionPath, ""}:        {name: "login", handle: login},
-	{http.MethodPost, apiSessionPath, ""}:         {name: "login", creates: true, handle: login},
+	{http.MethodPost, restSessionPath, ""}:        {name: "login", handle: logIn},
+	{http.MethodPost, apiSessionPath, ""}:         {name: "login", creates: true, handle: logIn},
 	{http.MethodPost, restSessionPath, "get"}:     {name: "session-get", handle: sessionInfo},
 	{http.MethodGet, apiSessionPath, ""}:          {name: "session-get", handle: sessionInfo},
 	{http.MethodDelete, restSessionPath, ""}:      {name: "logout", handle: logout},
@@ -163,7 +166,22 @@ var fixedOperations = map[fixedRoute]*operation{
 	{http.MethodGet, apiDownloadSessionPath, ""}:  {name: "download-session-list", handle: noDownloadSessions},
 }
 
-func login(_ *Server, _ context.Context, c call) (any, error) { return c.token, nil }
+// logIn answers with the session id of the caller's token; a caller that sent a session id
+// gets it back. Should the login not be stored (the API server unreachable, or RBAC that does
+// not let the operator write Secrets in its namespace), it answers with the token itself, as
+// every replica accepts it in vmware-api-session-id.
+func logIn(s *Server, ctx context.Context, c call) (any, error) {
+	if s.Logins == nil || c.loggedIn {
+		return c.token, nil
+	}
+	id, err := s.Logins.Login(ctx, c.token, c.caller)
+	if err != nil {
+		s.Log.Error(err, "Login answers with the caller's token: the session cannot be stored",
+			"namespace", s.Logins.Namespace(), "caller", c.caller.GetName())
+		return c.token, nil
+	}
+	return id, nil
+}
 
 func sessionInfo(_ *Server, _ context.Context, c call) (any, error) {
 	return struct {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
@@ -65,6 +66,9 @@ type Server struct {
 	Log    logr.Logger
 	// Gate authenticates and authorizes callers.
 	Gate *auth.Gate
+	// Logins makes the session ids that login answers, and finds their callers; nil: login
+	// answers with the caller's token.
+	Logins *login.Store
 	// DefaultNamespace is where create and list work for a caller that is not a service
 	// account and names no namespace.
 	DefaultNamespace string
@@ -200,7 +204,7 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	query := r.URL.Query() // parsed once: every step below reads it
 	if op := fixedOperations[fixedRoute{r.Method, r.URL.Path, query.Get(f.actionParam)}]; op != nil {
-		result, err := op.handle(s, ctx, call{caller: caller, token: cred.Token})
+		result, err := op.handle(s, ctx, call{caller: caller, token: cred.Token, loggedIn: s.isSessionID(cred)})
 		return op, result, err
 	}
 	op, id, verr := lookupOperation(f, r, query)

@@ -71,11 +71,7 @@ func (e *Env) grant(t testing.TB, namespace, name string, verbs []string) {
 			Verbs:     verbs,
 		}},
 	}
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}},
-	}
+	binding := roleBinding(namespace, name, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name})
 	if err := e.Client.Create(ctx, role); err != nil {
 		t.Fatalf("creating role: %v", err)
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 // The operator's identity in the tests: a ServiceAccount bound to exactly the ClusterRole that
-// config/rbac ships, and, in each test's namespace, to its leader-election Role.
+// config/rbac ships, to its login Role in the operator's namespace (where the tests' operators
+// keep logins), and, in each test's namespace, to its leader-election Role.
 const (
 	OperatorNamespace      = "update-session-operator-system"
 	OperatorServiceAccount = "controller-manager"
@@ -28,6 +29,11 @@ func installOperatorRBAC(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return fmt.Errorf("config/rbac/role.yaml: %w", err)
 	}
+	loginRole, err := rbac.LoginRole()
+	if err != nil {
+		return fmt.Errorf("config/rbac/login_role.yaml: %w", err)
+	}
+	loginRole.Namespace = OperatorNamespace
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: OperatorServiceAccount}},
@@ -37,6 +43,8 @@ func installOperatorRBAC(ctx context.Context, c client.Client) error {
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 			Subjects:   []rbacv1.Subject{operatorSubject()},
 		},
+		loginRole,
+		roleBinding(OperatorNamespace, loginRole.Name, operatorSubject()),
 	}
 	for _, obj := range objs {
 		if err := c.Create(ctx, obj); err != nil {
@@ -54,15 +62,19 @@ func (e *Env) bindLeaderElection(t testing.TB, namespace string) {
 		t.Fatalf("config/rbac/leader_election_role.yaml: %v", err)
 	}
 	role.Namespace = namespace
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects:   []rbacv1.Subject{operatorSubject()},
-	}
-	for _, obj := range []client.Object{role, binding} {
+	for _, obj := range []client.Object{role, roleBinding(namespace, role.Name, operatorSubject())} {
 		if err := e.Client.Create(context.Background(), obj); err != nil {
 			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
 		}
+	}
+}
+
+// roleBinding binds the Role named role in namespace to subject, under the Role's name.
+func roleBinding(namespace, role string, subject rbacv1.Subject) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: role},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
+		Subjects:   []rbacv1.Subject{subject},
 	}
 }
 

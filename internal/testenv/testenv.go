@@ -101,7 +101,8 @@ type Operator struct {
 
 // StartOperator runs the operator, watching only namespace, until the test ends. When
 // opts.RESTAddr is empty, the REST server listens on a free local port; when
-// opts.RESTNamespace is empty, REST create and list work in namespace.
+// opts.RESTNamespace is empty, REST create and list work in namespace; when
+// opts.LoginNamespace is empty, logins are kept in OperatorNamespace.
 func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Options) *Operator {
 	t.Helper()
 	return e.StartOperatorWith(t, namespace, opts, nil, nil)
@@ -135,6 +136,9 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 	}
 	if opts.RESTNamespace == "" {
 		opts.RESTNamespace = namespace
+	}
+	if opts.LoginNamespace == "" {
+		opts.LoginNamespace = OperatorNamespace
 	}
 	skip := true
 	mgrOpts := ctrl.Options{

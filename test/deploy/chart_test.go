@@ -1,12 +1,18 @@
 package deploy
 
 import (
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/contentlib/update-session-operator/config/rbac"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -127,6 +133,7 @@ func TestChartApplies(t *testing.T) {
 			objs := helmTemplate(t, ns, tc.set...)
 			tc.check(t, objs, managerArgs(t, objs))
 			env.ApplyObjects(t, objs, true)
+			grantsLogins(t, ns, objs)
 			if i == 0 {
 				// The chart's CRDs are config/crd/bases, copied by make manifests.
 				for _, name := range crdFiles(t) {
@@ -184,5 +191,50 @@ func TestChartWarnsWithoutTLS(t *testing.T) {
 		if warned := strings.Contains(out, "WARNING: rest.tls.mode=disabled"); warned != (mode == "disabled") {
 			t.Errorf("rest.tls.mode=%s: NOTES warn = %v:\n%s", mode, warned, out[strings.Index(out, "NOTES:"):])
 		}
+	}
+}
+
+// grantsLogins checks that the rendered chart binds, in the release namespace ns, the manager's
+// ServiceAccount to a Role with the rules of config/rbac/login_role.yaml: what logins need (the
+// chart is applied as a dry run, so no SubjectAccessReview can tell; config/default's test asks
+// one).
+func grantsLogins(t *testing.T, ns string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	want, err := rbac.LoginRole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]*rbacv1.Role{}
+	var bindings []*rbacv1.RoleBinding
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "Role":
+			role := &rbacv1.Role{}
+			fromUnstructured(t, obj, role)
+			roles[role.Name] = role
+		case "RoleBinding":
+			binding := &rbacv1.RoleBinding{}
+			fromUnstructured(t, obj, binding)
+			bindings = append(bindings, binding)
+		}
+	}
+	for _, b := range bindings {
+		role := roles[b.RoleRef.Name]
+		if role == nil || role.Namespace != ns || b.Namespace != ns || !equality.Semantic.DeepEqual(role.Rules, want.Rules) {
+			continue
+		}
+		for _, s := range b.Subjects {
+			if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == ns && s.Name == "uso-update-session-operator" {
+				return
+			}
+		}
+	}
+	t.Errorf("no Role in %s with the rules of config/rbac/login_role.yaml is bound to the manager's ServiceAccount", ns)
+}
+
+func fromUnstructured(t *testing.T, obj *unstructured.Unstructured, into any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, into); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -63,7 +66,45 @@ func TestConfigDefaultApplies(t *testing.T) {
 			t.Errorf("%s %s after apply: %v", obj.GetKind(), obj.GetName(), err)
 		}
 	}
+	mayKeepLogins(t, objs)
 	t.Logf("applied %d objects of config/default", len(objs))
+}
+
+// mayKeepLogins checks that the manager's ServiceAccount among objs may do, in its own
+// namespace, all that logins do with their Secrets (see package login), and may not read
+// Secrets elsewhere.
+func mayKeepLogins(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var sa *unstructured.Unstructured
+	for _, obj := range objs {
+		if obj.GetKind() == "ServiceAccount" {
+			sa = obj
+		}
+	}
+	if sa == nil {
+		t.Fatal("no ServiceAccount applied")
+	}
+	user := serviceaccount.MakeUsername(sa.GetNamespace(), sa.GetName())
+	groups := serviceaccount.MakeGroupNames(sa.GetNamespace())
+	for _, check := range []struct {
+		namespace, verb string
+		want            bool
+	}{
+		{sa.GetNamespace(), "get", true}, {sa.GetNamespace(), "list", true},
+		{sa.GetNamespace(), "create", true}, {sa.GetNamespace(), "delete", true},
+		{"default", "get", false},
+	} {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: user, Groups: groups,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: check.namespace, Verb: check.verb, Resource: "secrets"},
+		}}
+		if err := env.Client.Create(context.Background(), review); err != nil {
+			t.Fatal(err)
+		}
+		if review.Status.Allowed != check.want {
+			t.Errorf("%s may %s secrets in %s: %v, want %v", user, check.verb, check.namespace, review.Status.Allowed, check.want)
+		}
+	}
 }
 
 // TestOptionalBasesApply applies the optional kustomize bases (monitoring, dashboard, network

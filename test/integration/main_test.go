@@ -33,13 +33,19 @@ var tokens = map[string]string{}
 // the editor role, and makes do() call as it. It returns the REST server's URL.
 func startOperator(t *testing.T, ns string, timeout time.Duration) string {
 	t.Helper()
-	op := env.StartOperator(t, ns, operator.Options{
-		Policy:      session.Policy{DefaultTimeout: timeout, TerminalRetention: time.Hour},
-		Concurrency: 4,
-	})
+	op := env.StartOperator(t, ns, startOptions(timeout))
 	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 	t.Cleanup(func() { delete(tokens, op.RESTURL) })
 	return op.RESTURL
+}
+
+// startOptions are the options startOperator runs the operator with: another replica of the
+// same operator runs with them too.
+func startOptions(timeout time.Duration) operator.Options {
+	return operator.Options{
+		Policy:      session.Policy{DefaultTimeout: timeout, TerminalRetention: time.Hour},
+		Concurrency: 4,
+	}
 }
 
 // localClient calls the tests' own REST servers, over HTTPS too: their certificates are

@@ -329,11 +329,17 @@ func rawKeepAlive(server, id, token string) (int, string) {
 }
 
 func rawKeepAliveBody(server, id, token, body string) (int, string) {
+	return keepAliveWith(server, id, body, "Authorization", "Bearer "+token)
+}
+
+// keepAliveWith keeps session id alive with body and the credential header: safe to call from
+// any goroutine.
+func keepAliveWith(server, id, body, header, credential string) (int, string) {
 	req, err := http.NewRequest("POST", apiURLs.action(server, id, "keep-alive"), strings.NewReader(body))
 	if err != nil {
 		return 0, err.Error()
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set(header, credential)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err.Error()

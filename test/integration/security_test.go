@@ -3,13 +3,11 @@ package integration
 import (
 	"context"
 	"encoding/base64"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vmware/govmomi/vapi/library"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -167,47 +165,6 @@ func TestUnauthenticatedCallsAreRefused(t *testing.T) {
 	t.Run("the token in vmware-api-session-id is accepted", func(t *testing.T) {
 		noContent(t, do(t, "POST", keepAlive, "", "vmware-api-session-id", uploader))
 	})
-}
-
-func TestLoginAnswersWithTheToken(t *testing.T) {
-	ns := env.Namespace(t)
-	srv := startOperator(t, ns, 5*time.Minute)
-	token := tokens[srv]
-
-	var id string
-	restURLs.result(t, do(t, "POST", srv+"/rest/com/vmware/cis/session", "", bearer(token)...), 200, &id)
-	apiURLs.result(t, do(t, "POST", srv+"/api/session", "", bearer(token)...), 201, &id)
-	if id != token {
-		t.Fatal("login did not answer with the caller's token")
-	}
-	refused(t, do(t, "POST", srv+"/api/session", "", basicAuth("user", "pass")...), 401, "UNAUTHENTICATED")
-	restURLs.result(t, do(t, "POST", srv+"/rest/com/vmware/cis/session", "", basicAuth("govc", token)...), 200, &id)
-	if id != token {
-		t.Fatal("login with the token as the basic-auth password did not answer with the token")
-	}
-	var who struct{ User string }
-	apiURLs.result(t, do(t, "GET", srv+"/api/session", "", bearer(token)...), 200, &who)
-	if who.User != "system:serviceaccount:"+ns+":uploader" {
-		t.Fatalf("session user = %q", who.User)
-	}
-
-	// govmomi's own Login, with the token in a header, then its library client on the session.
-	rc := govmomiManager(t, srv, "").Client
-	ctx := rc.WithHeader(context.Background(), http.Header{"Authorization": {"Bearer " + token}})
-	if err := rc.Login(ctx, nil); err != nil {
-		t.Fatalf("govmomi Login: %v", err)
-	}
-	m := library.NewManager(rc)
-	created, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "after-login"})
-	if err != nil {
-		t.Fatalf("create after Login: %v", err)
-	}
-	if byIDAnywhere(t, created).Namespace != ns {
-		t.Fatalf("session created after Login is not in the service account's namespace %s", ns)
-	}
-	if err := rc.Logout(context.Background()); err != nil {
-		t.Fatalf("govmomi Logout: %v", err)
-	}
 }
 
 // byIDAnywhere finds a session by id in any namespace.
