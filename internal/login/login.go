@@ -108,8 +108,8 @@ func New(c client.Client, reader client.Reader, namespace string, gate *auth.Gat
 // Namespace is where the Store keeps logins.
 func (s *Store) Namespace() string { return s.namespace }
 
-// Login returns the session id of token, whose caller the Gate has authenticated, and makes
-// sure every replica can find it.
+// Login returns the session id of token, whose caller the Gate has authenticated (nil: not
+// yet), and makes sure every replica can find it.
 func (s *Store) Login(ctx context.Context, token string, caller *auth.Caller) (string, error) {
 	k := deriveID(token)
 	id := hex.EncodeToString(k)
@@ -123,7 +123,9 @@ func (s *Store) Login(ctx context.Context, token string, caller *auth.Caller) (s
 	if err := s.client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", fmt.Errorf("storing the login in Secret %s/%s: %w", s.namespace, secret.Name, err)
 	}
-	s.remember(id, caller)
+	if caller != nil {
+		s.remember(id, caller)
+	}
 	return id, nil
 }
 
