@@ -30,32 +30,49 @@ type ReviewLimits struct {
 // DefaultReviewLimits: 20 reviews a second (40 at once after a quiet spell), 8 in flight.
 var DefaultReviewLimits = ReviewLimits{QPS: 20, Burst: 40, Concurrency: 8}
 
-// limitedReviews refuses a review at once, with ErrThrottled, when it is over the rate or the
-// concurrency limit; it never queues, so a flood cannot make anyone wait.
-type limitedReviews struct {
-	next  authenticator.Token
+// Limiter bounds the API-server calls that callers the caches do not know cost, to a rate and
+// a number in flight. It refuses at once, with ErrThrottled, when over either; it never
+// queues, so a flood cannot make anyone wait.
+type Limiter struct {
 	rate  *rate.Limiter
 	slots chan struct{}
 }
 
-func newLimitedReviews(next authenticator.Token, l ReviewLimits) *limitedReviews {
-	return &limitedReviews{
-		next:  next,
-		rate:  rate.NewLimiter(rate.Limit(l.QPS), l.Burst),
-		slots: make(chan struct{}, max(l.Concurrency, 1)),
-	}
+// NewLimiter returns a Limiter with the limits l.
+func NewLimiter(l ReviewLimits) *Limiter {
+	return &Limiter{rate: rate.NewLimiter(rate.Limit(l.QPS), l.Burst), slots: make(chan struct{}, max(l.Concurrency, 1))}
 }
 
-func (l *limitedReviews) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+// Take takes a place for one call, to be given back with release, or refuses with ErrThrottled.
+func (l *Limiter) Take() (release func(), err error) {
 	select {
 	case l.slots <- struct{}{}:
 	default:
-		return nil, false, ErrThrottled
+		return nil, ErrThrottled
 	}
-	defer func() { <-l.slots }()
 	if !l.rate.Allow() {
-		return nil, false, ErrThrottled
+		<-l.slots
+		return nil, ErrThrottled
 	}
+	return func() { <-l.slots }, nil
+}
+
+// limitedReviews reviews tokens within a Limiter.
+type limitedReviews struct {
+	next  authenticator.Token
+	limit *Limiter
+}
+
+func newLimitedReviews(next authenticator.Token, l ReviewLimits) *limitedReviews {
+	return &limitedReviews{next: next, limit: NewLimiter(l)}
+}
+
+func (l *limitedReviews) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	release, err := l.limit.Take()
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
 	return l.next.AuthenticateToken(ctx, token)
 }
 

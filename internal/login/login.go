@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,8 +85,7 @@ type Store struct {
 
 	// lookups bound the reads that ids this replica does not know cost, as the Gate bounds the
 	// reviews of unknown tokens: a flood of made-up ids costs the API server a fixed rate.
-	lookups *rate.Limiter
-	slots   chan struct{}
+	lookups *auth.Limiter
 	flight  singleflight.Group
 
 	mu   sync.RWMutex
@@ -99,8 +97,7 @@ type Store struct {
 func New(c client.Client, reader client.Reader, namespace string, gate *auth.Gate, limits auth.ReviewLimits) *Store {
 	return &Store{
 		client: c, reader: reader, namespace: namespace, gate: gate,
-		lookups: rate.NewLimiter(rate.Limit(limits.QPS), limits.Burst),
-		slots:   make(chan struct{}, max(limits.Concurrency, 1)),
+		lookups: auth.NewLimiter(limits),
 		byID:    map[string]*auth.Caller{},
 	}
 }
@@ -149,7 +146,7 @@ func (s *Store) Authenticate(ctx context.Context, id string) (*auth.Caller, erro
 // flood of made-up ids never ends a known client's session.
 func (s *Store) resolve(ctx context.Context, id string) (*auth.Caller, error) {
 	if s.cached(id) == nil {
-		release, err := s.slot()
+		release, err := s.lookups.Take()
 		if err != nil {
 			return nil, err
 		}
@@ -184,21 +181,6 @@ func (s *Store) resolve(ctx context.Context, id string) (*auth.Caller, error) {
 	}
 	s.remember(id, caller)
 	return caller, nil
-}
-
-// slot takes a lookup slot, or refuses at once with auth.ErrThrottled: never queues, so a flood
-// cannot make anyone wait.
-func (s *Store) slot() (release func(), err error) {
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		return nil, auth.ErrThrottled
-	}
-	if !s.lookups.Allow() {
-		<-s.slots
-		return nil, auth.ErrThrottled
-	}
-	return func() { <-s.slots }, nil
 }
 
 func (s *Store) cached(id string) *auth.Caller {
