@@ -145,6 +145,10 @@ func (s *Store) Authenticate(ctx context.Context, id string) (*auth.Caller, erro
 // replica has not seen is subject to the lookup limits; reading one it knows is not, so that a
 // flood of made-up ids never ends a known client's session.
 func (s *Store) resolve(ctx context.Context, id string) (*auth.Caller, error) {
+	k, ok := decodeID(id)
+	if !ok {
+		return nil, ErrUnknown
+	}
 	if s.cached(id) == nil {
 		release, err := s.lookups.Take()
 		if err != nil {
@@ -152,12 +156,8 @@ func (s *Store) resolve(ctx context.Context, id string) (*auth.Caller, error) {
 		}
 		defer release()
 	}
-	k, err := hex.DecodeString(id)
-	if err != nil || len(k) != idBytes {
-		return nil, ErrUnknown
-	}
 	secret := &corev1.Secret{}
-	err = s.reader.Get(ctx, types.NamespacedName{Namespace: s.namespace, Name: secretName(k)}, secret)
+	err := s.reader.Get(ctx, types.NamespacedName{Namespace: s.namespace, Name: secretName(k)}, secret)
 	switch {
 	case apierrors.IsNotFound(err):
 		s.forget(id)
@@ -215,11 +215,20 @@ func (s *Store) forget(id string) {
 // SecretName is the name of the Secret of a session id, for an administrator who ends a
 // session by deleting it. It is empty for a value that is not a session id.
 func SecretName(id string) string {
-	k, err := hex.DecodeString(id)
-	if !IsID(id) || err != nil {
+	k, ok := decodeID(id)
+	if !ok {
 		return ""
 	}
 	return secretName(k)
+}
+
+// decodeID is the bytes of session id id; ok is false for a value that is not a session id.
+func decodeID(id string) (k []byte, ok bool) {
+	if !IsID(id) {
+		return nil, false
+	}
+	k, err := hex.DecodeString(id)
+	return k, err == nil
 }
 
 // deriveID is a token's session id, before it is spelled in hex.
