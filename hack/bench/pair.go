@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/contentlib/update-session-operator/internal/session"
+
 	"context"
 	"fmt"
 	"os"
@@ -23,12 +25,14 @@ type side struct {
 // pair needs longer slices (see coalescedSlice).
 const sliceLength = 2500 * time.Millisecond
 
-// coalescedSlice is the slice of a pair whose operator side coalesces: a whole window. Within
-// shorter slices the window would run on through the anchor's turns, so every session would
-// come due again as soon as the operator's turn began, and the operator would pay for about
-// twice the writes per second of its own turns that its load costs when it runs alone (one per
-// session per window). A slice of a window holds one write per session, as running alone does.
-func coalescedSlice() time.Duration { return max(sliceLength, coalesceWindow()) }
+// coalescedSlice is the slice of a pair whose operator side coalesces: the interval at which
+// the operator writes a session kept alive without pause, its window less session.RefreshLead
+// (the refresher writes it then, see package refresh). Each of the operator's turns begins with
+// a write of every session, since they aged through the anchor's turn; a turn of that interval
+// holds no other, so the operator pays one write per session per interval, as running alone.
+// In shorter slices the window would run on through the anchor's turns and it would pay twice
+// that; in a turn of a whole window, the refresh before its end would be a second write.
+func coalescedSlice() time.Duration { return max(sliceLength, coalesceWindow()-session.RefreshLead) }
 
 // measurePair runs two loads at c clients for about d each, taking turns: after a warm-up of
 // each, slices of length slice in the order x y y x x y y x ..., at least x y y x. The ratio

@@ -34,6 +34,13 @@ var (
 		Help: "Keep-alives answered without writing to the API server, because lastActivity was still fresh.",
 	})
 
+	// KeepAliveRefreshes counts writes of lastActivity that the refresher made, in batches,
+	// before the coalescing windows of sessions kept alive without pause ended.
+	KeepAliveRefreshes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "updatesession_keepalive_refreshes_total",
+		Help: "Writes of lastActivity made in batches, before the coalescing window of a session kept alive without pause ended.",
+	})
+
 	// WriteConflicts counts REST writes the API server refused because the session had changed;
 	// each is retried on the live object.
 	WriteConflicts = prometheus.NewCounter(prometheus.CounterOpts{
@@ -60,7 +67,8 @@ var (
 var SessionsByState = &sessionsByState{}
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, WriteConflicts, Deletions, ExpiryLateness, SessionsByState)
+	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, KeepAliveRefreshes, WriteConflicts,
+		Deletions, ExpiryLateness, SessionsByState)
 }
 
 // RESTCall is the series of REST calls of one operation and result. Resolving them once, for

@@ -1,5 +1,5 @@
 // Package operator assembles the operator on a controller-runtime manager: the cache
-// indexes, the session store, the reconciler and the REST server. cmd/main.go and the tests share it, so that the
+// indexes, the session store, the reconciler, the REST server and its refresher. cmd/main.go and the tests share it, so that the
 // tests run exactly what ships.
 package operator
 
@@ -23,6 +23,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
+	"github.com/contentlib/update-session-operator/internal/refresh"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
@@ -106,6 +107,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Log:           mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
+	}
+	if opts.Policy.MaxCoalesce > 0 {
+		server.Refresher = refresh.New(sessions, opts.Policy, mgr.GetLogger().WithName("refresh"))
+		if err := mgr.Add(server.Refresher); err != nil {
+			return err
+		}
 	}
 	if opts.LoginNamespace != "" {
 		server.Logins = login.New(mgr.GetClient(), mgr.GetAPIReader(), opts.LoginNamespace, gate, opts.TokenReviews)

@@ -23,6 +23,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
+	"github.com/contentlib/update-session-operator/internal/refresh"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/vapi"
@@ -64,6 +65,9 @@ type Server struct {
 	Clock  clock.PassiveClock
 	Policy session.Policy
 	Log    logr.Logger
+	// Refresher writes ahead the sessions kept alive without pause (see package refresh); nil:
+	// the first keep-alive after a session's window writes it.
+	Refresher *refresh.Refresher
 	// Gate authenticates and authorizes callers.
 	Gate *auth.Gate
 	// Logins makes the session ids that login answers, and finds their callers; nil: login

@@ -64,6 +64,37 @@ func (p Policy) Coalesces(us *v1alpha1.UpdateSession, progress *int64, now time.
 	return now.Sub(us.Status.LastActivity.Time) < p.CoalesceWindow(us)
 }
 
+// RefreshLead is how long before its coalescing window ends a session kept alive without pause
+// is queued for a refresh (see package refresh): a write of lastActivity, batched with other
+// sessions', that lands before the window ends, so that the first keep-alive after the window
+// finds nothing to write. Writes in batches cost the API server about 40% less CPU each than the
+// same writes one at a time (make bench's writes: 5 ms against 8.5). A window shorter than
+// minRefreshWindow is not refreshed: the lead would take too large a share of it in extra writes.
+const (
+	RefreshLead      = 500 * time.Millisecond
+	minRefreshWindow = 2 * time.Second
+)
+
+// RefreshDue reports whether a keep-alive at now that Coalesces should queue its session for a
+// refresh: the window is at least minRefreshWindow and ends within RefreshLead.
+func (p Policy) RefreshDue(us *v1alpha1.UpdateSession, now time.Time) bool {
+	window := p.CoalesceWindow(us)
+	return window >= minRefreshWindow && us.Status.LastActivity != nil &&
+		now.Sub(us.Status.LastActivity.Time) >= window-RefreshLead
+}
+
+// Refresh records at, the time of a keep-alive that was answered without a write, as
+// lastActivity: only while the session is ACTIVE and still RefreshDue at that time. It reports
+// whether it changed anything; a session written since the keep-alive was queued (by another
+// keep-alive, or by the refresh of an earlier one) needs nothing.
+func (p Policy) Refresh(us *v1alpha1.UpdateSession, at time.Time) bool {
+	if us.Status.State != v1alpha1.StateActive || !p.RefreshDue(us, at) {
+		return false
+	}
+	p.Touch(us, at)
+	return true
+}
+
 // Finish moves an ACTIVE session to a terminal state at now; message is kept for ERROR.
 func (p Policy) Finish(us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string, now time.Time) (bool, error) {
 	if err := requireActive(us); err != nil {

@@ -273,6 +273,74 @@ func TestDefaultCoalesceWindow(t *testing.T) {
 	}
 }
 
+// A session is queued for a refresh in the last RefreshLead of its window, and only when the
+// window is long enough (at least minRefreshWindow) for the lead to cost few extra writes.
+func TestRefreshDue(t *testing.T) {
+	p := Policy{DefaultTimeout: 5 * time.Minute, MaxCoalesce: DefaultMaxCoalesce}
+	for _, tc := range []struct {
+		name    string
+		timeout int32
+		age     time.Duration
+		want    bool
+	}{
+		{"early in a 10s window", 3600, 5 * time.Second, false},
+		{"right before the lead of a 10s window", 3600, 10*time.Second - RefreshLead - time.Millisecond, false},
+		{"within the lead of a 10s window", 3600, 10*time.Second - RefreshLead, true},
+		{"within the lead of the default 3s window", 0, 2600 * time.Millisecond, true},
+		{"a 600ms window is never refreshed", 60, 590 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			us := newSession(tc.timeout)
+			us.Status.State = v1alpha1.StateActive
+			p.Touch(us, at(100*time.Second))
+			if got := p.RefreshDue(us, at(100*time.Second+tc.age)); got != tc.want {
+				t.Errorf("RefreshDue = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A refresh writes the keep-alive's own time, and nothing when the session moved on since: a
+// write within the window less the lead (such as an earlier refresh), or a terminal state.
+func TestRefresh(t *testing.T) {
+	p := Policy{DefaultTimeout: 5 * time.Minute, MaxCoalesce: DefaultMaxCoalesce} // 10s windows
+	keepAlive := at(109*time.Second + 700*time.Millisecond + 1500)                // nanoseconds are not stored
+	for _, tc := range []struct {
+		name  string
+		state v1alpha1.SessionState
+		last  time.Time
+		want  bool
+	}{
+		{"an older lastActivity moves to the keep-alive", v1alpha1.StateActive, at(100 * time.Second), true},
+		{"a lastActivity already at the keep-alive stays", v1alpha1.StateActive, keepAlive, false},
+		{"a lastActivity written less than the window less the lead before stays", v1alpha1.StateActive, at(101 * time.Second), false},
+		{"a later lastActivity stays", v1alpha1.StateActive, at(110 * time.Second), false},
+		{"a DONE session stays", v1alpha1.StateDone, at(100 * time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			us := newSession(3600)
+			us.Status.State = tc.state
+			p.Touch(us, tc.last)
+			before := us.DeepCopy()
+			if got := p.Refresh(us, keepAlive); got != tc.want {
+				t.Fatalf("Refresh = %v, want %v", got, tc.want)
+			}
+			if !tc.want {
+				if !cmp.Equal(before, us) {
+					t.Errorf("a refresh with nothing to write changed the session:\n%s", cmp.Diff(before, us))
+				}
+				return
+			}
+			if got, want := us.Status.LastActivity.Time, keepAlive.Truncate(time.Microsecond); !got.Equal(want) {
+				t.Errorf("lastActivity %v, want the keep-alive's time %v", got, want)
+			}
+			if got, want := us.Status.ExpirationTime.Time, keepAlive.Truncate(time.Microsecond).Add(time.Hour); !got.Equal(want) {
+				t.Errorf("expirationTime %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 // item returns a session named name of one library item, created at the given offset from
 // created, in state.
 func item(name string, createdAt time.Duration, state v1alpha1.SessionState) v1alpha1.UpdateSession {

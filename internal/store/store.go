@@ -148,6 +148,15 @@ func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha
 	return s.findLive(ctx, id)
 }
 
+// Current returns the freshest version of us this store knows: the cache's, or its own later
+// write of it; nil once the cache no longer has it. Like Find's, it is shared: never change it.
+func (s *Store) Current(us *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
+	if cached := s.byID.get(string(us.UID)); cached != nil {
+		return s.writes.freshest(cached)
+	}
+	return nil
+}
+
 // findLive looks id up on the API server: not again for a while once it was missing, once for
 // all concurrent callers, and at a bounded rate. Past the rate it gives the cache a moment to
 // catch up, and then gives up with ErrLookupThrottled.

@@ -1,0 +1,157 @@
+// Package refresh writes the lastActivity of sessions kept alive without pause before their
+// coalescing window ends, in batches.
+//
+// A keep-alive within its session's window is answered without a write (session.Coalesces);
+// the first one after the window writes. Left at that, each session kept alive after every
+// chunk costs the API server a write of its own once per window, spread out in time, and a
+// write alone costs an idle API server and etcd far more CPU than one among others (make
+// bench: 8.5 ms against 5 ms). So a keep-alive answered in the last session.RefreshLead of the
+// window queues its session here, and the Refresher writes what was queued together, an
+// Interval after the first. The write records the latest queued keep-alive's own time, never a
+// later one. A refresh that fails or lands late costs nothing but its write: the first
+// keep-alive after the window still writes, as it would without the Refresher.
+package refresh
+
+import (
+	"cmp"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/metrics"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
+)
+
+const (
+	// Interval is how long the Refresher gathers sessions before it writes them; well within
+	// session.RefreshLead, so that a batch lands before its sessions' windows end.
+	Interval = 200 * time.Millisecond
+	// workers bounds the writes of a batch in flight.
+	workers = 32
+	// batchTimeout bounds a batch's writes, so that a hung API server stalls no more than this.
+	batchTimeout = 10 * time.Second
+)
+
+// Refresher writes queued sessions' lastActivity in batches. It runs on every replica: each
+// refreshes the sessions its own REST server answered.
+type Refresher struct {
+	store  *store.Store
+	policy session.Policy
+	log    logr.Logger
+
+	mu sync.Mutex
+	// queue holds, per session, its latest keep-alive answered without a write.
+	queue map[types.UID]keepAlive
+	// wake tells Start that the queue is no longer empty.
+	wake chan struct{}
+}
+
+// keepAlive is a keep-alive at a time, on the session as the REST server found it.
+type keepAlive struct {
+	session *v1alpha1.UpdateSession
+	at      time.Time
+}
+
+// New returns a Refresher that writes through s under policy p.
+func New(s *store.Store, p session.Policy, log logr.Logger) *Refresher {
+	return &Refresher{store: s, policy: p, log: log, queue: map[types.UID]keepAlive{}, wake: make(chan struct{}, 1)}
+}
+
+// Queue asks for us's lastActivity to be written as at with the next batch; a later keep-alive
+// of the same session before then replaces it. us is the cache's copy: it is not modified.
+func (r *Refresher) Queue(us *v1alpha1.UpdateSession, at time.Time) {
+	r.mu.Lock()
+	queued, ok := r.queue[us.UID]
+	if !ok || at.After(queued.at) {
+		r.queue[us.UID] = keepAlive{session: us, at: at}
+	}
+	r.mu.Unlock()
+	if !ok {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica refreshes the sessions it answered.
+func (r *Refresher) NeedLeaderElection() bool { return false }
+
+// Start writes batches until ctx is done, then writes what is still queued.
+func (r *Refresher) Start(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			r.flush(context.WithoutCancel(ctx))
+			return nil
+		case <-r.wake:
+		}
+		select {
+		case <-time.After(Interval):
+			r.flush(ctx)
+		case <-ctx.Done(): // the next turn writes it
+		}
+	}
+}
+
+// flush writes every queued keep-alive, at most workers at a time.
+func (r *Refresher) flush(ctx context.Context) {
+	r.mu.Lock()
+	batch := r.queue
+	r.queue = make(map[types.UID]keepAlive, len(batch))
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, batchTimeout)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		failed   int
+		firstErr error
+	)
+	slots := make(chan struct{}, workers)
+	for _, ka := range batch {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := r.write(ctx, ka); err != nil {
+				mu.Lock()
+				failed++
+				firstErr = cmp.Or(firstErr, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if failed > 0 {
+		r.log.Error(firstErr, "Refreshing lastActivity failed; the first keep-alive after the window writes it",
+			"failed", failed, "batch", len(batch))
+	}
+}
+
+// write records ka on the freshest version of its session, unless that needs nothing (it was
+// written since ka was queued: a keep-alive during the previous batch's writes queues the
+// version those writes replace) or is gone.
+func (r *Refresher) write(ctx context.Context, ka keepAlive) error {
+	cur := r.store.Current(ka.session)
+	if cur == nil || !r.policy.RefreshDue(cur, ka.at) {
+		return nil
+	}
+	written, err := r.store.Update(ctx, cur.DeepCopy(), store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		return r.policy.Refresh(us, ka.at), nil
+	})
+	if store.IsNotFound(err) {
+		return nil
+	}
+	if written {
+		metrics.KeepAliveRefreshes.Inc()
+	}
+	return err
+}

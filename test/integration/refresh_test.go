@@ -1,0 +1,143 @@
+package integration
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/metrics"
+	"github.com/contentlib/update-session-operator/internal/refresh"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/testenv"
+)
+
+// TestKeptAliveWithoutPauseIsRefreshedAhead keeps two sessions alive without pause for a few
+// windows. The refresher writes them before their windows end, and every write records the time
+// of a real keep-alive: never later than one was answered, never closer to the write before it
+// than the window less session.RefreshLead. Once the keep-alives stop, so do the writes.
+func TestKeptAliveWithoutPauseIsRefreshedAhead(t *testing.T) {
+	const window = 2 * time.Second // the timeout is an hour: the window is MaxCoalesce
+	ns := env.Namespace(t)
+	opts := coalescingOptions()
+	opts.Policy.MaxCoalesce = window
+	op := env.StartOperator(t, ns, opts)
+	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	hot := []*v1alpha1.UpdateSession{
+		env.CreateSession(t, testenv.NewSession(ns, "hot-1", 3600)),
+		env.CreateSession(t, testenv.NewSession(ns, "hot-2", 3600)),
+	}
+	writes := watchLastActivity(t, ns)
+	refreshesBefore := testutil.ToFloat64(metrics.KeepAliveRefreshes)
+
+	var mu sync.Mutex
+	firstSent, lastSent, lastAnswered := time.Now(), map[string]time.Time{}, time.Time{}
+	stops := make([]func(), 0, len(hot))
+	for _, us := range hot {
+		stops = append(stops, inLoops(2, func() {
+			sent := time.Now()
+			if code, body := keepAliveWith(op.RESTURL, us.Status.ID, "", "Authorization", "Bearer "+token); code != 204 {
+				t.Errorf("keep-alive of %s: %d %s", us.Name, code, body)
+				return
+			}
+			mu.Lock()
+			lastSent[us.Name], lastAnswered = sent, time.Now()
+			mu.Unlock()
+		}))
+	}
+	time.Sleep(3*window + window/2)
+	for _, stop := range stops {
+		stop()
+	}
+	settled := map[string]string{}
+	for _, us := range hot {
+		cur := settle(t, us, 5*refresh.Interval) // the last batch lands
+		settled[us.Name] = cur.ResourceVersion
+		if last := cur.Status.LastActivity.Time; last.Before(lastSent[us.Name].Add(-window)) {
+			t.Errorf("%s: lastActivity %v, more than the window before its last keep-alive %v",
+				us.Name, last, lastSent[us.Name])
+		}
+	}
+	time.Sleep(window + session.RefreshLead)
+	for _, us := range hot {
+		if rv := get(t, us).ResourceVersion; rv != settled[us.Name] {
+			t.Errorf("%s was written after its keep-alives stopped", us.Name)
+		}
+	}
+
+	if n := testutil.ToFloat64(metrics.KeepAliveRefreshes) - refreshesBefore; n < float64(len(hot)) {
+		t.Errorf("%v refreshes, want at least one per session kept alive for 3 windows", n)
+	}
+	for _, us := range hot {
+		prev := us.Status.LastActivity.Time
+		for _, at := range writes.of(us.Name) {
+			switch {
+			case at.Before(firstSent) || at.After(lastAnswered):
+				t.Errorf("%s: lastActivity written as %v, not the time of a keep-alive (sent from %v, answered until %v)",
+					us.Name, at, firstSent, lastAnswered)
+			case at.Sub(prev) < window-session.RefreshLead:
+				t.Errorf("%s: lastActivity written %v after the one before, want at least the window less the lead",
+					us.Name, at.Sub(prev))
+			}
+			prev = at
+		}
+		t.Logf("%s: %d writes of lastActivity in %v of keep-alives", us.Name, len(writes.of(us.Name)),
+			lastSent[us.Name].Sub(firstSent).Round(time.Millisecond))
+	}
+}
+
+// settle waits up to 10 s for us to stay unchanged for quiet, and returns it.
+func settle(t *testing.T, us *v1alpha1.UpdateSession, quiet time.Duration) *v1alpha1.UpdateSession {
+	t.Helper()
+	cur, since := get(t, us), time.Now()
+	for deadline := since.Add(10 * time.Second); time.Since(since) < quiet; time.Sleep(quiet / 10) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s kept changing", us.Name)
+		}
+		if next := get(t, us); next.ResourceVersion != cur.ResourceVersion {
+			cur, since = next, time.Now()
+		}
+	}
+	return cur
+}
+
+// lastActivities records, per session, each new lastActivity a watch delivered.
+type lastActivities struct {
+	mu   sync.Mutex
+	seen map[string][]time.Time
+}
+
+// watchLastActivity watches the sessions of ns until the test ends.
+func watchLastActivity(t *testing.T, ns string) *lastActivities {
+	t.Helper()
+	w, err := env.Client.Watch(t.Context(), &v1alpha1.UpdateSessionList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	la := &lastActivities{seen: map[string][]time.Time{}}
+	go func() {
+		for ev := range w.ResultChan() {
+			us, ok := ev.Object.(*v1alpha1.UpdateSession)
+			if !ok || ev.Type != watch.Modified || us.Status.LastActivity == nil {
+				continue
+			}
+			la.mu.Lock()
+			if seen := la.seen[us.Name]; len(seen) == 0 || !seen[len(seen)-1].Equal(us.Status.LastActivity.Time) {
+				la.seen[us.Name] = append(seen, us.Status.LastActivity.Time)
+			}
+			la.mu.Unlock()
+		}
+	}()
+	return la
+}
+
+func (la *lastActivities) of(name string) []time.Time {
+	la.mu.Lock()
+	defer la.mu.Unlock()
+	return la.seen[name]
+}
