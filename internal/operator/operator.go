@@ -109,7 +109,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		DefaultNamespace: opts.RESTNamespace,
 	}
 	if opts.Policy.MaxCoalesce > 0 {
-		server.Refresher = refresh.New(sessions, opts.Policy, mgr.GetLogger().WithName("refresh"))
+		server.Refresher = refresh.New(sessions, opts.Policy, opts.Clock, mgr.GetLogger().WithName("refresh"))
 		if err := mgr.Add(server.Refresher); err != nil {
 			return err
 		}
