@@ -132,8 +132,8 @@ func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha
 	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
 	}
-	if us := s.byID.get(id); us != nil {
-		return s.writes.freshest(us), nil
+	if us := s.current(id); us != nil {
+		return us, nil
 	}
 	if !live() {
 		us, err := s.awaitCache(ctx, id)
@@ -151,7 +151,12 @@ func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha
 // Current returns the freshest version of us this store knows: the cache's, or its own later
 // write of it; nil once the cache no longer has it. Like Find's, it is shared: never change it.
 func (s *Store) Current(us *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
-	if cached := s.byID.get(string(us.UID)); cached != nil {
+	return s.current(string(us.UID))
+}
+
+// current returns the freshest version of the session with the given id that the cache has.
+func (s *Store) current(id string) *v1alpha1.UpdateSession {
+	if cached := s.byID.get(id); cached != nil {
 		return s.writes.freshest(cached)
 	}
 	return nil
