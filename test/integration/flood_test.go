@@ -86,12 +86,11 @@ func flood(t *testing.T, srv, ns string, garbage func(session string) (int, stri
 func TestFloodOfUnknownTokens(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := startOperator(t, ns, time.Hour)
-	reviews := func() float64 { return env.APIRequests(t, map[string]string{"resource": "tokenreviews"}) }
-	before := reviews()
-	garbage := flood(t, srv, ns,
-		func(session string) (int, string) { return rawKeepAlive(srv, session, randomToken()) },
-		func(session, token, _ string) (int, string) { return rawKeepAlive(srv, session, token) })
-	perHundred := 100 * (reviews() - before) / float64(garbage)
+	garbage, perHundred := perHundredGarbage(t, map[string]string{"resource": "tokenreviews"}, func() int64 {
+		return flood(t, srv, ns,
+			func(session string) (int, string) { return rawKeepAlive(srv, session, randomToken()) },
+			func(session, token, _ string) (int, string) { return rawKeepAlive(srv, session, token) })
+	})
 	t.Logf("%d garbage requests: %.2f TokenReviews per 100", garbage, perHundred)
 	if perHundred > 5 {
 		t.Errorf("%.2f TokenReviews per 100 garbage requests, want at most 5", perHundred)
@@ -105,16 +104,24 @@ func TestFloodOfUnknownTokens(t *testing.T) {
 func TestFloodOfMadeUpSessionIDs(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := startOperator(t, ns, time.Hour)
-	reads := func() float64 { return env.APIRequests(t, map[string]string{"resource": "secrets", "verb": "GET"}) }
-	before := reads()
-	garbage := flood(t, srv, ns,
-		func(session string) (int, string) { return sessionKeepAlive(srv, session, randomID()) },
-		func(session, _, id string) (int, string) { return sessionKeepAlive(srv, session, id) })
-	perHundred := 100 * (reads() - before) / float64(garbage)
+	garbage, perHundred := perHundredGarbage(t, map[string]string{"resource": "secrets", "verb": "GET"}, func() int64 {
+		return flood(t, srv, ns,
+			func(session string) (int, string) { return sessionKeepAlive(srv, session, randomID()) },
+			func(session, _, id string) (int, string) { return sessionKeepAlive(srv, session, id) })
+	})
 	t.Logf("%d made-up session ids: %.2f Secret reads per 100", garbage, perHundred)
 	if perHundred > 5 {
 		t.Errorf("%.2f Secret reads per 100 made-up session ids, want at most 5", perHundred)
 	}
+}
+
+// perHundredGarbage runs a flood and returns its garbage requests and how many API-server
+// requests matching match it cost per 100 of them.
+func perHundredGarbage(t *testing.T, match map[string]string, run func() int64) (garbage int64, perHundred float64) {
+	t.Helper()
+	before := env.APIRequests(t, match)
+	garbage = run()
+	return garbage, 100 * (env.APIRequests(t, match) - before) / float64(garbage)
 }
 
 // randomToken is a fresh token no API server knows.
