@@ -48,6 +48,13 @@ var (
 		Help: "REST writes refused with a conflict because the session changed since it was read; each is retried.",
 	})
 
+	// ConnectionsClosed counts REST connections closed for staying in a phase past its limit.
+	ConnectionsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "updatesession_rest_connections_closed_total",
+		Help: "REST connections the server closed for staying too long in a phase: request (TLS handshake " +
+			"and headers over 10s), answer (answer not written within 30s) or idle (no request for 120s).",
+	}, []string{"phase"})
+
 	// Deletions counts sessions the operator deleted: reason "expired" or "retention".
 	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_deletions_total",
@@ -68,7 +75,7 @@ var SessionsByState = &sessionsByState{}
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, KeepAliveRefreshes, WriteConflicts,
-		Deletions, ExpiryLateness, SessionsByState)
+		ConnectionsClosed, Deletions, ExpiryLateness, SessionsByState)
 }
 
 // RESTCall is the series of REST calls of one operation and result. Resolving them once, for

@@ -21,6 +21,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/connwatch"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/refresh"
@@ -36,12 +37,14 @@ const (
 	// headers past serverMaxHeaderBytes, with a plain-text 431, before any handler runs.
 	maxHeaderBytes       = 16 << 10
 	serverMaxHeaderBytes = 64 << 10
-	// readTimeout bounds reading a whole request, headers and body (at most maxBodyBytes).
-	// One deadline for both: a separate header timeout would cost a third deadline syscall
-	// on every request.
-	readTimeout  = 10 * time.Second
-	writeTimeout = 30 * time.Second
-	idleTimeout  = 120 * time.Second
+	// readTimeout bounds reading a request's headers, from its first byte (a new connection's:
+	// from its accept, TLS handshake included), and, apart, reading its body.
+	readTimeout = 10 * time.Second
+	// answerTimeout bounds a call from its headers read until its answer is written, so that
+	// a client that stops reading answers does not hold its connection.
+	answerTimeout = 30 * time.Second
+	// idleTimeout bounds the wait for the next request on a kept-alive connection.
+	idleTimeout = 120 * time.Second
 	// requestTimeout bounds the API-server calls of one request, so that a client gets
 	// SERVICE_UNAVAILABLE rather than a hang when the API server is unreachable.
 	requestTimeout = 10 * time.Second
@@ -105,11 +108,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("REST server: %w", err)
 	}
+	// The connection limits are kept by a watch rather than by the server's own timeouts
+	// (ReadTimeout and the like), which cost every request five socket deadlines: see package
+	// connwatch. It watches below TLS, so that handshakes count.
+	watch := connwatch.New(connwatch.Limits{Request: readTimeout, Answer: answerTimeout, Idle: idleTimeout},
+		func(p connwatch.Phase) { metrics.ConnectionsClosed.WithLabelValues(p.String()).Inc() })
+	ln = watch.Listener(ln)
 	srv := &http.Server{
 		Handler:        s.Handler(),
-		ReadTimeout:    readTimeout,
-		WriteTimeout:   writeTimeout,
-		IdleTimeout:    idleTimeout,
+		ConnState:      watch.ConnState,
 		MaxHeaderBytes: serverMaxHeaderBytes,
 		// Calls in flight at shutdown finish their API-server calls (bounded by requestTimeout):
 		// a keep-alive that was applied is answered, not cut off.
@@ -119,19 +126,17 @@ func (s *Server) Start(ctx context.Context) error {
 		s.Log.Info("REST server serves plain HTTP: bearer tokens cross the network in the clear; "+
 			"set --rest-cert-dir to serve HTTPS", "address", ln.Addr().String())
 	} else {
-		watcher, err := certwatcher.New(filepath.Join(s.CertDir, "tls.crt"), filepath.Join(s.CertDir, "tls.key"))
+		tlsListener, err := s.withTLS(ctx, srv, ln)
 		if err != nil {
-			return fmt.Errorf("REST server certificate: %w", err)
+			_ = ln.Close()
+			return err
 		}
-		go func() {
-			if err := watcher.Start(ctx); err != nil {
-				s.Log.Error(err, "Watching the REST server certificate")
-			}
-		}()
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-		s.Log.Info("REST server listening (HTTPS)", "address", ln.Addr().String(), "certDir", s.CertDir)
+		ln = tlsListener
 	}
+	// The watch outlives the server's context: calls still answered during shutdown are bounded too.
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	go watch.Run(watchCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.serving.Store(true)
@@ -146,6 +151,22 @@ func (s *Server) Start(ctx context.Context) error {
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
 	}
+}
+
+// withTLS returns ln serving TLS with the certificate in CertDir, reloaded when its files change.
+func (s *Server) withTLS(ctx context.Context, srv *http.Server, ln net.Listener) (net.Listener, error) {
+	watcher, err := certwatcher.New(filepath.Join(s.CertDir, "tls.crt"), filepath.Join(s.CertDir, "tls.key"))
+	if err != nil {
+		return nil, fmt.Errorf("REST server certificate: %w", err)
+	}
+	go func() {
+		if err := watcher.Start(ctx); err != nil {
+			s.Log.Error(err, "Watching the REST server certificate")
+		}
+	}()
+	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}
+	s.Log.Info("REST server listening (HTTPS)", "address", ln.Addr().String(), "certDir", s.CertDir)
+	return tls.NewListener(ln, srv.TLSConfig), nil
 }
 
 // drain waits out ShutdownDelay while the server still answers: readiness is already false,
@@ -294,6 +315,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength == 0 {
 		return nil, nil
 	}
+	// The connection watch bounds reading headers only; the body, rarely sent, gets a deadline
+	// of its own, which the server lifts once the body is read.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		return nil, bodyReadError(err)

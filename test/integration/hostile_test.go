@@ -1,10 +1,19 @@
 package integration
 
 import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/contentlib/update-session-operator/internal/metrics"
 )
 
 // TestHostileRequests sends broken and hostile requests, each as an authorized uploader unless
@@ -88,4 +97,60 @@ func TestHostileRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSlowClientsAreCut checks the REST server's connection limits with real connections: a
+// request whose headers stop coming is cut after 10 s, its connection closed, and a call whose
+// body stops coming is answered INVALID_REQUEST after 10 s, while other clients are served.
+func TestSlowClientsAreCut(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	id := apiURLs.create(t, srv, `{"library_item_id": "slow"}`)
+	u, err := url.Parse(apiURLs.action(srv, id, "keep-alive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutBefore := testutil.ToFloat64(metrics.ConnectionsClosed.WithLabelValues("request"))
+	start := time.Now()
+	slowHeaders := sendRaw(t, u.Host, "POST "+u.RequestURI()+" HTTP/1.1\r\nHost: x\r\n")
+	slowBody := sendRaw(t, u.Host, "POST "+u.RequestURI()+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+
+		tokens[srv]+"\r\nContent-Type: application/json\r\nContent-Length: 30\r\n\r\n{\"client_progress\": ")
+	for range 5 { // others are served meanwhile
+		noContent(t, do(t, "POST", u.String(), ""))
+	}
+
+	const limit, slack = 10 * time.Second, 10 * time.Second
+	_ = slowBody.SetReadDeadline(start.Add(limit + slack))
+	resp, err := http.ReadResponse(bufio.NewReader(slowBody), nil)
+	if err != nil {
+		t.Fatalf("the call whose body stopped coming: %v", err)
+	}
+	_ = resp.Body.Close()
+	if took := time.Since(start); resp.StatusCode != http.StatusBadRequest || took < limit-time.Second {
+		t.Errorf("the call whose body stopped coming was answered %d after %v, want 400 after %v", resp.StatusCode, took, limit)
+	}
+	_ = slowHeaders.SetReadDeadline(start.Add(limit + slack))
+	if n, err := io.Copy(io.Discard, slowHeaders); err != nil || n != 0 {
+		t.Errorf("the request whose headers stopped coming got %d bytes and %v, want its connection closed", n, err)
+	}
+	if took := time.Since(start); took < limit-time.Second {
+		t.Errorf("the request whose headers stopped coming was cut after %v, before %v", took, limit)
+	}
+	if cut := testutil.ToFloat64(metrics.ConnectionsClosed.WithLabelValues("request")) - cutBefore; cut < 1 {
+		t.Errorf("updatesession_rest_connections_closed_total{phase=\"request\"} rose by %v, want at least 1", cut)
+	}
+}
+
+// sendRaw opens a connection to addr and sends data on it.
+func sendRaw(t *testing.T, addr, data string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := io.WriteString(c, data); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

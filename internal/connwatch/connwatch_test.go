@@ -1,0 +1,288 @@
+package connwatch
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The limits of these tests: short, so that they run in a second, but far longer than a
+// request on a loaded machine takes.
+var testLimits = Limits{Request: 300 * time.Millisecond, Answer: 600 * time.Millisecond, Idle: 450 * time.Millisecond}
+
+// closes records the phases of the connections a watch closed.
+type closes struct {
+	mu     sync.Mutex
+	phases []Phase
+}
+
+func (c *closes) add(p Phase) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.phases = append(c.phases, p)
+}
+
+func (c *closes) all() []Phase {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Phase(nil), c.phases...)
+}
+
+// serve serves handler over a watched listener, with HTTPS when secure, and returns the
+// server's address and what its watch closed.
+func serve(t *testing.T, secure bool, handler http.HandlerFunc) (string, *closes) {
+	t.Helper()
+	addr, closed, _ := serveWatched(t, secure, handler)
+	return addr, closed
+}
+
+func serveWatched(t *testing.T, secure bool, handler http.HandlerFunc) (string, *closes, *Watch) {
+	t.Helper()
+	closed := &closes{}
+	w := New(testLimits, closed.add)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: handler, ConnState: w.ConnState}
+	served := w.Listener(ln)
+	if secure {
+		cert := httptest.NewTLSServer(nil) // only for its certificate
+		cert.Close()
+		served = tls.NewListener(served, cert.TLS)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go w.Run(ctx)
+	go func() { _ = srv.Serve(served) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = srv.Close()
+	})
+	return ln.Addr().String(), closed, w
+}
+
+func ok(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
+
+// dial opens a connection to addr, over TLS when secure.
+func dial(t *testing.T, addr string, secure bool) net.Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if secure {
+		c, err = tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	} else {
+		c, err = net.Dial("tcp", addr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// closedWithin waits until the server closes c, and fails unless it did so after at least
+// least and before limit plus slack.
+func closedWithin(t *testing.T, c net.Conn, since time.Time, least, most time.Duration) {
+	t.Helper()
+	_ = c.SetReadDeadline(since.Add(most))
+	_, err := io.Copy(io.Discard, c)
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		t.Fatalf("the connection was still open after %v", most)
+	}
+	if took := time.Since(since); took < least {
+		t.Fatalf("the connection was closed after %v, before its limit of %v", took, least)
+	}
+}
+
+// tick is the watch's tick for testLimits: a limit is kept to within it.
+var tick = testLimits.Request / 10
+
+// slack is what a busy machine may add to a close, beyond the limit and its tick.
+const slack = 2 * time.Second
+
+func TestCloses(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{false, true} {
+		name := map[bool]string{false: "HTTP", true: "HTTPS"}[secure]
+		t.Run(name+": a connection that sends nothing, after the request limit", func(t *testing.T) {
+			t.Parallel()
+			addr, closed := serve(t, secure, ok)
+			start := time.Now()
+			c := dial(t, addr, false) // over HTTPS, a client that never starts its handshake
+			closedWithin(t, c, start, testLimits.Request-tick, testLimits.Request+slack)
+			wantPhases(t, closed, Request)
+		})
+		t.Run(name+": a request whose headers stop coming, after the request limit", func(t *testing.T) {
+			t.Parallel()
+			addr, closed, w := serveWatched(t, secure, ok)
+			c := dial(t, addr, secure)
+			roundTrip(t, c)
+			waitIdle(t, w) // see TestReadAhead for bytes that arrive sooner
+			start := time.Now()
+			if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			closedWithin(t, c, start, testLimits.Request-tick, testLimits.Request+slack)
+			wantPhases(t, closed, Request)
+		})
+		t.Run(name+": an idle connection, after the idle limit", func(t *testing.T) {
+			t.Parallel()
+			addr, closed := serve(t, secure, ok)
+			c := dial(t, addr, secure)
+			roundTrip(t, c)
+			closedWithin(t, c, time.Now(), testLimits.Idle-tick, testLimits.Idle+slack)
+			wantPhases(t, closed, Idle)
+		})
+		t.Run(name+": a call not answered in time, after the answer limit", func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			defer close(release)
+			addr, closed := serve(t, secure, func(w http.ResponseWriter, r *http.Request) { <-release })
+			c := dial(t, addr, secure)
+			start := time.Now()
+			if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			closedWithin(t, c, start, testLimits.Answer-tick, testLimits.Answer+slack)
+			wantPhases(t, closed, Answer)
+		})
+	}
+}
+
+// TestReadAhead checks the one case where a request is bounded by the idle limit instead of
+// the request limit: its first bytes arrived while the server still finished the previous
+// call (net/http reads ahead then, to notice a client hanging up), and over TLS the read took
+// all the bytes sent, so that no later read shows the request begun. Its connection is still
+// closed, as an idle one would be.
+func TestReadAhead(t *testing.T) {
+	t.Parallel()
+	addr, closed := serve(t, true, ok)
+	c := dial(t, addr, true)
+	// The next request's first line goes in the same write as the call before it: it reaches
+	// the server while it answers.
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nPOST / HTTP/1.1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	closedWithin(t, c, start, testLimits.Request-tick, testLimits.Idle+slack)
+	for deadline := time.Now().Add(time.Second); len(closed.all()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond) // onClose runs right after the close
+	}
+	if got := closed.all(); len(got) != 1 || got[0] == Answer {
+		t.Fatalf("the watch closed connections in phases %v, want one, idle or request", got)
+	}
+}
+
+// TestKeepsBusyConnections checks that a connection used without pause stays open for far
+// longer than every limit, each request of it moving it from phase to phase.
+func TestKeepsBusyConnections(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP", true: "HTTPS"}[secure], func(t *testing.T) {
+			t.Parallel()
+			addr, closed := serve(t, secure, ok)
+			c := dial(t, addr, secure)
+			longest := max(testLimits.Request, testLimits.Answer, testLimits.Idle)
+			for start := time.Now(); time.Since(start) < 3*longest; {
+				roundTrip(t, c)
+				time.Sleep(testLimits.Request / 5)
+			}
+			if got := closed.all(); len(got) != 0 {
+				t.Fatalf("the watch closed %v", got)
+			}
+		})
+	}
+}
+
+// TestForgetsClosedConnections checks that connections the client closes leave the watch.
+func TestForgetsClosedConnections(t *testing.T) {
+	t.Parallel()
+	w := New(testLimits, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(ok), ConnState: w.ConnState}
+	go func() { _ = srv.Serve(w.Listener(ln)) }()
+	defer func() { _ = srv.Close() }()
+	for range 20 {
+		c := dial(t, ln.Addr().String(), false)
+		roundTrip(t, c)
+		_ = c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.tracked() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still watched after their clients closed them", w.tracked())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitIdle waits until w's only connection is idle.
+func waitIdle(t *testing.T, w *Watch) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		idle := false
+		for c := range w.conns {
+			p, _ := c.phase()
+			idle = p == Idle
+		}
+		w.mu.Unlock()
+		if idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection did not become idle")
+		}
+	}
+}
+
+func (w *Watch) tracked() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.conns)
+}
+
+// roundTrip sends a request on c and reads its answer.
+func roundTrip(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func wantPhases(t *testing.T, closed *closes, want ...Phase) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second) // onClose runs right after the close
+	for len(closed.all()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := closed.all(); !slices.Equal(got, want) {
+		t.Fatalf("the watch closed connections in phases %v, want %v", got, want)
+	}
+}
