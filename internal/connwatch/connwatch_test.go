@@ -159,11 +159,11 @@ func TestCloses(t *testing.T) {
 	}
 }
 
-// TestReadAhead checks the one case where a request is bounded by the idle limit instead of
-// the request limit: its first bytes arrived while the server still finished the previous
-// call (net/http reads ahead then, to notice a client hanging up), and over TLS the read took
-// all the bytes sent, so that no later read shows the request begun. Its connection is still
-// closed, as an idle one would be.
+// TestReadAhead checks the one case where a request may be bounded by the idle limit instead
+// of the request limit: its first bytes arrived while the server still finished the previous
+// call (net/http reads ahead then, to notice a client hanging up), and that read took all the
+// bytes sent (over TLS, a whole record), so that no later read shows the request begun. Its
+// connection is still closed, as an idle one would be.
 func TestReadAhead(t *testing.T) {
 	t.Parallel()
 	addr, closed := serve(t, true, ok)
