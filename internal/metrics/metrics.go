@@ -51,8 +51,8 @@ var (
 	// ConnectionsClosed counts REST connections closed for staying in a phase past its limit.
 	ConnectionsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_rest_connections_closed_total",
-		Help: "REST connections the server closed for staying too long in a phase: request (TLS handshake " +
-			"and headers over 10s), answer (answer not written within 30s) or idle (no request for 120s).",
+		Help: "REST connections the server closed for staying in a phase past its limit: request (TLS handshake " +
+			"and headers), answer (from the headers until the answer is written) or idle (between requests).",
 	}, []string{"phase"})
 
 	// Deletions counts sessions the operator deleted: reason "expired" or "retention".

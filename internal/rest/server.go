@@ -315,8 +315,8 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength == 0 {
 		return nil, nil
 	}
-	// The connection watch bounds reading headers only; the body, rarely sent, gets a deadline
-	// of its own, which the server lifts once the body is read.
+	// The connection watch bounds reading headers only: a body gets a deadline of its own,
+	// which Go's server lifts once the body is read to its end.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
