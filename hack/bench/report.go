@@ -331,7 +331,9 @@ func (r *report) keepAliveChart(path string) error {
 	p.Y.Label.Text = "keep-alives/s (log scale)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = false, true
+	// The legend goes in the empty band between the uncoalesced rates (hundreds a second) and
+	// the coalesced ones (thousands): in a corner it hid points and their lines.
+	p.Legend.Top, p.Legend.Left, p.Legend.YOffs = false, true, 1.4*vg.Inch
 	for _, mode := range []string{modeCoalesced, modeVcsim, modeUncoalesced, modeRaw} {
 		var pts plotter.XYs
 		for _, c := range concurrencies {
