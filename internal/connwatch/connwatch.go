@@ -104,7 +104,7 @@ func (w *Watch) ConnState(c net.Conn, state http.ConnState) {
 		wc.enter(Answer)
 	case http.StateIdle:
 		wc.enter(Idle)
-	case http.StateHijacked, http.StateClosed:
+	case http.StateHijacked: // its new owner bounds it; a closed one forgot itself in Close
 		w.forget(wc)
 	}
 }
@@ -129,19 +129,18 @@ func (w *Watch) Run(ctx context.Context) {
 // They are closed outside the lock: closing one forgets it.
 func (w *Watch) closeOverdue() {
 	now := w.now.Load()
-	var overdue []*conn
-	var phases []Phase
+	overdue := map[*conn]Phase{}
 	w.mu.Lock()
 	for c := range w.conns {
 		phase, since := c.phase()
 		if limit := w.limits.of(phase); limit > 0 && time.Duration(now-since) > limit {
-			overdue, phases = append(overdue, c), append(phases, phase)
+			overdue[c] = phase
 		}
 	}
 	w.mu.Unlock()
-	for i, c := range overdue {
+	for c, phase := range overdue {
 		_ = c.Close()
-		w.onClose(phases[i])
+		w.onClose(phase)
 	}
 }
 
