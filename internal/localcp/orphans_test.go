@@ -49,6 +49,9 @@ func TestReapOrphansKillsOnlyOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	// Each stand-in forks its sleep: until that fork has become sleep, it is a third process
+	// running dir/etcd, and once the orphan is killed, an orphan too.
+	waitForProcesses(t, dir, 2)
 	// The shell has exited (Output waited for it), and the kernel re-parented its child.
 	if ppid := parentPID(orphanPID); ppid != 1 {
 		t.Skipf("orphans are re-parented to process %d here, not to init", ppid)
@@ -71,6 +74,33 @@ func TestReapOrphansKillsOnlyOrphans(t *testing.T) {
 	}
 	if _, err := os.Stat(childDir); err != nil {
 		t.Errorf("the child's folder: %v", err)
+	}
+}
+
+// waitForProcesses waits until exactly n processes run an executable in dir.
+func waitForProcesses(t *testing.T, dir string, n int) {
+	t.Helper()
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, e := range entries {
+			if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && filepath.Dir(exe) == dir {
+				running++
+			}
+		}
+		if running == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d processes run from %s, want %d", running, dir, n)
+		}
 	}
 }
 
