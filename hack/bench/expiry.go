@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -117,8 +118,9 @@ func (w *deletionWatch) result(res *expiryResult) {
 // late each one is deleted. The sessions have been kept alive through the REST API, so that
 // their lastActivity times are as scattered as real clients make them; each session's timeout
 // is set so that lastActivity + timeout lands at its own moment, spread evenly over the window.
+// prof, when not nil, profiles the first deletionProfileFor from the first deadline.
 func (b *bench) expireTogether(ctx context.Context, m *managerProcess, ns string, names []string, watch *deletionWatch,
-	res *expiryResult) error {
+	prof *profiler, res *expiryResult) error {
 	// Leave time to set every timeout before the first deadline.
 	window := time.Now().Add(30*time.Second + time.Duration(len(names))*12*time.Millisecond)
 	if err := b.scheduleExpiry(ctx, ns, names, window, res.spread); err != nil {
@@ -127,7 +129,16 @@ func (b *bench) expireTogether(ctx context.Context, m *managerProcess, ns string
 	fmt.Fprintf(os.Stderr, "    %d sessions expire from %s to %s\n", len(names), window.Format("15:04:05"),
 		window.Add(res.spread).Format("15:04:05"))
 	eventsBefore := b.eventCounts(ctx, ns)
-	if err := watch.waitAll(len(names), window.Add(res.spread+3*time.Minute)); err != nil {
+	profiled := make(chan struct{})
+	go func() {
+		defer close(profiled)
+		time.Sleep(time.Until(window))
+		prof.record(deletionProfileFor)()
+	}()
+	err := watch.waitAll(len(names), window.Add(res.spread+3*time.Minute))
+	<-profiled
+	prof.merge()
+	if err != nil {
 		return err
 	}
 	time.Sleep(controllers.FoldInterval + 2*time.Second) // the last folded events
@@ -137,6 +148,9 @@ func (b *bench) expireTogether(ctx context.Context, m *managerProcess, ns string
 	}
 	_, res.peakRSS = m.rss()
 	watch.result(res)
+	fmt.Fprintf(os.Stderr, "    due at %.0f/s, deleted at %.0f/s; late p50 %v, p99 %v; %d early; events: %s\n",
+		res.arrivalRate(), res.rate(), percentile(res.lateness, .5).Round(time.Millisecond),
+		percentile(res.lateness, .99).Round(time.Millisecond), res.early, eventSummary(res.events))
 	return nil
 }
 
@@ -168,7 +182,7 @@ func (b *bench) measureQuietExpiry(ctx context.Context, n int) (expiryResult, er
 		return res, err
 	}
 	res.rss, _ = p.m.rss()
-	return res, b.expireTogether(ctx, p.m, p.ns, p.names, p.watch, &res)
+	return res, b.expireTogether(ctx, p.m, p.ns, p.names, p.watch, nil, &res)
 }
 
 // sessionsPhase is what the expiry phases start from: a manager, a namespace with an uploader
@@ -246,6 +260,8 @@ func (b *bench) measureRawDelete(ctx context.Context, namespace string, n int, m
 		return rawDeleteResult{}, err
 	}
 	defer p.stop()
+	prof := b.deletionProfiles(namespace, p.m)
+	profiled := prof.record(deletionProfileFor)
 	start := time.Now()
 	err = forEach(n, 64, func(i int) error {
 		us := &v1alpha1.UpdateSession{}
@@ -253,11 +269,30 @@ func (b *bench) measureRawDelete(ctx context.Context, namespace string, n int, m
 		return b.client.Delete(ctx, us)
 	})
 	res := rawDeleteResult{n: n, took: time.Since(start)}
+	profiled()
+	prof.merge()
 	if err != nil {
 		return res, err
 	}
 	fmt.Fprintf(os.Stderr, "    %d deleted in %v: %.0f/s\n", n, res.took.Round(time.Millisecond), res.rate())
 	return res, p.watch.waitAll(n, time.Now().Add(time.Minute))
+}
+
+// deletionProfileFor is how long the CPU profiles of the raw-DELETE anchors and the burst run,
+// from their first deletion (or deadline): a span all three fill at 10000 sessions, so that
+// their profiles compare alike.
+const deletionProfileFor = 20 * time.Second
+
+// deletionProfiles profiles the manager and the API server during the deletions of run: what a
+// deletion cost each, and where, raw or by the operator.
+func (b *bench) deletionProfiles(run string, m *managerProcess) *profiler {
+	return &profiler{
+		processes: []profiledProcess{servedProfile("manager", m.pprofURL), b.apiServer()},
+		parts:     map[string][]string{},
+		path: func(process string) string {
+			return filepath.Join(b.work, fmt.Sprintf("cpu-%s-%s.pprof", run, process))
+		},
+	}
 }
 
 // forEach calls f for 0..n-1 from workers goroutines, and returns the first error.

@@ -243,7 +243,11 @@ func (r *report) scaleSection(p func(string, ...any)) {
 		r.scale.rawDeleteBefore.took.Round(time.Millisecond), r.scale.rawDeleteBefore.rate())
 	p("after it (in %v, %.0f/s); the anchor is their mean, %.0f/s, so that a drift of the machine's\n",
 		r.rawDeleteAfter.took.Round(time.Millisecond), r.rawDeleteAfter.rate(), r.rawDeleteRate())
-	p("speed weighs on the burst and its anchor alike. The quiet run: %d sessions expiring within\n", r.quiet.n)
+	p("speed weighs on the burst and its anchor alike. The manager and the API server are CPU-profiled\n")
+	p("over the first %v of each of the three, from its first deletion or deadline (the profiles stay\n",
+		deletionProfileFor)
+	p("in the run's temporary folder), so that what a deletion costs compares raw and by the operator.\n")
+	p("The quiet run: %d sessions expiring within\n", r.quiet.n)
 	p("%v. Lateness is the time a watch saw the deletion minus the session's expirationTime; it\n", r.quiet.spread)
 	p("includes `--expiry-safety-margin` (250 ms by default). Events: while the reconciler keeps up,\n")
 	p("each expiry records its own `Expired` event; once it is more than 1 s behind its deadlines, the\n")

@@ -105,7 +105,7 @@ func (b *bench) measureScale(ctx context.Context, n int, window time.Duration) (
 		return res, err
 	}
 	step(fmt.Sprintf("expiry burst: the %d sessions expire within %v", n, window))
-	return res, b.expireTogether(ctx, m, p.ns, p.names, p.watch, &res.burst)
+	return res, b.expireTogether(ctx, m, p.ns, p.names, p.watch, b.deletionProfiles("burst", m), &res.burst)
 }
 
 // paced calls call(i) for each of n sessions once, spread evenly over period (as n clients
