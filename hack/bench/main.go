@@ -96,7 +96,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = cp.Stop() }()
+	// Once: a signal's stop and this one's, which a phase failing meanwhile reaches, wait for
+	// each other.
+	stopControlPlane := sync.OnceValue(cp.Stop)
+	defer func() { _ = stopControlPlane() }()
+	stopOnSignal(stopControlPlane)
 	b, err := newBench(cp.Config)
 	if err != nil {
 		return err

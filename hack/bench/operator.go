@@ -43,6 +43,7 @@ func startManager(binary, kubeconfig, logPath string, extra ...string) (*manager
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	started(cmd.Process)
 	m := &managerProcess{cmd: cmd, restURL: "http://" + restAddr,
 		pprofURL: "http://" + pprofAddr + "/debug/pprof", logFile: logFile}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -65,6 +66,7 @@ func (m *managerProcess) stop() {
 		_ = m.cmd.Process.Kill()
 		<-done
 	}
+	stopped(m.cmd.Process)
 	_ = m.logFile.Close()
 }
 

@@ -62,6 +62,7 @@ func startVcsim(ctx context.Context, n int) (*vcsimProcess, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	started(cmd.Process)
 	v := &vcsimProcess{cmd: cmd}
 	out := bufio.NewReader(stdout)
 	line, err := out.ReadString('\n')
@@ -122,4 +123,5 @@ func (v *vcsimProcess) base() string { return v.url.Scheme + "://" + v.url.Host 
 func (v *vcsimProcess) stop() {
 	_ = v.cmd.Process.Kill()
 	_ = v.cmd.Wait()
+	stopped(v.cmd.Process)
 }
