@@ -134,8 +134,11 @@ func (r *report) markdown() string {
 	r.floodSection(p)
 	r.scaleSection(p)
 	p("## Reproduce\n\n```sh\nmake bench\n```\n\n")
-	p("`make bench BENCH_ARGS='-load-duration=30s -scale=20000'` changes the run (`go run ./hack/bench -h`\n")
+	p("`make bench BENCH_ARGS='-load-duration=30s -scale=20000'` changes the run (`make bench BENCH_ARGS=-h`\n")
 	p("lists the flags); the manager's log goes to a temporary folder that the run prints.\n")
+	p("`make bench BENCH_ARGS=-phases=calibrate` pairs vcsim with a second vcsim as the coalesced loads\n")
+	p("pair the operator with it: two identical servers, so their ratio's distance from 1.0x is the\n")
+	p("pairing's own error on the machine, to hold a run's coalesced ratios against.\n")
 	return b.String()
 }
 
