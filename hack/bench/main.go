@@ -118,7 +118,7 @@ func run(o options) error {
 	fmt.Fprintf(os.Stderr, "  manager log: %s\n", b.logPath)
 	r := &report{machine: describeMachine(), opts: o}
 	phases := strings.Split(o.phases, ",")
-	full := !slices.ContainsFunc(strings.Split(allPhases, ","), func(p string) bool { return !slices.Contains(phases, p) })
+	full := includesAll(phases)
 	for _, phase := range []struct {
 		name string
 		run  func() error
@@ -255,6 +255,16 @@ var concurrencies = []int{16, 64, 256}
 
 // allPhases are the phases of a full run, in order.
 const allPhases = "load,flood,scale,expiry"
+
+// includesAll reports whether phases include every phase of a full run.
+func includesAll(phases []string) bool {
+	for _, phase := range strings.Split(allPhases, ",") {
+		if !slices.Contains(phases, phase) {
+			return false
+		}
+	}
+	return true
+}
 
 // The keep-alive load modes.
 const (
