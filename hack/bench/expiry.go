@@ -286,13 +286,10 @@ const deletionProfileFor = 20 * time.Second
 // deletionProfiles profiles the manager and the API server during the deletions of run: what a
 // deletion cost each, and where, raw or by the operator.
 func (b *bench) deletionProfiles(run string, m *managerProcess) *profiler {
-	return &profiler{
-		processes: []profiledProcess{servedProfile("manager", m.pprofURL), b.apiServer()},
-		parts:     map[string][]string{},
-		path: func(process string) string {
-			return filepath.Join(b.work, fmt.Sprintf("cpu-%s-%s.pprof", run, process))
-		},
+	path := func(process string) string {
+		return filepath.Join(b.work, fmt.Sprintf("cpu-%s-%s.pprof", run, process))
 	}
+	return newProfiler(path, servedProfile("manager", m.pprofURL), b.apiServer())
 }
 
 // forEach calls f for 0..n-1 from workers goroutines, and returns the first error.

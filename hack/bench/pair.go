@@ -137,9 +137,12 @@ type profiler struct {
 
 // profiles returns the profiler of the load of mode (a file name) at c clients.
 func (b *bench) profiles(mode string, c int, processes ...profiledProcess) *profiler {
-	return &profiler{processes: processes, parts: map[string][]string{}, path: func(process string) string {
-		return b.profilePath(mode, c, process)
-	}}
+	return newProfiler(func(process string) string { return b.profilePath(mode, c, process) }, processes...)
+}
+
+// newProfiler returns a profiler of processes whose merged profiles go to path(process).
+func newProfiler(path func(process string) string, processes ...profiledProcess) *profiler {
+	return &profiler{processes: processes, parts: map[string][]string{}, path: path}
 }
 
 // profilePath is where the CPU profile of process of, in the load of mode at c clients, goes.
