@@ -9,9 +9,16 @@
 // batches every 200 ms). So a keep-alive answered in the last session.RefreshLead of the window
 // queues its session here, and the Refresher writes what was queued together, an Interval
 // after the first. The write records the latest queued keep-alive's own time, never a later
-// one. A refresh that fails, or that is skipped because its batch reached the session only
-// after the window ended, costs nothing: the first keep-alive after the window still writes,
-// as it would without the Refresher.
+// one.
+//
+// A batch can outlast the lead: hundreds of sessions kept alive since the same moment come due
+// together, and a busy API server takes longer over each write. A keep-alive after the window
+// then leaves its write to the refresh of its session already queued or under way
+// (session.DefersToRefresh, JoinPending), up to a second window: otherwise every client of the
+// batch would wait for a write of its own, racing the refresh into a conflict, until the batch
+// had landed. A refresh that fails, or that reaches its session only after that second window
+// (skipped: keep-alives write by then), costs nothing else: the first keep-alive after it
+// writes, as it would without the Refresher.
 package refresh
 
 import (
@@ -51,6 +58,8 @@ type Refresher struct {
 	mu sync.Mutex
 	// queue holds, per session, its latest keep-alive answered without a write.
 	queue map[types.UID]keepAlive
+	// writing holds the sessions of the batch being written until their write returns.
+	writing map[types.UID]bool
 	// wake tells Start that the queue is no longer empty.
 	wake chan struct{}
 }
@@ -63,18 +72,37 @@ type keepAlive struct {
 
 // New returns a Refresher that writes through s under policy p.
 func New(s *store.Store, p session.Policy, clk clock.PassiveClock, log logr.Logger) *Refresher {
-	return &Refresher{store: s, policy: p, clock: clk, log: log, queue: map[types.UID]keepAlive{}, wake: make(chan struct{}, 1)}
+	return &Refresher{store: s, policy: p, clock: clk, log: log, queue: map[types.UID]keepAlive{},
+		writing: map[types.UID]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // Queue asks for us's lastActivity to be written as at with the next batch; a later keep-alive
 // of the same session before then replaces it. us is the cache's copy: it is not modified.
 func (r *Refresher) Queue(us *v1alpha1.UpdateSession, at time.Time) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queueLocked(us, at)
+}
+
+// JoinPending queues a keep-alive of us at at, as Queue does, only if a refresh of us is
+// already queued or being written, and reports whether one was: the keep-alive can then leave
+// its write to that refresh (see session.DefersToRefresh). A refresh being written records an
+// earlier keep-alive; this one is written after it only if the session needs it by then.
+func (r *Refresher) JoinPending(us *v1alpha1.UpdateSession, at time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, queued := r.queue[us.UID]; !queued && !r.writing[us.UID] {
+		return false
+	}
+	r.queueLocked(us, at)
+	return true
+}
+
+func (r *Refresher) queueLocked(us *v1alpha1.UpdateSession, at time.Time) {
 	queued, ok := r.queue[us.UID]
 	if !ok || at.After(queued.at) {
 		r.queue[us.UID] = keepAlive{session: us, at: at}
 	}
-	r.mu.Unlock()
 	if !ok {
 		select {
 		case r.wake <- struct{}{}:
@@ -108,6 +136,9 @@ func (r *Refresher) flush(ctx context.Context) {
 	r.mu.Lock()
 	batch := r.queue
 	r.queue = make(map[types.UID]keepAlive, len(batch))
+	for uid := range batch {
+		r.writing[uid] = true
+	}
 	r.mu.Unlock()
 	if len(batch) == 0 {
 		return
@@ -125,7 +156,11 @@ func (r *Refresher) flush(ctx context.Context) {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if err := r.write(ctx, ka); err != nil {
+			err := r.write(ctx, ka)
+			r.mu.Lock()
+			delete(r.writing, ka.session.UID) // after the store has recorded the write
+			r.mu.Unlock()
+			if err != nil {
 				mu.Lock()
 				failed++
 				firstErr = cmp.Or(firstErr, err)
@@ -142,12 +177,11 @@ func (r *Refresher) flush(ctx context.Context) {
 
 // write records ka on the freshest version of its session, unless that needs nothing (it was
 // written since ka was queued: a keep-alive during the previous batch's writes queues the
-// version those writes replace), is gone, or is past its window: a batch slowed down by a busy
-// API server would then race the first keep-alive after the window, which writes it anyway,
-// and one of the two writes would conflict.
+// version those writes replace), is gone, or is no longer left to the refresh: past two
+// windows, keep-alives write it themselves, and the refresh would race them into a conflict.
 func (r *Refresher) write(ctx context.Context, ka keepAlive) error {
 	cur := r.store.Current(ka.session)
-	if cur == nil || !r.policy.RefreshDue(cur, ka.at) || !r.policy.Coalesces(cur, nil, r.clock.Now()) {
+	if cur == nil || !r.policy.RefreshDue(cur, ka.at) || !r.policy.DefersToRefresh(cur, nil, r.clock.Now()) {
 		return nil
 	}
 	written, err := r.store.Update(ctx, cur.DeepCopy(), store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {

@@ -211,11 +211,17 @@ func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 	if err := decodeOptional(c.body, &in); err != nil {
 		return nil, err
 	}
-	if now := s.Clock.Now(); s.Policy.Coalesces(c.session, in.ClientProgress, now) {
+	now := s.Clock.Now()
+	if s.Policy.Coalesces(c.session, in.ClientProgress, now) {
 		metrics.WritesSaved.Inc() // the hot path: answered without copying the session
 		if s.Refresher != nil && s.Policy.RefreshDue(c.session, now) {
 			s.Refresher.Queue(c.session, now)
 		}
+		return nil, nil
+	}
+	if s.Refresher != nil && s.Policy.DefersToRefresh(c.session, in.ClientProgress, now) &&
+		s.Refresher.JoinPending(c.session, now) {
+		metrics.WritesSaved.Inc() // a refresh of the session is on its way: no wait for a write of its own
 		return nil, nil
 	}
 	written, err := s.Store.Update(ctx, c.own(), store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {

@@ -55,13 +55,29 @@ func (p Policy) CoalesceWindow(us *v1alpha1.UpdateSession) time.Duration {
 // The write it saves would have moved expirationTime by less than the window; the session is
 // still never deleted before the expirationTime it has.
 func (p Policy) Coalesces(us *v1alpha1.UpdateSession, progress *int64, now time.Time) bool {
+	return renewsOnly(us, progress) && now.Sub(us.Status.LastActivity.Time) < p.CoalesceWindow(us)
+}
+
+// DefersToRefresh reports whether a keep-alive at now that does not coalesce may leave its
+// write to a refresh of its session already queued or under way (see package refresh): it
+// changes nothing but lastActivity, and lastActivity is less than two windows old. So an API
+// server too slow for a refresh to land within the window costs keep-alives no wait, while
+// one that fails the refresh makes them write, and meet its errors, a window later. Should the
+// refresh fail, such a keep-alive has moved expirationTime by less than two windows.
+func (p Policy) DefersToRefresh(us *v1alpha1.UpdateSession, progress *int64, now time.Time) bool {
+	return renewsOnly(us, progress) && now.Sub(us.Status.LastActivity.Time) < 2*p.CoalesceWindow(us)
+}
+
+// renewsOnly reports whether a keep-alive would change nothing of us but lastActivity: us is
+// ACTIVE with a lastActivity, and progress is absent or unchanged.
+func renewsOnly(us *v1alpha1.UpdateSession, progress *int64) bool {
 	switch {
 	case us.Status.State != v1alpha1.StateActive || us.Status.LastActivity == nil:
 		return false
 	case progress != nil && *progress != us.Status.ClientProgress:
 		return false
 	}
-	return now.Sub(us.Status.LastActivity.Time) < p.CoalesceWindow(us)
+	return true
 }
 
 // RefreshLead is how long before its coalescing window ends a session kept alive without pause

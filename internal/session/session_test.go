@@ -259,6 +259,36 @@ func TestCoalesces(t *testing.T) {
 	}
 }
 
+// A keep-alive that does not coalesce may leave its write to a refresh under way only while it
+// would change nothing but lastActivity, and only up to two windows after lastActivity.
+func TestDefersToRefresh(t *testing.T) {
+	progress := func(p int64) *int64 { return &p }
+	p := Policy{DefaultTimeout: time.Hour, MaxCoalesce: 10 * time.Second}
+	for _, tc := range []struct {
+		name     string
+		state    v1alpha1.SessionState
+		progress *int64
+		age      time.Duration
+		want     bool
+	}{
+		{"right after the window", v1alpha1.StateActive, nil, 10 * time.Second, true},
+		{"with unchanged progress", v1alpha1.StateActive, progress(30), 15 * time.Second, true},
+		{"just within two windows", v1alpha1.StateActive, nil, 20*time.Second - time.Millisecond, true},
+		{"two windows after lastActivity", v1alpha1.StateActive, nil, 20 * time.Second, false},
+		{"new progress is written", v1alpha1.StateActive, progress(31), 15 * time.Second, false},
+		{"a CANCELED session never defers", v1alpha1.StateCanceled, nil, 15 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			us := newSession(0)
+			us.Status.State, us.Status.ClientProgress = tc.state, 30
+			p.Touch(us, at(100*time.Second))
+			if got := p.DefersToRefresh(us, tc.progress, at(100*time.Second+tc.age)); got != tc.want {
+				t.Errorf("DefersToRefresh = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // The default window: 1% of the timeout, capped at DefaultMaxCoalesce. A session with the
 // default 5-minute timeout costs a write every 3 s at most; long sessions every 10 s.
 func TestDefaultCoalesceWindow(t *testing.T) {

@@ -5,19 +5,25 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
 
 // Proxy forwards TCP connections to the API server until it is blocked: then it cuts every
-// connection and refuses new ones, as an unreachable API server would.
+// connection and refuses new ones, as an unreachable API server would. It can also hold what
+// clients send for a while, as a slow API server would: requests then take that much longer,
+// while what the API server sends (watch events among it) flows as before.
 type Proxy struct {
 	ln      net.Listener
 	target  string
 	mu      sync.Mutex
 	blocked bool
 	conns   map[net.Conn]struct{}
+	// delay is how long what clients send is held before it is forwarded, in nanoseconds.
+	delay atomic.Int64
 }
 
 // Proxy starts a proxy to the API server and returns it with an admin connection through it.
@@ -66,10 +72,46 @@ func (p *Proxy) forward(conn net.Conn) {
 	p.mu.Lock()
 	p.conns[upstream] = struct{}{}
 	p.mu.Unlock()
-	go func() { _, _ = io.Copy(upstream, conn); _ = upstream.Close() }()
+	go func() { p.copyDelayed(upstream, conn); _ = upstream.Close() }()
 	_, _ = io.Copy(conn, upstream)
 	_ = conn.Close()
 }
+
+// chunk is what a client sent in one read, and when it arrived.
+type chunk struct {
+	data []byte
+	at   time.Time
+}
+
+// copyDelayed copies from src to dst, forwarding each chunk the delay after it arrived: a
+// pipeline, so that what a client sends meanwhile is held no longer than that.
+func (p *Proxy) copyDelayed(dst io.Writer, src io.Reader) {
+	chunks := make(chan chunk, 1024)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				chunks <- chunk{buf[:n], time.Now()}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		time.Sleep(time.Until(c.at.Add(time.Duration(p.delay.Load()))))
+		if _, err := dst.Write(c.data); err != nil {
+			for range chunks { // let the reader finish
+			}
+			return
+		}
+	}
+}
+
+// Delay holds what clients send for d before it is forwarded (0: not at all).
+func (p *Proxy) Delay(d time.Duration) { p.delay.Store(int64(d)) }
 
 // Block cuts every connection and refuses new ones.
 func (p *Proxy) Block() {

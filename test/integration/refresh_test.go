@@ -90,6 +90,67 @@ func TestKeptAliveWithoutPauseIsRefreshedAhead(t *testing.T) {
 	}
 }
 
+// TestKeepAlivesPastTheWindowDoNotWaitForARefresh slows the API server down so that a refresh
+// lands only after the window it was queued in has ended. The keep-alives meanwhile are
+// answered without a write of their own, as the refresh under way records one of them: no
+// client waits for the API server, every write still records the time of a real keep-alive,
+// and lastActivity lags the latest keep-alive by less than two windows.
+func TestKeepAlivesPastTheWindowDoNotWaitForARefresh(t *testing.T) {
+	const window, delay = 2 * time.Second, 1500 * time.Millisecond // a write takes longer than the lead
+	ns := env.Namespace(t)
+	proxy, cfg := env.Proxy(t)
+	opts := coalescingOptions()
+	opts.Policy.MaxCoalesce = window
+	op := env.StartOperatorWith(t, ns, opts, cfg, nil)
+	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	us := env.CreateSession(t, testenv.NewSession(ns, "slow-refresh", 3600))
+	keepAlive := func() (time.Duration, bool) {
+		sent := time.Now()
+		code, body := keepAliveWith(op.RESTURL, us.Status.ID, "", "Authorization", "Bearer "+token)
+		if code != 204 {
+			t.Errorf("keep-alive: %d %s", code, body)
+		}
+		return time.Since(sent), code == 204
+	}
+	keepAlive() // the token's review and access decision are cached before the API server slows down
+	writes := watchLastActivity(t, ns)
+	proxy.Delay(delay)
+
+	var mu sync.Mutex
+	var slowest time.Duration
+	firstSent, lastSent, lastAnswered := time.Now(), time.Time{}, time.Time{}
+	stop := inLoops(2, func() {
+		sent := time.Now()
+		took, ok := keepAlive()
+		mu.Lock()
+		defer mu.Unlock()
+		slowest = max(slowest, took)
+		if ok {
+			lastSent, lastAnswered = sent, time.Now()
+		}
+	})
+	time.Sleep(4 * window)
+	stop()
+	if slowest >= delay {
+		t.Errorf("the slowest keep-alive took %v: it waited for a write (each takes at least %v)", slowest, delay)
+	}
+	cur := settle(t, us, 3*delay) // the last refresh lands
+	if last := cur.Status.LastActivity.Time; last.Before(lastSent.Add(-2 * window)) {
+		t.Errorf("lastActivity %v, two windows or more before the last keep-alive %v", last, lastSent)
+	}
+	seen := writes.of(us.Name)
+	if len(seen) < 2 {
+		t.Errorf("lastActivity written %d times in %v of keep-alives, want a refresh per window", len(seen), 4*window)
+	}
+	for _, at := range seen {
+		if at.Before(firstSent) || at.After(lastAnswered) {
+			t.Errorf("lastActivity written as %v, not the time of a keep-alive (sent from %v, answered until %v)",
+				at, firstSent, lastAnswered)
+		}
+	}
+	t.Logf("slowest keep-alive %v; %d writes of lastActivity", slowest.Round(time.Millisecond), len(seen))
+}
+
 // settle waits up to 10 s for us to stay unchanged for quiet, and returns it.
 func settle(t *testing.T, us *v1alpha1.UpdateSession, quiet time.Duration) *v1alpha1.UpdateSession {
 	t.Helper()
