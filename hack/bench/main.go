@@ -234,6 +234,7 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 				results = append(results, res, anchor)
 				continue
 			}
+			server.catchUp = coalescedCatchUp()
 			res, anchor := b.measurePair(c, d, coalescedSlice(), server, side{mode: modeVcsim, serverPID: sim.cmd.Process.Pid,
 				call:     keepAlive(b.http, sim.base(), sim.sessionID, sim.ids),
 				profiles: b.profiles("vcsim", c, b.apiServer(), servedProfile("vcsim", sim.pprofURL))})

@@ -19,6 +19,9 @@ type side struct {
 	call      func(i int) error
 	// profiles records the CPU profiles of the processes the load keeps busy.
 	profiles *profiler
+	// catchUp is how long each of the side's turns runs unmeasured before its slice (see
+	// coalescedCatchUp).
+	catchUp time.Duration
 }
 
 // sliceLength is how long one side of a pair runs before the other takes its turn, unless the
@@ -27,12 +30,18 @@ const sliceLength = 2500 * time.Millisecond
 
 // coalescedSlice is the slice of a pair whose operator side coalesces: the interval at which
 // the operator writes a session kept alive without pause, its window less session.RefreshLead
-// (the refresher writes it then, see package refresh). Each of the operator's turns begins with
-// a write of every session, since they aged through the anchor's turn; a turn of that interval
-// holds no other, so the operator pays one write per session per interval, as running alone.
-// In shorter slices the window would run on through the anchor's turns and it would pay twice
-// that; in a turn of a whole window, the refresh before its end would be a second write.
+// (the refresher writes it then, see package refresh), so that a slice holds one write per
+// session, as the operator pays running alone.
 func coalescedSlice() time.Duration { return max(sliceLength, coalesceWindow()-session.RefreshLead) }
+
+// coalescedCatchUp is how long each turn of a coalescing operator runs unmeasured before its
+// slice. Its sessions aged through the anchor's turn, past two windows, so their first
+// keep-alives all write at once, each client waiting for its own write: a stall that clients
+// keeping alive without pause never meet, since the refresher writes their sessions ahead and
+// keep-alives past a window leave their write to it. Half a slice later those writes have
+// landed, and the slice that follows holds what such clients do meet: one refresh of every
+// session, about an interval after those writes, and keep-alives answered without a wait.
+func coalescedCatchUp() time.Duration { return coalescedSlice() / 2 }
 
 // measurePair runs two loads at c clients for about d each, taking turns: after a warm-up of
 // each, slices of length slice in the order x y y x x y y x ..., at least x y y x. The ratio
@@ -66,10 +75,13 @@ func (b *bench) measurePair(c int, d, slice time.Duration, x, y side) (loadResul
 	return results[0], results[1]
 }
 
-// measureSlice runs one slice of length d of a side's load, profiling its processes meanwhile.
-// The API server's request count is read outside the CPU window, so that reading it costs the
-// slice nothing.
+// measureSlice runs one slice of length d of a side's load, after its catch-up, profiling its
+// processes meanwhile. The API server's request count is read outside the CPU window, so that
+// reading it costs the slice nothing.
 func (b *bench) measureSlice(c int, d time.Duration, s side) loadResult {
+	if s.catchUp > 0 {
+		runSlice(c, s.catchUp, s.call)
+	}
 	writes := b.apiRequests(isStatusWrite)
 	cpu := cpuNow(s.serverPID)
 	recorded := s.profiles.record(d)

@@ -31,14 +31,14 @@ var (
 	// WritesSaved counts keep-alives answered without a write to the API server.
 	WritesSaved = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "updatesession_keepalive_writes_saved_total",
-		Help: "Keep-alives answered without writing to the API server, because lastActivity was still fresh.",
+		Help: "Keep-alives answered without writing to the API server: lastActivity was still fresh, or a refresh of the session was under way.",
 	})
 
-	// KeepAliveRefreshes counts writes of lastActivity that the refresher made, in batches,
-	// before the coalescing windows of sessions kept alive without pause ended.
+	// KeepAliveRefreshes counts writes of lastActivity that the refresher made, in batches, for
+	// sessions kept alive without pause, as their coalescing windows end.
 	KeepAliveRefreshes = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "updatesession_keepalive_refreshes_total",
-		Help: "Writes of lastActivity made in batches, before the coalescing window of a session kept alive without pause ended.",
+		Help: "Writes of lastActivity made in batches for sessions kept alive without pause, as their coalescing windows end.",
 	})
 
 	// WriteConflicts counts REST writes the API server refused because the session had changed;

@@ -205,7 +205,8 @@ type keepAliveInput struct {
 }
 
 // keepAlive moves lastActivity and expirationTime to now, and progress when given; when
-// lastActivity is still fresh and nothing else changes, it answers without a write.
+// nothing else changes, it answers without a write while lastActivity is still fresh, or while
+// a refresh of the session is under way (session.DefersToRefresh).
 func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 	var in keepAliveInput
 	if err := decodeOptional(c.body, &in); err != nil {
