@@ -62,8 +62,8 @@ func (p Policy) Coalesces(us *v1alpha1.UpdateSession, progress *int64, now time.
 // write to a refresh of its session already queued or under way (see package refresh): it
 // changes nothing but lastActivity, and lastActivity is less than two windows old. So an API
 // server too slow for a refresh to land within the window costs keep-alives no wait, while
-// one that fails the refresh makes them write, and meet its errors, a window later. Should the
-// refresh fail, such a keep-alive has moved expirationTime by less than two windows.
+// after a refresh it fails, the next keep-alive writes, and meets its errors, itself. Should
+// the refresh fail, such a keep-alive has moved expirationTime by less than two windows.
 func (p Policy) DefersToRefresh(us *v1alpha1.UpdateSession, progress *int64, now time.Time) bool {
 	return renewsOnly(us, progress) && now.Sub(us.Status.LastActivity.Time) < 2*p.CoalesceWindow(us)
 }
