@@ -259,19 +259,15 @@ const allPhases = "load,flood,scale,expiry"
 // calibratePhase pairs vcsim with a second vcsim (measureCalibration); not part of a full run.
 const calibratePhase = "calibrate"
 
+// fullRun lists allPhases.
+var fullRun = strings.Split(allPhases, ",")
+
 // isPhase reports whether name is a phase: one of a full run's, or calibrate.
-func isPhase(name string) bool {
-	return name == calibratePhase || slices.Contains(strings.Split(allPhases, ","), name)
-}
+func isPhase(name string) bool { return name == calibratePhase || slices.Contains(fullRun, name) }
 
 // includesAll reports whether phases include every phase of a full run.
 func includesAll(phases []string) bool {
-	for _, phase := range strings.Split(allPhases, ",") {
-		if !slices.Contains(phases, phase) {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(fullRun, func(p string) bool { return !slices.Contains(phases, p) })
 }
 
 // The keep-alive load modes.
