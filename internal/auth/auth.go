@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +34,10 @@ import (
 // SessionIDHeader is the header govmomi sends its session id in: the id a login answered (see
 // package login), or a token.
 const SessionIDHeader = "vmware-api-session-id"
+
+// sessionIDKey is SessionIDHeader as net/http stores it. Header.Get canonicalises the key it
+// is given, and for a key in lower case that is a new string on every call.
+var sessionIDKey = textproto.CanonicalMIMEHeaderKey(SessionIDHeader)
 
 // Cache lifetimes. A token stays accepted (never past its own expiry), and a decision stands,
 // for at most this long after the API server would have changed its answer. Accepted tokens are
@@ -155,7 +160,7 @@ func Credentials(r *http.Request) (Credential, error) {
 		}
 		return bearerCredential(strings.TrimSpace(value))
 	}
-	if token := strings.TrimSpace(r.Header.Get(SessionIDHeader)); token != "" {
+	if token := strings.TrimSpace(r.Header.Get(sessionIDKey)); token != "" {
 		cred, err := bearerCredential(token)
 		cred.Session = err == nil
 		return cred, err

@@ -135,7 +135,9 @@ func (f *form) writeError(w http.ResponseWriter, err *vapi.Error) {
 // form's body as it is with parameters from the query, the /rest form's body member op.bodyKey
 // with parameters beside it in the same wrapper.
 func (f *form) unwrap(op *operation, body []byte, query url.Values) (flat []byte, params map[string]string, err error) {
-	params = map[string]string{}
+	if len(op.params) > 0 { // most operations, keep-alive among them, take none: no map
+		params = map[string]string{}
+	}
 	if !f.wrapped || op.bodyKey == "" {
 		for _, k := range op.params {
 			if v := query.Get(k); v != "" {
