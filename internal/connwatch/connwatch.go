@@ -6,10 +6,10 @@
 // kept-alive connection (it sets the idle wait's, the headers', the answer's, and lifts the
 // answer's and the read's), each time arming, moving or disarming a runtime timer. For a
 // server of small calls that is about a tenth of its CPU per call (measured: 69 against 76 µs
-// of CPU per call, client and server in one process, 64 connections). A Watch instead stamps each connection's phase, on a clock it
-// advances once a tick, and once a tick closes the connections that have been in one phase
-// longer than its limit. A limit is thus kept to within a tick, which is a tenth of the
-// shortest limit, at most a second.
+// of CPU per call, client and server in one process, 64 connections). A Watch instead stamps
+// each connection's phase, on a clock it advances once a tick, and once a tick closes the
+// connections that have been in one phase longer than its limit. A limit is thus kept to
+// within a tick, which is a tenth of the shortest limit, at most a second.
 package connwatch
 
 import (
