@@ -191,6 +191,26 @@ func (r *report) loadSection(p func(string, ...any)) {
 	}
 	p("\n![keep-alive rate against concurrency](bench-keepalive.png)\n\n")
 	r.costsSection(p)
+	r.persistenceSection(p)
+}
+
+// persistenceSection shows what the coalescing operator's writes cost the control plane beyond
+// what it spends while vcsim runs: CPU that the load generator and the server no longer have.
+func (r *report) persistenceSection(p func(string, ...any)) {
+	p("What persisting costs: the control plane's cores during the operator's coalesced slices\n")
+	p("less those during vcsim's, and that per status write the operator made.\n\n")
+	p("| clients | writes/s | control plane cores above vcsim's | per write | share of the %d cores |\n", runtime.NumCPU())
+	p("|---|---|---|---|---|\n")
+	for _, c := range concurrencies {
+		op, sim := r.find(modeCoalesced, c), r.find(modeVcsim, c)
+		if op.duration == 0 || sim.duration == 0 || op.writeRate() == 0 {
+			continue
+		}
+		extra := op.cores(op.cpu.controlPlane) - sim.cores(sim.cpu.controlPlane)
+		p("| %d | %.1f | %.2f | %.1f ms | %.0f%% |\n", c, op.writeRate(), extra, extra/op.writeRate()*1e3,
+			extra/float64(runtime.NumCPU())*100)
+	}
+	p("\n")
 }
 
 // costsSection shows where the server's CPU went per coalesced call, the operator's against
