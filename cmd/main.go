@@ -119,7 +119,10 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
 	fs.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
 		"With --local-control-plane: write an admin kubeconfig for it to this path.")
-	opts := &zap.Options{Development: true}
+	// Production logging unless --zap-devel: JSON at info level. Development mode (kubebuilder's
+	// scaffold default) logs every REST call at debug level, thousands of lines a second from a
+	// busy replica, and a stack trace with every warning. make run asks for it.
+	opts := &zap.Options{}
 	opts.BindFlags(fs)
 	return f, opts
 }

@@ -22,8 +22,8 @@ type managerProcess struct {
 	logFile  *os.File
 }
 
-// startManager runs bin/manager with its default flags but for its listeners and logging, and
-// extra, and waits until its REST server answers.
+// startManager runs bin/manager with its default flags but for its listeners, and extra, and
+// waits until its REST server answers.
 func startManager(binary, kubeconfig, logPath string, extra ...string) (*managerProcess, error) {
 	restAddr, metricsAddr, pprofAddr := freeAddr(), freeAddr(), freeAddr()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -36,7 +36,6 @@ func startManager(binary, kubeconfig, logPath string, extra ...string) (*manager
 		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", // served, as in production
 		"--health-probe-bind-address=0",
 		"--pprof-bind-address=" + pprofAddr,
-		"--zap-devel=false", "--zap-log-level=info",
 	}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
