@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,19 +48,25 @@ func helmTemplate(t *testing.T, ns string, set ...string) []*unstructured.Unstru
 	return testenv.DecodeObjects(t, testenv.Run(t, testenv.Tool(t, "HELM", "helm"), args...))
 }
 
-func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
+// manager returns the manager's Deployment among objs.
+func manager(t *testing.T, objs []*unstructured.Unstructured) *appsv1.Deployment {
 	t.Helper()
 	for _, obj := range objs {
-		if obj.GetKind() != "Deployment" {
-			continue
+		if obj.GetKind() == "Deployment" {
+			var d appsv1.Deployment
+			fromUnstructured(t, obj, &d)
+			return &d
 		}
-		containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
-		for _, c := range containers {
-			c := c.(map[string]any)
-			if c["name"] == "manager" {
-				args, _, _ := unstructured.NestedStringSlice(c, "args")
-				return args
-			}
+	}
+	t.Fatal("no Deployment rendered")
+	return nil
+}
+
+func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	for _, c := range manager(t, objs).Spec.Template.Spec.Containers {
+		if c.Name == "manager" {
+			return c.Args
 		}
 	}
 	t.Fatal("no manager container in the rendered chart")
@@ -101,9 +108,17 @@ func TestChartApplies(t *testing.T) {
 					t.Errorf("no %s rendered: %v", kind, kinds(objs))
 				}
 			}
+			keepsRESTUp(t, objs)
 		}},
-		{"TLS off, a 30-minute timeout", []string{"rest.tls.mode=disabled", "sessionTimeout=30m", "image.tag=v9"},
+		{"TLS off, a 30-minute timeout, one replica left alone", []string{"rest.tls.mode=disabled", "sessionTimeout=30m",
+			"image.tag=v9", "replicas=1", "podDisruptionBudget.enabled=false", "spreadAcrossNodes=false"},
 			func(t *testing.T, objs []*unstructured.Unstructured, args []string) {
+				if slices.Contains(kinds(objs), "PodDisruptionBudget") {
+					t.Error("a PodDisruptionBudget was rendered with podDisruptionBudget.enabled=false")
+				}
+				if spread := manager(t, objs).Spec.Template.Spec.TopologySpreadConstraints; len(spread) > 0 {
+					t.Errorf("topology spread %v with spreadAcrossNodes=false", spread)
+				}
 				if !slices.Contains(args, "--session-timeout=30m") || slices.ContainsFunc(args, func(a string) bool {
 					return strings.HasPrefix(a, "--rest-cert-dir")
 				}) {

@@ -67,6 +67,7 @@ func TestConfigDefaultApplies(t *testing.T) {
 		}
 	}
 	mayKeepLogins(t, objs)
+	keepsRESTUp(t, objs)
 	t.Logf("applied %d objects of config/default", len(objs))
 }
 
