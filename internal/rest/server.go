@@ -300,12 +300,16 @@ func (s *Server) authorizeSession(ctx context.Context, caller *auth.Caller, op *
 	return notFound(id)
 }
 
+// refuse answers err. An INTERNAL_SERVER_ERROR is the operator's own failure and is logged as
+// an error. Every other refusal is the caller's doing or the API server's and can come
+// thousands a second (a token flood, an API server down): it is logged at debug level only,
+// and updatesession_rest_requests_total counts it by type.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f *form, err *vapi.Error) {
-	log := s.Log.V(1)
 	if err.Type == vapi.InternalServerError {
-		log = s.Log
+		s.Log.Error(err, "REST call refused", "method", r.Method, "path", r.URL.Path)
+	} else if log := s.Log.V(1); log.Enabled() {
+		log.Info("REST call refused", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
-	log.Info("REST call refused", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	f.writeError(w, err)
 }
 
