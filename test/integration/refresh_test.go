@@ -151,6 +151,35 @@ func TestKeepAlivesPastTheWindowDoNotWaitForARefresh(t *testing.T) {
 	t.Logf("slowest keep-alive %v; %d writes of lastActivity", slowest.Round(time.Millisecond), len(seen))
 }
 
+// TestStoppingReplicaWritesWhatItQueued stops the operator right after a keep-alive it answered
+// without a write and queued for the next refresh, as a rolling upgrade stops a replica: the
+// replica writes that keep-alive before it exits instead of dropping it.
+func TestStoppingReplicaWritesWhatItQueued(t *testing.T) {
+	const window = 2 * time.Second // the timeout is an hour: the window is MaxCoalesce
+	ns := env.Namespace(t)
+	opts := coalescingOptions()
+	opts.Policy.MaxCoalesce = window
+	op := env.StartOperator(t, ns, opts)
+	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	us := env.CreateSession(t, testenv.NewSession(ns, "queued", 3600))
+
+	// Within the window's last RefreshLead: answered without a write, and queued.
+	time.Sleep(time.Until(us.Status.LastActivity.Add(window - session.RefreshLead/2)))
+	sent := time.Now()
+	if code, body := keepAliveWith(op.RESTURL, us.Status.ID, "", "Authorization", "Bearer "+token); code != 204 {
+		t.Fatalf("keep-alive: %d %s", code, body)
+	}
+	answered := time.Now()
+	op.Stop() // well within refresh.Interval of the keep-alive, unless the machine stalls
+	stopped := time.Since(answered)
+	last := get(t, us).Status.LastActivity.Time
+	if last.Before(sent.Truncate(time.Microsecond)) || last.After(answered) {
+		t.Errorf("lastActivity %v once the replica stopped, want the queued keep-alive's, from %v to %v",
+			last, sent, answered)
+	}
+	t.Logf("stopped %v after the keep-alive was answered", stopped.Round(time.Millisecond))
+}
+
 // settle waits up to 10 s for us to stay unchanged for quiet, and returns it.
 func settle(t *testing.T, us *v1alpha1.UpdateSession, quiet time.Duration) *v1alpha1.UpdateSession {
 	t.Helper()
