@@ -21,12 +21,8 @@ import (
 // of a real keep-alive: never later than one was answered, never closer to the write before it
 // than the window less session.RefreshLead. Once the keep-alives stop, so do the writes.
 func TestKeptAliveWithoutPauseIsRefreshedAhead(t *testing.T) {
-	const window = 2 * time.Second // the timeout is an hour: the window is MaxCoalesce
-	ns := env.Namespace(t)
-	opts := coalescingOptions()
-	opts.Policy.MaxCoalesce = window
-	op := env.StartOperator(t, ns, opts)
-	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	const window = 2 * time.Second
+	ns, op, token := startWithWindow(t, window)
 	hot := []*v1alpha1.UpdateSession{
 		env.CreateSession(t, testenv.NewSession(ns, "hot-1", 3600)),
 		env.CreateSession(t, testenv.NewSession(ns, "hot-2", 3600)),
@@ -155,12 +151,8 @@ func TestKeepAlivesPastTheWindowDoNotWaitForARefresh(t *testing.T) {
 // without a write and queued for the next refresh, as a rolling upgrade stops a replica: the
 // replica writes that keep-alive before it exits instead of dropping it.
 func TestStoppingReplicaWritesWhatItQueued(t *testing.T) {
-	const window = 2 * time.Second // the timeout is an hour: the window is MaxCoalesce
-	ns := env.Namespace(t)
-	opts := coalescingOptions()
-	opts.Policy.MaxCoalesce = window
-	op := env.StartOperator(t, ns, opts)
-	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	const window = 2 * time.Second
+	ns, op, token := startWithWindow(t, window)
 	us := env.CreateSession(t, testenv.NewSession(ns, "queued", 3600))
 
 	// Within the window's last RefreshLead: answered without a write, and queued.
@@ -178,6 +170,18 @@ func TestStoppingReplicaWritesWhatItQueued(t *testing.T) {
 			last, sent, answered)
 	}
 	t.Logf("stopped %v after the keep-alive was answered", stopped.Round(time.Millisecond))
+}
+
+// startWithWindow runs the operator in a new namespace with a coalescing window of window for
+// the sessions of the tests, whose timeout is an hour (so the window is MaxCoalesce), and
+// returns the namespace, the operator and the token of an uploader there.
+func startWithWindow(t *testing.T, window time.Duration) (string, *testenv.Operator, string) {
+	t.Helper()
+	ns := env.Namespace(t)
+	opts := coalescingOptions()
+	opts.Policy.MaxCoalesce = window
+	op := env.StartOperator(t, ns, opts)
+	return ns, op, env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 }
 
 // settle waits up to 10 s for us to stay unchanged for quiet, and returns it.
