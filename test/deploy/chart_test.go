@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -205,6 +206,20 @@ func TestChartWarnsWithoutTLS(t *testing.T) {
 			"--dry-run=server", "--set", "rest.tls.mode="+mode))
 		if warned := strings.Contains(out, "WARNING: rest.tls.mode=disabled"); warned != (mode == "disabled") {
 			t.Errorf("rest.tls.mode=%s: NOTES warn = %v:\n%s", mode, warned, out[strings.Index(out, "NOTES:"):])
+		}
+	}
+}
+
+// TestChartRefusesBadValues renders the chart with values the manager or the chart cannot
+// work with: helm refuses them, naming the value, instead of installing pods that crash.
+func TestChartRefusesBadValues(t *testing.T) {
+	helm := testenv.Tool(t, "HELM", "helm")
+	for _, set := range []string{"rest.tls.mode=letsencrypt", "logLevel=verbose", "logLevel=0"} {
+		value := strings.SplitN(set, "=", 2)[0]
+		cmd := exec.Command(helm, "template", "uso", filepath.Join(testenv.ModuleRoot(t), chart), "--set", set)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), value+" must be") {
+			t.Errorf("--set %s: err %v, output %q; want a refusal naming %s", set, err, out, value)
 		}
 	}
 }
