@@ -62,6 +62,22 @@ func costPart(c *callCosts, s *profile.Sample) *time.Duration {
 	return &c.other
 }
 
+// cpu is the CPU time in the merged profile of process, or 0 (and a line saying why) when
+// it cannot be read.
+func (p *profiler) cpu(process string) time.Duration {
+	prof, err := readProfile(p.path(process))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "    profile of %s: %v\n", process, err)
+		return 0
+	}
+	var total time.Duration
+	cpu := len(prof.SampleType) - 1 // as in profileCosts
+	for _, s := range prof.Sample {
+		total += time.Duration(s.Value[cpu])
+	}
+	return total
+}
+
 func readProfile(path string) (*profile.Profile, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -30,6 +30,8 @@ type expiryResult struct {
 	deletions []deletion
 	// events counts the events recorded meanwhile, by reason.
 	events map[string]int
+	// cost is what the deletions of the profiled window cost (the burst only).
+	cost deletionCost
 }
 
 type deletion struct{ expired, deleted time.Time }
@@ -80,6 +82,19 @@ func (w *deletionWatch) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.deletions)
+}
+
+// seenBetween counts the deletions seen from from until to.
+func (w *deletionWatch) seenBetween(from, to time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, d := range w.deletions {
+		if !d.deleted.Before(from) && d.deleted.Before(to) {
+			n++
+		}
+	}
+	return n
 }
 
 // waitAll waits until n deletions were seen, or until deadline.
@@ -140,6 +155,10 @@ func (b *bench) expireTogether(ctx context.Context, m *managerProcess, ns string
 	prof.merge()
 	if err != nil {
 		return err
+	}
+	if prof != nil {
+		res.cost = prof.deletionCost(watch.seenBetween(window, window.Add(deletionProfileFor)))
+		fmt.Fprintf(os.Stderr, "    %s\n", res.cost)
 	}
 	time.Sleep(controllers.FoldInterval + 2*time.Second) // the last folded events
 	res.events = b.eventCounts(ctx, ns)
@@ -240,6 +259,7 @@ func (p *sessionsPhase) stop() {
 type rawDeleteResult struct {
 	n    int
 	took time.Duration
+	cost deletionCost
 }
 
 func (r rawDeleteResult) rate() float64 {
@@ -275,7 +295,45 @@ func (b *bench) measureRawDelete(ctx context.Context, namespace string, n int, m
 		return res, err
 	}
 	fmt.Fprintf(os.Stderr, "    %d deleted in %v: %.0f/s\n", n, res.took.Round(time.Millisecond), res.rate())
-	return res, p.watch.waitAll(n, time.Now().Add(time.Minute))
+	if err := p.watch.waitAll(n, time.Now().Add(time.Minute)); err != nil {
+		return res, err
+	}
+	res.cost = prof.deletionCost(p.watch.seenBetween(start, start.Add(deletionProfileFor)))
+	fmt.Fprintf(os.Stderr, "    %s\n", res.cost)
+	return res, nil
+}
+
+// deletionCost is the CPU that the deletions seen within a profiled window (deletionProfileFor
+// from its first deletion or deadline) cost the API server and the manager. The API server's
+// CPU per deletion tells a burst whose deletions cost more (the operator's requests) from a
+// machine that ran slower (the plain DELETEs around it cost more too).
+type deletionCost struct {
+	deletions          int
+	apiServer, manager time.Duration
+}
+
+// perDeletion is the API server's CPU time per deletion.
+func (c deletionCost) perDeletion() time.Duration {
+	if c.deletions == 0 {
+		return 0
+	}
+	return c.apiServer / time.Duration(c.deletions)
+}
+
+func (c deletionCost) String() string {
+	return fmt.Sprintf("in the first %v: %d deletions; API server %.2f cores, %v per deletion; manager %.2f cores",
+		deletionProfileFor, c.deletions, c.cores(c.apiServer), c.perDeletion().Round(10*time.Microsecond),
+		c.cores(c.manager))
+}
+
+// cores is cpu over the profiled window, in cores.
+func (deletionCost) cores(cpu time.Duration) float64 {
+	return cpu.Seconds() / deletionProfileFor.Seconds()
+}
+
+// deletionCost reads the window's merged profiles of the API server and the manager.
+func (p *profiler) deletionCost(deletions int) deletionCost {
+	return deletionCost{deletions: deletions, apiServer: p.cpu("apiserver"), manager: p.cpu("manager")}
 }
 
 // deletionProfileFor is how long the CPU profiles of the raw-DELETE anchors and the burst run,

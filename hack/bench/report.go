@@ -289,7 +289,45 @@ func (r *report) scaleSection(p func(string, ...any)) {
 			percentile(l, .5).Round(time.Millisecond), percentile(l, .99).Round(time.Millisecond),
 			l[len(l)-1].Round(time.Millisecond), e.res.early, eventSummary(e.res.events))
 	}
+	r.deletionCosts(p)
 	p("\n![sessions due and deleted over the burst](bench-expiry.png)\n\n")
+}
+
+// deletionCosts tables what the deletions of the burst and of its raw-DELETE anchors cost the
+// API server and the manager, from their CPU profiles: whether a burst slower than its anchor
+// paid more per deletion, or ran on a machine that was slower for the plain DELETEs too.
+func (r *report) deletionCosts(p func(string, ...any)) {
+	windows := []struct {
+		name string
+		cost deletionCost
+		raw  bool
+	}{
+		{"raw DELETE before", r.scale.rawDeleteBefore.cost, true},
+		{"burst", r.scale.burst.cost, false},
+		{"raw DELETE after", r.rawDeleteAfter.cost, true},
+	}
+	p("\nWhat the deletions cost, over the first %v of each (from its first deletion or deadline), from\n",
+		deletionProfileFor)
+	p("the CPU profiles: the API server's CPU per deletion seen within that time, and the cores each\n")
+	p("process took. The manager receives every deletion's watch event in all three; only in the\n")
+	p("burst does it also decide and send the deletions.\n\n")
+	p("| window | deletions | API server cores | API server CPU per deletion | manager cores |\n")
+	p("|---|---|---|---|---|\n")
+	var raw time.Duration
+	for _, w := range windows {
+		c := w.cost
+		p("| %s | %d | %.2f | %v | %.2f |\n", w.name, c.deletions, c.cores(c.apiServer),
+			c.perDeletion().Round(10*time.Microsecond), c.cores(c.manager))
+		if w.raw {
+			raw += c.perDeletion() / 2
+		}
+	}
+	if burst := r.scale.burst.cost; raw > 0 && burst.deletions > 0 {
+		would := burst.cores(burst.apiServer) / raw.Seconds()
+		p("\nAt the plain DELETEs' mean CPU per deletion (%v), the API server's cores in the burst would\n",
+			raw.Round(10*time.Microsecond))
+		p("have deleted %.0f/s, %.2fx the anchor.\n", would, would/r.rawDeleteRate())
+	}
 }
 
 func eventSummary(counts map[string]int) string {
