@@ -313,7 +313,7 @@ func (r *report) deletionCosts(p func(string, ...any)) {
 	p("burst does it also decide and send the deletions.\n\n")
 	p("| window | deletions | API server cores | API server CPU per deletion | manager cores |\n")
 	p("|---|---|---|---|---|\n")
-	var raw time.Duration
+	var raw time.Duration // the mean of the raw windows' CPU per deletion; 0 unless both have it
 	for _, w := range windows {
 		c := w.cost
 		p("| %s | %d | %.2f | %v | %.2f |\n", w.name, c.deletions, c.cores(c.apiServer),
@@ -321,6 +321,9 @@ func (r *report) deletionCosts(p func(string, ...any)) {
 		if w.raw {
 			raw += c.perDeletion() / 2
 		}
+	}
+	if r.scale.rawDeleteBefore.cost.perDeletion() == 0 || r.rawDeleteAfter.cost.perDeletion() == 0 {
+		raw = 0
 	}
 	if burst := r.scale.burst.cost; raw > 0 && burst.deletions > 0 {
 		would := burst.cores(burst.apiServer) / raw.Seconds()
