@@ -297,15 +297,7 @@ func (r *report) scaleSection(p func(string, ...any)) {
 // API server and the manager, from their CPU profiles: whether a burst slower than its anchor
 // paid more per deletion, or ran on a machine that was slower for the plain DELETEs too.
 func (r *report) deletionCosts(p func(string, ...any)) {
-	windows := []struct {
-		name string
-		cost deletionCost
-		raw  bool
-	}{
-		{"raw DELETE before", r.scale.rawDeleteBefore.cost, true},
-		{"burst", r.scale.burst.cost, false},
-		{"raw DELETE after", r.rawDeleteAfter.cost, true},
-	}
+	before, burst, after := r.scale.rawDeleteBefore.cost, r.scale.burst.cost, r.rawDeleteAfter.cost
 	p("\nWhat the deletions cost, over the first %v of each (from its first deletion or deadline), from\n",
 		deletionProfileFor)
 	p("the CPU profiles: the API server's CPU per deletion seen within that time, and the cores each\n")
@@ -313,24 +305,22 @@ func (r *report) deletionCosts(p func(string, ...any)) {
 	p("burst does it also decide and send the deletions.\n\n")
 	p("| window | deletions | API server cores | API server CPU per deletion | manager cores |\n")
 	p("|---|---|---|---|---|\n")
-	var raw time.Duration // the mean of the raw windows' CPU per deletion; 0 unless both have it
-	for _, w := range windows {
+	for _, w := range []struct {
+		name string
+		cost deletionCost
+	}{{"raw DELETE before", before}, {"burst", burst}, {"raw DELETE after", after}} {
 		c := w.cost
 		p("| %s | %d | %.2f | %v | %.2f |\n", w.name, c.deletions, c.cores(c.apiServer),
 			c.perDeletion().Round(10*time.Microsecond), c.cores(c.manager))
-		if w.raw {
-			raw += c.perDeletion() / 2
-		}
 	}
-	if r.scale.rawDeleteBefore.cost.perDeletion() == 0 || r.rawDeleteAfter.cost.perDeletion() == 0 {
-		raw = 0
+	if before.perDeletion() == 0 || after.perDeletion() == 0 || burst.deletions == 0 {
+		return
 	}
-	if burst := r.scale.burst.cost; raw > 0 && burst.deletions > 0 {
-		would := burst.cores(burst.apiServer) / raw.Seconds()
-		p("\nAt the plain DELETEs' mean CPU per deletion (%v), the API server's cores in the burst would\n",
-			raw.Round(10*time.Microsecond))
-		p("have deleted %.0f/s, %.2fx the anchor.\n", would, would/r.rawDeleteRate())
-	}
+	raw := (before.perDeletion() + after.perDeletion()) / 2
+	would := burst.cores(burst.apiServer) / raw.Seconds()
+	p("\nAt the plain DELETEs' mean CPU per deletion (%v), the API server's cores in the burst would\n",
+		raw.Round(10*time.Microsecond))
+	p("have deleted %.0f/s, %.2fx the anchor.\n", would, would/r.rawDeleteRate())
 }
 
 func eventSummary(counts map[string]int) string {
