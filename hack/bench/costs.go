@@ -26,9 +26,8 @@ func profileCosts(path string, rate float64) (callCosts, error) {
 	if err != nil {
 		return costs, err
 	}
-	cpu := len(p.SampleType) - 1 // a CPU profile's last value is the time, in nanoseconds
 	for _, s := range p.Sample {
-		*costPart(&costs, s) += time.Duration(s.Value[cpu])
+		*costPart(&costs, s) += sampleCPU(p, s)
 	}
 	calls := rate * time.Duration(p.DurationNanos).Seconds()
 	if calls < 1 {
@@ -71,11 +70,15 @@ func (p *profiler) cpu(process string) time.Duration {
 		return 0
 	}
 	var total time.Duration
-	cpu := len(prof.SampleType) - 1 // as in profileCosts
 	for _, s := range prof.Sample {
-		total += time.Duration(s.Value[cpu])
+		total += sampleCPU(prof, s)
 	}
 	return total
+}
+
+// sampleCPU is the CPU time of sample s of the CPU profile p: its last value, in nanoseconds.
+func sampleCPU(p *profile.Profile, s *profile.Sample) time.Duration {
+	return time.Duration(s.Value[len(p.SampleType)-1])
 }
 
 func readProfile(path string) (*profile.Profile, error) {
