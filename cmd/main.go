@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
@@ -95,11 +94,13 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 	fs.Float64Var(&f.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
 	fs.IntVar(&f.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
 	fs.Float64Var(&f.tokenReviews.QPS, "rest-token-review-qps", auth.DefaultReviewLimits.QPS,
-		"TokenReviews a second for REST tokens not in the cache; past it a call answers 503 with Retry-After at once.")
+		"TokenReviews a second for tokens not in the cache that are not this cluster's service-account tokens "+
+			"(those are checked locally first), shared fairly by source; past its share a call answers 503 "+
+			"with Retry-After at once.")
 	fs.IntVar(&f.tokenReviews.Burst, "rest-token-review-burst", auth.DefaultReviewLimits.Burst,
-		"Burst of TokenReviews for REST tokens not in the cache.")
+		"Burst of those TokenReviews, shared by source.")
 	fs.IntVar(&f.tokenReviews.Concurrency, "rest-token-review-concurrency", auth.DefaultReviewLimits.Concurrency,
-		"TokenReviews in flight at once for REST tokens not in the cache.")
+		"Those TokenReviews in flight at once.")
 	fs.Func("rest-token-audiences", "Comma-separated audiences a REST caller's token must be issued for "+
 		"(kubectl create token NAME --audience=...); empty accepts tokens for the API server.", func(v string) error {
 		f.tokenAudiences = nil
@@ -262,7 +263,7 @@ func managerOptions(f flags) ctrl.Options {
 		TLSOpts:       tlsOpts,
 	}
 	if f.secureMetrics {
-		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metrics.FilterProvider = auth.MetricsFilter(auth.Options{Limits: f.tokenReviews}, auth.DefaultMetricsInFlight)
 	}
 	return ctrl.Options{
 		Scheme: scheme,

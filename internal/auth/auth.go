@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -39,18 +40,36 @@ const SessionIDHeader = "vmware-api-session-id"
 // is given, and for a key in lower case that is a new string on every call.
 var sessionIDKey = textproto.CanonicalMIMEHeaderKey(SessionIDHeader)
 
-// Cache lifetimes. A token stays accepted (never past its own expiry), and a decision stands,
-// for at most this long after the API server would have changed its answer. Accepted tokens are
-// kept as long as kube-apiserver keeps webhook authentications (2 minutes), so that known
-// callers do not depend on winning a review during a flood of unknown tokens.
+// Default cache lifetimes (see Lifetimes). Accepted tokens are kept as long as kube-apiserver
+// keeps webhook authentications, so that known callers do not depend on a review during a flood.
 const (
-	TokenCacheTTL = 2 * time.Minute
-	// RefusedTokenCacheTTL: how long a refused token stays refused.
+	TokenCacheTTL        = 2 * time.Minute
 	RefusedTokenCacheTTL = 10 * time.Second
 	AllowCacheTTL        = 10 * time.Second
 	DenyCacheTTL         = 5 * time.Second
-	reviewTimeout        = 5 * time.Second
-	resourceName         = "updatesessions"
+)
+
+// Lifetimes are how long the Gate's answers stand: a token stays accepted (never past its own
+// expiry), and a decision stands, for at most this long after the API server would have
+// changed its answer. Zero values take the defaults above.
+type Lifetimes struct {
+	Token, RefusedToken, Allow, Deny time.Duration
+}
+
+func (l Lifetimes) withDefaults() Lifetimes {
+	or := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	return Lifetimes{or(l.Token, TokenCacheTTL), or(l.RefusedToken, RefusedTokenCacheTTL),
+		or(l.Allow, AllowCacheTTL), or(l.Deny, DenyCacheTTL)}
+}
+
+const (
+	reviewTimeout = 5 * time.Second
+	resourceName  = "updatesessions"
 	// maxTokenLength leaves room for a token sent as base64 basic auth within the REST
 	// server's 16 KiB header limit; Kubernetes tokens are 1 to 2 KiB.
 	maxTokenLength = 8 << 10
@@ -77,32 +96,68 @@ var (
 // Gate authenticates and authorizes REST callers.
 type Gate struct {
 	// known are the callers whose tokens were accepted, with their decisions: the fast path.
-	known      knownTokens
-	tokens     authenticator.Token
-	authorizer authorizer.Authorizer
+	known knownTokens
+	// local refuses forged and expired service-account tokens without asking anyone.
+	local  *localVerifier
+	tokens authenticator.Token
+	// refreshes re-decide what a caller was allowed before; firstDecisions decide the rest,
+	// within firstTimes, a budget shared fairly by caller. Each has a client of its own, so
+	// that refreshes never wait behind a flood of new questions.
+	refreshes, firstDecisions authorizer.Authorizer
+	firstTimes                *FairLimiter
 	// audiences a token must be issued for (one of them); empty: the API server's own.
 	audiences authenticator.Audiences
+	ttl       Lifetimes
+	now       func() time.Time
 }
 
 // Options configure a Gate.
 type Options struct {
-	// Limits bound the TokenReviews of tokens the cache does not know.
+	// Limits bound the TokenReviews of tokens that are not the cluster's service-account
+	// tokens, shared fairly by source.
 	Limits ReviewLimits
+	// Confirmations bound the TokenReviews that confirm service-account tokens whose signature
+	// checked out, shared fairly by source; zero takes DefaultConfirmations.
+	Confirmations FairShare
+	// FirstDecisions bound the SubjectAccessReviews of questions a caller was never allowed
+	// before, shared fairly by caller; zero takes DefaultFirstDecisions.
+	FirstDecisions FairShare
 	// Audiences, when not empty, are the audiences a token must be issued for (one of them).
 	Audiences []string
+	// Lifetimes of cached answers; zero values take the defaults.
+	Lifetimes Lifetimes
+	// Now is the Gate's clock; nil: time.Now.
+	Now func() time.Time
 }
 
-// reviewClientQPS is the client-side rate of the Gate's own client, above the review limit so
-// that SubjectAccessReviews have room beside TokenReviews.
+// Default budgets. Confirmations come from tokens only the API server can sign, so they are
+// generous: their burst lets fifty clients never seen before start in the same second. A
+// caller's first questions are capped: a client needs a few (create, keep-alive, get), and
+// one naming a new namespace on every call gets two a second.
+var (
+	DefaultConfirmations  = FairShare{QPS: 100, Burst: 200, PerKeyBurst: 100, Concurrency: 16}
+	DefaultFirstDecisions = FairShare{QPS: 50, Burst: 100, PerKeyQPS: 2, PerKeyBurst: 10, Concurrency: 16}
+)
+
+// reviewClientQPS is the client-side rate of each of the Gate's clients.
 const reviewClientQPS = 100
 
-// NewGate returns a Gate that asks the API server of cfg, with a client of its own, so that
+// NewGate returns a Gate that asks the API server of cfg, with clients of its own, so that
 // reviews never use up the rate budget of the operator's other API calls.
 func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = reviewClientQPS, 2*reviewClientQPS
-	cfg.RateLimiter = nil
-	cs, err := kubernetes.NewForConfig(cfg)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Limits == (ReviewLimits{}) {
+		opts.Limits = DefaultReviewLimits
+	}
+	if opts.Confirmations == (FairShare{}) {
+		opts.Confirmations = DefaultConfirmations
+	}
+	if opts.FirstDecisions == (FairShare{}) {
+		opts.FirstDecisions = DefaultFirstDecisions
+	}
+	tokenClient, err := reviewClient(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -110,27 +165,79 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 		RecordRequestTotal:   func(context.Context, string) {},
 		RecordRequestLatency: func(context.Context, string, float64) {},
 	}
-	reviews, err := webhooktoken.NewFromInterface(cs.AuthenticationV1(), nil, retryBackoff, reviewTimeout, metrics)
+	reviews, err := webhooktoken.NewFromInterface(tokenClient.AuthenticationV1(), nil, retryBackoff, reviewTimeout, metrics)
 	if err != nil {
 		return nil, err
 	}
-	// Decisions are cached per token by the Gate (see Caller), not by the authorizer.
-	authz, err := authorizerfactory.DelegatingAuthorizerConfig{
+	refreshes, err := newAuthorizer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	firstDecisions, err := newAuthorizer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ttl := opts.Lifetimes.withDefaults()
+	budgeted := &budgetedReviews{
+		next:          reviews,
+		confirmations: NewFairLimiter(opts.Confirmations, opts.Now),
+		unverified: NewFairLimiter(FairShare{QPS: opts.Limits.QPS, Burst: opts.Limits.Burst,
+			Concurrency: opts.Limits.Concurrency}, opts.Now),
+	}
+	return &Gate{
+		known: knownTokens{ttl: ttl.Token},
+		local: newLocalVerifier(tokenClient.Discovery().RESTClient(), ownAudiences(cfg, opts.Audiences), opts.Now),
+		// Accepted tokens are remembered by the Gate (see Caller); this cache remembers
+		// refusals, and makes concurrent reviews of one token a single review. Errors (an
+		// unreachable API server, a throttled review) are not cached.
+		tokens:         cache.New(budgeted, false, 0, ttl.RefusedToken),
+		refreshes:      refreshes,
+		firstDecisions: firstDecisions,
+		firstTimes:     NewFairLimiter(opts.FirstDecisions, opts.Now),
+		audiences:      opts.Audiences,
+		ttl:            ttl,
+		now:            opts.Now,
+	}, nil
+}
+
+// reviewClient is a clientset of cfg with a rate limit of its own.
+func reviewClient(cfg *rest.Config) (*kubernetes.Clientset, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = reviewClientQPS, 2*reviewClientQPS
+	cfg.RateLimiter = nil
+	return kubernetes.NewForConfig(cfg)
+}
+
+// newAuthorizer asks SubjectAccessReviews through a client of its own. Decisions are cached per
+// caller by the Gate (see Caller), not by the authorizer.
+func newAuthorizer(cfg *rest.Config) (authorizer.Authorizer, error) {
+	cs, err := reviewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return authorizerfactory.DelegatingAuthorizerConfig{
 		SubjectAccessReviewClient: cs.AuthorizationV1(),
 		WebhookRetryBackoff:       &retryBackoff,
 	}.New()
-	if err != nil {
-		return nil, err
+}
+
+// ownAudiences are the audiences a service-account token must name to pass the local check:
+// audiences when given, else those of the operator's own token, which the API server issued
+// for its own audiences (in a cluster, the projected token of the operator's service
+// account). Without either, the audience is left to the TokenReview.
+func ownAudiences(cfg *rest.Config, audiences []string) []string {
+	if len(audiences) > 0 {
+		return audiences
 	}
-	// Accepted tokens are remembered by the Gate (see Caller); this cache remembers refusals,
-	// for RefusedTokenCacheTTL, and makes concurrent reviews of one token a single review.
-	// Errors (an unreachable API server, a throttled review) are not cached.
-	limited := newLimitedReviews(reviews, opts.Limits)
-	return &Gate{
-		tokens:     cache.New(limited, false, 0, RefusedTokenCacheTTL),
-		authorizer: authz,
-		audiences:  opts.Audiences,
-	}, nil
+	token := cfg.BearerToken
+	if token == "" && cfg.BearerTokenFile != "" {
+		data, err := os.ReadFile(cfg.BearerTokenFile)
+		if err != nil {
+			return nil
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	return tokenAudiences(token)
 }
 
 // Credential is what a request authenticates with.
@@ -199,10 +306,11 @@ func printable(name string) bool {
 }
 
 // Authenticate returns who the token belongs to. ErrInvalidToken means the API server refused
-// it (or it has expired); ErrThrottled that it is unknown and reviews are over their limits;
-// any other error that the API server could not be asked.
+// it, or would (a forged or expired service-account token); ErrThrottled that it is unknown and
+// its reviews are over the share of its source (see WithSource); any other error that the API
+// server could not be asked.
 func (g *Gate) Authenticate(ctx context.Context, token string) (*Caller, error) {
-	now := time.Now()
+	now := g.now()
 	h := tokenHash(token)
 	if c := g.known.get(h, now); c != nil {
 		return c, nil
@@ -211,6 +319,14 @@ func (g *Gate) Authenticate(ctx context.Context, token string) (*Caller, error) 
 	if !exp.IsZero() && !now.Before(exp) {
 		return nil, ErrInvalidToken
 	}
+	switch err := g.local.verify(ctx, token); {
+	case err == nil:
+		ctx = asConfirmation(ctx)
+	case errors.Is(err, ErrInvalidToken):
+		return nil, ErrInvalidToken
+	}
+	// Tokens of other kinds, and every token while the signing keys cannot be had, are reviewed
+	// within the budget shared by source.
 	if len(g.audiences) > 0 {
 		// The review asks the API server to check the token's audiences; the cache keys on them.
 		ctx = authenticator.WithAudiences(ctx, g.audiences)
@@ -225,7 +341,7 @@ func (g *Gate) Authenticate(ctx context.Context, token string) (*Caller, error) 
 		// A TokenReview that answers "not authenticated" may say why, as a plain error.
 		return nil, ErrInvalidToken
 	}
-	until := now.Add(TokenCacheTTL)
+	until := now.Add(g.ttl.Token)
 	if !exp.IsZero() && exp.Before(until) {
 		until = exp
 	}
@@ -248,23 +364,29 @@ func reviewFailed(err error) bool {
 // the caller keeps alive, so that the cache holds the working set of thousands of sessions.
 // Only when that is denied is the session itself asked about (a Role with resourceNames).
 func (g *Gate) Authorize(ctx context.Context, c *Caller, verb, namespace, name string) (bool, string, error) {
-	allowed, reason, err := g.authorize(ctx, c, decisionKey{verb, namespace, ""})
+	allowed, reason, err := g.authorize(ctx, c, decisionKey{verb: verb, namespace: namespace})
 	if err != nil || allowed || name == "" {
 		return allowed, reason, err
 	}
-	return g.authorize(ctx, c, decisionKey{verb, namespace, name})
+	return g.authorize(ctx, c, decisionKey{verb: verb, namespace: namespace, name: name})
 }
 
-// authorize answers from the caller's decisions while they stand (AllowCacheTTL, DenyCacheTTL),
+// AuthorizePath reports whether c may do verb on the non-resource URL path, such as a
+// scraper's get on /metrics, with the reason when not.
+func (g *Gate) AuthorizePath(ctx context.Context, c *Caller, verb, path string) (bool, string, error) {
+	return g.authorize(ctx, c, decisionKey{verb: verb, path: path})
+}
+
+// authorize answers from the caller's decisions while they stand (Lifetimes.Allow and .Deny),
 // else asks the API server: once for all of the caller's calls that need the decision at the
 // same time. (Without that, every call in flight when a busy client's decision lapses would
-// send a SubjectAccessReview of its own: hundreds at once, every AllowCacheTTL.)
+// send a SubjectAccessReview of its own: hundreds at once, every Lifetimes.Allow.)
 func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, string, error) {
-	if d, ok := c.decision(k, time.Now()); ok {
+	if d, ok := c.decision(k, g.now()); ok {
 		return d.allowed, d.reason, nil
 	}
-	shared, err, _ := c.reviews.Do(k.verb+"\x00"+k.namespace+"\x00"+k.name, func() (any, error) {
-		if d, ok := c.decision(k, time.Now()); ok { // decided while this call waited its turn
+	shared, err, _ := c.reviews.Do(k.verb+"\x00"+k.namespace+"\x00"+k.name+"\x00"+k.path, func() (any, error) {
+		if d, ok := c.decision(k, g.now()); ok { // decided while this call waited its turn
 			return d, nil
 		}
 		return g.review(ctx, c, k)
@@ -276,11 +398,40 @@ func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, s
 	return d.allowed, d.reason, nil
 }
 
-// review asks the API server whether c may do k, and remembers the decision.
+// review asks the API server whether c may do k, and remembers the decision. A question c was
+// allowed before is a refresh, asked at once on a client of its own; any other is c's first,
+// asked within c's share of the first questions' budget, and refused with ErrThrottled past
+// it: a caller asking about a new namespace on every call cannot make others wait.
 func (g *Gate) review(ctx context.Context, c *Caller, k decisionKey) (decision, error) {
-	now := time.Now()
-	verdict, reason, err := g.authorizer.Authorize(ctx, authorizer.AttributesRecord{
-		User:            c.Info,
+	authz := g.refreshes
+	if !c.wasAllowed(k) {
+		release, err := g.firstTimes.Take(ctx, c.GetName())
+		if err != nil {
+			return decision{}, err
+		}
+		defer release()
+		authz = g.firstDecisions
+	}
+	verdict, reason, err := authz.Authorize(ctx, k.attributes(c.Info))
+	if err != nil {
+		return decision{}, fmt.Errorf("reviewing access: %w", err)
+	}
+	now := g.now()
+	d := decision{allowed: verdict == authorizer.DecisionAllow, reason: reason, until: now.Add(g.ttl.Deny)}
+	if d.allowed {
+		d.until = now.Add(g.ttl.Allow)
+	}
+	c.remember(k, d, now)
+	return d, nil
+}
+
+// attributes are the SubjectAccessReview's attributes of k for u.
+func (k decisionKey) attributes(u user.Info) authorizer.AttributesRecord {
+	if k.path != "" {
+		return authorizer.AttributesRecord{User: u, Verb: k.verb, Path: k.path}
+	}
+	return authorizer.AttributesRecord{
+		User:            u,
 		Verb:            k.verb,
 		Namespace:       k.namespace,
 		APIGroup:        v1alpha1.GroupVersion.Group,
@@ -288,16 +439,7 @@ func (g *Gate) review(ctx context.Context, c *Caller, k decisionKey) (decision, 
 		Resource:        resourceName,
 		Name:            k.name,
 		ResourceRequest: true,
-	})
-	if err != nil {
-		return decision{}, fmt.Errorf("reviewing access: %w", err)
 	}
-	d := decision{allowed: verdict == authorizer.DecisionAllow, reason: reason, until: now.Add(DenyCacheTTL)}
-	if d.allowed {
-		d.until = now.Add(AllowCacheTTL)
-	}
-	c.remember(k, d, now)
-	return d, nil
 }
 
 // HomeNamespace is the namespace of a service account's user, where it creates and lists

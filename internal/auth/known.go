@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/sha256"
+	"maps"
 	"sync"
 	"time"
 	"unsafe"
@@ -37,7 +38,9 @@ type Caller struct {
 // Valid reports whether the caller's review still stands at now.
 func (c *Caller) Valid(now time.Time) bool { return now.Before(c.until) }
 
-type decisionKey struct{ verb, namespace, name string }
+// decisionKey is a question about update sessions (namespace, and name when about one), or,
+// with path set, about a non-resource URL such as /metrics.
+type decisionKey struct{ verb, namespace, name, path string }
 
 type decision struct {
 	allowed bool
@@ -50,6 +53,21 @@ func (c *Caller) decision(k decisionKey, now time.Time) (decision, bool) {
 	defer c.mu.Unlock()
 	d, ok := c.decisions[k]
 	return d, ok && now.Before(d.until)
+}
+
+// wasAllowed reports whether c was allowed k, the decision standing or not.
+func (c *Caller) wasAllowed(k decisionKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.decisions[k]
+	return ok && d.allowed
+}
+
+// decisionsCopy returns a copy of c's decisions.
+func (c *Caller) decisionsCopy() map[decisionKey]decision {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.decisions)
 }
 
 func (c *Caller) remember(k decisionKey, d decision, now time.Time) {
@@ -67,6 +85,8 @@ func (c *Caller) remember(k decisionKey, d decision, now time.Time) {
 // knownTokens are the callers whose tokens the API server accepted, by the SHA-256 of the
 // token (the tokens themselves are not kept).
 type knownTokens struct {
+	// ttl is how long a review stands (Lifetimes.Token); expired callers are dropped that often.
+	ttl    time.Duration
 	mu     sync.RWMutex
 	byHash map[[sha256.Size]byte]*Caller
 	pruned time.Time
@@ -90,22 +110,28 @@ func (k *knownTokens) get(h [sha256.Size]byte, now time.Time) *Caller {
 	return c
 }
 
-// add remembers the caller of a token hash until until, dropping the expired ones every
-// TokenCacheTTL. While a caller of the hash added meanwhile stands, it returns that one
-// instead: the calls in flight when a busy client's token is reviewed again all wait on the
-// same review, and they must share one caller, with its decisions and its access reviews, or
-// each would send a SubjectAccessReview of its own.
+// add remembers the caller of a token hash until until, dropping the expired ones every ttl.
+// While a caller of the hash added meanwhile stands, it returns that one instead: the calls in
+// flight when a busy client's token is reviewed again all wait on the same review, and they
+// must share one caller, with its decisions and its access reviews, or each would send a
+// SubjectAccessReview of its own. A caller whose review lapsed hands its decisions on to the
+// new one, so that what it was allowed is refreshed, not asked as a first question.
 func (k *knownTokens) add(h [sha256.Size]byte, u user.Info, until, now time.Time) *Caller {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if c := k.byHash[h]; c != nil && now.Before(c.until) {
-		return c
-	}
 	c := &Caller{Info: u, until: until, decisions: map[decisionKey]decision{}}
+	if old := k.byHash[h]; old != nil {
+		if now.Before(old.until) {
+			return old
+		}
+		if old.GetName() == u.GetName() {
+			c.decisions = old.decisionsCopy()
+		}
+	}
 	if k.byHash == nil {
 		k.byHash = map[[sha256.Size]byte]*Caller{}
 	}
-	if len(k.byHash) >= maxKnownTokens || now.Sub(k.pruned) > TokenCacheTTL {
+	if len(k.byHash) >= maxKnownTokens || now.Sub(k.pruned) > k.ttl {
 		dropExpired(k.byHash, now, func(c *Caller) time.Time { return c.until })
 		k.pruned = now
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestKnownTokensStandUntilTheirReviewRunsOut(t *testing.T) {
-	var k knownTokens
+	k := knownTokens{ttl: TokenCacheTTL}
 	now := time.Now()
 	h := tokenHash("token")
 	c := k.add(h, &user.DefaultInfo{Name: "uploader"}, now.Add(time.Minute), now)
@@ -24,7 +24,7 @@ func TestKnownTokensStandUntilTheirReviewRunsOut(t *testing.T) {
 	if k.get(tokenHash("other"), now) != nil {
 		t.Fatal("an unknown token is known")
 	}
-	allow := decisionKey{"update", "ns", ""}
+	allow := decisionKey{verb: "update", namespace: "ns"}
 	c.remember(allow, decision{allowed: true, until: now.Add(AllowCacheTTL)}, now)
 	if d, ok := c.decision(allow, now.Add(AllowCacheTTL-time.Millisecond)); !ok || !d.allowed {
 		t.Fatal("a decision does not stand within its TTL")
@@ -35,7 +35,7 @@ func TestKnownTokensStandUntilTheirReviewRunsOut(t *testing.T) {
 }
 
 func TestKnownTokensAreBounded(t *testing.T) {
-	var k knownTokens
+	k := knownTokens{ttl: TokenCacheTTL}
 	now := time.Now()
 	for i := range maxKnownTokens + 10 {
 		k.add(tokenHash(fmt.Sprint(i)), &user.DefaultInfo{}, now.Add(time.Minute), now)

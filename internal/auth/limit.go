@@ -12,13 +12,13 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 )
 
-// ErrThrottled: the token is not in the cache and the TokenReviews it would cost are over
-// their limits; the caller should retry shortly.
-var ErrThrottled = errors.New("too many unknown tokens are being reviewed; retry shortly")
+// ErrThrottled: the API-server review a call needs is over the share of its source or caller
+// (see FairLimiter); the caller should retry shortly.
+var ErrThrottled = errors.New("the reviews this caller needs are over its share of the review budget; retry shortly")
 
-// ReviewLimits bound the TokenReviews that tokens the cache does not know cost, so that a flood
-// of garbage tokens costs the API server a fixed rate and never starves known callers, whose
-// tokens are answered from the cache.
+// ReviewLimits bound the API-server calls that callers the caches do not know cost: the
+// TokenReviews of tokens that are not the cluster's service-account tokens (shared fairly by
+// source), and the Secret reads of unknown login ids.
 type ReviewLimits struct {
 	// QPS and Burst: the rate of reviews.
 	QPS   float64
@@ -57,23 +57,51 @@ func (l *Limiter) Take() (release func(), err error) {
 	return func() { <-l.slots }, nil
 }
 
-// limitedReviews reviews tokens within a Limiter.
-type limitedReviews struct {
-	next  authenticator.Token
-	limit *Limiter
+// budgetedReviews reviews tokens, each within the budget its kind takes: a service-account
+// token whose signature checked out within the confirmations' budget, any other within the
+// budget shared fairly by the sources of such tokens. The budget comes with the context (see
+// withBudget), because the refused-token cache between the Gate and these reviews passes only
+// the context and the token.
+type budgetedReviews struct {
+	next authenticator.Token
+	// confirmations are the reviews of tokens signed by the API server's keys, by source.
+	confirmations *FairLimiter
+	// unverified are the reviews of tokens of other kinds, by source.
+	unverified *FairLimiter
 }
 
-func newLimitedReviews(next authenticator.Token, l ReviewLimits) *limitedReviews {
-	return &limitedReviews{next: next, limit: NewLimiter(l)}
-}
-
-func (l *limitedReviews) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
-	release, err := l.limit.Take()
+func (b *budgetedReviews) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
+	limiter := b.unverified
+	if ctx.Value(confirmKey{}) != nil {
+		limiter = b.confirmations
+	}
+	release, err := limiter.Take(ctx, SourceOf(ctx))
 	if err != nil {
 		return nil, false, err
 	}
 	defer release()
-	return l.next.AuthenticateToken(ctx, token)
+	return b.next.AuthenticateToken(ctx, token)
+}
+
+type confirmKey struct{}
+
+// asConfirmation marks a review as the confirmation of a token whose signature checked out.
+func asConfirmation(ctx context.Context) context.Context {
+	return context.WithValue(ctx, confirmKey{}, true)
+}
+
+type sourceKey struct{}
+
+// WithSource returns ctx carrying the source of a call (its client's IP address): the key by
+// which reviews are shared fairly.
+func WithSource(ctx context.Context, source string) context.Context {
+	return context.WithValue(ctx, sourceKey{}, source)
+}
+
+// SourceOf is the source WithSource put in ctx, "" when none.
+func SourceOf(ctx context.Context) string {
+	source, _ := ctx.Value(sourceKey{}).(string)
+	return source
 }
 
 // TokenExpiry is the exp claim of a token that is a JWT, as the API server's service-account
@@ -81,11 +109,12 @@ func (l *limitedReviews) AuthenticateToken(ctx context.Context, token string) (*
 // an expired token fail early, keeps a token's review from being remembered past its expiry,
 // and tells when a login of the token may go.
 func TokenExpiry(token string) time.Time {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+	if !jwtShaped(token) {
 		return time.Time{}
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	_, rest, _ := strings.Cut(token, ".")
+	encoded, _, _ := strings.Cut(rest, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(encoded)
 	if err != nil {
 		return time.Time{}
 	}

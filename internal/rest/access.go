@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -26,7 +27,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 	if err != nil {
 		return nil, cred, unauthenticated(err)
 	}
-	caller, err := s.authenticateCredential(ctx, cred)
+	caller, err := s.authenticateCredential(auth.WithSource(ctx, Source(r)), cred)
 	switch {
 	case errors.Is(err, login.ErrUnknown) || errors.Is(err, login.ErrEnded):
 		return nil, cred, unauthenticated(err)
@@ -43,6 +44,16 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 		return nil, cred, e
 	}
 	return caller, cred, nil
+}
+
+// Source is the source of a request by which reviews are shared fairly: its client's IP
+// address, as the connection has it (a header could be forged).
+func Source(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // authenticateCredential finds the caller of a session id that a login answered, or of a token.
@@ -67,7 +78,11 @@ func unauthenticated(err error) *vapi.Error {
 func (s *Server) authorize(ctx context.Context, caller *auth.Caller, op *operation, namespace, name string) error {
 	allowed, reason, err := s.Gate.Authorize(ctx, caller, op.verb, namespace, name)
 	if err != nil {
-		return vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authorize the caller now: %v.", err)
+		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authorize the caller now: %v.", err)
+		if errors.Is(err, auth.ErrThrottled) {
+			e.RetryAfter = retryAfter
+		}
+		return e
 	}
 	if !allowed {
 		target := "updatesessions.library.contentlib.dev in namespace " + namespace
