@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
@@ -98,8 +99,12 @@ type Gate struct {
 	// known are the callers whose tokens were accepted, with their decisions: the fast path.
 	known knownTokens
 	// local refuses forged and expired service-account tokens without asking anyone.
-	local  *localVerifier
-	tokens authenticator.Token
+	local *localVerifier
+	// tokens reviews tokens, remembering refusals; confirmations bound the reviews of tokens
+	// whose signature checked out, unverified those of any other, each shared fairly by source.
+	tokens                    authenticator.Token
+	confirmations, unverified *FairLimiter
+	reviewing                 singleflight.Group
 	// refreshes re-decide what a caller was allowed before; firstDecisions decide the rest,
 	// within firstTimes, a budget shared fairly by caller. Each has a client of its own, so
 	// that refreshes never wait behind a flood of new questions.
@@ -178,19 +183,16 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 		return nil, err
 	}
 	ttl := opts.Lifetimes.withDefaults()
-	budgeted := &budgetedReviews{
-		next:          reviews,
-		confirmations: NewFairLimiter(opts.Confirmations, opts.Now),
-		unverified: NewFairLimiter(FairShare{QPS: opts.Limits.QPS, Burst: opts.Limits.Burst,
-			Concurrency: opts.Limits.Concurrency}, opts.Now),
-	}
 	return &Gate{
 		known: knownTokens{ttl: ttl.Token},
 		local: newLocalVerifier(tokenClient.Discovery().RESTClient(), ownAudiences(cfg, opts.Audiences), opts.Now),
 		// Accepted tokens are remembered by the Gate (see Caller); this cache remembers
 		// refusals, and makes concurrent reviews of one token a single review. Errors (an
 		// unreachable API server, a throttled review) are not cached.
-		tokens:         cache.New(budgeted, false, 0, ttl.RefusedToken),
+		tokens:         cache.New(reviews, false, 0, ttl.RefusedToken),
+		confirmations:  NewFairLimiter(opts.Confirmations, opts.Now),
+		unverified: NewFairLimiter(FairShare{QPS: opts.Limits.QPS, Burst: opts.Limits.Burst,
+			Concurrency: opts.Limits.Concurrency}, opts.Now),
 		refreshes:      refreshes,
 		firstDecisions: firstDecisions,
 		firstTimes:     NewFairLimiter(opts.FirstDecisions, opts.Now),
@@ -319,33 +321,48 @@ func (g *Gate) Authenticate(ctx context.Context, token string) (*Caller, error) 
 	if !exp.IsZero() && !now.Before(exp) {
 		return nil, ErrInvalidToken
 	}
+	// The calls in flight with one token share one check, one share of a budget and one review.
+	u, err, _ := g.reviewing.Do(string(h[:]), func() (any, error) { return g.review(ctx, token) })
+	if err != nil {
+		return nil, err
+	}
+	until := now.Add(g.ttl.Token)
+	if !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	return g.known.add(h, u.(user.Info), until, now), nil
+}
+
+// review checks token and has the API server review it. A token whose signature checked out
+// is confirmed within the confirmations' budget; tokens of other kinds, and every token while
+// the signing keys cannot be had, within the budget shared by their sources. The budget is
+// taken before the review cache, which runs its reviews on a context of its own.
+func (g *Gate) review(ctx context.Context, token string) (user.Info, error) {
+	budget := g.unverified
 	switch err := g.local.verify(ctx, token); {
 	case err == nil:
-		ctx = asConfirmation(ctx)
+		budget = g.confirmations
 	case errors.Is(err, ErrInvalidToken):
 		return nil, ErrInvalidToken
 	}
-	// Tokens of other kinds, and every token while the signing keys cannot be had, are reviewed
-	// within the budget shared by source.
+	release, err := budget.Take(ctx, SourceOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if len(g.audiences) > 0 {
 		// The review asks the API server to check the token's audiences; the cache keys on them.
 		ctx = authenticator.WithAudiences(ctx, g.audiences)
 	}
 	resp, ok, err := g.tokens.AuthenticateToken(ctx, token)
 	switch {
-	case errors.Is(err, ErrThrottled):
-		return nil, ErrThrottled
 	case err != nil && reviewFailed(err):
 		return nil, fmt.Errorf("reviewing the token: %w", err)
 	case err != nil || !ok:
 		// A TokenReview that answers "not authenticated" may say why, as a plain error.
 		return nil, ErrInvalidToken
 	}
-	until := now.Add(g.ttl.Token)
-	if !exp.IsZero() && exp.Before(until) {
-		until = exp
-	}
-	return g.known.add(h, resp.User, until, now), nil
+	return resp.User, nil
 }
 
 // reviewFailed tells an error of the TokenReview call itself (the API server unreachable, or
@@ -389,7 +406,7 @@ func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, s
 		if d, ok := c.decision(k, g.now()); ok { // decided while this call waited its turn
 			return d, nil
 		}
-		return g.review(ctx, c, k)
+		return g.decide(ctx, c, k)
 	})
 	if err != nil {
 		return false, "", err
@@ -398,11 +415,11 @@ func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, s
 	return d.allowed, d.reason, nil
 }
 
-// review asks the API server whether c may do k, and remembers the decision. A question c was
+// decide asks the API server whether c may do k, and remembers the decision. A question c was
 // allowed before is a refresh, asked at once on a client of its own; any other is c's first,
 // asked within c's share of the first questions' budget, and refused with ErrThrottled past
 // it: a caller asking about a new namespace on every call cannot make others wait.
-func (g *Gate) review(ctx context.Context, c *Caller, k decisionKey) (decision, error) {
+func (g *Gate) decide(ctx context.Context, c *Caller, k decisionKey) (decision, error) {
 	authz := g.refreshes
 	if !c.wasAllowed(k) {
 		release, err := g.firstTimes.Take(ctx, c.GetName())

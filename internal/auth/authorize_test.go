@@ -115,6 +115,8 @@ func testGate(tokens authenticator.Token, authz authorizer.Authorizer) *Gate {
 			now:     time.Now,
 		},
 		tokens:         tokens,
+		confirmations:  NewFairLimiter(DefaultConfirmations, nil),
+		unverified:     NewFairLimiter(FairShare{QPS: 1000, Burst: 1000, Concurrency: 64}, nil),
 		refreshes:      authz,
 		firstDecisions: authz,
 		firstTimes:     NewFairLimiter(DefaultFirstDecisions, nil),

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-	"k8s.io/apiserver/pkg/authentication/authenticator"
 )
 
 // ErrThrottled: the API-server review a call needs is over the share of its source or caller
@@ -55,39 +54,6 @@ func (l *Limiter) Take() (release func(), err error) {
 		return nil, ErrThrottled
 	}
 	return func() { <-l.slots }, nil
-}
-
-// budgetedReviews reviews tokens, each within the budget its kind takes: a service-account
-// token whose signature checked out within the confirmations' budget, any other within the
-// budget shared fairly by the sources of such tokens. The budget comes with the context (see
-// withBudget), because the refused-token cache between the Gate and these reviews passes only
-// the context and the token.
-type budgetedReviews struct {
-	next authenticator.Token
-	// confirmations are the reviews of tokens signed by the API server's keys, by source.
-	confirmations *FairLimiter
-	// unverified are the reviews of tokens of other kinds, by source.
-	unverified *FairLimiter
-}
-
-func (b *budgetedReviews) AuthenticateToken(ctx context.Context, token string) (*authenticator.Response, bool, error) {
-	limiter := b.unverified
-	if ctx.Value(confirmKey{}) != nil {
-		limiter = b.confirmations
-	}
-	release, err := limiter.Take(ctx, SourceOf(ctx))
-	if err != nil {
-		return nil, false, err
-	}
-	defer release()
-	return b.next.AuthenticateToken(ctx, token)
-}
-
-type confirmKey struct{}
-
-// asConfirmation marks a review as the confirmation of a token whose signature checked out.
-func asConfirmation(ctx context.Context) context.Context {
-	return context.WithValue(ctx, confirmKey{}, true)
 }
 
 type sourceKey struct{}

@@ -47,6 +47,9 @@ type Options struct {
 	TokenReviews auth.ReviewLimits
 	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
 	TokenAudiences []string
+	// TokenLifetimes are how long the REST server's authentication and authorization answers
+	// stand; zero values take auth's defaults.
+	TokenLifetimes auth.Lifetimes
 	// LoginNamespace is where logins keep their Secrets (see package login); empty: login
 	// answers with the caller's token.
 	LoginNamespace string
@@ -90,7 +93,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.TokenReviews == (auth.ReviewLimits{}) {
 		opts.TokenReviews = auth.DefaultReviewLimits
 	}
-	gate, err := auth.NewGate(mgr.GetConfig(), auth.Options{Limits: opts.TokenReviews, Audiences: opts.TokenAudiences})
+	gate, err := auth.NewGate(mgr.GetConfig(), auth.Options{
+		Limits: opts.TokenReviews, Audiences: opts.TokenAudiences, Lifetimes: opts.TokenLifetimes,
+	})
 	if err != nil {
 		return err
 	}
