@@ -33,8 +33,9 @@ func (c Caps) Or(defaults Caps) Caps {
 // source leave room for many clients behind one address: make bench drives 256 clients, each
 // on a kept-alive connection, from one host.
 var (
-	// DefaultConnections: a connection over a cap is still accepted, up to twice the cap, to be
-	// answered; twice the total stays within a 256 MiB memory limit with TLS buffers.
+	// DefaultConnections: connections past a cap are still accepted, up to twice it, to be
+	// answered. Twice the total, at a few tens of KiB a connection (its goroutine, buffers and
+	// TLS state), stays within the shipped 256 MiB memory limit.
 	DefaultConnections = Caps{Total: 2048, PerSource: 512}
 	// DefaultRequests: an HTTP/1 connection carries one request at a time, so a source's
 	// requests in flight never pass its connections; the caps bound what the requests hold at
