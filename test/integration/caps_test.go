@@ -55,7 +55,7 @@ func TestConnectionCapPerSource(t *testing.T) {
 			t.Fatalf("a connection past the cap, in %s: %v", c.base, err)
 		}
 		checkOverCap(t, r, "open connections from 127.0.0.1")
-		if r.header.Get("Connection") != "close" {
+		if !c.conn.closing {
 			t.Errorf("a connection past the cap, in %s, was answered without Connection: close", c.base)
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(capsWait))
@@ -155,6 +155,8 @@ func callFrom(t *testing.T, ip, url string) response {
 type rawConn struct {
 	net.Conn
 	br *bufio.Reader
+	// closing: the last answer said Connection: close.
+	closing bool
 }
 
 // dialFrom connects to host from local address ip (any of 127.0.0.0/8 on Linux).
@@ -186,17 +188,21 @@ func (c *rawConn) call(t *testing.T, url string) (response, error) {
 	if err := req.Write(c); err != nil {
 		return response{}, err
 	}
-	return readResponse(c.br, req)
+	r, closing, err := readResponse(c.br, req)
+	c.closing = closing
+	return r, err
 }
 
-func readResponse(br *bufio.Reader, req *http.Request) (response, error) {
+// readResponse reads the answer to req, and whether it said Connection: close (a header
+// http.ReadResponse takes out).
+func readResponse(br *bufio.Reader, req *http.Request) (response, bool, error) {
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		return response{}, err
+		return response{}, false, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: body}, err
+	return response{status: resp.StatusCode, header: resp.Header, body: body}, resp.Close, err
 }
 
 // servedConn opens a connection from ip that the server serves: a list answered 200. A
@@ -255,7 +261,7 @@ func (h *heldCreate) finish(t *testing.T) response {
 	if _, err := io.WriteString(h.conn, h.body); err != nil {
 		t.Fatal(err)
 	}
-	r, err := readResponse(h.conn.br, &http.Request{Method: http.MethodPost})
+	r, _, err := readResponse(h.conn.br, &http.Request{Method: http.MethodPost})
 	if err != nil {
 		t.Fatalf("held create of %s: %v", h.item, err)
 	}
