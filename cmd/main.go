@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/localcp"
 	"github.com/contentlib/update-session-operator/internal/memlimit"
@@ -45,6 +46,7 @@ type flags struct {
 	pprofAddr                        string
 	restNamespace, restCertDir       string
 	restShutdownDelay                time.Duration
+	restConnections, restRequests    admit.Caps
 	leaderElect, secureMetrics       bool
 	enableHTTP2                      bool
 	localControlPlane                bool
@@ -79,6 +81,16 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 	fs.DurationVar(&f.restShutdownDelay, "rest-shutdown-delay", 0,
 		"On SIGTERM, how long the REST server keeps answering while /readyz reports not ready, before it closes "+
 			"its listener: the time a Service takes to stop routing to a stopping pod (the shipped Deployment sets 5s).")
+	fs.IntVar(&f.restConnections.Total, "rest-max-connections", admit.DefaultConnections.Total,
+		"REST connections open at once. One past it has its request answered 503 SERVICE_UNAVAILABLE with "+
+			"Retry-After and is closed; one past twice it is closed at accept.")
+	fs.IntVar(&f.restConnections.PerSource, "rest-max-connections-per-source", admit.DefaultConnections.PerSource,
+		"REST connections open at once from one source IP (a pod, a node, a load balancer), refused as past "+
+			"--rest-max-connections.")
+	fs.IntVar(&f.restRequests.Total, "rest-max-requests-in-flight", admit.DefaultRequests.Total,
+		"REST requests in flight at once; one past it is answered 503 SERVICE_UNAVAILABLE with Retry-After at once.")
+	fs.IntVar(&f.restRequests.PerSource, "rest-max-requests-in-flight-per-source", admit.DefaultRequests.PerSource,
+		"REST requests in flight at once from one source IP; one past it is answered as past --rest-max-requests-in-flight.")
 	fs.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
 		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
 	fs.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
@@ -140,6 +152,10 @@ func (f flags) validate() error {
 		return fmt.Errorf("--terminal-retention must not be negative, got %s", f.policy.TerminalRetention)
 	case f.tokenReviews.QPS <= 0 || f.tokenReviews.Burst < 1 || f.tokenReviews.Concurrency < 1:
 		return errors.New("--rest-token-review-qps, --rest-token-review-burst and --rest-token-review-concurrency must be positive")
+	case f.restConnections.Total < 1 || f.restConnections.PerSource < 1 ||
+		f.restRequests.Total < 1 || f.restRequests.PerSource < 1:
+		return errors.New("--rest-max-connections, --rest-max-connections-per-source, --rest-max-requests-in-flight " +
+			"and --rest-max-requests-in-flight-per-source must be positive")
 	case f.restShutdownDelay < 0:
 		return fmt.Errorf("--rest-shutdown-delay must not be negative, got %s", f.restShutdownDelay)
 	case f.concurrency < 1:
@@ -187,6 +203,8 @@ func run(f flags) error {
 		RESTNamespace:     f.restNamespace,
 		RESTCertDir:       f.restCertDir,
 		RESTShutdownDelay: f.restShutdownDelay,
+		RESTConnections:   f.restConnections,
+		RESTRequests:      f.restRequests,
 		Policy:            f.policy,
 		Concurrency:       f.concurrency,
 

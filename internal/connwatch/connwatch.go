@@ -206,3 +206,7 @@ func (c *conn) Close() error {
 	c.w.forget(c)
 	return c.Conn.Close()
 }
+
+// NetConn returns the connection it watches, as tls.Conn's NetConn does, for whoever looks for
+// a connection under its wrappers.
+func (c *conn) NetConn() net.Conn { return c.Conn }

@@ -55,6 +55,15 @@ var (
 			"and headers), answer (from the headers until the answer is written) or idle (between requests).",
 	}, []string{"phase"})
 
+	// RESTRefused counts what the REST server refused for being past its caps: reason
+	// "connections" (a connection past the caps on open connections, answered or closed) or
+	// "in_flight" (a request past the caps on requests in flight).
+	RESTRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "updatesession_rest_refused_total",
+		Help: "REST connections and requests refused for being past the server's caps, in total or per source, " +
+			"by reason: connections (open connections) or in_flight (requests in flight).",
+	}, []string{"reason"})
+
 	// Deletions counts sessions the operator deleted: reason "expired" or "retention".
 	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_deletions_total",
@@ -75,8 +84,19 @@ var SessionsByState = &sessionsByState{}
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, KeepAliveRefreshes, WriteConflicts,
-		ConnectionsClosed, Deletions, ExpiryLateness, SessionsByState)
+		ConnectionsClosed, RESTRefused, Deletions, ExpiryLateness, SessionsByState)
+	// Each reason is exported from the start, at zero, so that a rate over it exists before the
+	// first refusal.
+	for _, reason := range []string{RefusedConnections, RefusedInFlight} {
+		RESTRefused.WithLabelValues(reason)
+	}
 }
+
+// The reasons of RESTRefused.
+const (
+	RefusedConnections = "connections"
+	RefusedInFlight    = "in_flight"
+)
 
 // RESTCall is the series of REST calls of one operation and result. Resolving them once, for
 // the results the hot path answers, saves hashing both labels twice on every call.

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/login"
@@ -43,6 +44,12 @@ type Options struct {
 	RESTCertDir string
 	// RESTShutdownDelay is how long the REST server answers, not ready, after shutdown begins.
 	RESTShutdownDelay time.Duration
+	// RESTConnections caps the REST server's open connections, in total and per source (remote
+	// IP); zero fields take admit.DefaultConnections's.
+	RESTConnections admit.Caps
+	// RESTRequests caps its requests in flight, in total and per source; zero fields take
+	// admit.DefaultRequests's.
+	RESTRequests admit.Caps
 	// TokenReviews bound the reviews of unknown tokens; zero values take auth.DefaultReviewLimits.
 	TokenReviews auth.ReviewLimits
 	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
@@ -104,6 +111,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Addr:          opts.RESTAddr,
 		CertDir:       opts.RESTCertDir,
 		ShutdownDelay: opts.RESTShutdownDelay,
+		Connections:   opts.RESTConnections.Or(admit.DefaultConnections),
+		Requests:      opts.RESTRequests.Or(admit.DefaultRequests),
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		Store:         sessions,

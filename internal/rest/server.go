@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/connwatch"
 	"github.com/contentlib/update-session-operator/internal/login"
@@ -81,10 +82,17 @@ type Server struct {
 	DefaultNamespace string
 	// CertDir holds tls.crt and tls.key; empty serves plain HTTP.
 	CertDir string
+	// Connections caps the connections open at once, in total and per source (remote IP): one
+	// past a cap has its request answered SERVICE_UNAVAILABLE and is closed; one past twice a cap
+	// is closed at accept. Requests caps the requests in flight at once, in total and per
+	// source: one past a cap is answered SERVICE_UNAVAILABLE at once. Zero fields are no cap.
+	Connections, Requests admit.Caps
 	// ShutdownDelay is how long the server keeps answering, not ready, after shutdown begins
 	// and before it closes its listener: the time a Service takes to stop sending it calls.
 	ShutdownDelay time.Duration
 
+	// inFlight counts the requests in flight, by source.
+	inFlight *admit.Counter
 	// serving is true from when the listener accepts calls until shutdown begins.
 	serving atomic.Bool
 }
@@ -113,10 +121,12 @@ func (s *Server) Start(ctx context.Context) error {
 	// connwatch. It watches below TLS, so that handshakes count.
 	watch := connwatch.New(connwatch.Limits{Request: readTimeout, Answer: answerTimeout, Idle: idleTimeout},
 		func(p connwatch.Phase) { metrics.ConnectionsClosed.WithLabelValues(p.String()).Inc() })
-	ln = watch.Listener(ln)
+	// The caps count below the watch, so that a connection closed at accept is never watched.
+	ln = watch.Listener(admit.Listener(ln, s.Connections, refusedConnections.Inc))
 	srv := &http.Server{
 		Handler:        s.Handler(),
 		ConnState:      watch.ConnState,
+		ConnContext:    admit.ConnContext,
 		MaxHeaderBytes: serverMaxHeaderBytes,
 		// Calls in flight at shutdown finish their API-server calls (bounded by requestTimeout):
 		// a keep-alive that was applied is answered, not cut off.
@@ -183,9 +193,11 @@ func (s *Server) drain(errc <-chan error) {
 	}
 }
 
-// Handler routes every request through the operation table.
+// Handler routes every request within the caps on requests in flight through the operation
+// table.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.serve)
+	s.inFlight = admit.NewCounter(s.Requests)
+	return http.HandlerFunc(s.serveWithinCaps)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
