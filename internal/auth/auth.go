@@ -17,8 +17,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"golang.org/x/sync/singleflight"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
@@ -189,8 +189,8 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 		// Accepted tokens are remembered by the Gate (see Caller); this cache remembers
 		// refusals, and makes concurrent reviews of one token a single review. Errors (an
 		// unreachable API server, a throttled review) are not cached.
-		tokens:         cache.New(reviews, false, 0, ttl.RefusedToken),
-		confirmations:  NewFairLimiter(opts.Confirmations, opts.Now),
+		tokens:        cache.New(reviews, false, 0, ttl.RefusedToken),
+		confirmations: NewFairLimiter(opts.Confirmations, opts.Now),
 		unverified: NewFairLimiter(FairShare{QPS: opts.Limits.QPS, Burst: opts.Limits.Burst,
 			Concurrency: opts.Limits.Concurrency}, opts.Now),
 		refreshes:      refreshes,
