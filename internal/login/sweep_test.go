@@ -106,4 +106,3 @@ func TestSweepPagesThroughLogins(t *testing.T) {
 		t.Errorf("Sweep listed %d pages, want 3", logins.lists)
 	}
 }
-
