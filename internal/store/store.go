@@ -59,7 +59,10 @@ const (
 	Spec
 )
 
-// Store reads sessions from the manager's cache and writes them to the API server.
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=patch
+
+// Store reads sessions from the manager's cache and writes them to the API server. It patches
+// the spec (see Update).
 type Store struct {
 	client    client.Client
 	apiReader client.Reader
