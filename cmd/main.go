@@ -26,9 +26,11 @@ import (
 	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/localcp"
+	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/memlimit"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
 )
 
 var (
@@ -59,6 +61,8 @@ type flags struct {
 	tokenAudiences                   []string
 	loginSessions                    bool
 	loginNamespace                   string
+	loginsPerIdentity                int
+	restReads                        store.ReadLimits
 }
 
 // bindFlags defines the manager's flags on fs, returning where their values go.
@@ -128,6 +132,12 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 			"false answers with the caller's token itself.")
 	fs.StringVar(&f.loginNamespace, "rest-login-namespace", "",
 		"Where logins keep their Secrets; empty: the namespace the manager runs in, else default.")
+	fs.IntVar(&f.loginsPerIdentity, "rest-login-max-per-identity", login.DefaultMaxPerIdentity,
+		"Logins of unexpired tokens stored per caller identity; past it login answers with the caller's token itself.")
+	fs.Float64Var(&f.restReads.QPS, "rest-read-qps", store.DefaultReadLimits.QPS,
+		"API-server reads a second per REST caller (get, list, create, login); past it a call answers 503 with Retry-After.")
+	fs.IntVar(&f.restReads.Burst, "rest-read-burst", store.DefaultReadLimits.Burst,
+		"Burst of API-server reads per REST caller.")
 	fs.BoolVar(&f.localControlPlane, "local-control-plane", false,
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
 	fs.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
@@ -156,6 +166,10 @@ func (f flags) validate() error {
 		f.restRequests.Total < 1 || f.restRequests.PerSource < 1:
 		return errors.New("--rest-max-connections, --rest-max-connections-per-source, --rest-max-requests-in-flight " +
 			"and --rest-max-requests-in-flight-per-source must be positive")
+	case f.loginsPerIdentity < 1:
+		return fmt.Errorf("--rest-login-max-per-identity must be at least 1, got %d", f.loginsPerIdentity)
+	case f.restReads.QPS <= 0 || f.restReads.Burst < 1:
+		return errors.New("--rest-read-qps and --rest-read-burst must be positive")
 	case f.restShutdownDelay < 0:
 		return fmt.Errorf("--rest-shutdown-delay must not be negative, got %s", f.restShutdownDelay)
 	case f.concurrency < 1:
@@ -211,6 +225,9 @@ func run(f flags) error {
 		TokenReviews:   f.tokenReviews,
 		TokenAudiences: f.tokenAudiences,
 		LoginNamespace: f.logins(),
+
+		LoginsPerIdentity: f.loginsPerIdentity,
+		RESTReads:         f.restReads,
 	})
 	if err != nil {
 		return err
@@ -285,8 +302,8 @@ func managerOptions(f flags) ctrl.Options {
 	}
 	return ctrl.Options{
 		Scheme: scheme,
-		// The cache holds every session; their managedFields are half their size and unused.
-		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// The cache holds every session: only what the operator reads of them.
+		Cache:                  operator.CacheOptions(cache.Options{}),
 		Metrics:                metrics,
 		HealthProbeBindAddress: f.probeAddr,
 		PprofBindAddress:       f.pprofAddr,

@@ -40,6 +40,11 @@ const (
 	SecretType corev1.SecretType = "library.contentlib.dev/login"
 	// Label marks a login's Secret, so that the sweeper lists only those.
 	Label = "library.contentlib.dev/login"
+	// IdentityLabel holds a hash of the user name a login was made for (IdentityHash), so that
+	// every replica can count an identity's logins with one list of metadata.
+	IdentityLabel = "library.contentlib.dev/login-identity"
+	// DefaultMaxPerIdentity is how many logins of unexpired tokens one identity may have stored.
+	DefaultMaxPerIdentity = 16
 	// ExpiresAnnotation is when the token of a login expires (RFC 3339): the sweeper deletes the
 	// Secret after that. Tokens without an expiry have none.
 	ExpiresAnnotation = "library.contentlib.dev/expires"
@@ -56,6 +61,8 @@ const (
 var (
 	// ErrUnknown: no login made this id.
 	ErrUnknown = errors.New("the session id is unknown: log in (POST /api/session) for a new one")
+	// ErrTooMany: the identity has as many logins stored as it may; the login was not stored.
+	ErrTooMany = errors.New("the caller has as many logins stored as it may")
 	// ErrEnded: the token the session was made from is no longer valid.
 	ErrEnded = errors.New("the session has ended: the token it was made from has expired or was revoked; log in again")
 )
@@ -82,6 +89,8 @@ type Store struct {
 	reader    client.Reader
 	namespace string
 	gate      *auth.Gate
+	// perIdentity bounds the logins stored for one identity (see Login).
+	perIdentity int
 
 	// lookups bound the reads that ids this replica does not know cost, as the Gate bounds the
 	// reviews of unknown tokens: a flood of made-up ids costs the API server a fixed rate.
@@ -93,10 +102,15 @@ type Store struct {
 }
 
 // New returns a Store that keeps logins in namespace and authenticates their tokens with gate.
-// limits bound the Secret reads of ids the replica does not know.
-func New(c client.Client, reader client.Reader, namespace string, gate *auth.Gate, limits auth.ReviewLimits) *Store {
+// limits bound the Secret reads of ids the replica does not know; perIdentity bounds the logins
+// stored for one identity (DefaultMaxPerIdentity when not positive).
+func New(c client.Client, reader client.Reader, namespace string, gate *auth.Gate, limits auth.ReviewLimits,
+	perIdentity int) *Store {
+	if perIdentity <= 0 {
+		perIdentity = DefaultMaxPerIdentity
+	}
 	return &Store{
-		client: c, reader: reader, namespace: namespace, gate: gate,
+		client: c, reader: reader, namespace: namespace, gate: gate, perIdentity: perIdentity,
 		lookups: auth.NewLimiter(limits),
 		byID:    map[string]*auth.Caller{},
 	}
@@ -106,16 +120,34 @@ func New(c client.Client, reader client.Reader, namespace string, gate *auth.Gat
 func (s *Store) Namespace() string { return s.namespace }
 
 // Login returns the session id of token, whose caller the Gate has authenticated (nil: not
-// yet), and makes sure every replica can find it.
+// yet), and makes sure every replica can find it. A caller may have at most perIdentity logins
+// of unexpired tokens stored, counted on the API server so that every replica agrees (logins
+// made at the same moment on several replicas may pass the count together); past that, Login
+// stores nothing and answers ErrTooMany. A token already logged in is never refused: its
+// login is stored already, and it answers the same id.
 func (s *Store) Login(ctx context.Context, token string, caller *auth.Caller) (string, error) {
 	k := deriveID(token)
 	id := hex.EncodeToString(k)
 	if s.cached(id) != nil {
 		return id, nil
 	}
-	secret, err := sealed(k, token, s.namespace)
+	identity := ""
+	if caller != nil {
+		identity = IdentityHash(caller.GetName())
+	}
+	secret, err := sealed(k, token, s.namespace, identity)
 	if err != nil {
 		return "", err
+	}
+	if identity != "" {
+		stored, err := s.checkRoom(ctx, identity, secret.Name, time.Now())
+		if err != nil {
+			return "", err
+		}
+		if stored {
+			s.remember(id, caller)
+			return id, nil
+		}
 	}
 	if err := s.client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", fmt.Errorf("storing the login in Secret %s/%s: %w", s.namespace, secret.Name, err)
@@ -124,6 +156,38 @@ func (s *Store) Login(ctx context.Context, token string, caller *auth.Caller) (s
 		s.remember(id, caller)
 	}
 	return id, nil
+}
+
+// checkRoom lists the metadata of identity's logins and reports whether the Secret name is
+// among them; if not, it refuses with ErrTooMany when identity already has perIdentity logins
+// whose tokens have not expired at now.
+func (s *Store) checkRoom(ctx context.Context, identity, name string, now time.Time) (stored bool, err error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	if err := s.reader.List(ctx, list, client.InNamespace(s.namespace),
+		client.MatchingLabels{Label: "true", IdentityLabel: identity}); err != nil {
+		return false, fmt.Errorf("counting the caller's logins: %w", err)
+	}
+	live := 0
+	for i := range list.Items {
+		switch {
+		case list.Items[i].Name == name:
+			return true, nil
+		case !expired(&list.Items[i], now):
+			live++
+		}
+	}
+	if live >= s.perIdentity {
+		return false, fmt.Errorf("%w (%d logins of unexpired tokens)", ErrTooMany, live)
+	}
+	return false, nil
+}
+
+// IdentityHash is the IdentityLabel of the logins of user: a hash of the name, so that any
+// name fits a label value.
+func IdentityHash(user string) string {
+	sum := sha256.Sum256([]byte(user))
+	return hex.EncodeToString(sum[:16])
 }
 
 // Authenticate returns the caller of a session id. The caller stands as long as its token's
@@ -264,8 +328,8 @@ func aead(k []byte) (cipher.AEAD, error) {
 }
 
 // sealed is the Secret of a login: token encrypted with a key of session id k, bound to the
-// Secret's name, and immutable.
-func sealed(k []byte, token, namespace string) (*corev1.Secret, error) {
+// Secret's name, and immutable; labelled with the IdentityHash identity when it is not empty.
+func sealed(k []byte, token, namespace, identity string) (*corev1.Secret, error) {
 	gcm, err := aead(k)
 	if err != nil {
 		return nil, err
@@ -284,6 +348,9 @@ func sealed(k []byte, token, namespace string) (*corev1.Secret, error) {
 		Type:      SecretType,
 		Immutable: ptr.To(true),
 		Data:      map[string][]byte{tokenKey: gcm.Seal(nonce, nonce, []byte(token), []byte(name))},
+	}
+	if identity != "" {
+		secret.Labels[IdentityLabel] = identity
 	}
 	if exp := auth.TokenExpiry(token); !exp.IsZero() {
 		secret.Annotations = map[string]string{ExpiresAnnotation: exp.UTC().Format(time.RFC3339)}

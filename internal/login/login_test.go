@@ -42,7 +42,7 @@ func TestIDsAreTheTokensAndNothingElse(t *testing.T) {
 	if !IsID(id) {
 		t.Fatalf("id %q has not the shape of an id", id)
 	}
-	secret, err := sealed(k, token, "ns")
+	secret, err := sealed(k, token, "ns", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,14 +73,14 @@ func TestIDsAreTheTokensAndNothingElse(t *testing.T) {
 func TestSecretsSayWhenTheirTokenExpires(t *testing.T) {
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	jwt := "eyJhbGciOiJub25lIn0." + base64URL(`{"exp":`+strconv.FormatInt(exp.Unix(), 10)+`}`) + ".sig"
-	secret, err := sealed(deriveID(jwt), jwt, "ns")
+	secret, err := sealed(deriveID(jwt), jwt, "ns", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := secret.Annotations[ExpiresAnnotation]; got != "2030-01-02T03:04:05Z" {
 		t.Errorf("expires = %q, want 2030-01-02T03:04:05Z", got)
 	}
-	secret, err = sealed(deriveID("opaque"), "opaque", "ns")
+	secret, err = sealed(deriveID("opaque"), "opaque", "ns", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -41,23 +42,42 @@ func (w *Sweeper) Start(ctx context.Context) error {
 	}
 }
 
-// Sweep deletes the logins whose token expired before now and returns how many it deleted.
+// sweepPage is how many logins one list of the sweeper returns.
+const sweepPage = 500
+
+// Sweep deletes the logins whose token expired before now and returns how many it deleted. It
+// lists the logins' metadata only (their tokens are never needed) a page at a time, so that no
+// call asks the API server for every login at once.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
-	var list corev1.SecretList
-	if err := s.reader.List(ctx, &list, client.InNamespace(s.namespace), client.HasLabels{Label}); err != nil {
-		return 0, err
-	}
+	opts := []client.ListOption{client.InNamespace(s.namespace), client.HasLabels{Label},
+		client.MatchingFields{"type": string(SecretType)}, client.Limit(sweepPage)}
 	deleted := 0
-	for i := range list.Items {
-		secret := &list.Items[i]
-		exp, err := time.Parse(time.RFC3339, secret.Annotations[ExpiresAnnotation])
-		if err != nil || now.Before(exp) || secret.Type != SecretType {
-			continue
-		}
-		if err := client.IgnoreNotFound(s.client.Delete(ctx, secret, client.Preconditions{UID: &secret.UID})); err != nil {
+	for page := ""; ; {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := s.reader.List(ctx, list, append(opts, client.Continue(page))...); err != nil {
 			return deleted, err
 		}
-		deleted++
+		for i := range list.Items {
+			meta := &list.Items[i]
+			if !expired(meta, now) {
+				continue
+			}
+			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: meta.Namespace, Name: meta.Name}}
+			if err := client.IgnoreNotFound(s.client.Delete(ctx, secret, client.Preconditions{UID: &meta.UID})); err != nil {
+				return deleted, err
+			}
+			deleted++
+		}
+		if page = list.Continue; page == "" {
+			return deleted, nil
+		}
 	}
-	return deleted, nil
+}
+
+// expired reports whether the token of a login expired before now. A login without a readable
+// expiry has not.
+func expired(meta *metav1.PartialObjectMetadata, now time.Time) bool {
+	exp, err := time.Parse(time.RFC3339, meta.Annotations[ExpiresAnnotation])
+	return err == nil && !now.Before(exp)
 }

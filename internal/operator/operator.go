@@ -17,7 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
@@ -60,8 +62,28 @@ type Options struct {
 	// LoginNamespace is where logins keep their Secrets (see package login); empty: login
 	// answers with the caller's token.
 	LoginNamespace string
+	// LoginsPerIdentity bounds the logins stored for one identity; zero takes
+	// login.DefaultMaxPerIdentity.
+	LoginsPerIdentity int
+	// RESTReads bound the API-server reads of each REST caller; zero values take
+	// store.DefaultReadLimits.
+	RESTReads store.ReadLimits
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
+}
+
+// CacheOptions are the manager's cache options base with what the operator needs of its
+// cache: sessions trimmed to what the operator reads (see store.Trim), any other object without
+// managedFields. cmd/main.go and the tests share them.
+func CacheOptions(base cache.Options) cache.Options {
+	base.DefaultTransform = cache.TransformStripManagedFields()
+	byObject := make(map[client.Object]cache.ByObject, len(base.ByObject)+1)
+	for obj, by := range base.ByObject {
+		byObject[obj] = by
+	}
+	byObject[&v1alpha1.UpdateSession{}] = cache.ByObject{Transform: store.TrimTransform}
+	base.ByObject = byObject
+	return base
 }
 
 // Setup registers the operator's parts with mgr.
@@ -76,7 +98,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache())); err != nil {
 		return err
 	}
-	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock)
+	if opts.RESTReads == (store.ReadLimits{}) {
+		opts.RESTReads = store.DefaultReadLimits
+	}
+	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock).WithReadLimits(opts.RESTReads)
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
@@ -129,7 +154,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	if opts.LoginNamespace != "" {
-		server.Logins = login.New(mgr.GetClient(), mgr.GetAPIReader(), opts.LoginNamespace, gate, opts.TokenReviews)
+		server.Logins = login.New(mgr.GetClient(), mgr.GetAPIReader(), opts.LoginNamespace, gate, opts.TokenReviews,
+			opts.LoginsPerIdentity)
 		sweeper := &login.Sweeper{Store: server.Logins, Log: mgr.GetLogger().WithName("login")}
 		if err := mgr.Add(sweeper); err != nil {
 			return err

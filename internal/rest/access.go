@@ -99,6 +99,18 @@ func (s *Server) authorize(ctx context.Context, caller *auth.Caller, op *operati
 	return nil
 }
 
+// chargeRead spends one of caller's reads of the API server (see store.ReadLimits), so that
+// no caller spends the operator's API-server budget alone: past its budget a caller is
+// answered SERVICE_UNAVAILABLE with Retry-After, while every other caller is served.
+func (s *Server) chargeRead(caller *auth.Caller) error {
+	if err := s.Store.ChargeRead(caller.GetName()); err != nil {
+		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot serve the call now: %v.", err)
+		e.RetryAfter = retryAfter
+		return e
+	}
+	return nil
+}
+
 // callerNamespace is where create and list work: the namespace the request names, else the
 // caller's service-account namespace, else the default.
 func (s *Server) callerNamespace(caller *auth.Caller, requested string) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +37,9 @@ func (s *Server) create(ctx context.Context, c call) (any, error) {
 	}
 	us, err := newSession(c.namespace, in, c.params["client_token"])
 	if err != nil {
+		return nil, err
+	}
+	if err := s.chargeRead(c.caller); err != nil {
 		return nil, err
 	}
 	if existing, err := s.byToken(ctx, us); existing != nil || err != nil {
@@ -139,6 +143,9 @@ func (s *Server) checkItemFree(ctx context.Context, us *v1alpha1.UpdateSession) 
 // get, it reads from the API server: a client must see the session it just created or
 // deleted, whichever replica it talked to.
 func (s *Server) list(ctx context.Context, c call) (any, error) {
+	if err := s.chargeRead(c.caller); err != nil {
+		return nil, err
+	}
 	opts := []client.ListOption{client.InNamespace(c.namespace)}
 	if item := c.params["library_item_id"]; item != "" {
 		opts = append(opts, client.MatchingFields{index.LibraryItem: item})
@@ -165,6 +172,9 @@ func (s *Server) list(ctx context.Context, c call) (any, error) {
 // get returns the session's model, read from the API server: the cache may lag behind a
 // change the client just made.
 func (s *Server) get(ctx context.Context, c call) (any, error) {
+	if err := s.chargeRead(c.caller); err != nil {
+		return nil, err
+	}
 	us, err := s.Store.Live(ctx, c.session)
 	if err != nil {
 		return nil, err
@@ -172,7 +182,9 @@ func (s *Server) get(ctx context.Context, c call) (any, error) {
 	return toModel(us), nil
 }
 
-// update replaces the session's warning_behavior, the one field update applies.
+// update replaces the session's warning_behavior, the one field update applies. It writes
+// only what changed: an update that leaves warning_behavior as it was counts as the client's
+// activity as a keep-alive does, with no write while lastActivity is fresh.
 func (s *Server) update(ctx context.Context, c call) (any, error) {
 	var in sessionInput
 	if err := decodeOptional(c.body, &in); err != nil {
@@ -183,18 +195,26 @@ func (s *Server) update(ctx context.Context, c call) (any, error) {
 		return nil, err
 	}
 	us := c.own()
-	_, err = s.Store.Update(ctx, us, store.Spec, func(us *v1alpha1.UpdateSession) (bool, error) {
+	changed, err := s.Store.Update(ctx, us, store.Spec, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return session.SetWarningBehavior(us, wb)
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Recording the activity is secondary: the spec changed, so the call succeeded.
-	_, err = s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		return s.Policy.Activity(us, s.Clock.Now())
+	activity := s.Policy.Activity
+	if !changed {
+		activity = func(us *v1alpha1.UpdateSession, now time.Time) (bool, error) {
+			return s.Policy.KeepAlive(us, nil, now)
+		}
+	}
+	// Recording the activity is secondary: the spec is as the client asked, so the call succeeded.
+	written, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		return activity(us, s.Clock.Now())
 	})
 	if err != nil {
 		s.Log.Error(err, "Recording the activity of an update", "session", us.Name)
+	} else if !changed && !written {
+		metrics.WritesSaved.Inc()
 	}
 	return nil, nil
 }

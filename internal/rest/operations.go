@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"maps"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
@@ -166,16 +168,40 @@ var fixedOperations = map[fixedRoute]*operation{
 	{http.MethodGet, apiDownloadSessionPath, ""}:  {name: "download-session-list", handle: noDownloadSessions},
 }
 
+// loginAccess is the access a login requires: get on the update sessions of the caller's
+// namespace (its service account's, else the default). Login stores a Secret for its caller, so
+// only callers who can use this API get one; get is the least a session's caller needs (every
+// role that lets a client work on sessions grants it), and the namespace is the one where
+// login's clients (govc, govmomi), which name none, work.
+var loginAccess = &operation{name: "login", verb: verbGet}
+
 // logIn answers with the session id of the caller's token; a caller that sent a session id
-// gets it back. Should the login not be stored (the API server unreachable, or RBAC that does
-// not let the operator write Secrets in its namespace), it answers with the token itself, as
-// every replica accepts it in vmware-api-session-id.
+// gets it back. A caller without loginAccess is refused UNAUTHORIZED, and nothing is stored.
+// Should the login not be stored (the caller has as many logins as it may, the API server is
+// unreachable, or RBAC does not let the operator write Secrets in its namespace), it answers
+// with the token itself, as every replica accepts it in vmware-api-session-id.
 func logIn(s *Server, ctx context.Context, c call) (any, error) {
 	if s.Logins == nil || c.loggedIn {
 		return c.token, nil
 	}
-	id, err := s.Logins.Login(ctx, c.token, c.caller)
+	home, err := s.callerNamespace(c.caller, "")
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c.caller, loginAccess, home, ""); err != nil {
+		return nil, err
+	}
+	// Counting the caller's logins reads the API server.
+	if err := s.chargeRead(c.caller); err != nil {
+		return nil, err
+	}
+	id, err := s.Logins.Login(ctx, c.token, c.caller)
+	switch {
+	case errors.Is(err, login.ErrTooMany):
+		s.Log.V(1).Info("Login answers with the caller's token: the caller has as many logins as it may",
+			"caller", c.caller.GetName(), "error", err.Error())
+		return c.token, nil
+	case err != nil:
 		s.Log.Error(err, "Login answers with the caller's token: the session cannot be stored",
 			"namespace", s.Logins.Namespace(), "caller", c.caller.GetName())
 		return c.token, nil

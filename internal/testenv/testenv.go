@@ -145,7 +145,7 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 		Scheme:                 Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
+		Cache:                  operator.CacheOptions(cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}}),
 		Controller:             config.Controller{SkipNameValidation: &skip},
 	}
 	if tweak != nil {

@@ -209,7 +209,7 @@ func waitRevoked(t *testing.T, token string) {
 func TestSweepDeletesLoginsOfExpiredTokens(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	store := login.New(env.Client, env.Client, ns, nil, auth.DefaultReviewLimits)
+	store := login.New(env.Client, env.Client, ns, nil, auth.DefaultReviewLimits, 0)
 	exp := time.Now().Add(time.Hour).Truncate(time.Second)
 	expiring := "eyJhbGciOiJub25lIn0." +
 		base64.RawURLEncoding.EncodeToString([]byte(`{"exp":`+strconv.FormatInt(exp.Unix(), 10)+`}`)) + ".sig"

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// ErrReadBudget: the caller has spent its budget of API-server reads; it should retry shortly.
+var ErrReadBudget = errors.New("too many reads of the Kubernetes API server by this caller; retry shortly")
+
+// ReadLimits bound the API-server reads that one caller's REST calls cost (get and list read
+// the API server, not the cache, so that a client sees its own changes on every replica), so
+// that no caller can spend the operator's API-server budget alone.
+type ReadLimits struct {
+	// QPS and Burst: the rate of each caller's reads.
+	QPS   float64
+	Burst int
+}
+
+// DefaultReadLimits: 10 reads a second per caller, 50 after a quiet spell.
+var DefaultReadLimits = ReadLimits{QPS: 10, Burst: 50}
+
+// maxReaders bounds the callers whose read budgets are remembered. A budget that has refilled
+// is the same as a new one and is dropped first; past that, an arbitrary one is.
+const maxReaders = 4096
+
+// readBudgets holds a token bucket per caller.
+type readBudgets struct {
+	limits ReadLimits
+
+	mu      sync.Mutex
+	callers map[string]*rate.Limiter
+}
+
+func newReadBudgets(l ReadLimits) *readBudgets {
+	return &readBudgets{limits: l, callers: map[string]*rate.Limiter{}}
+}
+
+// take spends one read of caller's budget at now, or refuses with ErrReadBudget.
+func (b *readBudgets) take(caller string, now time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.callers[caller]
+	if l == nil {
+		b.makeRoom(now)
+		l = rate.NewLimiter(rate.Limit(b.limits.QPS), b.limits.Burst)
+		b.callers[caller] = l
+	}
+	if !l.AllowN(now, 1) {
+		return ErrReadBudget
+	}
+	return nil
+}
+
+// makeRoom drops budgets until there is room for one more: the refilled ones, else one.
+func (b *readBudgets) makeRoom(now time.Time) {
+	if len(b.callers) < maxReaders {
+		return
+	}
+	for caller, l := range b.callers {
+		if l.TokensAt(now) >= float64(b.limits.Burst) {
+			delete(b.callers, caller)
+		}
+	}
+	for caller := range b.callers {
+		if len(b.callers) < maxReaders {
+			return
+		}
+		delete(b.callers, caller)
+	}
+}
