@@ -51,7 +51,7 @@ const (
 	requestTimeout = 10 * time.Second
 )
 
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;update
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
@@ -282,8 +282,8 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // mayLookUp reports whether an id the cache does not have may cost caller an API-server
-// lookup: only if it may run op on sessions of its own namespace. Anyone else, such as a pod
-// probing with random ids, is answered from the cache alone.
+// lookup: only if it may run op on sessions of its own namespace, and within its budget of
+// reads. Anyone else, such as a pod probing with random ids, is answered from the cache alone.
 func (s *Server) mayLookUp(ctx context.Context, caller *auth.Caller, op *operation) bool {
 	home, err := s.callerNamespace(caller, "")
 	if err != nil {
@@ -291,7 +291,7 @@ func (s *Server) mayLookUp(ctx context.Context, caller *auth.Caller, op *operati
 	}
 	allowed, _, err := s.Gate.Authorize(ctx, caller, op.verb, home, "")
 	// When access cannot be reviewed now, the lookup is still bounded by the lookup limits.
-	return err != nil || allowed
+	return (err != nil || allowed) && s.Store.ChargeRead(caller.GetName()) == nil
 }
 
 // authorizeSession checks that caller may run op on us. A caller who may not read us gets the
