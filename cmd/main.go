@@ -96,7 +96,7 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 	fs.IntVar(&f.restRequests.PerSource, "rest-max-requests-in-flight-per-source", admit.DefaultRequests.PerSource,
 		"REST requests in flight at once from one source IP; one past it is answered as past --rest-max-requests-in-flight.")
 	fs.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
-		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set.")
+		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set; at most 24h, as the spec's.")
 	fs.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
 		"How long sessions in DONE, ERROR or CANCELED are kept before they are deleted.")
 	fs.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", session.DefaultMaxCoalesce,
@@ -154,6 +154,10 @@ func (f flags) validate() error {
 	switch {
 	case f.policy.DefaultTimeout <= 0:
 		return fmt.Errorf("--session-timeout must be positive, got %s", f.policy.DefaultTimeout)
+	case f.policy.DefaultTimeout > v1alpha1.MaxExpirationTimeoutSeconds*time.Second:
+		// The CRD refuses a status whose expirationTime is further from lastActivity.
+		return fmt.Errorf("--session-timeout must be at most %s, got %s",
+			v1alpha1.MaxExpirationTimeoutSeconds*time.Second, f.policy.DefaultTimeout)
 	case f.policy.MaxCoalesce < 0:
 		return fmt.Errorf("--keepalive-coalesce-window must not be negative, got %s", f.policy.MaxCoalesce)
 	case f.policy.DeletionMargin < 0:

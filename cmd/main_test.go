@@ -105,3 +105,18 @@ func managerFlags(t *testing.T, objs []*unstructured.Unstructured) []parsedArgs 
 	}
 	return parsed
 }
+
+// TestSessionTimeoutBound checks that the manager refuses a --session-timeout longer than the
+// longest timeout the CRD's status rule allows: its every status write would be refused.
+func TestSessionTimeoutBound(t *testing.T) {
+	for arg, wantOK := range map[string]bool{"24h": true, "1s": true, "24h0m1s": false, "0s": false} {
+		fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+		f, _ := bindFlags(fs)
+		if err := fs.Parse([]string{"--session-timeout=" + arg}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.validate(); (err == nil) != wantOK {
+			t.Errorf("--session-timeout=%s: validate() = %v, want accepted %v", arg, err, wantOK)
+		}
+	}
+}

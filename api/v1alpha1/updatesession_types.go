@@ -50,16 +50,20 @@ type WarningBehavior struct {
 // UpdateSessionSpec is what the creator of a session asks for.
 // +kubebuilder:validation:XValidation:rule="has(self.libraryItemContentVersion) == has(oldSelf.libraryItemContentVersion)",message="libraryItemContentVersion is immutable"
 type UpdateSessionSpec struct {
-	// libraryItemID identifies the content library item the session uploads to.
+	// libraryItemID identifies the content library item the session uploads to: printable
+	// text, without control or format characters.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[^\p{C}\p{Zl}\p{Zp}]*$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="libraryItemID is immutable"
 	LibraryItemID string `json:"libraryItemID"`
 
-	// libraryItemContentVersion is the item's content version when the session was created.
+	// libraryItemContentVersion is the item's content version when the session was created:
+	// printable text, without control or format characters.
 	// +optional
 	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[^\p{C}\p{Zl}\p{Zp}]*$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="libraryItemContentVersion is immutable"
 	LibraryItemContentVersion string `json:"libraryItemContentVersion,omitempty"`
 
@@ -83,6 +87,7 @@ type UpdateSessionSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.state) || has(self.state)",message="state cannot be removed"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.lastActivity) || has(self.lastActivity)",message="lastActivity cannot be removed"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.expirationTime) || has(self.expirationTime)",message="expirationTime cannot be removed"
+// +kubebuilder:validation:XValidation:rule="!has(self.expirationTime) || (has(self.lastActivity) && self.expirationTime >= self.lastActivity && self.expirationTime <= self.lastActivity + duration('86400s'))",message="expirationTime must lie within lastActivity and lastActivity + 86400s, the longest timeout"
 type UpdateSessionStatus struct {
 	// id is the session's identifier on the REST API; it equals metadata.uid.
 	// +optional
@@ -113,9 +118,11 @@ type UpdateSessionStatus struct {
 	// +optional
 	ExpirationTime *metav1.MicroTime `json:"expirationTime,omitempty"`
 
-	// errorMessage says why the session is in ERROR.
+	// errorMessage says why the session is in ERROR: the client's message as printable text
+	// (control characters replaced) of at most 1024 bytes.
 	// +optional
-	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[^\p{C}\p{Zl}\p{Zp}]*$`
 	ErrorMessage string `json:"errorMessage,omitempty"`
 
 	// conditions describe the session's state for tools that read conditions.
@@ -129,6 +136,11 @@ type UpdateSessionStatus struct {
 // AnnotationClientToken holds the client_token a session was created with through the REST
 // API; a create with the same token in the same namespace returns this session.
 const AnnotationClientToken = "library.contentlib.dev/client-token"
+
+// MaxExpirationTimeoutSeconds is the longest idle timeout of a session, whether its spec or the
+// operator's --session-timeout sets it. The status schema holds expirationTime within this of
+// lastActivity: the API server cannot know the operator's flag.
+const MaxExpirationTimeoutSeconds = 86400
 
 // ConditionActive is the condition type that is True while the session is ACTIVE and False
 // once it reached a terminal state; its lastTransitionTime is when it got there, which
@@ -161,6 +173,13 @@ const (
 // +kubebuilder:printcolumn:name="Last-Activity",type=string,JSONPath=`.status.lastActivity`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.spec == oldSelf.spec || !has(oldSelf.status) || !has(oldSelf.status.state) || oldSelf.status.state == 'ACTIVE'",message="spec cannot change once the session has ended"
+// The rule below bounds expirationTime by the spec's timeout where the status rule bounds it
+// by MaxExpirationTimeoutSeconds. It holds a status write that moves lastActivity or
+// expirationTime, not an update that leaves both as they are: the spec's timeout may change,
+// and the operator's next status write follows it (see session.Policy.DesiredStatus). The
+// duration is built with format, not by adding strings: the API server estimates the cost of
+// string(int) + 's' as unbounded and refuses the CRD.
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.expirationTimeoutSeconds) || !has(self.status) || !has(self.status.expirationTime) || !has(self.status.lastActivity) || (has(oldSelf.status) && has(oldSelf.status.expirationTime) && has(oldSelf.status.lastActivity) && self.status.expirationTime == oldSelf.status.expirationTime && self.status.lastActivity == oldSelf.status.lastActivity) || self.status.expirationTime <= self.status.lastActivity + duration('%ds'.format([self.spec.expirationTimeoutSeconds]))",message="expirationTime must not be later than lastActivity + spec.expirationTimeoutSeconds"
 
 // UpdateSession is an upload session to a content library item, kept alive by its client
 // and deleted by the operator once idle past its expiration time.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,9 +22,7 @@ import (
 )
 
 const (
-	msgItemBusy       = "com.vmware.content.library.item.UpdateSession.item_busy"
-	maxItemIDLength   = 255
-	maxErrorMsgLength = 4096
+	msgItemBusy = "com.vmware.content.library.item.UpdateSession.item_busy"
 	// generateNamePrefix names sessions created through the REST API.
 	generateNamePrefix = "us-"
 )
@@ -73,11 +72,8 @@ func (s *Server) create(ctx context.Context, c call) (any, error) {
 
 // newSession builds the UpdateSession a create asks for.
 func newSession(namespace string, in sessionInput, token string) (*v1alpha1.UpdateSession, error) {
-	if in.LibraryItemID == "" || len(in.LibraryItemID) > maxItemIDLength {
-		return nil, invalidArgument("library_item_id is required, 1 to %d characters", maxItemIDLength)
-	}
-	if len(in.LibraryItemContentVersion) > maxItemIDLength {
-		return nil, invalidArgument("library_item_content_version is longer than %d characters", maxItemIDLength)
+	if err := in.check(); err != nil {
+		return nil, err
 	}
 	wb, err := warningBehaviors(in.WarningBehavior)
 	if err != nil {
@@ -266,16 +262,14 @@ type failInput struct {
 	ClientErrorMessage string `json:"client_error_message"`
 }
 
-// fail moves the session to ERROR, keeping the client's message.
+// fail moves the session to ERROR, keeping the client's message as session.CleanMessage makes
+// it printable and bounded: a long or garbled message is kept in part, never refused.
 func (s *Server) fail(ctx context.Context, c call) (any, error) {
 	var in failInput
 	if err := decodeOptional(c.body, &in); err != nil {
 		return nil, err
 	}
-	if len(in.ClientErrorMessage) > maxErrorMsgLength {
-		return nil, invalidArgument("client_error_message is longer than %d bytes", maxErrorMsgLength)
-	}
-	if in.ClientErrorMessage == "" {
+	if strings.TrimSpace(in.ClientErrorMessage) == "" {
 		in.ClientErrorMessage = "The client failed the session without a message."
 	}
 	return nil, s.finish(ctx, c.own(), v1alpha1.StateError, in.ClientErrorMessage)

@@ -131,10 +131,18 @@ func (f *form) writeError(w http.ResponseWriter, err *vapi.Error) {
 	writeJSON(w, err.HTTPStatus(), body)
 }
 
-// unwrap returns an operation's flat input and its named parameters (client_token): the /api
-// form's body as it is with parameters from the query, the /rest form's body member op.bodyKey
-// with parameters beside it in the same wrapper.
+// unwrap returns an operation's flat input and its named parameters (client_token), checked
+// by checkParams: the /api form's body as it is with parameters from the query, the /rest
+// form's body member op.bodyKey with parameters beside it in the same wrapper.
 func (f *form) unwrap(op *operation, body []byte, query url.Values) (flat []byte, params map[string]string, err error) {
+	if flat, params, err = f.split(op, body, query); err != nil {
+		return nil, nil, err
+	}
+	return flat, params, checkParams(params)
+}
+
+// split is unwrap without the check of the parameters.
+func (f *form) split(op *operation, body []byte, query url.Values) (flat []byte, params map[string]string, err error) {
 	if len(op.params) > 0 { // most operations, keep-alive among them, take none: no map
 		params = map[string]string{}
 	}

@@ -111,14 +111,15 @@ func (p Policy) Refresh(us *v1alpha1.UpdateSession, at time.Time) bool {
 	return true
 }
 
-// Finish moves an ACTIVE session to a terminal state at now; message is kept for ERROR.
+// Finish moves an ACTIVE session to a terminal state at now; message is kept for ERROR, made
+// printable and bounded by CleanMessage.
 func (p Policy) Finish(us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string, now time.Time) (bool, error) {
 	if err := requireActive(us); err != nil {
 		return false, err
 	}
 	us.Status.State = state
 	if state == v1alpha1.StateError {
-		us.Status.ErrorMessage = message
+		us.Status.ErrorMessage = CleanMessage(message)
 	}
 	p.Touch(us, now)
 	setActiveCondition(us, now)
@@ -174,10 +175,13 @@ func Duplicates(sessions []v1alpha1.UpdateSession) (holder *v1alpha1.UpdateSessi
 	return holder, dups
 }
 
-// SupersededMessage is the errorMessage of a session failed because holder holds its item.
+// SupersededMessage is the errorMessage of a session failed because holder holds its item,
+// and the note of the event that reports it: cleaned by CleanMessage, as the item id may be
+// long and, in a session created before the CRD held it to printable text, hold anything. The
+// item id comes last, so that a cut spares the holder's name and id.
 func SupersededMessage(holder *v1alpha1.UpdateSession) string {
-	return "Library item " + holder.Spec.LibraryItemID + " already has an ACTIVE update session, " +
-		holder.Name + " (id " + string(holder.UID) + "); an item has one ACTIVE session at a time."
+	return CleanMessage("An item has one ACTIVE update session at a time, and an older one, " + holder.Name +
+		" (id " + string(holder.UID) + "), holds library item " + holder.Spec.LibraryItemID)
 }
 
 // SetWarningBehavior replaces the warning behavior of an ACTIVE session.
