@@ -237,6 +237,11 @@ func newTallies(attacks []attack) []attackTally {
 func (b *bench) keepClientsAlive(base string, tokens, ids []string, start, stop time.Time) ([]time.Duration, int64, int64) {
 	perClient := make([][]time.Duration, len(tokens))
 	failed := make([]int64, len(tokens))
+	// firstFailure is each client's first failure: when, into the flood, and the status answered.
+	firstFailure := make([]struct {
+		at     time.Duration
+		status int
+	}, len(tokens))
 	var wg sync.WaitGroup
 	for i, token := range tokens {
 		c := loopbackClient(100 + i)
@@ -249,8 +254,7 @@ func (b *bench) keepClientsAlive(base string, tokens, ids []string, start, stop 
 				perClient[i] = append(perClient[i], time.Since(began))
 				if status != http.StatusNoContent {
 					if failed[i] == 0 {
-						fmt.Fprintf(os.Stderr, "    client %d: first failure %.1fs into the flood: keep-alive answered %d\n",
-							i, began.Sub(start).Seconds(), status)
+						firstFailure[i].at, firstFailure[i].status = began.Sub(start), status
 					}
 					failed[i]++
 				}
@@ -260,8 +264,12 @@ func (b *bench) keepClientsAlive(base string, tokens, ids []string, start, stop 
 	wg.Wait()
 	latencies := slices.Concat(perClient...)
 	var failures int64
-	for _, n := range failed {
+	for i, n := range failed {
 		failures += n
+		if n > 0 {
+			fmt.Fprintf(os.Stderr, "    client %d: %d failed, the first %.1fs into the flood (answered %d)\n",
+				i, n, firstFailure[i].at.Seconds(), firstFailure[i].status)
+		}
 	}
 	return latencies, int64(len(latencies)), failures
 }
