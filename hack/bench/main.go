@@ -1,7 +1,7 @@
 // Command bench measures the operator as it runs, each figure beside its anchor in the same run:
-// keep-alives through its REST API against govmomi's simulator (vcsim) and raw status patches, a
-// flood of garbage tokens beside real clients, API-server requests per keep-alive and memory
-// with 10,000 sessions, and expiry under a burst against raw DELETEs. It starts a local control
+// keep-alives through its REST API against govmomi's simulator (vcsim) and raw status patches,
+// floods of garbage tokens and of namespaces beside real clients, API-server requests per
+// keep-alive and memory with 10,000 sessions, and expiry under a burst against raw DELETEs. It starts a local control
 // plane, runs the real bin/manager against it, and writes docs/benchmarks.md and its charts.
 // Run it with `make bench`.
 package main
@@ -46,9 +46,10 @@ func main() {
 	flag.IntVar(&o.scale, "scale", 10000, "sessions of the scale phase: requests per keep-alive, memory, the expiry burst")
 	flag.DurationVar(&o.burstWindow, "burst-window", 10*time.Second, "the scale phase's sessions all expire within this window")
 	flag.IntVar(&o.quiet, "quiet", 1000, "sessions of the quiet expiry run, expiring within 10s")
-	flag.DurationVar(&o.floodFor, "flood-duration", 25*time.Second, "how long the token flood runs")
+	flag.DurationVar(&o.floodFor, "flood-duration", 150*time.Second,
+		"how long each flood (tokens, namespaces) runs; the default outlasts the operator's cache of accepted tokens")
 	flag.StringVar(&o.phases, "phases", allPhases,
-		"the phases to run; docs are written only when "+allPhases+" run (load: keep-alive loads; flood: token flood; "+
+		"the phases to run; docs are written only when "+allPhases+" run (load: keep-alive loads; flood: token and namespace floods; "+
 			"scale: requests per keep-alive, memory, a raw DELETE and the expiry burst; expiry: a raw DELETE and quiet expiry; "+
 			"calibrate, not part of a full run: vcsim paired with a second vcsim, the pairing's own error)")
 	serveSim := flag.Bool("serve-vcsim", false, "serve govmomi's simulator and print its URL (the benchmark runs itself so)")
@@ -128,7 +129,7 @@ func run(o options) error {
 	}{
 		{calibratePhase, func() error { return b.measureCalibration(ctx, o.loadFor, o.sessions) }},
 		{"load", func() (err error) { r.load, err = b.measureLoad(ctx, o.loadFor, o.sessions); return err }},
-		{"flood", func() (err error) { r.flood, err = b.measureFlood(ctx, o.floodFor); return err }},
+		{"flood", func() (err error) { r.floods, err = b.measureFloods(ctx, o.floodFor); return err }},
 		{"scale", func() (err error) { r.scale, err = b.measureScale(ctx, o.scale, o.burstWindow); return err }},
 		{"expiry", func() (err error) {
 			if r.rawDeleteAfter, err = b.measureRawDelete(ctx, "raw-delete-after", o.scale, nil); err != nil {
@@ -315,7 +316,6 @@ func (b *bench) uploader(ctx context.Context, ns string) (string, error) {
 // account creates a service account allowed to keep sessions alive in ns and returns a token.
 func (b *bench) account(ctx context.Context, ns, name string) (string, error) {
 	objs := []client.Object{
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{sessionsResource},
 			Verbs: []string{"get", "list", "create", "update", "delete"},
@@ -328,6 +328,16 @@ func (b *bench) account(ctx context.Context, ns, name string) (string, error) {
 		if err := b.client.Create(ctx, obj); err != nil {
 			return "", err
 		}
+	}
+	return b.serviceAccount(ctx, ns, name)
+}
+
+// serviceAccount creates a service account with no rights of its own, as a pod's default one,
+// and returns a token of it from the TokenRequest API.
+func (b *bench) serviceAccount(ctx context.Context, ns, name string) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := b.client.Create(ctx, sa); err != nil {
+		return "", err
 	}
 	tr, err := b.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](7200)},
@@ -352,6 +362,11 @@ func coalesceWindow() time.Duration {
 // createSessions creates n sessions, 64 at a time, and waits until the operator has initialised
 // them all; it returns their names and ids.
 func (b *bench) createSessions(ctx context.Context, ns string, n int) ([]string, []string, error) {
+	return b.createSessionsExpiring(ctx, ns, n, sessionTimeoutSeconds)
+}
+
+// createSessionsExpiring is createSessions with sessions of the given timeout.
+func (b *bench) createSessionsExpiring(ctx context.Context, ns string, n int, timeoutSeconds int32) ([]string, []string, error) {
 	names := make([]string, n)
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 64)
@@ -364,7 +379,7 @@ func (b *bench) createSessions(ctx context.Context, ns string, n int) ([]string,
 			us := &v1alpha1.UpdateSession{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names[i]},
 				Spec: v1alpha1.UpdateSessionSpec{LibraryItemID: "item-" + names[i],
-					ExpirationTimeoutSeconds: ptr.To(sessionTimeoutSeconds)},
+					ExpirationTimeoutSeconds: ptr.To(timeoutSeconds)},
 			}
 			if err := b.client.Create(ctx, us); err != nil {
 				errs <- err
