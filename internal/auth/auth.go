@@ -136,12 +136,13 @@ type Options struct {
 }
 
 // Default budgets. Confirmations come from tokens only the API server can sign, so they are
-// generous: their burst lets fifty clients never seen before start in the same second. A
-// caller's first questions are capped: a client needs a few (create, keep-alive, get), and
-// one naming a new namespace on every call gets two a second.
+// generous: their burst lets a hundred clients never seen before start in the same second. A
+// caller's first questions are capped per caller: a client needs a few (create, keep-alive,
+// get), a script probing what it may do a few dozen, and one naming a new namespace on every
+// call gets ten a second.
 var (
 	DefaultConfirmations  = FairShare{QPS: 100, Burst: 200, PerKeyBurst: 100, Concurrency: 16}
-	DefaultFirstDecisions = FairShare{QPS: 50, Burst: 100, PerKeyQPS: 2, PerKeyBurst: 10, Concurrency: 16}
+	DefaultFirstDecisions = FairShare{QPS: 100, Burst: 200, PerKeyQPS: 10, PerKeyBurst: 50, Concurrency: 16}
 )
 
 // reviewClientQPS is the client-side rate of each of the Gate's clients.

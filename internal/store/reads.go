@@ -20,8 +20,9 @@ type ReadLimits struct {
 	Burst int
 }
 
-// DefaultReadLimits: 10 reads a second per caller, 50 after a quiet spell.
-var DefaultReadLimits = ReadLimits{QPS: 10, Burst: 50}
+// DefaultReadLimits: 50 reads a second per caller, 200 after a quiet spell: room for a client
+// running a script of calls, a fortieth of the operator's own API-server rate.
+var DefaultReadLimits = ReadLimits{QPS: 50, Burst: 200}
 
 // maxReaders bounds the callers whose read budgets are remembered. A budget that has refilled
 // is the same as a new one and is dropped first; past that, an arbitrary one is.
