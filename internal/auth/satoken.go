@@ -124,14 +124,19 @@ func jwtShaped(token string) bool {
 		return false
 	}
 	for i := range len(token) {
-		c := token[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !base64URLOrDot(token[i]) {
 			return false
 		}
 	}
-	header, rest, _ := strings.Cut(token, ".")
-	payload, signature, _ := strings.Cut(rest, ".")
+	header, tail, _ := strings.Cut(token, ".")
+	payload, signature, _ := strings.Cut(tail, ".")
 	return header != "" && payload != "" && signature != ""
+}
+
+// base64URLOrDot reports whether c is a letter of the base64url alphabet, or the dot between
+// a JWS's parts.
+func base64URLOrDot(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // issuerOf returns the service-account issuer, fetching the discovery document until a fetch

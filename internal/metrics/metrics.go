@@ -14,6 +14,9 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
+// reasonLabel is the label that says why something was refused or deleted.
+const reasonLabel = "reason"
+
 var (
 	// RESTRequests counts REST calls by operation and outcome: "ok" or the vAPI error type.
 	RESTRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,20 +65,20 @@ var (
 		Name: "updatesession_rest_refused_total",
 		Help: "REST connections and requests refused for being past the server's caps, in total or per source, " +
 			"by reason: connections (open connections) or in_flight (requests in flight).",
-	}, []string{"reason"})
+	}, []string{reasonLabel})
 
 	// Deletions counts sessions the operator deleted: reason "expired" or "retention".
 	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_deletions_total",
 		Help: "Sessions deleted by the operator, by reason: expired (idle past expirationTime) or retention.",
-	}, []string{"reason"})
+	}, []string{reasonLabel})
 
 	// ExpiryLateness is how long after its deadline a session was deleted.
 	ExpiryLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "updatesession_expiry_lateness_seconds",
 		Help:    "Deletion time minus deadline (expirationTime, or the end of the terminal retention), by reason.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"reason"})
+	}, []string{reasonLabel})
 )
 
 // SessionsByState is the gauge of sessions by state; it counts the sessions of the reader

@@ -158,8 +158,8 @@ const (
 // which govc library.session.ls asks for beside update sessions, is truly empty: this server
 // has none.
 var fixedOperations = map[fixedRoute]*operation{
-	{http.MethodPost, restSessionPath, ""}:        {name: "login", handle: logIn},
-	{http.MethodPost, apiSessionPath, ""}:         {name: "login", creates: true, handle: logIn},
+	{http.MethodPost, restSessionPath, ""}:        {name: opLogin, handle: logIn},
+	{http.MethodPost, apiSessionPath, ""}:         {name: opLogin, creates: true, handle: logIn},
 	{http.MethodPost, restSessionPath, "get"}:     {name: "session-get", handle: sessionInfo},
 	{http.MethodGet, apiSessionPath, ""}:          {name: "session-get", handle: sessionInfo},
 	{http.MethodDelete, restSessionPath, ""}:      {name: "logout", handle: logout},
@@ -173,7 +173,10 @@ var fixedOperations = map[fixedRoute]*operation{
 // only callers who can use this API get one; get is the least a session's caller needs (every
 // role that lets a client work on sessions grants it), and the namespace is the one where
 // login's clients (govc, govmomi), which name none, work.
-var loginAccess = &operation{name: "login", verb: verbGet}
+// opLogin is the name of the login operation.
+const opLogin = "login"
+
+var loginAccess = &operation{name: opLogin, verb: verbGet}
 
 // logIn answers with the session id of the caller's token; a caller that sent a session id
 // gets it back. A caller without loginAccess is refused UNAUTHORIZED, and nothing is stored.

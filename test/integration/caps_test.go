@@ -84,7 +84,8 @@ func TestRequestsInFlightCaps(t *testing.T) {
 	host := strings.TrimPrefix(srv, "http://")
 	refusedBefore := testutil.ToFloat64(metrics.RESTRefused.WithLabelValues(metrics.RefusedInFlight))
 
-	held := []*heldCreate{holdCreate(t, host, "127.0.0.1", srv, "held-1"), holdCreate(t, host, "127.0.0.1", srv, "held-2")}
+	held := make([]*heldCreate, 0, 3)
+	held = append(held, holdCreate(t, host, "127.0.0.1", srv, "held-1"), holdCreate(t, host, "127.0.0.1", srv, "held-2"))
 	for _, base := range []string{apiBase, restBase} {
 		checkOverCap(t, callFrom(t, "127.0.0.1", srv+base), "requests in flight from 127.0.0.1")
 	}
