@@ -13,12 +13,6 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// DefaultMaxCoalesce is the default cap of the keep-alive coalescing window
-// (--keepalive-coalesce-window). With the 1% rule of CoalesceWindow it bounds what a session
-// kept alive after every chunk costs the API server, one write per window, while lastActivity
-// lags the latest keep-alive by at most 10 s, the interval at which a kubelet renews its lease.
-const DefaultMaxCoalesce = 10 * time.Second
-
 // Policy holds the operator-wide durations that apply to every session.
 type Policy struct {
 	// DefaultTimeout is the idle timeout of a session whose spec does not set one.
