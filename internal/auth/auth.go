@@ -29,6 +29,7 @@ import (
 	webhooktoken "k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
@@ -131,8 +132,8 @@ type Options struct {
 	Audiences []string
 	// Lifetimes of cached answers; zero values take the defaults.
 	Lifetimes Lifetimes
-	// Now is the Gate's clock; nil: time.Now.
-	Now func() time.Time
+	// Clock is the Gate's clock; nil: the real clock.
+	Clock clock.PassiveClock
 }
 
 // Default budgets. Confirmations come from tokens only the API server can sign, so they are
@@ -151,9 +152,10 @@ const reviewClientQPS = 100
 // NewGate returns a Gate that asks the API server of cfg, with clients of its own, so that
 // reviews never use up the rate budget of the operator's other API calls.
 func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
 	}
+	now := opts.Clock.Now
 	if opts.Limits == (ReviewLimits{}) {
 		opts.Limits = DefaultReviewLimits
 	}
@@ -186,20 +188,20 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 	ttl := opts.Lifetimes.withDefaults()
 	return &Gate{
 		known: knownTokens{ttl: ttl.Token},
-		local: newLocalVerifier(tokenClient.Discovery().RESTClient(), ownAudiences(cfg, opts.Audiences), opts.Now),
+		local: newLocalVerifier(tokenClient.Discovery().RESTClient(), ownAudiences(cfg, opts.Audiences), now),
 		// Accepted tokens are remembered by the Gate (see Caller); this cache remembers
 		// refusals, and makes concurrent reviews of one token a single review. Errors (an
 		// unreachable API server, a throttled review) are not cached.
 		tokens:        cache.New(reviews, false, 0, ttl.RefusedToken),
-		confirmations: NewFairLimiter(opts.Confirmations, opts.Now),
+		confirmations: NewFairLimiter(opts.Confirmations, now),
 		unverified: NewFairLimiter(FairShare{QPS: opts.Limits.QPS, Burst: opts.Limits.Burst,
-			Concurrency: opts.Limits.Concurrency}, opts.Now),
+			Concurrency: opts.Limits.Concurrency}, now),
 		refreshes:      refreshes,
 		firstDecisions: firstDecisions,
-		firstTimes:     NewFairLimiter(opts.FirstDecisions, opts.Now),
+		firstTimes:     NewFairLimiter(opts.FirstDecisions, now),
 		audiences:      opts.Audiences,
 		ttl:            ttl,
-		now:            opts.Now,
+		now:            now,
 	}, nil
 }
 

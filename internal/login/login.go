@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -95,6 +96,8 @@ type Store struct {
 	// lookups bound the reads that ids this replica does not know cost, as the Gate bounds the
 	// reviews of unknown tokens: a flood of made-up ids costs the API server a fixed rate.
 	lookups *auth.Limiter
+	// clock tells when tokens expire and which remembered callers must be reviewed again.
+	clock clock.PassiveClock
 	flight  singleflight.Group
 
 	mu   sync.RWMutex
@@ -112,8 +115,15 @@ func New(c client.Client, reader client.Reader, namespace string, gate *auth.Gat
 	return &Store{
 		client: c, reader: reader, namespace: namespace, gate: gate, perIdentity: perIdentity,
 		lookups: auth.NewLimiter(limits),
+		clock:   clock.RealClock{},
 		byID:    map[string]*auth.Caller{},
 	}
+}
+
+// WithClock makes s tell time by c, for tests on a fake clock; it returns s.
+func (s *Store) WithClock(c clock.PassiveClock) *Store {
+	s.clock = c
+	return s
 }
 
 // Namespace is where the Store keeps logins.
@@ -140,7 +150,7 @@ func (s *Store) Login(ctx context.Context, token string, caller *auth.Caller) (s
 		return "", err
 	}
 	if identity != "" {
-		stored, err := s.checkRoom(ctx, identity, secret.Name, time.Now())
+		stored, err := s.checkRoom(ctx, identity, secret.Name, s.clock.Now())
 		if err != nil {
 			return "", err
 		}
@@ -194,7 +204,7 @@ func IdentityHash(user string) string {
 // review does (auth.TokenCacheTTL); then the token is read again and reviewed again, so that a
 // revoked token, or a deleted login, ends the session within that time on every replica.
 func (s *Store) Authenticate(ctx context.Context, id string) (*auth.Caller, error) {
-	now := time.Now()
+	now := s.clock.Now()
 	if c := s.cached(id); c != nil && c.Valid(now) {
 		return c, nil
 	}
@@ -257,7 +267,7 @@ func (s *Store) remember(id string, c *auth.Caller) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.byID) >= maxSessions {
-		now := time.Now()
+		now := s.clock.Now()
 		for id, c := range s.byID {
 			if !c.Valid(now) {
 				delete(s.byID, id)

@@ -29,7 +29,7 @@ func (w *Sweeper) Start(ctx context.Context) error {
 	ticker := time.NewTicker(SweepInterval)
 	defer ticker.Stop()
 	for {
-		if n, err := w.Store.Sweep(ctx, time.Now()); err != nil {
+		if n, err := w.Store.Sweep(ctx, w.Store.clock.Now()); err != nil {
 			w.Log.Error(err, "Sweeping expired logins")
 		} else if n > 0 {
 			w.Log.V(1).Info("Deleted the logins of expired tokens", "count", n)
