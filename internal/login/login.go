@@ -97,8 +97,8 @@ type Store struct {
 	// reviews of unknown tokens: a flood of made-up ids costs the API server a fixed rate.
 	lookups *auth.Limiter
 	// clock tells when tokens expire and which remembered callers must be reviewed again.
-	clock clock.PassiveClock
-	flight  singleflight.Group
+	clock  clock.PassiveClock
+	flight singleflight.Group
 
 	mu   sync.RWMutex
 	byID map[string]*auth.Caller
