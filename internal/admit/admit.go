@@ -33,14 +33,14 @@ func (c Caps) Or(defaults Caps) Caps {
 // source leave room for many clients behind one address: make bench drives 256 clients, each
 // on a kept-alive connection, from one host.
 var (
-	// DefaultConnections: connections past a cap are still accepted, up to twice it, to be
-	// answered. Twice the total, at a few tens of KiB a connection (its goroutine, buffers and
-	// TLS state), stays within the shipped 256 MiB memory limit.
+	// DefaultConnections are the caps on open connections. Connections past a cap are still
+	// accepted, up to twice it, to be answered. Twice the total, at a few tens of KiB a
+	// connection (its goroutine, buffers and TLS state), stays within the shipped memory limit.
 	DefaultConnections = Caps{Total: 2048, PerSource: 512}
-	// DefaultRequests: an HTTP/1 connection carries one request at a time, so a source's
-	// requests in flight never pass its connections; the caps bound what the requests hold at
-	// once (a goroutine, a body of up to 64 KiB, API-server calls), well above the few hundred
-	// one replica's CPU keeps in flight.
+	// DefaultRequests are the caps on requests in flight. An HTTP/1 connection carries one
+	// request at a time, so a source's requests in flight never pass its connections; the caps
+	// bound what the requests hold at once (a goroutine, a body, API-server calls), well above
+	// what one replica's CPU keeps in flight.
 	DefaultRequests = Caps{Total: 1024, PerSource: 256}
 )
 

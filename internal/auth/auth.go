@@ -84,14 +84,14 @@ var retryBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jit
 
 // Errors of Authenticate.
 var (
-	// ErrNoCredentials: the request carries no token.
+	// ErrNoCredentials means the request carries no token.
 	ErrNoCredentials = errors.New("no credentials: send a Kubernetes token (a service account's, say) as " +
 		"Authorization: Bearer <token>, as " + SessionIDHeader + ": <token>, or as the password of basic auth")
-	// ErrBasicPassword: basic auth whose password cannot be a token (empty, too long, or with
+	// ErrBasicPassword means basic auth whose password cannot be a token (empty, too long, or with
 	// blanks), or whose user name is not printable text.
 	ErrBasicPassword = errors.New("basic auth takes a Kubernetes bearer token as the password " +
 		"(for example from kubectl create token NAME) and a printable user name")
-	// ErrInvalidToken: the API server does not accept the token.
+	// ErrInvalidToken means the API server does not accept the token.
 	ErrInvalidToken = errors.New("the token is not valid: it is unknown, expired or revoked")
 )
 

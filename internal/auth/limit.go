@@ -11,7 +11,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// ErrThrottled: the API-server review a call needs is over the share of its source or caller
+// ErrThrottled means the API-server review a call needs is over the share of its source or caller
 // (see FairLimiter); the caller should retry shortly.
 var ErrThrottled = errors.New("the reviews this caller needs are over its share of the review budget; retry shortly")
 
@@ -26,7 +26,8 @@ type ReviewLimits struct {
 	Concurrency int
 }
 
-// DefaultReviewLimits: 20 reviews a second (40 at once after a quiet spell), 8 in flight.
+// DefaultReviewLimits are the limits of the TokenReviews of tokens of other kinds: a rate
+// well below what the API server serves, and a few reviews in flight.
 var DefaultReviewLimits = ReviewLimits{QPS: 20, Burst: 40, Concurrency: 8}
 
 // Limiter bounds the API-server calls that callers the caches do not know cost, to a rate and

@@ -26,12 +26,12 @@ import (
 type Phase uint8
 
 const (
-	// Request: from a request's first byte until its headers are read. A new connection is in
+	// Request lasts from a request's first byte until its headers are read. A new connection is in
 	// it from its accept, so that its TLS handshake counts too.
 	Request Phase = iota
-	// Answer: from a request's headers read until its answer is written.
+	// Answer lasts from a request's headers read until its answer is written.
 	Answer
-	// Idle: from an answer until the first byte of the next request.
+	// Idle lasts from an answer until the first byte of the next request.
 	Idle
 )
 

@@ -60,11 +60,11 @@ const (
 
 // Errors of Authenticate.
 var (
-	// ErrUnknown: no login made this id.
+	// ErrUnknown means no login made this id.
 	ErrUnknown = errors.New("the session id is unknown: log in (POST /api/session) for a new one")
-	// ErrTooMany: the identity has as many logins stored as it may; the login was not stored.
+	// ErrTooMany means the identity has as many logins stored as it may; the login was not stored.
 	ErrTooMany = errors.New("the caller has as many logins stored as it may")
-	// ErrEnded: the token the session was made from is no longer valid.
+	// ErrEnded means the token the session was made from is no longer valid.
 	ErrEnded = errors.New("the session has ended: the token it was made from has expired or was revoked; log in again")
 )
 
