@@ -47,9 +47,28 @@ func (r *report) write(dir string) error {
 	if err := r.burstChart(filepath.Join(dir, "bench-expiry.png")); err != nil {
 		return err
 	}
-	md := r.markdown()
+	path := filepath.Join(dir, "benchmarks.md")
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	fmt.Fprint(os.Stderr, r.targets())
-	return os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(md), 0o644)
+	return os.WriteFile(path, []byte(withHistory(r.markdown(), string(old))), 0o644)
+}
+
+// historyHeading starts the part of benchmarks.md that people write: what earlier runs
+// measured, which a new run keeps.
+const historyHeading = "## History\n"
+
+// withHistory is the report md followed by the history section of the benchmarks.md it
+// replaces, old, if that has one: a run rewrites its own figures, never the record of the runs
+// before it.
+func withHistory(md, old string) string {
+	i := strings.Index(old, "\n"+historyHeading)
+	if i < 0 {
+		return md
+	}
+	return md + old[i:]
 }
 
 // target is one row of the targets table.
