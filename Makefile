@@ -60,7 +60,7 @@ test: manifests generate fmt vet kustomize helm ## Run all tests against a real 
 
 BENCH_ARGS ?=
 .PHONY: bench
-bench: build ## Measure the targets (keep-alives vs vcsim and raw PATCH, token flood, 10,000 sessions, expiry vs raw DELETE); writes docs/benchmarks.md (about 15 minutes).
+bench: build ## Measure the targets (keep-alives vs vcsim and raw PATCH, token and namespace floods of 150 s each, 10,000 sessions, expiry vs raw DELETE); writes docs/benchmarks.md (about 20 minutes).
 	cd hack/bench && KUBEBUILDER_ASSETS="$$(../envtest-assets.sh)" go run . -manager ../../bin/manager -out ../../docs $(BENCH_ARGS)
 
 FUZZTIME ?= 30s

@@ -140,24 +140,3 @@ func TestFairLimiterWaitsForAPlaceInFlight(t *testing.T) {
 	}
 	release()
 }
-
-// TestMetricsInFlight: requests in flight are refused past the total and past a source's
-// share, and counted down when they end.
-func TestMetricsInFlight(t *testing.T) {
-	f := newInFlight(MetricsInFlight{Total: 3, PerSource: 2})
-	r1, ok1 := f.take("a")
-	_, ok2 := f.take("a")
-	_, ok3 := f.take("a")
-	if !ok1 || !ok2 || ok3 {
-		t.Fatalf("three requests of one source with a share of 2: admitted %v %v %v", ok1, ok2, ok3)
-	}
-	_, okB := f.take("b")
-	_, okC := f.take("c")
-	if !okB || okC {
-		t.Fatalf("past the total of 3: b admitted %v, c admitted %v", okB, okC)
-	}
-	r1()
-	if _, ok := f.take("c"); !ok {
-		t.Fatal("a request ended, yet a new one is refused")
-	}
-}

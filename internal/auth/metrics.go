@@ -3,26 +3,21 @@ package auth
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/contentlib/update-session-operator/internal/admit"
 )
 
-// MetricsInFlight bounds the metrics endpoint's requests in flight: a scrape is one request
-// every few seconds, so a handful per source is plenty.
-type MetricsInFlight struct {
-	Total, PerSource int
-}
-
-// DefaultMetricsInFlight: 64 scrapes at once, 4 from one source.
-var DefaultMetricsInFlight = MetricsInFlight{Total: 64, PerSource: 4}
+// DefaultMetricsInFlight bounds the metrics endpoint's requests in flight: a scrape is one
+// request every few seconds, so a handful per source is plenty.
+var DefaultMetricsInFlight = admit.Caps{Total: 64, PerSource: 4}
 
 // metricsTimeout bounds a scrape's reviews.
 const metricsTimeout = 10 * time.Second
@@ -32,23 +27,22 @@ const metricsTimeout = 10 * time.Second
 // locally, reviews shared fairly by source and by caller, answers cached), where
 // controller-runtime's filter would send a TokenReview for every request with an unknown
 // token. Requests over limits are refused at once: 503 with Retry-After.
-func MetricsFilter(opts Options, limits MetricsInFlight) func(*rest.Config, *http.Client) (metricsserver.Filter, error) {
+func MetricsFilter(opts Options, limits admit.Caps) func(*rest.Config, *http.Client) (metricsserver.Filter, error) {
 	return func(cfg *rest.Config, _ *http.Client) (metricsserver.Filter, error) {
 		gate, err := NewGate(cfg, opts)
 		if err != nil {
 			return nil, err
 		}
-		inFlight := newInFlight(limits)
+		inFlight := admit.NewCounter(limits)
 		return func(log logr.Logger, next http.Handler) (http.Handler, error) {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				source := remoteIP(r)
-				release, ok := inFlight.take(source)
-				if !ok {
-					refuse(w, http.StatusServiceUnavailable, "too many requests in flight")
+				source := admit.SourceOf(r.RemoteAddr)
+				if err := inFlight.Acquire(source); err != nil {
+					refuse(w, http.StatusServiceUnavailable, "too many requests in flight: "+err.Error())
 					return
 				}
-				defer release()
-				if status, msg := gate.admitScrape(r, source); status != http.StatusOK {
+				defer inFlight.Release(source)
+				if status, msg := gate.admitScrape(r, source.String()); status != http.StatusOK {
 					log.V(4).Info("Metrics request refused", "status", status, "reason", msg)
 					refuse(w, status, msg)
 					return
@@ -91,42 +85,4 @@ func refuse(w http.ResponseWriter, status int, msg string) {
 		w.Header().Set("Retry-After", strconv.Itoa(1))
 	}
 	http.Error(w, msg, status)
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// inFlight counts requests in flight, in all and by source, refusing past either limit.
-type inFlight struct {
-	limits   MetricsInFlight
-	mu       sync.Mutex
-	total    int
-	bySource map[string]int
-}
-
-func newInFlight(l MetricsInFlight) *inFlight {
-	return &inFlight{limits: l, bySource: map[string]int{}}
-}
-
-func (f *inFlight) take(source string) (release func(), ok bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.total >= f.limits.Total || f.bySource[source] >= f.limits.PerSource {
-		return nil, false
-	}
-	f.total++
-	f.bySource[source]++
-	return func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.total--
-		if f.bySource[source]--; f.bySource[source] == 0 {
-			delete(f.bySource, source)
-		}
-	}, true
 }

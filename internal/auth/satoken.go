@@ -87,15 +87,8 @@ func newLocalVerifier(client rest.Interface, audiences []string, now func() time
 // is not; errNotServiceAccount when it does not claim to be one; errKeysUnavailable when the
 // keys cannot be had.
 func (v *localVerifier) verify(ctx context.Context, token string) error {
-	if !jwtShaped(token) {
-		return errNotServiceAccount
-	}
-	parsed, err := jwt.ParseSigned(token, signatureAlgorithms)
-	if err != nil {
-		return errNotServiceAccount
-	}
-	var unverified jwt.Claims
-	if parsed.UnsafeClaimsWithoutVerification(&unverified) != nil {
+	parsed, unverified, ok := parseUnverified(token)
+	if !ok {
 		return errNotServiceAccount
 	}
 	issuer, err := v.issuerOf(ctx)
@@ -222,16 +215,23 @@ func (v *localVerifier) load(ctx context.Context) error {
 // tokenAudiences returns the aud claim of a JWT, read without checking its signature: it is
 // the operator's own token, not a caller's.
 func tokenAudiences(token string) []string {
+	_, claims, _ := parseUnverified(token)
+	return claims.Audience
+}
+
+// parseUnverified parses a JWT and its claims without checking its signature; false when token
+// is not one.
+func parseUnverified(token string) (*jwt.JSONWebToken, jwt.Claims, bool) {
 	if !jwtShaped(token) {
-		return nil
+		return nil, jwt.Claims{}, false
 	}
 	parsed, err := jwt.ParseSigned(token, signatureAlgorithms)
 	if err != nil {
-		return nil
+		return nil, jwt.Claims{}, false
 	}
 	var claims jwt.Claims
 	if parsed.UnsafeClaimsWithoutVerification(&claims) != nil {
-		return nil
+		return nil, jwt.Claims{}, false
 	}
-	return claims.Audience
+	return parsed, claims, true
 }

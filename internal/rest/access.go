@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/vapi"
@@ -27,7 +27,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 	if err != nil {
 		return nil, cred, unauthenticated(err)
 	}
-	caller, err := s.authenticateCredential(auth.WithSource(ctx, Source(r)), cred)
+	caller, err := s.authenticateCredential(auth.WithSource(ctx, admit.SourceOf(r.RemoteAddr).String()), cred)
 	switch {
 	case errors.Is(err, login.ErrUnknown) || errors.Is(err, login.ErrEnded):
 		return nil, cred, unauthenticated(err)
@@ -44,16 +44,6 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 		return nil, cred, e
 	}
 	return caller, cred, nil
-}
-
-// Source is the source of a request by which reviews are shared fairly: its client's IP
-// address, as the connection has it (a header could be forged).
-func Source(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // authenticateCredential finds the caller of a session id that a login answered, or of a token.
