@@ -400,6 +400,7 @@ func (q pairRatio) String() string {
 	return fmt.Sprintf("%.2fx (rounds %.2f-%.2f)", q.ratio, q.lo, q.hi)
 }
 
+// palette gives each load mode one colour in every chart.
 var palette = map[string]color.Color{
 	modeUncoalesced: color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	modeCoalesced:   color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},

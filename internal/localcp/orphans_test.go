@@ -121,6 +121,7 @@ func alive(pid int) bool {
 	return len(fields) > 0 && fields[0] != "Z"
 }
 
+// kill ends a stand-in the test started, whether or not the test got to reap it.
 func kill(pid int) {
 	if p, err := os.FindProcess(pid); err == nil {
 		_ = p.Kill()
