@@ -57,6 +57,7 @@ envtest-assets: ## Print the folder holding kube-apiserver and etcd, building th
 .PHONY: test
 test: manifests generate fmt vet kustomize helm ## Run all tests against a real kube-apiserver and etcd (envtest).
 	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
+	cd hack/bench && go test ./... -count=1
 
 BENCH_ARGS ?=
 .PHONY: bench

@@ -29,7 +29,7 @@ func (b *bench) measureCalibration(ctx context.Context, d time.Duration, session
 		a := load("vcsim A", first)
 		a.catchUp = coalescedCatchUp() // in the operator's place, as the operator's turns have one
 		x, y := b.measurePair(c, d, coalescedSlice(), a, load("vcsim B", second))
-		fmt.Fprintf(os.Stderr, "    c=%d: vcsim A at %s vcsim B\n", c, ratio(x, y))
+		fmt.Fprintf(os.Stderr, "    c=%d: vcsim A at %s vcsim B\n", c, ratioOf(x, y))
 	}
 	return nil
 }

@@ -262,6 +262,7 @@ type rawDeleteResult struct {
 	cost deletionCost
 }
 
+// rate is the plain DELETEs per second; 0 when none ran.
 func (r rawDeleteResult) rate() float64 {
 	if r.n == 0 {
 		return 0

@@ -40,6 +40,7 @@ type loadResult struct {
 	firstErr  error
 }
 
+// throughput is the successful calls per second of the load.
 func (r loadResult) throughput() float64 { return float64(r.ok) / r.duration.Seconds() }
 
 // serverCPUPerCall is the server process's CPU time per successful call: the cost of the hot
@@ -54,6 +55,7 @@ func (r loadResult) serverCPUPerCall() time.Duration {
 // cores is CPU seconds used over the run, per second.
 func (r loadResult) cores(seconds float64) float64 { return seconds / r.duration.Seconds() }
 
+// writesPerCall is the status writes the API server served per successful call; 0 without one.
 func (r loadResult) writesPerCall() float64 {
 	if r.ok == 0 {
 		return 0
@@ -118,6 +120,7 @@ func runSlice(concurrency int, d time.Duration, call func(i int) error) loadResu
 	return res
 }
 
+// percentile is the p-th quantile (0..1) of sorted latencies, 0 when there are none.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0

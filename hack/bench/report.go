@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image/color"
 	"maps"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,6 +36,7 @@ type report struct {
 	quiet          expiryResult
 }
 
+// write writes benchmarks.md and its charts into dir, and the targets table to stderr.
 func (r *report) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -47,9 +47,28 @@ func (r *report) write(dir string) error {
 	if err := r.burstChart(filepath.Join(dir, "bench-expiry.png")); err != nil {
 		return err
 	}
-	md := r.markdown()
+	path := filepath.Join(dir, "benchmarks.md")
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	fmt.Fprint(os.Stderr, r.targets())
-	return os.WriteFile(filepath.Join(dir, "benchmarks.md"), []byte(md), 0o644)
+	return os.WriteFile(path, []byte(withHistory(r.markdown(), string(old))), 0o644)
+}
+
+// historyHeading starts the part of benchmarks.md that people write: what earlier runs
+// measured, which a new run keeps.
+const historyHeading = "## History\n"
+
+// withHistory is the report md followed by the history section of the benchmarks.md it
+// replaces, old, if that has one: a run rewrites its own figures, never the record of the runs
+// before it.
+func withHistory(md, old string) string {
+	i := strings.Index(old, "\n"+historyHeading)
+	if i < 0 {
+		return md
+	}
+	return md + old[i:]
 }
 
 // target is one row of the targets table.
@@ -59,6 +78,7 @@ type target struct {
 	met                    bool
 }
 
+// yes is a target's "met" cell: a target missed stands out in bold.
 func yes(met bool) string {
 	if met {
 		return "yes"
@@ -68,43 +88,30 @@ func yes(met bool) string {
 
 // targets is the table of the targets: each measured figure, its anchor and whether it is met.
 func (r *report) targets() string {
-	burst := r.scale.burst
-	ideal := min(r.rawDeleteRate(), burst.arrivalRate())
 	rows := make([]target, 0, 1+len(concurrencies)+2+len(concurrencies)+2+2*len(r.floods)) // the rows below
+	e := r.expiryFigures()
 	rows = append(rows, target{
-		name:     "expiry throughput >= 0.9x min(raw DELETE, arrival)",
-		measured: fmt.Sprintf("%.0f/s (%d sessions)", burst.rate(), burst.n),
-		anchor: fmt.Sprintf("raw DELETE %.0f/s (before %.0f/s, after %.0f/s), arrival %.0f/s", r.rawDeleteRate(),
-			r.scale.rawDeleteBefore.rate(), r.rawDeleteAfter.rate(), burst.arrivalRate()),
-		ratio: fmt.Sprintf("%.2fx", burst.rate()/ideal), met: burst.rate() >= 0.9*ideal,
+		name:     fmt.Sprintf("expiry throughput >= %.1fx min(raw DELETE, arrival)", minExpiryRatio),
+		measured: fmt.Sprintf("%.0f/s (%d sessions)", e.rate, r.scale.burst.n),
+		anchor: fmt.Sprintf("raw DELETE %.0f/s (before %.0f/s, after %.0f/s), arrival %.0f/s", e.rawDelete,
+			r.scale.rawDeleteBefore.rate(), r.rawDeleteAfter.rate(), e.arrival),
+		ratio: fmt.Sprintf("%.2fx", e.ratio), met: e.met,
 	})
-	for _, c := range concurrencies {
-		op, sim := r.find(modeCoalesced, c).throughput(), r.find(modeVcsim, c).throughput()
-		rows = append(rows, target{
-			name:     fmt.Sprintf("coalesced keep-alive >= 1.0x vcsim, %d clients", c),
-			measured: fmt.Sprintf("%.0f/s", op), anchor: fmt.Sprintf("vcsim %.0f/s", sim),
-			ratio: ratio(r.find(modeCoalesced, c), r.find(modeVcsim, c)), met: op >= sim,
-		})
-	}
-	ka := float64(r.scale.keepAlives)
+	rows = append(rows, r.pairTargets("coalesced", modeCoalesced, "vcsim", modeVcsim, minCoalescedRatio)...)
+	s := r.scale
 	rows = append(rows,
-		target{name: fmt.Sprintf("API-server writes per keep-alive, %d sessions", r.scale.n),
-			measured: fmt.Sprintf("%.3f", r.scale.writes/ka), anchor: "<= 1.0", ratio: "-", met: r.scale.writes/ka <= 1.0},
-		target{name: fmt.Sprintf("other API-server requests per keep-alive, %d sessions", r.scale.n),
-			measured: fmt.Sprintf("%.4f", r.scale.other/ka), anchor: "<= 0.05", ratio: "-", met: r.scale.other/ka <= 0.05})
-	for _, c := range concurrencies {
-		op, raw := r.find(modeUncoalesced, c).throughput(), r.find(modeRaw, c).throughput()
-		rows = append(rows, target{
-			name:     fmt.Sprintf("uncoalesced keep-alive >= 0.9x raw PATCH, %d clients", c),
-			measured: fmt.Sprintf("%.0f/s", op), anchor: fmt.Sprintf("raw PATCH %.0f/s", raw),
-			ratio: ratio(r.find(modeUncoalesced, c), r.find(modeRaw, c)), met: op >= 0.9*raw,
-		})
-	}
-	early := burst.early + r.quiet.early
+		target{name: fmt.Sprintf("API-server writes per keep-alive, %d sessions", s.n),
+			measured: fmt.Sprintf("%.3f", s.writesPerKeepAlive()), anchor: fmt.Sprintf("<= %.1f", maxWritesPerKeepAlive),
+			ratio: "-", met: s.writesMet()},
+		target{name: fmt.Sprintf("other API-server requests per keep-alive, %d sessions", s.n),
+			measured: fmt.Sprintf("%.4f", s.otherPerKeepAlive()), anchor: fmt.Sprintf("<= %.2f", maxOtherPerKeepAlive),
+			ratio: "-", met: s.otherMet()})
+	rows = append(rows, r.pairTargets("uncoalesced", modeUncoalesced, "raw PATCH", modeRaw, minUncoalescedRatio)...)
+	early := r.earlyDeletions()
 	rows = append(rows,
 		target{name: "sessions deleted early, every phase", measured: fmt.Sprint(early), anchor: "0", ratio: "-", met: early == 0},
-		target{name: fmt.Sprintf("operator RSS with %d sessions", r.scale.n), measured: fmt.Sprintf("%.0f MiB", r.scale.rss),
-			anchor: "<= 150 MiB", ratio: "-", met: r.scale.rss <= 150})
+		target{name: fmt.Sprintf("operator RSS with %d sessions", s.n), measured: fmt.Sprintf("%.0f MiB", s.rss),
+			anchor: fmt.Sprintf("<= %.0f MiB", maxRSSMiB), ratio: "-", met: s.rssMet()})
 	for _, f := range r.floods {
 		rows = append(rows, f.targets()...)
 	}
@@ -116,6 +123,22 @@ func (r *report) targets() string {
 	return b.String()
 }
 
+// pairTargets are the rows of the loads of mode, one per concurrency, each against the same
+// load of its anchor's mode: met at minRatio of the anchor's rate.
+func (r *report) pairTargets(name, mode, anchorName, anchorMode string, minRatio float64) []target {
+	rows := make([]target, 0, len(concurrencies))
+	for _, c := range concurrencies {
+		op, anchor := r.find(mode, c), r.find(anchorMode, c)
+		rows = append(rows, target{
+			name:     fmt.Sprintf("%s keep-alive >= %.1fx %s, %d clients", name, minRatio, anchorName, c),
+			measured: fmt.Sprintf("%.0f/s", op.throughput()), anchor: fmt.Sprintf("%s %.0f/s", anchorName, anchor.throughput()),
+			ratio: ratioOf(op, anchor).String(), met: atLeast(op, anchor, minRatio),
+		})
+	}
+	return rows
+}
+
+// markdown is benchmarks.md: how the run was made, the targets, and each phase's section.
 func (r *report) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -141,6 +164,7 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
+// loadSection describes the keep-alive loads and tables each one, with what their calls cost.
 func (r *report) loadSection(p func(string, ...any)) {
 	p("## Keep-alive throughput and latency\n\n")
 	p("%d sessions; each client keeps its own session alive in a loop (keep-alive, no body), as an\n", r.opts.sessions)
@@ -201,13 +225,11 @@ func (r *report) persistenceSection(p func(string, ...any)) {
 	p("| clients | writes/s | control plane cores above vcsim's | per write | share of the %d cores |\n", runtime.NumCPU())
 	p("|---|---|---|---|---|\n")
 	for _, c := range concurrencies {
-		op, sim := r.find(modeCoalesced, c), r.find(modeVcsim, c)
-		if op.duration == 0 || sim.duration == 0 || op.writeRate() == 0 {
+		k, ok := persistence(r.find(modeCoalesced, c), r.find(modeVcsim, c), runtime.NumCPU())
+		if !ok {
 			continue
 		}
-		extra := op.cores(op.cpu.controlPlane) - sim.cores(sim.cpu.controlPlane)
-		p("| %d | %.1f | %.2f | %.1f ms | %.0f%% |\n", c, op.writeRate(), extra, extra/op.writeRate()*1e3,
-			extra/float64(runtime.NumCPU())*100)
+		p("| %d | %.1f | %.2f | %.1f ms | %.0f%% |\n", c, k.writeRate, k.extraCores, k.perWrite*1e3, k.share*100)
 	}
 	p("\n")
 }
@@ -239,6 +261,8 @@ func (r *report) costsSection(p func(string, ...any)) {
 	p("\n")
 }
 
+// floodSection describes the floods and tables what the legitimate clients met and how the
+// attack requests were answered.
 func (r *report) floodSection(p func(string, ...any)) {
 	if len(r.floods) == 0 {
 		return
@@ -285,6 +309,8 @@ func (r *report) floodSection(p func(string, ...any)) {
 	p("\n")
 }
 
+// scaleSection describes the scale phase and tables its expiry runs and what their deletions
+// cost.
 func (r *report) scaleSection(p func(string, ...any)) {
 	s := r.scale
 	p("## %d sessions: requests per keep-alive, memory, an expiry burst\n\n", s.n)
@@ -346,16 +372,16 @@ func (r *report) deletionCosts(p func(string, ...any)) {
 		p("| %s | %d | %.2f | %v | %.2f |\n", w.name, c.deletions, c.cores(c.apiServer),
 			c.perDeletion().Round(10*time.Microsecond), c.cores(c.manager))
 	}
-	if before.perDeletion() == 0 || after.perDeletion() == 0 || burst.deletions == 0 {
+	w, ok := r.burstAtRawCost()
+	if !ok {
 		return
 	}
-	raw := (before.perDeletion() + after.perDeletion()) / 2
-	would := burst.cores(burst.apiServer) / raw.Seconds()
 	p("\nAt the plain DELETEs' mean CPU per deletion (%v), the API server's cores in the burst would\n",
-		raw.Round(10*time.Microsecond))
-	p("have deleted %.0f/s, %.2fx the anchor.\n", would, would/r.rawDeleteRate())
+		w.raw.Round(10*time.Microsecond))
+	p("have deleted %.0f/s, %.2fx the anchor.\n", w.rate, w.ratio)
 }
 
+// eventSummary is "362 Expired, 3 ExpiredBurst": the events recorded, by reason, in order.
 func eventSummary(counts map[string]int) string {
 	var parts []string
 	for _, reason := range slices.Sorted(maps.Keys(counts)) {
@@ -366,48 +392,15 @@ func eventSummary(counts map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// rawDeleteRate is the raw-DELETE anchor: the mean of its rates right before and right after
-// the burst, or the one of them a partial run measured.
-func (r *report) rawDeleteRate() float64 {
-	var sum float64
-	var n int
-	for _, d := range []rawDeleteResult{r.scale.rawDeleteBefore, r.rawDeleteAfter} {
-		if d.n > 0 {
-			sum, n = sum+d.rate(), n+1
-		}
+// String is the ratio, such as "0.84x (rounds 0.80-0.88)" with the range of its rounds.
+func (q pairRatio) String() string {
+	if !q.rounds {
+		return fmt.Sprintf("%.2fx", q.ratio)
 	}
-	if n == 0 {
-		return 0
-	}
-	return sum / float64(n)
+	return fmt.Sprintf("%.2fx (rounds %.2f-%.2f)", q.ratio, q.lo, q.hi)
 }
 
-// ratio is a's rate over b's, such as "0.84x (rounds 0.80-0.88)": with the range of the same
-// ratio in each round of their slices (see measurePair), which shows how far it moved within
-// the run.
-func ratio(a, b loadResult) string {
-	s := fmt.Sprintf("%.2fx", a.throughput()/b.throughput())
-	n := min(len(a.rounds), len(b.rounds))
-	if n < 2 {
-		return s
-	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := range n {
-		q := a.rounds[i] / b.rounds[i]
-		lo, hi = min(lo, q), max(hi, q)
-	}
-	return s + fmt.Sprintf(" (rounds %.2f-%.2f)", lo, hi)
-}
-
-func (r *report) find(mode string, c int) loadResult {
-	for _, l := range r.load {
-		if l.mode == mode && l.concurrency == c {
-			return l
-		}
-	}
-	return loadResult{}
-}
-
+// palette gives each load mode one colour in every chart.
 var palette = map[string]color.Color{
 	modeUncoalesced: color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	modeCoalesced:   color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
@@ -496,6 +489,7 @@ func (r *report) burstChart(path string) error {
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
 }
 
+// latest is the later of a and b.
 func latest(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

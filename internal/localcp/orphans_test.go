@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,9 +30,16 @@ func TestReapOrphansKillsOnlyOrphans(t *testing.T) {
 	} else if err := os.WriteFile(etcd, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// `etcd -c 'sleep 5; :' etcd --data-dir=D` stays a process running dir/etcd, with D in its
-	// command line, for 5 s.
-	args := func(dataDir string) []string { return []string{"-c", "sleep 5; :", "etcd", "--data-dir=" + dataDir} }
+	// `etcd -c 'read x <FIFO' etcd --data-dir=D` blocks in sh itself until it is killed: no fork,
+	// so each stand-in is exactly one process running dir/etcd, with D in its command line, for
+	// as long as the test needs it however slow the machine.
+	fifo := filepath.Join(t.TempDir(), "never-written")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := func(dataDir string) []string {
+		return []string{"-c", "read x <" + fifo, "etcd", "--data-dir=" + dataDir}
+	}
 
 	orphanDir, childDir := envtestDir(t), envtestDir(t)
 	launch := append([]string{"-c", `"$0" "$@" >/dev/null 2>&1 & echo $!`, etcd}, args(orphanDir)...)
@@ -49,10 +57,9 @@ func TestReapOrphansKillsOnlyOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	// Each stand-in forks its sleep: until that fork has become sleep, it is a third process
-	// running dir/etcd, and once the orphan is killed, an orphan too.
-	waitForProcesses(t, dir, 2)
-	// The shell has exited (Output waited for it), and the kernel re-parented its child.
+	// The shell has exited (Output waited for it) and the kernel re-parented its child, but that
+	// child may still be the shell's fork, not yet running dir/etcd.
+	waitForExe(t, orphanPID, etcd)
 	if ppid := parentPID(orphanPID); ppid != 1 {
 		t.Skipf("orphans are re-parented to process %d here, not to init", ppid)
 	}
@@ -61,7 +68,7 @@ func TestReapOrphansKillsOnlyOrphans(t *testing.T) {
 	if len(killed) != 1 || killed[0] != (orphan{name: "etcd", pid: orphanPID}) {
 		t.Fatalf("killed %+v, want only the orphan etcd (pid %d)", killed, orphanPID)
 	}
-	for deadline := time.Now().Add(5 * time.Second); alive(orphanPID); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); alive(orphanPID); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("orphan (pid %d) still runs", orphanPID)
 		}
@@ -77,29 +84,22 @@ func TestReapOrphansKillsOnlyOrphans(t *testing.T) {
 	}
 }
 
-// waitForProcesses waits until exactly n processes run an executable in dir.
-func waitForProcesses(t *testing.T, dir string, n int) {
+// waitForExe waits until process pid runs the executable exe: a fork execs when the scheduler
+// lets it, so this waits on the exec itself; the deadline only ends a test that would hang.
+func waitForExe(t *testing.T, pid int, exe string) {
 	t.Helper()
-	dir, err := filepath.EvalSymlinks(dir)
+	want, err := filepath.EvalSymlinks(exe)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		entries, err := os.ReadDir("/proc")
-		if err != nil {
-			t.Fatal(err)
-		}
-		running := 0
-		for _, e := range entries {
-			if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && filepath.Dir(exe) == dir {
-				running++
-			}
-		}
-		if running == n {
+	link := filepath.Join("/proc", strconv.Itoa(pid), "exe")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		got, err := os.Readlink(link)
+		if err == nil && got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d processes run from %s, want %d", running, dir, n)
+			t.Fatalf("process %d runs %q (%v), want %s", pid, got, err, want)
 		}
 	}
 }
@@ -121,6 +121,7 @@ func alive(pid int) bool {
 	return len(fields) > 0 && fields[0] != "Z"
 }
 
+// kill ends a stand-in the test started, whether or not the test got to reap it.
 func kill(pid int) {
 	if p, err := os.FindProcess(pid); err == nil {
 		_ = p.Kill()
