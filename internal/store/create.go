@@ -47,9 +47,10 @@ func (e *UninitialisedError) Unwrap() error { return e.Err }
 // create with the same token raced this one and its session is gone again.
 //
 // init then sets the new session's status, rather than leave it to the reconciler, so that
-// lastActivity is the creation time to the microsecond; should the reconciler have been first,
-// its status stands and init is not called. The session exists either way: a failure of that
-// write is the reconciler's to mend, and is returned as an UninitialisedError with the id.
+// lastActivity is the creation time to the microsecond. It changes only a status not yet
+// initialised: should the reconciler have been first, its status stands. The session exists
+// either way: a failure of that write is the reconciler's to mend, and is returned as an
+// UninitialisedError with the id.
 func (s *Store) Create(ctx context.Context, us *v1alpha1.UpdateSession, token string, init ChangeFunc) (string, error) {
 	if token != "" {
 		sum := sha256.Sum256([]byte(token))
