@@ -250,7 +250,7 @@ func TestQueue(t *testing.T) {
 // TestFlushWritesTheBatchAndLogsFailuresOnce: a flush writes every queued session, empties the
 // queue and the sessions being written, and logs its failures once for the batch.
 func TestFlushWritesTheBatchAndLogsFailuresOnce(t *testing.T) {
-	var sessions []*v1alpha1.UpdateSession
+	sessions := make([]*v1alpha1.UpdateSession, 0, 3)
 	for _, name := range []string{"a", "b", "c"} {
 		sessions = append(sessions, active(name, now.Add(-9800*time.Millisecond)))
 	}

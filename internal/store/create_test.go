@@ -24,11 +24,11 @@ func tokenName(token string) string {
 	return "us-" + hex.EncodeToString(sum[:12])
 }
 
-// made is the ACTIVE session "first" that a create with token made earlier, of item.
-func made(token, item string) *v1alpha1.UpdateSession {
+// made is the ACTIVE session "first" that a create with the token "t1" made earlier, of item.
+func made(item string) *v1alpha1.UpdateSession {
 	us := fixture()
-	us.Name, us.UID, us.Status.ID, us.Spec.LibraryItemID = tokenName(token), "first", "first", item
-	us.Annotations = map[string]string{v1alpha1.AnnotationClientToken: token}
+	us.Name, us.UID, us.Status.ID, us.Spec.LibraryItemID = tokenName("t1"), "first", "first", item
+	us.Annotations = map[string]string{v1alpha1.AnnotationClientToken: "t1"}
 	return us
 }
 
@@ -37,7 +37,7 @@ func TestCreate(t *testing.T) {
 	ended.Status.State = v1alpha1.StateDone
 	elsewhere := fixture()
 	elsewhere.Namespace = "other"
-	unannotated := made("t1", "item")
+	unannotated := made("item")
 	unannotated.Annotations = nil
 	reconciled := metav1.NewMicroTime(testNow.Add(-time.Second))
 
@@ -60,9 +60,9 @@ func TestCreate(t *testing.T) {
 		{name: "a create with a token makes a session named after it", token: "t1",
 			wantID: "uid-" + tokenName("t1"), wantCreates: 1},
 		{name: "a retry with the same token gets the first session's id, with no create", token: "t1",
-			existing: []client.Object{made("t1", "item")}, wantID: "first"},
+			existing: []client.Object{made("item")}, wantID: "first"},
 		{name: "a token used for a session of another library item is refused", token: "t1",
-			existing: []client.Object{made("t1", "other")},
+			existing: []client.Object{made("other")},
 			wantErr:  func(err error) bool { return errors.Is(err, ErrTokenReused) }},
 		{name: "a session of the token's name made without the token is not this create's", token: "t1",
 			existing: []client.Object{unannotated},
@@ -77,7 +77,7 @@ func TestCreate(t *testing.T) {
 		{name: "a session in another namespace does not hold the item", existing: []client.Object{elsewhere},
 			wantID: "uid-us-", wantCreates: 1},
 		{name: "a create racing another with the same token gets that one's id", token: "t1",
-			existing:        []client.Object{made("t1", "item")},
+			existing:        []client.Object{made("item")},
 			firstReadMisses: true, wantID: "first", wantCreates: 1},
 		{name: "a status the reconciler initialised first stands", reconcilerFirst: true,
 			wantID: "uid-us-", wantCreates: 1},
