@@ -98,9 +98,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache())); err != nil {
 		return err
 	}
-	if opts.RESTReads == (rest.ReadLimits{}) {
-		opts.RESTReads = rest.DefaultReadLimits
-	}
 	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock)
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
 		return err

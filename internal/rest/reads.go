@@ -24,6 +24,14 @@ type ReadLimits struct {
 // running a script of calls, a fortieth of the operator's own API-server rate.
 var DefaultReadLimits = ReadLimits{QPS: 50, Burst: 200}
 
+// Or returns l, or d when l is zero.
+func (l ReadLimits) Or(d ReadLimits) ReadLimits {
+	if l == (ReadLimits{}) {
+		return d
+	}
+	return l
+}
+
 // maxReaders bounds the callers whose read budgets are remembered. A budget that has refilled
 // is the same as a new one and is dropped first; past that, an arbitrary one is.
 const maxReaders = 4096

@@ -86,7 +86,8 @@ type Server struct {
 	// ShutdownDelay is how long the server keeps answering, not ready, after shutdown begins
 	// and before it closes its listener: the time a Service takes to stop sending it calls.
 	ShutdownDelay time.Duration
-	// Reads bound the API-server reads each caller's calls cost (see ReadLimits).
+	// Reads bound the API-server reads each caller's calls cost (see ReadLimits); zero values
+	// take DefaultReadLimits.
 	Reads ReadLimits
 
 	// inFlight counts the requests in flight, by source.
@@ -199,7 +200,7 @@ func (s *Server) drain(errc <-chan error) {
 // API-server reads, through the operation table.
 func (s *Server) Handler() http.Handler {
 	s.inFlight = admit.NewCounter(s.Requests)
-	s.reads = newReadBudgets(s.Reads)
+	s.reads = newReadBudgets(s.Reads.Or(DefaultReadLimits))
 	s.lookups = newLookups()
 	return http.HandlerFunc(s.serveWithinCaps)
 }
