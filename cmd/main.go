@@ -29,8 +29,8 @@ import (
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/memlimit"
 	"github.com/contentlib/update-session-operator/internal/operator"
+	restapi "github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
-	"github.com/contentlib/update-session-operator/internal/store"
 )
 
 var (
@@ -62,7 +62,7 @@ type flags struct {
 	loginSessions                    bool
 	loginNamespace                   string
 	loginsPerIdentity                int
-	restReads                        store.ReadLimits
+	restReads                        restapi.ReadLimits
 }
 
 // bindFlags defines the manager's flags on fs, returning where their values go.
@@ -134,9 +134,9 @@ func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
 		"Where logins keep their Secrets; empty: the namespace the manager runs in, else default.")
 	fs.IntVar(&f.loginsPerIdentity, "rest-login-max-per-identity", login.DefaultMaxPerIdentity,
 		"Logins of unexpired tokens stored per caller identity; past it login answers with the caller's token itself.")
-	fs.Float64Var(&f.restReads.QPS, "rest-read-qps", store.DefaultReadLimits.QPS,
+	fs.Float64Var(&f.restReads.QPS, "rest-read-qps", restapi.DefaultReadLimits.QPS,
 		"API-server reads a second per REST caller (get, list, create, login); past it a call answers 503 with Retry-After.")
-	fs.IntVar(&f.restReads.Burst, "rest-read-burst", store.DefaultReadLimits.Burst,
+	fs.IntVar(&f.restReads.Burst, "rest-read-burst", restapi.DefaultReadLimits.Burst,
 		"Burst of API-server reads per REST caller.")
 	fs.BoolVar(&f.localControlPlane, "local-control-plane", false,
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")

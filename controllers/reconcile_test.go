@@ -150,7 +150,7 @@ func TestReconcileDecisions(t *testing.T) {
 			recorder := events.NewFakeRecorder(10)
 			deletions := controllers.NewDeletionEvents(recorder)
 			r := &controllers.UpdateSessionReconciler{
-				Client: c, Store: store.New(c, c, clk), Recorder: recorder, Deletions: deletions, Clock: clk, Policy: tablePolicy,
+				Reader: c, Store: store.New(c, c, clk), Recorder: recorder, Deletions: deletions, Clock: clk, Policy: tablePolicy,
 			}
 			target := tc.objects[tc.reconciled]
 			res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(target)})

@@ -53,8 +53,8 @@ var (
 // deadline, and deletes it once the deadline has passed: an ACTIVE session when idle past its
 // expiration time, a terminal one when its retention is over.
 type UpdateSessionReconciler struct {
-	// Client lists sessions from the cache.
-	client.Client
+	// Reader lists sessions from the cache.
+	client.Reader
 	// Store reads, writes and deletes sessions: the write path the REST server uses too.
 	Store    *store.Store
 	Recorder events.EventRecorder
@@ -74,7 +74,7 @@ type UpdateSessionReconciler struct {
 func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	us, err := r.Store.Get(ctx, req.NamespacedName)
 	if err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreGone(err)
 	}
 	if !us.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil

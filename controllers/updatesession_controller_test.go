@@ -181,7 +181,7 @@ func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
 
 	racer := &keepAliveBeforeDelete{Client: env.Client, policy: pol, t: t}
 	r := &controllers.UpdateSessionReconciler{
-		Client: racer, Store: store.New(racer, env.Client, clock.RealClock{}),
+		Reader: racer, Store: store.New(racer, env.Client, clock.RealClock{}),
 		Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
 	}
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(us)})
@@ -246,7 +246,7 @@ func TestStaleHolderDoesNotFailNewSession(t *testing.T) {
 	endSession(t, holder, v1alpha1.StateDone)
 
 	r := &controllers.UpdateSessionReconciler{
-		Client: staleCache{Client: env.Client, active: holder.Name}, Store: store.New(env.Client, env.Client, clock.RealClock{}),
+		Reader: staleCache{Client: env.Client, active: holder.Name}, Store: store.New(env.Client, env.Client, clock.RealClock{}),
 		Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
 	}
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(newer)})

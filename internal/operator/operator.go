@@ -66,8 +66,8 @@ type Options struct {
 	// login.DefaultMaxPerIdentity.
 	LoginsPerIdentity int
 	// RESTReads bound the API-server reads of each REST caller; zero values take
-	// store.DefaultReadLimits.
-	RESTReads store.ReadLimits
+	// rest.DefaultReadLimits.
+	RESTReads rest.ReadLimits
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 }
@@ -98,10 +98,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache())); err != nil {
 		return err
 	}
-	if opts.RESTReads == (store.ReadLimits{}) {
-		opts.RESTReads = store.DefaultReadLimits
-	}
-	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock).WithReadLimits(opts.RESTReads)
+	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock)
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
@@ -110,7 +107,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	reconciler := &controllers.UpdateSessionReconciler{
-		Client:   mgr.GetClient(),
+		Reader:   mgr.GetClient(),
 		Store:    sessions,
 		Recorder: recorder,
 		Clock:    opts.Clock,
@@ -138,8 +135,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		ShutdownDelay: opts.RESTShutdownDelay,
 		Connections:   opts.RESTConnections.Or(admit.DefaultConnections),
 		Requests:      opts.RESTRequests.Or(admit.DefaultRequests),
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
+		Reads:         opts.RESTReads,
 		Store:         sessions,
 		Clock:         opts.Clock,
 		Policy:        opts.Policy,

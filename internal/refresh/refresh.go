@@ -180,7 +180,7 @@ func (r *Refresher) flush(ctx context.Context) {
 // version those writes replace), is gone, or is no longer left to the refresh: past two
 // windows, keep-alives write it themselves, and the refresh would race them into a conflict.
 func (r *Refresher) write(ctx context.Context, ka keepAlive) error {
-	cur := r.store.Current(ka.session)
+	cur := r.store.Cached(string(ka.session.UID))
 	if cur == nil || !r.policy.RefreshDue(cur, ka.at) || !r.policy.DefersToRefresh(cur, nil, r.clock.Now()) {
 		return nil
 	}

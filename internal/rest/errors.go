@@ -40,15 +40,21 @@ func asVAPI(err error) *vapi.Error {
 	var netErr net.Error
 	var missing *store.NotFoundError
 	var busy *store.BusyError
+	var itemBusy *store.ItemBusyError
 	switch {
 	case errors.As(err, &verr):
 		return verr
 	case errors.As(err, &missing):
 		return notFound(missing.ID)
-	case errors.Is(err, store.ErrLookupThrottled):
+	case errors.Is(err, errLookupThrottled):
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot look the session up now: %v.", err)
 		e.RetryAfter = retryAfter
 		return e
+	case errors.Is(err, store.ErrTokenReused):
+		return invalidArgument("%s", err.Error())
+	case errors.As(err, &itemBusy):
+		return vapi.Errorf(vapi.ResourceBusy, msgItemBusy,
+			"Library item %s already has an ACTIVE update session, %s.", itemBusy.Item, itemBusy.Holder)
 	case errors.As(err, &busy):
 		return vapi.Errorf(vapi.ResourceBusy, msgBusy, "Update session %s is being changed by others; retry.", busy.ID)
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):

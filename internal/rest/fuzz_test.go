@@ -79,7 +79,7 @@ func FuzzBodies(f *testing.F) {
 				}
 				var in sessionInput
 				if err := decodeOptional(flat, &in); err == nil {
-					_, err = newSession("ns", in, "token")
+					_, err = newSession("ns", in)
 					checkInvalidArgument(t, err)
 					_, err = warningBehaviors(in.WarningBehavior)
 					checkInvalidArgument(t, err)

@@ -2,23 +2,17 @@ package rest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
-	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
-	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 const (
@@ -28,50 +22,37 @@ const (
 )
 
 // create makes an UpdateSession in the caller's namespace and returns its id. With a
-// client_token, a retry returns the session the first call made.
+// client_token, a retry returns the session the first call made (see store.Create).
 func (s *Server) create(ctx context.Context, c call) (any, error) {
 	var in sessionInput
 	if err := decodeOptional(c.body, &in); err != nil {
 		return nil, err
 	}
-	us, err := newSession(c.namespace, in, c.params["client_token"])
+	us, err := newSession(c.namespace, in)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.chargeRead(c.caller); err != nil {
 		return nil, err
 	}
-	if existing, err := s.byToken(ctx, us); existing != nil || err != nil {
-		return existing, err
-	}
-	if err := s.checkItemFree(ctx, us); err != nil {
-		return nil, err
-	}
-	if err := s.Client.Create(ctx, us); apierrors.IsAlreadyExists(err) {
-		return s.byToken(ctx, us) // the same token raced us
-	} else if err != nil {
-		return nil, err
-	}
-	// Initialise the status now rather than leave it to the reconciler, so that lastActivity is
-	// the creation time to the microsecond. Should the reconciler have been first, its status
-	// stands. The session exists either way: a failure here is the reconciler's to mend, and
-	// the client gets its id.
-	_, err = s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		if us.Status.ID != "" {
-			return false, nil
-		}
+	id, err := s.Store.Create(ctx, us, c.params["client_token"], func(us *v1alpha1.UpdateSession) (bool, error) {
 		us.Status = s.Policy.DesiredStatus(us, s.Clock.Now())
 		s.Policy.Touch(us, s.Clock.Now())
 		return true, nil
 	})
-	if err != nil {
-		s.Log.Error(err, "Initialising the status of a new session; the reconciler will", "session", us.Name)
+	var uninitialised *store.UninitialisedError
+	if errors.As(err, &uninitialised) {
+		s.Log.Error(uninitialised.Err, "Initialising the status of a new session; the reconciler will", "session", us.Name)
+		err = nil
 	}
-	return string(us.UID), nil
+	if id == "" || err != nil {
+		return nil, err // no id and no error: a racing create with the same token made a session gone since
+	}
+	return id, nil
 }
 
 // newSession builds the UpdateSession a create asks for.
-func newSession(namespace string, in sessionInput, token string) (*v1alpha1.UpdateSession, error) {
+func newSession(namespace string, in sessionInput) (*v1alpha1.UpdateSession, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
@@ -79,59 +60,14 @@ func newSession(namespace string, in sessionInput, token string) (*v1alpha1.Upda
 	if err != nil {
 		return nil, err
 	}
-	us := &v1alpha1.UpdateSession{
+	return &v1alpha1.UpdateSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: generateNamePrefix},
 		Spec: v1alpha1.UpdateSessionSpec{
 			LibraryItemID:             in.LibraryItemID,
 			LibraryItemContentVersion: in.LibraryItemContentVersion,
 			WarningBehavior:           wb,
 		},
-	}
-	if token != "" {
-		// The name derives from the token, so the API server itself makes a retry collide.
-		sum := sha256.Sum256([]byte(token))
-		us.Name = generateNamePrefix + hex.EncodeToString(sum[:12])
-		us.Annotations = map[string]string{v1alpha1.AnnotationClientToken: token}
-	}
-	return us, nil
-}
-
-// byToken returns the id of the session an earlier create with the same client_token made,
-// if there is one.
-func (s *Server) byToken(ctx context.Context, want *v1alpha1.UpdateSession) (any, error) {
-	if want.Name == "" {
-		return nil, nil
-	}
-	var us v1alpha1.UpdateSession
-	err := s.APIReader.Get(ctx, types.NamespacedName{Namespace: want.Namespace, Name: want.Name}, &us)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	case us.Annotations[v1alpha1.AnnotationClientToken] != want.Annotations[v1alpha1.AnnotationClientToken] ||
-		us.Spec.LibraryItemID != want.Spec.LibraryItemID:
-		return nil, invalidArgument("client_token was already used to create a session of another library item")
-	}
-	return string(us.UID), nil
-}
-
-// checkItemFree refuses a create while the library item has an ACTIVE session. It asks the
-// API server, not the cache, which may not have seen a session completed a moment ago.
-func (s *Server) checkItemFree(ctx context.Context, us *v1alpha1.UpdateSession) error {
-	var list v1alpha1.UpdateSessionList
-	err := s.APIReader.List(ctx, &list, client.InNamespace(us.Namespace),
-		client.MatchingFields{index.LibraryItem: us.Spec.LibraryItemID})
-	if err != nil {
-		return err
-	}
-	// A holder made by a create with the same client_token is this very create, retried or
-	// racing: it is answered with that session's id, not refused.
-	if holder, _ := session.Duplicates(list.Items); holder != nil && (us.Name == "" || holder.Name != us.Name) {
-		return vapi.Errorf(vapi.ResourceBusy, msgItemBusy,
-			"Library item %s already has an ACTIVE update session, %s.", us.Spec.LibraryItemID, holder.Status.ID)
-	}
-	return nil
+	}, nil
 }
 
 // list returns the ids of the sessions in the caller's namespace, optionally of one library
@@ -142,22 +78,18 @@ func (s *Server) list(ctx context.Context, c call) (any, error) {
 	if err := s.chargeRead(c.caller); err != nil {
 		return nil, err
 	}
-	opts := []client.ListOption{client.InNamespace(c.namespace)}
-	if item := c.params["library_item_id"]; item != "" {
-		opts = append(opts, client.MatchingFields{index.LibraryItem: item})
-	}
-	var list v1alpha1.UpdateSessionList
-	if err := s.APIReader.List(ctx, &list, opts...); err != nil {
+	sessions, err := s.Store.ListLive(ctx, c.namespace, c.params["library_item_id"])
+	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(list.Items, func(a, b v1alpha1.UpdateSession) int {
+	slices.SortFunc(sessions, func(a, b v1alpha1.UpdateSession) int {
 		if session.Supersedes(&a, &b) {
 			return -1
 		}
 		return 1
 	})
-	ids := make([]string, 0, len(list.Items))
-	for _, us := range list.Items {
+	ids := make([]string, 0, len(sessions))
+	for _, us := range sessions {
 		if us.Status.ID != "" {
 			ids = append(ids, us.Status.ID)
 		}

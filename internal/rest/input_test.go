@@ -13,30 +13,29 @@ func TestNewSessionChecksIdentifiers(t *testing.T) {
 	cases := []struct {
 		name    string
 		in      sessionInput
-		token   string
 		wantErr string // empty: accepted
 	}{
-		{"a UUID item id is accepted", sessionInput{LibraryItemID: "6a3b9c1e-4f2d-4e5a-9b8c-7d6e5f4a3b2c"}, "", ""},
-		{"255 characters of multi-byte text are accepted", sessionInput{LibraryItemID: strings.Repeat("項", 255)}, "", ""},
-		{"a content version and a token are accepted", sessionInput{LibraryItemID: "i", LibraryItemContentVersion: "7"}, "retry-1", ""},
-		{"an empty item id is refused", sessionInput{}, "",
+		{"a UUID item id is accepted", sessionInput{LibraryItemID: "6a3b9c1e-4f2d-4e5a-9b8c-7d6e5f4a3b2c"}, ""},
+		{"255 characters of multi-byte text are accepted", sessionInput{LibraryItemID: strings.Repeat("項", 255)}, ""},
+		{"a content version is accepted", sessionInput{LibraryItemID: "i", LibraryItemContentVersion: "7"}, ""},
+		{"an empty item id is refused", sessionInput{},
 			"library_item_id must be 1 to 255 characters long; it has 0"},
-		{"256 characters are refused", sessionInput{LibraryItemID: strings.Repeat("i", 256)}, "",
+		{"256 characters are refused", sessionInput{LibraryItemID: strings.Repeat("i", 256)},
 			"library_item_id must be 1 to 255 characters long; it has 256"},
-		{"a bell in the item id is refused", sessionInput{LibraryItemID: "item\a"}, "",
+		{"a bell in the item id is refused", sessionInput{LibraryItemID: "item\a"},
 			"library_item_id must be printable UTF-8 text; it holds the unprintable character U+0007 at byte 4"},
-		{"an item id that is not UTF-8 is refused", sessionInput{LibraryItemID: "\xffitem"}, "",
+		{"an item id that is not UTF-8 is refused", sessionInput{LibraryItemID: "\xffitem"},
 			"library_item_id must be printable UTF-8 text; it holds a byte that is not UTF-8 at byte 0"},
-		{"a right-to-left override in the item id is refused", sessionInput{LibraryItemID: "a\u202Eb"}, "",
+		{"a right-to-left override in the item id is refused", sessionInput{LibraryItemID: "a\u202Eb"},
 			"library_item_id must be printable UTF-8 text; it holds the unprintable character U+202E at byte 1"},
-		{"a newline in the content version is refused", sessionInput{LibraryItemID: "i", LibraryItemContentVersion: "1\n"}, "",
+		{"a newline in the content version is refused", sessionInput{LibraryItemID: "i", LibraryItemContentVersion: "1\n"},
 			"library_item_content_version must be printable UTF-8 text; it holds the unprintable character U+000A at byte 1"},
-		{"a content version of 256 characters is refused", sessionInput{LibraryItemID: "i", LibraryItemContentVersion: strings.Repeat("v", 256)}, "",
+		{"a content version of 256 characters is refused", sessionInput{LibraryItemID: "i", LibraryItemContentVersion: strings.Repeat("v", 256)},
 			"library_item_content_version must be at most 255 characters long; it has 256"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := newSession("ns", tc.in, tc.token)
+			_, err := newSession("ns", tc.in)
 			checkRefusal(t, err, tc.wantErr)
 		})
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/admit"
@@ -61,10 +60,7 @@ const (
 type Server struct {
 	// Addr is the address to listen on, as in net.Listen.
 	Addr string
-	// Client creates sessions; APIReader lists them live.
-	Client    client.Client
-	APIReader client.Reader
-	// Store finds sessions and writes them.
+	// Store finds, creates and writes sessions.
 	Store  *store.Store
 	Clock  clock.PassiveClock
 	Policy session.Policy
@@ -90,9 +86,16 @@ type Server struct {
 	// ShutdownDelay is how long the server keeps answering, not ready, after shutdown begins
 	// and before it closes its listener: the time a Service takes to stop sending it calls.
 	ShutdownDelay time.Duration
+	// Reads bound the API-server reads each caller's calls cost (see ReadLimits); zero values
+	// take DefaultReadLimits.
+	Reads ReadLimits
 
 	// inFlight counts the requests in flight, by source.
 	inFlight *admit.Counter
+	// reads holds each caller's budget of API-server reads.
+	reads *readBudgets
+	// lookups bounds the API-server lookups of ids the cache does not have.
+	lookups *lookups
 	// serving is true from when the listener accepts calls until shutdown begins.
 	serving atomic.Bool
 }
@@ -193,10 +196,12 @@ func (s *Server) drain(errc <-chan error) {
 	}
 }
 
-// Handler routes every request within the caps on requests in flight through the operation
-// table.
+// Handler routes every request within the caps on requests in flight, and the limits of
+// API-server reads, through the operation table.
 func (s *Server) Handler() http.Handler {
 	s.inFlight = admit.NewCounter(s.Requests)
+	s.reads = newReadBudgets(s.Reads.Or(DefaultReadLimits))
+	s.lookups = newLookups()
 	return http.HandlerFunc(s.serveWithinCaps)
 }
 
@@ -274,24 +279,11 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return c, s.authorize(ctx, caller, op, c.namespace, "")
 	}
 	mayLookUp := func() bool { return s.mayLookUp(ctx, caller, op) }
-	if c.session, err = s.Store.Find(ctx, id, mayLookUp); err != nil {
+	if c.session, err = s.find(ctx, id, mayLookUp); err != nil {
 		return call{}, err
 	}
 	c.namespace = c.session.Namespace
 	return c, s.authorizeSession(ctx, caller, op, id, c.session)
-}
-
-// mayLookUp reports whether an id the cache does not have may cost caller an API-server
-// lookup: only if it may run op on sessions of its own namespace, and within its budget of
-// reads. Anyone else, such as a pod probing with random ids, is answered from the cache alone.
-func (s *Server) mayLookUp(ctx context.Context, caller *auth.Caller, op *operation) bool {
-	home, err := s.callerNamespace(caller, "")
-	if err != nil {
-		return false
-	}
-	allowed, _, err := s.Gate.Authorize(ctx, caller, op.verb, home, "")
-	// When access cannot be reviewed now, the lookup is still bounded by the lookup limits.
-	return (err != nil || allowed) && s.Store.ChargeRead(caller.GetName()) == nil
 }
 
 // authorizeSession checks that caller may run op on us. A caller who may not read us gets the

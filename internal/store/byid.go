@@ -6,11 +6,11 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// byID is the hot path of Find: the informer's sessions by status.id, kept from its events, so
+// byID is the hot path of Cached: the informer's sessions by status.id, kept from its events, so
 // that finding a session for a keep-alive is one map lookup rather than a List through the
 // cache (its type lookups, field selector and index), and the cache needs no index by id (one
 // set per session, twice over: the largest part of its memory after the sessions themselves).
-// It holds the informer's own objects: they are shared and never changed, here or by Find's
+// It holds the informer's own objects: they are shared and never changed, here or by Cached's
 // callers, who get them as they are. It lags the cache by the delivery of an event.
 type byID struct {
 	mu       sync.RWMutex

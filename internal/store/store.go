@@ -1,6 +1,6 @@
 // Package store is the one write path for UpdateSessions, shared by the REST handlers and the
-// reconciler: it finds sessions (by id from the informer's events, then the API server), writes
-// them with updates that carry the resourceVersion they were based on (optimistic concurrency)
+// reconciler: it finds sessions (by id from the informer's events, or on the API server), creates
+// them (see Create), writes them with updates that carry the resourceVersion they were based on (optimistic concurrency)
 // and are retried on the live object when they conflict, and remembers its own last writes until
 // the cache shows them, as the kubelet's lease controller keeps its latest lease. A change
 // function says whether there is anything to write.
@@ -14,7 +14,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -30,12 +29,17 @@ const (
 	// maxIDLength bounds a session id; a UID has 36 characters.
 	maxIDLength = 64
 	// idField is the session id's field selector on the API server (a selectable field of the
-	// CRD); the cache has no index of it: Find uses byID.
+	// CRD); the cache has no index of it: Cached uses byID.
 	idField = "status.id"
 )
 
-// NotFoundError: no session has the id (any more).
-type NotFoundError struct{ ID string }
+// NotFoundError: the session does not exist (any more). It is how every method of the store
+// answers for a missing session; an API server's NotFound about anything else (a missing
+// namespace) passes as it is.
+type NotFoundError struct {
+	// ID names the session: its id, or its namespace/name when it was asked for by name.
+	ID string
+}
 
 func (e *NotFoundError) Error() string { return fmt.Sprintf("update session %q does not exist", e.ID) }
 
@@ -59,43 +63,27 @@ const (
 	Spec
 )
 
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=patch
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=create;patch
 
-// Store reads sessions from the manager's cache and writes them to the API server. It patches
-// the spec (see Update).
+// Store reads sessions from the manager's cache and the API server, and writes them to the API
+// server. It creates sessions (see Create) and patches their spec (see Update).
 type Store struct {
 	client    client.Client
 	apiReader client.Reader
 	clock     clock.PassiveClock
 	writes    ownWrites
-	lookups   *lookups
-	reads     *readBudgets
-	// byID is filled by Watch: Find finds sessions there (only on the API server without it).
+	// byID is filled by Watch: Cached finds sessions there.
 	byID byID
 }
 
 // New returns a Store that reads through c's cache, reads live objects with apiReader, and
-// writes with c. Callers' reads are limited by DefaultReadLimits (see WithReadLimits).
+// writes with c.
 func New(c client.Client, apiReader client.Reader, clk clock.PassiveClock) *Store {
-	return &Store{client: c, apiReader: apiReader, clock: clk, lookups: newLookups(),
-		reads: newReadBudgets(DefaultReadLimits)}
+	return &Store{client: c, apiReader: apiReader, clock: clk}
 }
 
-// WithReadLimits sets the limits of ChargeRead, before the store is used, and returns s.
-func (s *Store) WithReadLimits(l ReadLimits) *Store {
-	s.reads = newReadBudgets(l)
-	return s
-}
-
-// ChargeRead spends one API-server read of caller's budget (see ReadLimits), or refuses with
-// ErrReadBudget. The REST server charges a call that reads the API server on the caller's
-// behalf before it reads.
-func (s *Store) ChargeRead(caller string) error {
-	return s.reads.take(caller, s.clock.Now())
-}
-
-// Watch lets the store forget its own writes once the informer delivers them, and forget
-// deleted sessions.
+// Watch fills the store's index of sessions by id from the informer's events, lets the store
+// forget its own writes once the informer delivers them, and forget deleted sessions.
 func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
 	informer, err := c.GetInformer(ctx, &v1alpha1.UpdateSession{})
 	if err != nil {
@@ -126,10 +114,13 @@ func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
 	return err
 }
 
-// Get returns the session key names: the cached one, or this store's own later write of it.
+// Get returns the session key names: the cached one, or this store's own later write of it;
+// NotFoundError when the cache does not have it.
 func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.UpdateSession, error) {
 	var us v1alpha1.UpdateSession
-	if err := s.client.Get(ctx, key, &us); err != nil {
+	if err := s.client.Get(ctx, key, &us); apierrors.IsNotFound(err) {
+		return nil, &NotFoundError{ID: key.String()}
+	} else if err != nil {
 		return nil, err
 	}
 	if fresh := s.writes.freshest(&us); fresh != &us {
@@ -138,92 +129,39 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 	return &us, nil
 }
 
-// Find returns the session with the given id: from the cache, or, when the cache does not have
-// it (yet: a session made a moment ago shows up there within seconds), from the API server if
-// live says so (asked only then), within the limits of lookups, else from the cache once it
-// caught up. An id is a UID: a session whose status.id names another object's UID is never
-// returned for it.
+// Cached returns the freshest version of the session with the given id that this store knows:
+// the cache's, or its own later write of it; nil when the cache does not have it (a session
+// made a moment ago shows up there within seconds). An id is a UID: a session whose status.id
+// names another object's UID is never returned for it.
 //
 // The session is shared with the cache (or with this store's memory of its own writes): read
 // it, never change it, and pass a DeepCopy to Update or Delete. Not copying is what lets a
 // keep-alive that needs no write be answered without allocating the session again.
-func (s *Store) Find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
-	if !ValidID(id) {
-		return nil, &NotFoundError{ID: id}
-	}
-	if us := s.current(id); us != nil {
-		return us, nil
-	}
-	if !live() {
-		us, err := s.awaitCache(ctx, id)
-		if errors.Is(err, ErrLookupThrottled) {
-			return nil, &NotFoundError{ID: id}
-		}
-		if err != nil {
-			return nil, err
-		}
-		return s.writes.freshest(us), nil
-	}
-	return s.findLive(ctx, id)
-}
-
-// Current returns the freshest version of us this store knows: the cache's, or its own later
-// write of it; nil once the cache no longer has it. Like Find's, it is shared: never change it.
-func (s *Store) Current(us *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
-	return s.current(string(us.UID))
-}
-
-// current returns the freshest version of the session with the given id that the cache has.
-func (s *Store) current(id string) *v1alpha1.UpdateSession {
+func (s *Store) Cached(id string) *v1alpha1.UpdateSession {
 	if cached := s.byID.get(id); cached != nil {
 		return s.writes.freshest(cached)
 	}
 	return nil
 }
 
-// findLive looks id up on the API server: not again for a while once it was missing, once for
-// all concurrent callers, and at a bounded rate. Past the rate it gives the cache a moment to
-// catch up, and then gives up with ErrLookupThrottled.
-func (s *Store) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
-	if s.lookups.missedRecently(id, s.clock.Now()) {
+// Lookup finds the session with the given id on the API server, with a LIST by its id;
+// NotFoundError when there is none. Each costs the API server a cluster-wide LIST: callers
+// ask the cache first (Cached) and bound their lookups. Like Cached's, the session may be
+// shared: never change it.
+func (s *Store) Lookup(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+	if !ValidID(id) {
 		return nil, &NotFoundError{ID: id}
 	}
-	found, err, _ := s.lookups.flight.Do(id, func() (any, error) {
-		if !s.lookups.rate.Allow() {
-			return s.awaitCache(ctx, id)
-		}
-		var list v1alpha1.UpdateSessionList
-		if err := s.apiReader.List(ctx, &list, client.MatchingFields{idField: id}); err != nil {
-			return nil, err
-		}
-		us := owner(list.Items, id)
-		if us != nil {
-			Trim(us)
-		}
-		if us == nil {
-			s.lookups.missed(id, s.clock.Now())
-			return nil, &NotFoundError{ID: id}
-		}
-		return us, nil
-	})
-	if err != nil {
+	var list v1alpha1.UpdateSessionList
+	if err := s.apiReader.List(ctx, &list, client.MatchingFields{idField: id}); err != nil {
 		return nil, err
 	}
-	return s.writes.freshest(found.(*v1alpha1.UpdateSession)), nil
-}
-
-// awaitCache polls the cache for id for up to cacheGrace and returns the informer's shared
-// object; ErrLookupThrottled if it never shows.
-func (s *Store) awaitCache(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
-	var found *v1alpha1.UpdateSession
-	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(context.Context) (bool, error) {
-		found = s.byID.get(id)
-		return found != nil, nil
-	})
-	if found == nil {
-		return nil, errors.Join(ErrLookupThrottled, err)
+	us := owner(list.Items, id)
+	if us == nil {
+		return nil, &NotFoundError{ID: id}
 	}
-	return found, nil
+	Trim(us)
+	return s.writes.freshest(us), nil
 }
 
 // owner returns the session whose UID is id.

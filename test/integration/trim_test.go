@@ -8,8 +8,8 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
-	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -93,7 +93,7 @@ func TestReadBudgetPerCaller(t *testing.T) {
 	const burst = 3
 	ns := env.Namespace(t)
 	opts := quietOptions()
-	opts.RESTReads = store.ReadLimits{QPS: 0.001, Burst: burst} // no refill within the test
+	opts.RESTReads = rest.ReadLimits{QPS: 0.001, Burst: burst} // no refill within the test
 	op := env.StartOperator(t, ns, opts)
 	greedy := env.ServiceAccount(t, ns, "greedy", testenv.EditorVerbs...).Token
 	other := env.ServiceAccount(t, ns, "other", testenv.EditorVerbs...).Token

@@ -1,4 +1,4 @@
-package store
+package rest
 
 import (
 	"errors"
@@ -17,8 +17,8 @@ func TestReadBudgetsArePerCallerAndBounded(t *testing.T) {
 			t.Fatalf("read %d within the burst: %v", i+1, err)
 		}
 	}
-	if err := b.take("greedy", now); !errors.Is(err, ErrReadBudget) {
-		t.Fatalf("read past the burst: %v, want ErrReadBudget", err)
+	if err := b.take("greedy", now); !errors.Is(err, errReadBudget) {
+		t.Fatalf("read past the burst: %v, want errReadBudget", err)
 	}
 	if err := b.take("other", now); err != nil {
 		t.Fatalf("another caller's read: %v", err)

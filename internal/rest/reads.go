@@ -1,4 +1,4 @@
-package store
+package rest
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// ErrReadBudget: the caller has spent its budget of API-server reads; it should retry shortly.
-var ErrReadBudget = errors.New("too many reads of the Kubernetes API server by this caller; retry shortly")
+// errReadBudget: the caller has spent its budget of API-server reads; it should retry shortly.
+var errReadBudget = errors.New("too many reads of the Kubernetes API server by this caller; retry shortly")
 
 // ReadLimits bound the API-server reads that one caller's REST calls cost (get and list read
 // the API server, not the cache, so that a client sees its own changes on every replica), so
@@ -23,6 +23,14 @@ type ReadLimits struct {
 // DefaultReadLimits: 50 reads a second per caller, 200 after a quiet spell: room for a client
 // running a script of calls, a fortieth of the operator's own API-server rate.
 var DefaultReadLimits = ReadLimits{QPS: 50, Burst: 200}
+
+// Or returns l, or d when l is zero.
+func (l ReadLimits) Or(d ReadLimits) ReadLimits {
+	if l == (ReadLimits{}) {
+		return d
+	}
+	return l
+}
 
 // maxReaders bounds the callers whose read budgets are remembered. A budget that has refilled
 // is the same as a new one and is dropped first; past that, an arbitrary one is.
@@ -40,7 +48,7 @@ func newReadBudgets(l ReadLimits) *readBudgets {
 	return &readBudgets{limits: l, callers: map[string]*rate.Limiter{}}
 }
 
-// take spends one read of caller's budget at now, or refuses with ErrReadBudget.
+// take spends one read of caller's budget at now, or refuses with errReadBudget.
 func (b *readBudgets) take(caller string, now time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -51,7 +59,7 @@ func (b *readBudgets) take(caller string, now time.Time) error {
 		b.callers[caller] = l
 	}
 	if !l.AllowN(now, 1) {
-		return ErrReadBudget
+		return errReadBudget
 	}
 	return nil
 }
