@@ -71,30 +71,41 @@ func (o *ownWrites) record(written *v1alpha1.UpdateSession, base string, now tim
 	}
 }
 
-// freshest returns what this store last wrote of the session while the cache still shows the
-// version that write was based on, else the cached session. The written session is shared:
-// copy it to change it.
-func (o *ownWrites) freshest(cached *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
+// freshest returns what this store last wrote of the session while the cache (or a live read)
+// still shows a version that write is newer than, else the session it was given. The written
+// session is shared: copy it to change it.
+func (o *ownWrites) freshest(seen *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	w, ok := o.byUID[cached.UID]
+	w, ok := o.byUID[seen.UID]
 	switch {
 	case !ok:
-		return cached
-	case w.newerThan(cached.ResourceVersion):
+		return seen
+	case w.newerThan(seen.ResourceVersion):
 		return w.session
 	default:
-		delete(o.byUID, cached.UID)
-		return cached
+		o.forgetPast(w, seen)
+		return seen
 	}
 }
 
-// observed forgets a remembered write once the cache has moved past its base.
+// observed forgets a remembered write once the cache has moved past it.
 func (o *ownWrites) observed(cached *v1alpha1.UpdateSession) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if w, ok := o.byUID[cached.UID]; ok && !w.newerThan(cached.ResourceVersion) {
-		delete(o.byUID, cached.UID)
+		o.forgetPast(w, cached)
+	}
+}
+
+// forgetPast forgets w once seen is neither older than it nor w itself. A read that shows
+// exactly our write keeps it: the versions it is newer than carry over to our next write,
+// based on it, so that a cache still behind both is not taken for the latest (a cache that
+// lagged behind our status write would otherwise make a later call see the session as it was
+// before a write that ended it).
+func (o *ownWrites) forgetPast(w ownWrite, seen *v1alpha1.UpdateSession) {
+	if seen.ResourceVersion != w.session.ResourceVersion {
+		delete(o.byUID, seen.UID)
 	}
 }
 

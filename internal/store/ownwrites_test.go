@@ -60,15 +60,34 @@ func TestOwnWritesForgetWhatTheCacheMovedPast(t *testing.T) {
 	if len(o.byUID) != 1 {
 		t.Fatal("forgot a write the cache has not shown")
 	}
-	o.observed(version("3"))
+	o.observed(version("3")) // our write itself: kept, as the base of our next one
+	if len(o.byUID) != 1 {
+		t.Fatal("forgot a write on seeing it, before the cache moved past it")
+	}
+	o.observed(version("4"))
 	if len(o.byUID) != 0 {
-		t.Fatal("still remembers a write the cache shows")
+		t.Fatal("still remembers a write the cache moved past")
 	}
 	for i := range 3 * maxOlder { // a chain of our own writes: bounded memory of older versions
 		o.record(version(fmt.Sprint(i+1)), fmt.Sprint(i), time.Now())
 	}
 	if n := len(o.byUID["u"].older); n != maxOlder {
 		t.Fatalf("a chain of writes remembers %d older versions, want %d", n, maxOlder)
+	}
+}
+
+// TestOwnWritesOutliveALiveReadOfThemselves: a call that reads our write live (the cache lags)
+// and writes again, based on it, leaves a write that is newer than the cache's still older
+// version too: a later call on that cache sees the last write, not the session before both.
+func TestOwnWritesOutliveALiveReadOfThemselves(t *testing.T) {
+	var o ownWrites
+	o.record(version("2"), "1", time.Now()) // the create's status write
+	if got := o.freshest(version("2")).ResourceVersion; got != "2" {
+		t.Fatalf("a live read of our write: freshest = %s, want 2", got)
+	}
+	o.record(version("3"), "2", time.Now()) // complete, based on the live read
+	if got := o.freshest(version("1")).ResourceVersion; got != "3" {
+		t.Fatalf("a cache still at the created version: freshest = %s, want our last write 3", got)
 	}
 }
 
