@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/client-go/tools/events"
+	k8sevents "k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,21 +20,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
 )
 
-// Event reasons recorded on UpdateSessions.
-const (
-	// ReasonExpired: the session was idle past its expiration time and is deleted.
-	ReasonExpired = "Expired"
-	// ReasonRetentionOver: the session ended longer than --terminal-retention ago and is deleted.
-	ReasonRetentionOver = "RetentionOver"
-	// ReasonSuperseded: the session was failed because an older ACTIVE session holds its item.
-	ReasonSuperseded = "Superseded"
-)
+// ReasonSuperseded is the reason of the event recorded on a session failed because an older
+// ACTIVE session holds its library item (the events of deletions are package events').
+const ReasonSuperseded = "Superseded"
 
 const (
 	// staleCacheRetry is how soon a session is reconciled again when the cache was found
@@ -57,10 +52,10 @@ type UpdateSessionReconciler struct {
 	client.Client
 	// Store reads, writes and deletes sessions: the write path the REST server uses too.
 	Store    *store.Store
-	Recorder events.EventRecorder
+	Recorder k8sevents.EventRecorder
 	// Deletions records the events of deletions, folding them under a burst; SetupWithManager
 	// makes it from Recorder when nil.
-	Deletions *DeletionEvents
+	Deletions *events.Deletions
 	Clock     clock.PassiveClock
 	Policy    session.Policy
 }
@@ -211,10 +206,10 @@ func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alph
 	metrics.Deletions.WithLabelValues(reason).Inc()
 	metrics.ExpiryLateness.WithLabelValues(reason).Observe(late.Seconds())
 	if us.Status.State.Terminal() {
-		r.Deletions.Record(us, ReasonRetentionOver, late, fmt.Sprintf(
+		r.Deletions.Record(us, events.ReasonRetentionOver, late, fmt.Sprintf(
 			"In state %s for longer than the terminal retention; deleted %s after it ran out", us.Status.State, late))
 	} else {
-		r.Deletions.Record(us, ReasonExpired, late, fmt.Sprintf("Idle past its expiration time %s; deleted %s after it",
+		r.Deletions.Record(us, events.ReasonExpired, late, fmt.Sprintf("Idle past its expiration time %s; deleted %s after it",
 			r.Policy.Deadline(us).Format(time.RFC3339Nano), late))
 	}
 	logf.FromContext(ctx).Info("Session deleted", "state", us.Status.State, "late", late)
@@ -225,7 +220,7 @@ func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alph
 // from the cache when it fires and simply waits again.
 func (r *UpdateSessionReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.Deletions == nil {
-		r.Deletions = NewDeletionEvents(r.Recorder)
+		r.Deletions = events.NewDeletions(r.Recorder)
 		if err := mgr.Add(r.Deletions); err != nil {
 			return err
 		}

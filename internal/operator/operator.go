@@ -9,9 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	clientrest "k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -23,6 +20,7 @@ import (
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
@@ -105,7 +103,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
-	recorder, err := eventRecorder(ctx, mgr)
+	recorder, err := events.NewRecorder(ctx, mgr.GetConfig(), mgr.GetScheme())
 	if err != nil {
 		return err
 	}
@@ -165,21 +163,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return mgr.Add(server)
-}
-
-// eventRecorder records the reconciler's events through a client of its own, limited to
-// controllers.EventQPS, so that events never spend the rate budget deletions need (the
-// reconciler also folds them under a burst: see controllers.DeletionEvents).
-func eventRecorder(ctx context.Context, mgr ctrl.Manager) (events.EventRecorder, error) {
-	cfg := clientrest.CopyConfig(mgr.GetConfig())
-	cfg.QPS, cfg.Burst, cfg.RateLimiter = controllers.EventQPS, 2*controllers.EventQPS, nil
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
-	broadcaster.StartRecordingToSink(ctx.Done())
-	return broadcaster.NewRecorder(mgr.GetScheme(), "updatesession-controller"), nil
 }
 
 // cacheSynced is a readiness check: ready once the manager's cache has synced, so that the REST

@@ -1,4 +1,8 @@
-package controllers
+// Package events records the reconciler's events through a client of their own, at a bounded
+// rate, and folds the events of deletions under a burst of expiries, so that the API server's
+// writes go to the deletions themselves: an event is a write like the delete it reports, and one
+// per session would halve the rate at which a burst of expiries is deleted.
+package events
 
 import (
 	"context"
@@ -9,41 +13,64 @@ import (
 
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	k8sevents "k8s.io/client-go/tools/events"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// How deletion events yield to deletions. An event is an API-server write like the delete it
-// reports: one per session would halve the rate at which a burst of expiries is deleted.
+// The reasons of deletion events.
 const (
+	// ReasonExpired: the session was idle past its expiration time and is deleted.
+	ReasonExpired = "Expired"
+	// ReasonRetentionOver: the session ended longer than --terminal-retention ago and is deleted.
+	ReasonRetentionOver = "RetentionOver"
 	// ReasonExpiredBurst: sessions expired while the reconciler was behind its deadlines; one
 	// event per namespace and FoldInterval counts them (and names a few).
 	ReasonExpiredBurst = "ExpiredBurst"
 	// ReasonRetentionOverBurst is ReasonExpiredBurst for ended sessions whose retention ran out.
 	ReasonRetentionOverBurst = "RetentionOverBurst"
+)
 
-	// FoldInterval is how often folded deletions are recorded, per namespace.
-	FoldInterval = 10 * time.Second
+// FoldInterval is how often folded deletions are recorded, per namespace.
+const FoldInterval = 10 * time.Second
+
+const (
+	// qps bounds the events written to the API server and, within it, the per-session deletion
+	// events (burst twice as many); past it deletion events are folded too.
+	qps = 100
 	// behindBy is the lateness past which the reconciler counts as behind its deadlines, and
 	// folds deletion events instead of recording one per session.
 	behindBy = time.Second
-	// EventQPS bounds the per-session deletion events (burst twice as many); past it they are
-	// folded too.
-	EventQPS = 100
 	// namesPerFold is how many deleted sessions a folded event names, in at most maxNamesLength
 	// bytes (an event's note is limited to 1 KiB).
 	namesPerFold   = 5
 	maxNamesLength = 512
 )
 
-// DeletionEvents records an event for each deleted session while the reconciler keeps up with
-// its deadlines (and within EventQPS). While it is behind, under a burst of expiries, it folds
-// them: one event per namespace and reason every FoldInterval says how many sessions were
-// deleted and names a few, so that the API server's writes go to the deletions themselves.
-// The deletions metric counts every deletion either way.
-type DeletionEvents struct {
-	recorder events.EventRecorder
+// NewRecorder returns a recorder of events on the scheme's objects that writes through a client
+// of its own, made from cfg and limited to the events' rate, so that events never spend the
+// rate budget deletions need. It records until ctx is done.
+func NewRecorder(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (k8sevents.EventRecorder, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst, cfg.RateLimiter = qps, 2*qps, nil
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	broadcaster := k8sevents.NewBroadcaster(&k8sevents.EventSinkImpl{Interface: cs.EventsV1()})
+	broadcaster.StartRecordingToSink(ctx.Done())
+	return broadcaster.NewRecorder(scheme, "updatesession-controller"), nil
+}
+
+// Deletions records an event for each deleted session while the reconciler keeps up with its
+// deadlines (and within the events' rate). While it is behind, under a burst of expiries, it
+// folds them: one event per namespace and reason every FoldInterval says how many sessions were
+// deleted and names a few. The deletions metric counts every deletion either way.
+type Deletions struct {
+	recorder k8sevents.EventRecorder
 	limiter  *rate.Limiter
 
 	mu     sync.Mutex
@@ -60,18 +87,18 @@ type fold struct {
 	last *v1alpha1.UpdateSession
 }
 
-// NewDeletionEvents returns DeletionEvents recording through recorder. Start flushes folds.
-func NewDeletionEvents(recorder events.EventRecorder) *DeletionEvents {
-	return &DeletionEvents{
+// NewDeletions returns Deletions recording through recorder. Start flushes folds.
+func NewDeletions(recorder k8sevents.EventRecorder) *Deletions {
+	return &Deletions{
 		recorder: recorder,
-		limiter:  rate.NewLimiter(EventQPS, 2*EventQPS),
+		limiter:  rate.NewLimiter(qps, 2*qps),
 		folded:   map[foldKey]*fold{},
 	}
 }
 
 // Record reports the deletion of us, late after its deadline, with reason (ReasonExpired or
 // ReasonRetentionOver) and note.
-func (d *DeletionEvents) Record(us *v1alpha1.UpdateSession, reason string, late time.Duration, note string) {
+func (d *Deletions) Record(us *v1alpha1.UpdateSession, reason string, late time.Duration, note string) {
 	if late < behindBy && d.limiter.Allow() {
 		d.recorder.Eventf(us, nil, corev1.EventTypeNormal, reason, "Delete", "%s", note)
 		return
@@ -92,7 +119,7 @@ func (d *DeletionEvents) Record(us *v1alpha1.UpdateSession, reason string, late 
 }
 
 // Start flushes the folded deletions every FoldInterval until ctx is done, and once more then.
-func (d *DeletionEvents) Start(ctx context.Context) error {
+func (d *Deletions) Start(ctx context.Context) error {
 	ticker := time.NewTicker(FoldInterval)
 	defer ticker.Stop()
 	for {
@@ -107,7 +134,7 @@ func (d *DeletionEvents) Start(ctx context.Context) error {
 }
 
 // flush records one event per namespace and reason for the deletions folded since the last.
-func (d *DeletionEvents) flush() {
+func (d *Deletions) flush() {
 	d.mu.Lock()
 	folded := d.folded
 	d.folded = map[foldKey]*fold{}
@@ -117,6 +144,7 @@ func (d *DeletionEvents) flush() {
 	}
 }
 
+// burstReason is the reason of the folded events of deletions with reason.
 func burstReason(reason string) string {
 	if reason == ReasonRetentionOver {
 		return ReasonRetentionOverBurst
@@ -124,6 +152,7 @@ func burstReason(reason string) string {
 	return ReasonExpiredBurst
 }
 
+// note says how many sessions the fold holds, why they were deleted, and names a few.
 func (f *fold) note(reason string) string {
 	what := "expired"
 	if reason == ReasonRetentionOver {
