@@ -9,16 +9,13 @@ import (
 	"net/http"
 	"time"
 
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
-	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
@@ -26,49 +23,8 @@ import (
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/refresh"
 	"github.com/contentlib/update-session-operator/internal/rest"
-	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
 )
-
-// Options configure the operator.
-type Options struct {
-	// RESTAddr is where the REST server listens; empty disables it.
-	RESTAddr string
-	Policy   session.Policy
-	// Concurrency is the number of sessions reconciled in parallel.
-	Concurrency int
-	// RESTNamespace is where REST create and list work for callers that are not service
-	// accounts and name no namespace.
-	RESTNamespace string
-	// RESTCertDir holds the REST server's tls.crt and tls.key; empty serves plain HTTP.
-	RESTCertDir string
-	// RESTShutdownDelay is how long the REST server answers, not ready, after shutdown begins.
-	RESTShutdownDelay time.Duration
-	// RESTConnections caps the REST server's open connections, in total and per source (remote
-	// IP); zero fields take admit.DefaultConnections's.
-	RESTConnections admit.Caps
-	// RESTRequests caps its requests in flight, in total and per source; zero fields take
-	// admit.DefaultRequests's.
-	RESTRequests admit.Caps
-	// TokenReviews bound the reviews of unknown tokens; zero values take auth.DefaultReviewLimits.
-	TokenReviews auth.ReviewLimits
-	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
-	TokenAudiences []string
-	// TokenLifetimes are how long the REST server's authentication and authorization answers
-	// stand; zero values take auth's defaults.
-	TokenLifetimes auth.Lifetimes
-	// LoginNamespace is where logins keep their Secrets (see package login); empty: login
-	// answers with the caller's token.
-	LoginNamespace string
-	// LoginsPerIdentity bounds the logins stored for one identity; zero takes
-	// login.DefaultMaxPerIdentity.
-	LoginsPerIdentity int
-	// RESTReads bound the API-server reads of each REST caller; zero values take
-	// store.DefaultReadLimits.
-	RESTReads store.ReadLimits
-	// Clock defaults to the real clock.
-	Clock clock.PassiveClock
-}
 
 // CacheOptions are the manager's cache options base with what the operator needs of its
 // cache: sessions trimmed to what the operator reads (see store.Trim), any other object without
@@ -84,10 +40,12 @@ func CacheOptions(base cache.Options) cache.Options {
 	return base
 }
 
-// Setup registers the operator's parts with mgr.
+// Setup registers the operator's parts with mgr, configured by opts: their unset fields take
+// their defaults (see Options.Default), and invalid ones are refused.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
+	opts.Default()
+	if err := opts.Validate(); err != nil {
+		return err
 	}
 	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
@@ -95,9 +53,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	metrics.SessionsByState.SetReader(mgr.GetCache())
 	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache())); err != nil {
 		return err
-	}
-	if opts.RESTReads == (store.ReadLimits{}) {
-		opts.RESTReads = store.DefaultReadLimits
 	}
 	sessions := store.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock).WithReadLimits(opts.RESTReads)
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
@@ -114,14 +69,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:    opts.Clock,
 		Policy:   opts.Policy,
 	}
-	if err := reconciler.SetupWithManager(mgr, max(opts.Concurrency, 1)); err != nil {
+	if err := reconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
 		return err
 	}
 	if opts.RESTAddr == "" {
 		return nil
-	}
-	if opts.TokenReviews == (auth.ReviewLimits{}) {
-		opts.TokenReviews = auth.DefaultReviewLimits
 	}
 	gate, err := auth.NewGate(mgr.GetConfig(), auth.Options{
 		Limits: opts.TokenReviews, Audiences: opts.TokenAudiences, Lifetimes: opts.TokenLifetimes,
@@ -134,8 +86,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Addr:          opts.RESTAddr,
 		CertDir:       opts.RESTCertDir,
 		ShutdownDelay: opts.RESTShutdownDelay,
-		Connections:   opts.RESTConnections.Or(admit.DefaultConnections),
-		Requests:      opts.RESTRequests.Or(admit.DefaultRequests),
+		Connections:   opts.RESTConnections,
+		Requests:      opts.RESTRequests,
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		Store:         sessions,
@@ -151,7 +103,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			return err
 		}
 	}
-	if opts.LoginNamespace != "" {
+	if opts.LoginSessions {
 		server.Logins = login.New(mgr.GetClient(), mgr.GetAPIReader(), opts.LoginNamespace, gate, opts.TokenReviews,
 			opts.LoginsPerIdentity)
 		sweeper := &login.Sweeper{Store: server.Logins, Log: mgr.GetLogger().WithName("login")}

@@ -101,8 +101,9 @@ type Operator struct {
 
 // StartOperator runs the operator, watching only namespace, until the test ends. When
 // opts.RESTAddr is empty, the REST server listens on a free local port; when
-// opts.RESTNamespace is empty, REST create and list work in namespace; when
-// opts.LoginNamespace is empty, logins are kept in OperatorNamespace.
+// opts.RESTNamespace is empty, REST create and list work in namespace. Logins are on, kept in
+// opts.LoginNamespace or, when empty, OperatorNamespace. The rest of opts takes its defaults
+// and is validated, as the manager's flags are (see operator.Options).
 func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Options) *Operator {
 	t.Helper()
 	return e.StartOperatorWith(t, namespace, opts, nil, nil)
@@ -137,6 +138,7 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 	if opts.RESTNamespace == "" {
 		opts.RESTNamespace = namespace
 	}
+	opts.LoginSessions = true
 	if opts.LoginNamespace == "" {
 		opts.LoginNamespace = OperatorNamespace
 	}
