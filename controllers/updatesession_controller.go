@@ -199,9 +199,9 @@ func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, us *v1alpha1.
 // recordDeletion counts, records and logs the deletion of us, decided at now.
 func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alpha1.UpdateSession, now time.Time) {
 	late := now.Sub(r.Policy.Deadline(us)).Round(time.Millisecond)
-	reason := "expired"
+	reason := metrics.DeletedExpired
 	if us.Status.State.Terminal() {
-		reason = "retention"
+		reason = metrics.DeletedRetention
 	}
 	metrics.Deletions.WithLabelValues(reason).Inc()
 	metrics.ExpiryLateness.WithLabelValues(reason).Observe(late.Seconds())

@@ -14,6 +14,9 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
+// reasonLabel is the label of why a connection or a request was refused, or a session deleted.
+const reasonLabel = "reason"
+
 var (
 	// RESTRequests counts REST calls by operation and outcome: "ok" or the vAPI error type.
 	RESTRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,20 +65,22 @@ var (
 		Name: "updatesession_rest_refused_total",
 		Help: "REST connections and requests refused for being past the server's caps, in total or per source, " +
 			"by reason: connections (open connections) or in_flight (requests in flight).",
-	}, []string{"reason"})
+	}, []string{reasonLabel})
 
-	// Deletions counts sessions the operator deleted: reason "expired" or "retention".
+	// Deletions counts sessions the operator deleted, by reason: DeletedExpired or
+	// DeletedRetention.
 	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_deletions_total",
 		Help: "Sessions deleted by the operator, by reason: expired (idle past expirationTime) or retention.",
-	}, []string{"reason"})
+	}, []string{reasonLabel})
 
-	// ExpiryLateness is how long after its deadline a session was deleted.
+	// ExpiryLateness is how long after its deadline a session was deleted, by the reason of
+	// Deletions.
 	ExpiryLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "updatesession_expiry_lateness_seconds",
 		Help:    "Deletion time minus deadline (expirationTime, or the end of the terminal retention), by reason.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"reason"})
+	}, []string{reasonLabel})
 )
 
 // SessionsByState is the gauge of sessions by state; it counts the sessions of the reader
@@ -85,10 +90,15 @@ var SessionsByState = &sessionsByState{}
 func init() {
 	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, KeepAliveRefreshes, WriteConflicts,
 		ConnectionsClosed, RESTRefused, Deletions, ExpiryLateness, SessionsByState)
-	// Each reason is exported from the start, at zero, so that a rate over it exists before the
-	// first refusal.
+	// Each known label value is a series from the start, at zero, so that the alerts' and the
+	// dashboard's rates over it show zero rather than no data until its first event. The
+	// REST server's operations and error types are package rest's to make known.
 	for _, reason := range []string{RefusedConnections, RefusedInFlight} {
 		RESTRefused.WithLabelValues(reason)
+	}
+	for _, reason := range []string{DeletedExpired, DeletedRetention} {
+		Deletions.WithLabelValues(reason)
+		ExpiryLateness.WithLabelValues(reason)
 	}
 }
 
@@ -96,6 +106,14 @@ func init() {
 const (
 	RefusedConnections = "connections"
 	RefusedInFlight    = "in_flight"
+)
+
+// The reasons of Deletions and ExpiryLateness.
+const (
+	// DeletedExpired: an ACTIVE session idle past its expirationTime.
+	DeletedExpired = "expired"
+	// DeletedRetention: a session ended longer than the terminal retention ago.
+	DeletedRetention = "retention"
 )
 
 // RESTCall is the series of REST calls of one operation and result. Resolving them once, for
