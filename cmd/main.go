@@ -32,6 +32,7 @@ var (
 	setupLog = ctrl.Log.WithName("setup")
 )
 
+// init fills the manager's scheme: the built-in types and UpdateSession.
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
@@ -88,6 +89,7 @@ func (c *config) validate() error {
 	return nil
 }
 
+// main parses and validates the flags, sets the Go memory limit and runs the manager.
 func main() {
 	c, zapOpts := bindFlags(flag.CommandLine)
 	flag.Parse()

@@ -32,7 +32,7 @@ var (
 	created = now.Add(-10 * time.Minute)
 )
 
-// tablePolicy: 5-minute timeout, 2-minute retention.
+// tablePolicy is the policy of the decision table.
 var tablePolicy = session.Policy{DefaultTimeout: 5 * time.Minute, TerminalRetention: 2 * time.Minute}
 
 // fixtureSession is a session named name on item, created at created, with its status at

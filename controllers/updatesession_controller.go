@@ -31,16 +31,15 @@ import (
 // ACTIVE session holds its library item (the events of deletions are package events').
 const ReasonSuperseded = "Superseded"
 
-const (
-	// staleCacheRetry is how soon a session is reconciled again when the cache was found
-	// behind the API server.
-	staleCacheRetry = time.Second
-)
+// staleCacheRetry is how soon a session is reconciled again when the cache was found behind
+// the API server.
+const staleCacheRetry = time.Second
 
 var (
-	// errStaleHolder: the cache shows an ACTIVE session holding the item that has ended since.
+	// errStaleHolder means the cache shows an ACTIVE session holding the item that has ended
+	// since.
 	errStaleHolder = errors.New("the cached holder of the library item is no longer ACTIVE")
-	// errNotDue: the live session has a later deadline than the cached one had.
+	// errNotDue means the live session has a later deadline than the cached one had.
 	errNotDue = errors.New("the session is not due")
 )
 

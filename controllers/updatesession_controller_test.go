@@ -324,8 +324,8 @@ func findCondition(us *v1alpha1.UpdateSession, typ string) *metav1.Condition {
 	return nil
 }
 
-// TestStoredExpirationTimeSurvivesAShorterDefault: during a rolling update that shortens
-// --session-timeout, the replica with the new flag never deletes a session before the
+// TestStoredExpirationTimeSurvivesAShorterDefault checks that during a rolling update that
+// shortens --session-timeout, the replica with the new flag never deletes a session before the
 // expirationTime the old one promised.
 func TestStoredExpirationTimeSurvivesAShorterDefault(t *testing.T) {
 	ns := env.Namespace(t)

@@ -23,12 +23,13 @@ import (
 
 // The reasons of deletion events.
 const (
-	// ReasonExpired: the session was idle past its expiration time and is deleted.
+	// ReasonExpired says the session was idle past its expiration time and is deleted.
 	ReasonExpired = "Expired"
-	// ReasonRetentionOver: the session ended longer than --terminal-retention ago and is deleted.
+	// ReasonRetentionOver says the session ended longer than --terminal-retention ago and is
+	// deleted.
 	ReasonRetentionOver = "RetentionOver"
-	// ReasonExpiredBurst: sessions expired while the reconciler was behind its deadlines; one
-	// event per namespace and FoldInterval counts them (and names a few).
+	// ReasonExpiredBurst says sessions expired while the reconciler was behind its deadlines;
+	// one event per namespace and FoldInterval counts them (and names a few).
 	ReasonExpiredBurst = "ExpiredBurst"
 	// ReasonRetentionOverBurst is ReasonExpiredBurst for ended sessions whose retention ran out.
 	ReasonRetentionOverBurst = "RetentionOverBurst"
@@ -77,6 +78,7 @@ type Deletions struct {
 	folded map[foldKey]*fold
 }
 
+// foldKey is what deletions are folded by.
 type foldKey struct{ namespace, reason string }
 
 // fold is the deletions of one namespace and reason since the last flush.

@@ -12,9 +12,9 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// TestDeletionsFoldPastTheirRate: on time, each deletion has its own event until the event
-// rate's burst is used up; the rest are folded into one event per namespace that counts them.
-// Late deletions are folded at once.
+// TestDeletionsFoldPastTheirRate checks that on time, each deletion has its own event until
+// the event rate's burst is used up, and the rest are folded into one event per namespace that
+// counts them; late deletions are folded at once.
 func TestDeletionsFoldPastTheirRate(t *testing.T) {
 	const n = 3 * qps
 	recorder := k8sevents.NewFakeRecorder(2 * n)

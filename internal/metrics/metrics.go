@@ -87,6 +87,7 @@ var (
 // given to SetReader (the manager's cache) at each scrape, so it is never out of date.
 var SessionsByState = &sessionsByState{}
 
+// init registers the metrics with controller-runtime's registry, served on its endpoint.
 func init() {
 	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, KeepAliveRefreshes, WriteConflicts,
 		ConnectionsClosed, RESTRefused, Deletions, ExpiryLateness, SessionsByState)
@@ -110,9 +111,10 @@ const (
 
 // The reasons of Deletions and ExpiryLateness.
 const (
-	// DeletedExpired: an ACTIVE session idle past its expirationTime.
+	// DeletedExpired is an ACTIVE session's deletion when idle past its expirationTime.
 	DeletedExpired = "expired"
-	// DeletedRetention: a session ended longer than the terminal retention ago.
+	// DeletedRetention is a session's deletion when it ended longer than the terminal
+	// retention ago.
 	DeletedRetention = "retention"
 )
 
@@ -134,9 +136,11 @@ func (c RESTCall) Observe(d time.Duration) {
 	c.latency.Observe(d.Seconds())
 }
 
+// sessionsDesc describes the gauge of sessions by state.
 var sessionsDesc = prometheus.NewDesc("updatesession_sessions",
 	"UpdateSessions in the manager's cache, by state.", []string{"state"}, nil)
 
+// sessionsByState counts the sessions of its reader by state when collected.
 type sessionsByState struct {
 	reader atomic.Pointer[client.Reader]
 }
@@ -144,8 +148,10 @@ type sessionsByState struct {
 // SetReader sets where sessions are counted.
 func (c *sessionsByState) SetReader(r client.Reader) { c.reader.Store(&r) }
 
+// Describe sends the gauge's description.
 func (c *sessionsByState) Describe(ch chan<- *prometheus.Desc) { ch <- sessionsDesc }
 
+// Collect sends the number of sessions in each state, zero for states none is in.
 func (c *sessionsByState) Collect(ch chan<- prometheus.Metric) {
 	reader := c.reader.Load()
 	if reader == nil {

@@ -7,9 +7,9 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// TestKnownLabelValuesAreSeriesAtZero: on a fresh registry, before any event, every known
-// value of a label is a series at zero, so that the alerts and the dashboard show zero rather
-// than no data on a fresh install.
+// TestKnownLabelValuesAreSeriesAtZero checks that on a fresh registry, before any event, every
+// known value of a label is a series at zero, so that the alerts and the dashboard show zero
+// rather than no data on a fresh install.
 func TestKnownLabelValuesAreSeriesAtZero(t *testing.T) {
 	cases := []struct {
 		metric, label string

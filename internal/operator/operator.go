@@ -1,6 +1,7 @@
 // Package operator assembles the operator on a controller-runtime manager: the cache
-// indexes, the session store, the reconciler, the REST server and its refresher. cmd/main.go
-// and the tests share it, so that the tests run exactly what ships.
+// indexes, the session store, the reconciler, the REST server and its refresher, configured by
+// Options, which the manager's flags set. cmd/main.go and the tests share it, so that the tests
+// run exactly what ships.
 package operator
 
 import (

@@ -48,8 +48,8 @@ type Options struct {
 	// TokenLifetimes are how long the REST server's authentication and authorization answers
 	// stand; zero values take auth's defaults.
 	TokenLifetimes auth.Lifetimes
-	// LoginSessions: login answers with a session id kept in a Secret of LoginNamespace (see
-	// package login); false: with the caller's token.
+	// LoginSessions makes login answer with a session id kept in a Secret of LoginNamespace
+	// (see package login); false, with the caller's token.
 	LoginSessions bool
 	// LoginNamespace is where logins keep their Secrets; empty: the namespace the manager runs
 	// in, else default.

@@ -10,9 +10,10 @@ import (
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
-// TestEveryRESTSeriesExistsFromTheStart: every operation, and none, has a series of calls for
-// success and for every vAPI error type, and every phase a series of closed connections,
-// whether or not a call or a close happened: rates over them show zero, not no data.
+// TestEveryRESTSeriesExistsFromTheStart checks that every operation, and none, has a series of
+// calls for success and for every vAPI error type, and every phase a series of closed
+// connections, whether or not a call or a close happened: rates over them show zero, not no
+// data.
 func TestEveryRESTSeriesExistsFromTheStart(t *testing.T) {
 	calls := labelSets(t, "updatesession_rest_requests_total", "operation", "result")
 	names := []string{noOperation}

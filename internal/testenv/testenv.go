@@ -35,6 +35,7 @@ import (
 // Scheme knows the built-in types, CustomResourceDefinition and UpdateSession.
 var Scheme = runtime.NewScheme()
 
+// init fills Scheme.
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
@@ -192,6 +193,7 @@ func FreeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// waitListening waits until something listens on addr, failing the test after a while.
 func waitListening(t testing.TB, addr string) {
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true,
 		func(context.Context) (bool, error) {

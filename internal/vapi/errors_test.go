@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// TestErrorTypesListsEveryConstant: ErrorTypes holds every ErrorType constant of errors.go once,
-// so that a type added there is known to the metrics from the start too.
+// TestErrorTypesListsEveryConstant checks that ErrorTypes holds every ErrorType constant of
+// errors.go once, so that a type added there is known to the metrics from the start too.
 func TestErrorTypesListsEveryConstant(t *testing.T) {
 	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
 	if err != nil {
