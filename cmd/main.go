@@ -9,8 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -23,14 +21,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
-	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/localcp"
-	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/memlimit"
 	"github.com/contentlib/update-session-operator/internal/operator"
-	restapi "github.com/contentlib/update-session-operator/internal/rest"
-	"github.com/contentlib/update-session-operator/internal/session"
 )
 
 var (
@@ -38,157 +32,69 @@ var (
 	setupLog = ctrl.Log.WithName("setup")
 )
 
+// init fills the manager's scheme: the built-in types and UpdateSession.
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
 }
 
-type flags struct {
-	metricsAddr, probeAddr, restAddr string
-	pprofAddr                        string
-	restNamespace, restCertDir       string
-	restShutdownDelay                time.Duration
-	restConnections, restRequests    admit.Caps
-	leaderElect, secureMetrics       bool
-	enableHTTP2                      bool
-	localControlPlane                bool
-	localKubeconfig                  string
-	policy                           session.Policy
-	concurrency                      int
-	qps                              float64
-	burst                            int
-	tokenReviews                     auth.ReviewLimits
-	tokenAudiences                   []string
-	loginSessions                    bool
-	loginNamespace                   string
-	loginsPerIdentity                int
-	restReads                        restapi.ReadLimits
+// config is what the manager's flags set: the operator's options, and what configures the
+// manager itself (its listeners, its API-server client, the control plane it runs against).
+type config struct {
+	operator                                operator.Options
+	metricsAddr, probeAddr, pprofAddr       string
+	leaderElect, secureMetrics, enableHTTP2 bool
+	qps                                     float64
+	burst                                   int
+	localControlPlane                       bool
+	localKubeconfig                         string
 }
 
 // bindFlags defines the manager's flags on fs, returning where their values go.
-func bindFlags(fs *flag.FlagSet) (*flags, *zap.Options) {
-	f := &flags{}
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
+func bindFlags(fs *flag.FlagSet) (*config, *zap.Options) {
+	c := &config{}
+	c.operator.BindFlags(fs)
+	fs.StringVar(&c.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
-	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to; 0 disables it.")
-	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "The address Go's pprof profiles are served on "+
+	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to; 0 disables it.")
+	fs.StringVar(&c.pprofAddr, "pprof-bind-address", "0", "The address Go's pprof profiles are served on "+
 		"(/debug/pprof/), for profiling the hot path; 0 disables it. Keep it off the network: profiles need no credentials.")
-	fs.BoolVar(&f.leaderElect, "leader-elect", false, "Enable leader election for the reconciler, "+
+	fs.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election for the reconciler, "+
 		"so that one replica expires sessions while every replica serves the REST API.")
-	fs.BoolVar(&f.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
-	fs.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
-	fs.StringVar(&f.restAddr, "rest-bind-address", ":8090", "The address the update-session REST API binds to; 0 disables it.")
-	fs.StringVar(&f.restNamespace, "rest-default-namespace", "default",
-		"Where REST create and list work for a caller that is not a service account and names no namespace.")
-	fs.StringVar(&f.restCertDir, "rest-cert-dir", "",
-		"Folder with tls.crt and tls.key for the REST API, reloaded when they change; empty serves plain HTTP.")
-	fs.DurationVar(&f.restShutdownDelay, "rest-shutdown-delay", 0,
-		"On SIGTERM, how long the REST server keeps answering while /readyz reports not ready, before it closes "+
-			"its listener: the time a Service takes to stop routing to a stopping pod (the shipped Deployment sets 5s).")
-	fs.IntVar(&f.restConnections.Total, "rest-max-connections", admit.DefaultConnections.Total,
-		"REST connections open at once. One past it has its request answered 503 SERVICE_UNAVAILABLE with "+
-			"Retry-After and is closed; one past twice it is closed at accept.")
-	fs.IntVar(&f.restConnections.PerSource, "rest-max-connections-per-source", admit.DefaultConnections.PerSource,
-		"REST connections open at once from one source IP (a pod, a node, a load balancer), refused as past "+
-			"--rest-max-connections.")
-	fs.IntVar(&f.restRequests.Total, "rest-max-requests-in-flight", admit.DefaultRequests.Total,
-		"REST requests in flight at once; one past it is answered 503 SERVICE_UNAVAILABLE with Retry-After at once.")
-	fs.IntVar(&f.restRequests.PerSource, "rest-max-requests-in-flight-per-source", admit.DefaultRequests.PerSource,
-		"REST requests in flight at once from one source IP; one past it is answered as past --rest-max-requests-in-flight.")
-	fs.DurationVar(&f.policy.DefaultTimeout, "session-timeout", 5*time.Minute,
-		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set; at most 24h, as the spec's.")
-	fs.DurationVar(&f.policy.TerminalRetention, "terminal-retention", 5*time.Minute,
-		"How long sessions in DONE, ERROR or CANCELED are kept before they are deleted.")
-	fs.DurationVar(&f.policy.MaxCoalesce, "keepalive-coalesce-window", session.DefaultMaxCoalesce,
-		"A keep-alive that changes nothing else is answered without a write while lastActivity is younger "+
-			"than this or 1% of the session's timeout, whichever is smaller (3s for the default 5m); "+
-			"0 writes every keep-alive.")
-	fs.DurationVar(&f.policy.DeletionMargin, "expiry-safety-margin", 250*time.Millisecond,
-		"An idle session is deleted no earlier than this after its stored expirationTime: the clock skew between "+
-			"replicas it covers.")
-	fs.IntVar(&f.concurrency, "max-concurrent-reconciles", 64, "Sessions reconciled in parallel.")
-	fs.Float64Var(&f.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
-	fs.IntVar(&f.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
-	fs.Float64Var(&f.tokenReviews.QPS, "rest-token-review-qps", auth.DefaultReviewLimits.QPS,
-		"TokenReviews a second for tokens not in the cache that are not this cluster's service-account tokens "+
-			"(those are checked locally first), shared fairly by source; past its share a call answers 503 "+
-			"with Retry-After at once.")
-	fs.IntVar(&f.tokenReviews.Burst, "rest-token-review-burst", auth.DefaultReviewLimits.Burst,
-		"Burst of those TokenReviews, shared by source.")
-	fs.IntVar(&f.tokenReviews.Concurrency, "rest-token-review-concurrency", auth.DefaultReviewLimits.Concurrency,
-		"Those TokenReviews in flight at once.")
-	fs.Func("rest-token-audiences", "Comma-separated audiences a REST caller's token must be issued for "+
-		"(kubectl create token NAME --audience=...); empty accepts tokens for the API server.", func(v string) error {
-		f.tokenAudiences = nil
-		for a := range strings.SplitSeq(v, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				f.tokenAudiences = append(f.tokenAudiences, a)
-			}
-		}
-		return nil
-	})
-	fs.BoolVar(&f.loginSessions, "rest-login-sessions", true,
-		"Login answers with a 32-character session id, kept (its token encrypted) in a Secret of --rest-login-namespace; "+
-			"false answers with the caller's token itself.")
-	fs.StringVar(&f.loginNamespace, "rest-login-namespace", "",
-		"Where logins keep their Secrets; empty: the namespace the manager runs in, else default.")
-	fs.IntVar(&f.loginsPerIdentity, "rest-login-max-per-identity", login.DefaultMaxPerIdentity,
-		"Logins of unexpired tokens stored per caller identity; past it login answers with the caller's token itself.")
-	fs.Float64Var(&f.restReads.QPS, "rest-read-qps", restapi.DefaultReadLimits.QPS,
-		"API-server reads a second per REST caller (get, list, create, login); past it a call answers 503 with Retry-After.")
-	fs.IntVar(&f.restReads.Burst, "rest-read-burst", restapi.DefaultReadLimits.Burst,
-		"Burst of API-server reads per REST caller.")
-	fs.BoolVar(&f.localControlPlane, "local-control-plane", false,
+	fs.BoolVar(&c.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
+	fs.BoolVar(&c.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
+	fs.Float64Var(&c.qps, "kube-api-qps", 2000, "Client-side rate limit of requests to the API server (queries per second).")
+	fs.IntVar(&c.burst, "kube-api-burst", 4000, "Client-side burst of requests to the API server.")
+	fs.BoolVar(&c.localControlPlane, "local-control-plane", false,
 		"Start an embedded kube-apiserver and etcd (the envtest binaries), install the CRD and run against it.")
-	fs.StringVar(&f.localKubeconfig, "local-kubeconfig", "",
+	fs.StringVar(&c.localKubeconfig, "local-kubeconfig", "",
 		"With --local-control-plane: write an admin kubeconfig for it to this path.")
 	// Production logging unless --zap-devel: JSON at info level. Development mode (kubebuilder's
 	// scaffold default) logs every REST call at debug level, thousands of lines a second from a
 	// busy replica, and a stack trace with every warning. make run asks for it.
 	opts := &zap.Options{}
 	opts.BindFlags(fs)
-	return f, opts
+	return c, opts
 }
 
-func (f flags) validate() error {
-	switch {
-	case f.policy.DefaultTimeout <= 0:
-		return fmt.Errorf("--session-timeout must be positive, got %s", f.policy.DefaultTimeout)
-	case f.policy.DefaultTimeout > v1alpha1.MaxExpirationTimeoutSeconds*time.Second:
-		// The CRD refuses a status whose expirationTime is further from lastActivity.
-		return fmt.Errorf("--session-timeout must be at most %s, got %s",
-			v1alpha1.MaxExpirationTimeoutSeconds*time.Second, f.policy.DefaultTimeout)
-	case f.policy.MaxCoalesce < 0:
-		return fmt.Errorf("--keepalive-coalesce-window must not be negative, got %s", f.policy.MaxCoalesce)
-	case f.policy.DeletionMargin < 0:
-		return fmt.Errorf("--expiry-safety-margin must not be negative, got %s", f.policy.DeletionMargin)
-	case f.policy.TerminalRetention < 0:
-		return fmt.Errorf("--terminal-retention must not be negative, got %s", f.policy.TerminalRetention)
-	case f.tokenReviews.QPS <= 0 || f.tokenReviews.Burst < 1 || f.tokenReviews.Concurrency < 1:
-		return errors.New("--rest-token-review-qps, --rest-token-review-burst and --rest-token-review-concurrency must be positive")
-	case f.restConnections.Total < 1 || f.restConnections.PerSource < 1 ||
-		f.restRequests.Total < 1 || f.restRequests.PerSource < 1:
-		return errors.New("--rest-max-connections, --rest-max-connections-per-source, --rest-max-requests-in-flight " +
-			"and --rest-max-requests-in-flight-per-source must be positive")
-	case f.loginsPerIdentity < 1:
-		return fmt.Errorf("--rest-login-max-per-identity must be at least 1, got %d", f.loginsPerIdentity)
-	case f.restReads.QPS <= 0 || f.restReads.Burst < 1:
-		return errors.New("--rest-read-qps and --rest-read-burst must be positive")
-	case f.restShutdownDelay < 0:
-		return fmt.Errorf("--rest-shutdown-delay must not be negative, got %s", f.restShutdownDelay)
-	case f.concurrency < 1:
-		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", f.concurrency)
-	case f.localKubeconfig != "" && !f.localControlPlane:
+// validate refuses flags out of their range: the operator's as given (see Options.Validate),
+// and a kubeconfig to write without a control plane to write it for.
+func (c *config) validate() error {
+	if err := c.operator.Validate(); err != nil {
+		return err
+	}
+	if c.localKubeconfig != "" && !c.localControlPlane {
 		return errors.New("--local-kubeconfig needs --local-control-plane")
 	}
 	return nil
 }
 
+// main parses and validates the flags, sets the Go memory limit and runs the manager.
 func main() {
-	f, zapOpts := bindFlags(flag.CommandLine)
+	c, zapOpts := bindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts)))
-	if err := f.validate(); err != nil {
+	if err := c.validate(); err != nil {
 		setupLog.Error(err, "Invalid flags")
 		os.Exit(2)
 	}
@@ -197,43 +103,31 @@ func main() {
 	} else if limit > 0 {
 		setupLog.Info("Go memory limit set from the container's", "GOMEMLIMIT", limit, "share", memlimit.Share)
 	}
-	if err := run(*f); err != nil {
+	if err := run(c); err != nil {
 		setupLog.Error(err, "Manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(f flags) error {
-	cfg, stop, err := restConfig(f)
+// run runs the manager and the operator on it until a signal stops them.
+func run(c *config) error {
+	cfg, stop, err := restConfig(c)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	cfg.QPS, cfg.Burst = float32(f.qps), f.burst
+	cfg.QPS, cfg.Burst = float32(c.qps), c.burst
 
-	mgr, err := ctrl.NewManager(cfg, managerOptions(f))
+	mgr, err := ctrl.NewManager(cfg, managerOptions(c))
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	err = operator.Setup(ctx, mgr, operator.Options{
-		RESTAddr:          disabledIfZero(f.restAddr),
-		RESTNamespace:     f.restNamespace,
-		RESTCertDir:       f.restCertDir,
-		RESTShutdownDelay: f.restShutdownDelay,
-		RESTConnections:   f.restConnections,
-		RESTRequests:      f.restRequests,
-		Policy:            f.policy,
-		Concurrency:       f.concurrency,
-
-		TokenReviews:   f.tokenReviews,
-		TokenAudiences: f.tokenAudiences,
-		LoginNamespace: f.logins(),
-
-		LoginsPerIdentity: f.loginsPerIdentity,
-		RESTReads:         f.restReads,
-	})
-	if err != nil {
+	// Setup defaults opts itself; defaulting them here too lets the log line below say what
+	// runs, such as the login namespace found.
+	opts := c.operator
+	opts.Default()
+	if err := operator.Setup(ctx, mgr, opts); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -242,31 +136,15 @@ func run(f flags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	setupLog.Info("Starting manager", "restAddress", f.restAddr, "sessionTimeout", f.policy.DefaultTimeout,
-		"terminalRetention", f.policy.TerminalRetention, "loginNamespace", f.logins())
+	setupLog.Info("Starting manager", "restAddress", opts.RESTAddr, "sessionTimeout", opts.Policy.DefaultTimeout,
+		"terminalRetention", opts.Policy.TerminalRetention, "loginSessions", opts.LoginSessions,
+		"loginNamespace", opts.LoginNamespace)
 	return mgr.Start(ctx)
 }
 
-// inClusterNamespace holds the namespace of a pod's service account.
-const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-
-// logins is the namespace of login sessions, or empty when they are off.
-func (f flags) logins() string {
-	switch {
-	case !f.loginSessions:
-		return ""
-	case f.loginNamespace != "":
-		return f.loginNamespace
-	}
-	if ns, err := os.ReadFile(inClusterNamespace); err == nil && len(strings.TrimSpace(string(ns))) > 0 {
-		return strings.TrimSpace(string(ns))
-	}
-	return "default"
-}
-
 // restConfig connects to the cluster of the kubeconfig, or starts the local control plane.
-func restConfig(f flags) (*rest.Config, func(), error) {
-	if !f.localControlPlane {
+func restConfig(c *config) (*rest.Config, func(), error) {
+	if !c.localControlPlane {
 		cfg, err := ctrl.GetConfig()
 		return cfg, func() {}, err
 	}
@@ -280,48 +158,43 @@ func restConfig(f flags) (*rest.Config, func(), error) {
 			setupLog.Error(err, "Stopping local control plane")
 		}
 	}
-	if f.localKubeconfig != "" {
-		if err := cp.WriteAdminKubeconfig(f.localKubeconfig); err != nil {
+	if c.localKubeconfig != "" {
+		if err := cp.WriteAdminKubeconfig(c.localKubeconfig); err != nil {
 			stop()
 			return nil, nil, fmt.Errorf("writing kubeconfig: %w", err)
 		}
 	}
-	setupLog.Info("Local control plane ready", "apiServer", cp.Config.Host, "kubeconfig", f.localKubeconfig)
+	setupLog.Info("Local control plane ready", "apiServer", cp.Config.Host, "kubeconfig", c.localKubeconfig)
 	return cp.Config, stop, nil
 }
 
-func managerOptions(f flags) ctrl.Options {
+// managerOptions are the manager's options: its listeners, leader election, and the cache
+// the operator needs.
+func managerOptions(c *config) ctrl.Options {
 	var tlsOpts []func(*tls.Config)
-	if !f.enableHTTP2 {
+	if !c.enableHTTP2 {
 		// HTTP/2 is off by default: see CVE-2023-44487 (HTTP/2 Rapid Reset).
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+		tlsOpts = append(tlsOpts, func(t *tls.Config) { t.NextProtos = []string{"http/1.1"} })
 	}
 	metrics := metricsserver.Options{
-		BindAddress:   f.metricsAddr,
-		SecureServing: f.secureMetrics,
+		BindAddress:   c.metricsAddr,
+		SecureServing: c.secureMetrics,
 		TLSOpts:       tlsOpts,
 	}
-	if f.secureMetrics {
-		metrics.FilterProvider = auth.MetricsFilter(auth.Options{Limits: f.tokenReviews}, auth.DefaultMetricsInFlight)
+	if c.secureMetrics {
+		metrics.FilterProvider = auth.MetricsFilter(auth.Options{Limits: c.operator.TokenReviews}, auth.DefaultMetricsInFlight)
 	}
 	return ctrl.Options{
 		Scheme: scheme,
 		// The cache holds every session: only what the operator reads of them.
 		Cache:                  operator.CacheOptions(cache.Options{}),
 		Metrics:                metrics,
-		HealthProbeBindAddress: f.probeAddr,
-		PprofBindAddress:       f.pprofAddr,
-		LeaderElection:         f.leaderElect,
+		HealthProbeBindAddress: c.probeAddr,
+		PprofBindAddress:       c.pprofAddr,
+		LeaderElection:         c.leaderElect,
 		LeaderElectionID:       "update-session-operator.contentlib.dev",
 		// Release the lease on a clean stop, so that another replica expires sessions within
 		// seconds rather than after the lease runs out.
 		LeaderElectionReleaseOnCancel: true,
 	}
-}
-
-func disabledIfZero(addr string) string {
-	if addr == "0" {
-		return ""
-	}
-	return addr
 }

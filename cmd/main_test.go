@@ -40,8 +40,8 @@ func TestShippedArgsParse(t *testing.T) {
 				}
 				// A default changed in the manager but not in the chart (or the other way round)
 				// would make the two installs behave differently.
-				if source != "chart with values" && m.flags.policy != defaults.policy {
-					t.Errorf("session policy %+v, want the manager's defaults %+v", m.flags.policy, defaults.policy)
+				if source != "chart with values" && m.flags.operator.Policy != defaults.operator.Policy {
+					t.Errorf("session policy %+v, want the manager's defaults %+v", m.flags.operator.Policy, defaults.operator.Policy)
 				}
 				if m.log.Development {
 					t.Error("development logging: a line per REST call, stack traces from warnings")
@@ -59,7 +59,7 @@ func TestShippedArgsParse(t *testing.T) {
 
 // parsedArgs are a container's arguments parsed as the manager's flags.
 type parsedArgs struct {
-	flags *flags
+	flags *config
 	log   *zap.Options
 }
 
@@ -104,19 +104,4 @@ func managerFlags(t *testing.T, objs []*unstructured.Unstructured) []parsedArgs 
 		t.Fatalf("%d Deployments, want 1", deployments)
 	}
 	return parsed
-}
-
-// TestSessionTimeoutBound checks that the manager refuses a --session-timeout longer than the
-// longest timeout the CRD's status rule allows: its every status write would be refused.
-func TestSessionTimeoutBound(t *testing.T) {
-	for arg, wantOK := range map[string]bool{"24h": true, "1s": true, "24h0m1s": false, "0s": false} {
-		fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-		f, _ := bindFlags(fs)
-		if err := fs.Parse([]string{"--session-timeout=" + arg}); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.validate(); (err == nil) != wantOK {
-			t.Errorf("--session-timeout=%s: validate() = %v, want accepted %v", arg, err, wantOK)
-		}
-	}
 }

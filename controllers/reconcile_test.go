@@ -10,7 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
+	k8sevents "k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
@@ -31,7 +32,7 @@ var (
 	created = now.Add(-10 * time.Minute)
 )
 
-// tablePolicy: 5-minute timeout, 2-minute retention.
+// tablePolicy is the policy of the decision table.
 var tablePolicy = session.Policy{DefaultTimeout: 5 * time.Minute, TerminalRetention: 2 * time.Minute}
 
 // fixtureSession is a session named name on item, created at created, with its status at
@@ -147,8 +148,8 @@ func TestReconcileDecisions(t *testing.T) {
 					},
 				}).Build()
 			clk := clocktesting.NewFakePassiveClock(now)
-			recorder := events.NewFakeRecorder(10)
-			deletions := controllers.NewDeletionEvents(recorder)
+			recorder := k8sevents.NewFakeRecorder(10)
+			deletions := events.NewDeletions(recorder)
 			r := &controllers.UpdateSessionReconciler{
 				Reader: c, Store: store.New(c, c, clk), Recorder: recorder, Deletions: deletions, Clock: clk, Policy: tablePolicy,
 			}
@@ -192,7 +193,7 @@ func TestReconcileDecisions(t *testing.T) {
 }
 
 // flushFolded records the deletion events folded so far.
-func flushFolded(d *controllers.DeletionEvents) {
+func flushFolded(d *events.Deletions) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = d.Start(ctx) // returns at once, flushing once
@@ -212,7 +213,7 @@ func checkPreconditions(t *testing.T, deletes []client.DeleteOptions, us *v1alph
 }
 
 // checkEvent checks the reasons recorded: want ("Type Reason"), or none when want is empty.
-func checkEvent(t *testing.T, recorder *events.FakeRecorder, want string) {
+func checkEvent(t *testing.T, recorder *k8sevents.FakeRecorder, want string) {
 	t.Helper()
 	var got []string
 	for len(recorder.Events) > 0 {

@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/client-go/tools/events"
+	k8sevents "k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,32 +20,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
 )
 
-// Event reasons recorded on UpdateSessions.
-const (
-	// ReasonExpired: the session was idle past its expiration time and is deleted.
-	ReasonExpired = "Expired"
-	// ReasonRetentionOver: the session ended longer than --terminal-retention ago and is deleted.
-	ReasonRetentionOver = "RetentionOver"
-	// ReasonSuperseded: the session was failed because an older ACTIVE session holds its item.
-	ReasonSuperseded = "Superseded"
-)
+// ReasonSuperseded is the reason of the event recorded on a session failed because an older
+// ACTIVE session holds its library item (the events of deletions are package events').
+const ReasonSuperseded = "Superseded"
 
-const (
-	// staleCacheRetry is how soon a session is reconciled again when the cache was found
-	// behind the API server.
-	staleCacheRetry = time.Second
-)
+// staleCacheRetry is how soon a session is reconciled again when the cache was found behind
+// the API server.
+const staleCacheRetry = time.Second
 
 var (
-	// errStaleHolder: the cache shows an ACTIVE session holding the item that has ended since.
+	// errStaleHolder means the cache shows an ACTIVE session holding the item that has ended
+	// since.
 	errStaleHolder = errors.New("the cached holder of the library item is no longer ACTIVE")
-	// errNotDue: the live session has a later deadline than the cached one had.
+	// errNotDue means the live session has a later deadline than the cached one had.
 	errNotDue = errors.New("the session is not due")
 )
 
@@ -57,10 +51,10 @@ type UpdateSessionReconciler struct {
 	client.Reader
 	// Store reads, writes and deletes sessions: the write path the REST server uses too.
 	Store    *store.Store
-	Recorder events.EventRecorder
+	Recorder k8sevents.EventRecorder
 	// Deletions records the events of deletions, folding them under a burst; SetupWithManager
 	// makes it from Recorder when nil.
-	Deletions *DeletionEvents
+	Deletions *events.Deletions
 	Clock     clock.PassiveClock
 	Policy    session.Policy
 }
@@ -204,17 +198,17 @@ func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, us *v1alpha1.
 // recordDeletion counts, records and logs the deletion of us, decided at now.
 func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alpha1.UpdateSession, now time.Time) {
 	late := now.Sub(r.Policy.Deadline(us)).Round(time.Millisecond)
-	reason := "expired"
+	reason := metrics.DeletedExpired
 	if us.Status.State.Terminal() {
-		reason = "retention"
+		reason = metrics.DeletedRetention
 	}
 	metrics.Deletions.WithLabelValues(reason).Inc()
 	metrics.ExpiryLateness.WithLabelValues(reason).Observe(late.Seconds())
 	if us.Status.State.Terminal() {
-		r.Deletions.Record(us, ReasonRetentionOver, late, fmt.Sprintf(
+		r.Deletions.Record(us, events.ReasonRetentionOver, late, fmt.Sprintf(
 			"In state %s for longer than the terminal retention; deleted %s after it ran out", us.Status.State, late))
 	} else {
-		r.Deletions.Record(us, ReasonExpired, late, fmt.Sprintf("Idle past its expiration time %s; deleted %s after it",
+		r.Deletions.Record(us, events.ReasonExpired, late, fmt.Sprintf("Idle past its expiration time %s; deleted %s after it",
 			r.Policy.Deadline(us).Format(time.RFC3339Nano), late))
 	}
 	logf.FromContext(ctx).Info("Session deleted", "state", us.Status.State, "late", late)
@@ -225,7 +219,7 @@ func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alph
 // from the cache when it fires and simply waits again.
 func (r *UpdateSessionReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.Deletions == nil {
-		r.Deletions = NewDeletionEvents(r.Recorder)
+		r.Deletions = events.NewDeletions(r.Recorder)
 		if err := mgr.Add(r.Deletions); err != nil {
 			return err
 		}

@@ -9,13 +9,14 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/events"
+	k8sevents "k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
@@ -74,7 +75,7 @@ func TestIdleSessionExpiresAtItsDeadline(t *testing.T) {
 			t.Errorf("%s deleted %v after its expirationTime, want within [0, %v]", name, lateness, bound)
 		}
 	}
-	expectEvent(t, ns, "idle-a", controllers.ReasonExpired)
+	expectEvent(t, ns, "idle-a", events.ReasonExpired)
 }
 
 func TestSessionWithLongerTimeoutOutlivesShortOne(t *testing.T) {
@@ -123,7 +124,7 @@ func TestTerminalSessionIsDeletedAfterRetention(t *testing.T) {
 				// The Active condition's transition time has second precision.
 				t.Errorf("kept %v after it ended, want about %v", kept, retention)
 			}
-			expectEvent(t, ns, "ended", controllers.ReasonRetentionOver)
+			expectEvent(t, ns, "ended", events.ReasonRetentionOver)
 		})
 	}
 }
@@ -182,7 +183,7 @@ func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
 	racer := &keepAliveBeforeDelete{Client: env.Client, policy: pol, t: t}
 	r := &controllers.UpdateSessionReconciler{
 		Reader: racer, Store: store.New(racer, env.Client, clock.RealClock{}),
-		Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
+		Recorder: k8sevents.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
 	}
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(us)})
 	if err != nil {
@@ -247,7 +248,7 @@ func TestStaleHolderDoesNotFailNewSession(t *testing.T) {
 
 	r := &controllers.UpdateSessionReconciler{
 		Reader: staleCache{Client: env.Client, active: holder.Name}, Store: store.New(env.Client, env.Client, clock.RealClock{}),
-		Recorder: events.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
+		Recorder: k8sevents.NewFakeRecorder(10), Clock: clock.RealClock{}, Policy: pol,
 	}
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(newer)})
 	if err != nil || res.RequeueAfter == 0 {
@@ -323,8 +324,8 @@ func findCondition(us *v1alpha1.UpdateSession, typ string) *metav1.Condition {
 	return nil
 }
 
-// TestStoredExpirationTimeSurvivesAShorterDefault: during a rolling update that shortens
-// --session-timeout, the replica with the new flag never deletes a session before the
+// TestStoredExpirationTimeSurvivesAShorterDefault checks that during a rolling update that
+// shortens --session-timeout, the replica with the new flag never deletes a session before the
 // expirationTime the old one promised.
 func TestStoredExpirationTimeSurvivesAShorterDefault(t *testing.T) {
 	ns := env.Namespace(t)

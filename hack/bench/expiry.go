@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
-	"github.com/contentlib/update-session-operator/controllers"
+	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -160,7 +160,7 @@ func (b *bench) expireTogether(ctx context.Context, m *managerProcess, ns string
 		res.cost = prof.deletionCost(watch.seenBetween(window, window.Add(deletionProfileFor)))
 		fmt.Fprintf(os.Stderr, "    %s\n", res.cost)
 	}
-	time.Sleep(controllers.FoldInterval + 2*time.Second) // the last folded events
+	time.Sleep(events.FoldInterval + 2*time.Second) // the last folded events
 	res.events = b.eventCounts(ctx, ns)
 	for reason, n := range eventsBefore {
 		res.events[reason] -= n

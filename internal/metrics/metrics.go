@@ -14,7 +14,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// reasonLabel is the label that says why something was refused or deleted.
+// reasonLabel is the label of why a connection or a request was refused, or a session deleted.
 const reasonLabel = "reason"
 
 var (
@@ -67,13 +67,15 @@ var (
 			"by reason: connections (open connections) or in_flight (requests in flight).",
 	}, []string{reasonLabel})
 
-	// Deletions counts sessions the operator deleted: reason "expired" or "retention".
+	// Deletions counts sessions the operator deleted, by reason: DeletedExpired or
+	// DeletedRetention.
 	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_deletions_total",
 		Help: "Sessions deleted by the operator, by reason: expired (idle past expirationTime) or retention.",
 	}, []string{reasonLabel})
 
-	// ExpiryLateness is how long after its deadline a session was deleted.
+	// ExpiryLateness is how long after its deadline a session was deleted, by the reason of
+	// Deletions.
 	ExpiryLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "updatesession_expiry_lateness_seconds",
 		Help:    "Deletion time minus deadline (expirationTime, or the end of the terminal retention), by reason.",
@@ -85,13 +87,19 @@ var (
 // given to SetReader (the manager's cache) at each scrape, so it is never out of date.
 var SessionsByState = &sessionsByState{}
 
+// init registers the metrics with controller-runtime's registry, served on its endpoint.
 func init() {
 	ctrlmetrics.Registry.MustRegister(RESTRequests, RESTLatency, WritesSaved, KeepAliveRefreshes, WriteConflicts,
 		ConnectionsClosed, RESTRefused, Deletions, ExpiryLateness, SessionsByState)
-	// Each reason is exported from the start, at zero, so that a rate over it exists before the
-	// first refusal.
+	// Each known label value is a series from the start, at zero, so that the alerts' and the
+	// dashboard's rates over it show zero rather than no data until its first event. The
+	// REST server's operations and error types are package rest's to make known.
 	for _, reason := range []string{RefusedConnections, RefusedInFlight} {
 		RESTRefused.WithLabelValues(reason)
+	}
+	for _, reason := range []string{DeletedExpired, DeletedRetention} {
+		Deletions.WithLabelValues(reason)
+		ExpiryLateness.WithLabelValues(reason)
 	}
 }
 
@@ -99,6 +107,15 @@ func init() {
 const (
 	RefusedConnections = "connections"
 	RefusedInFlight    = "in_flight"
+)
+
+// The reasons of Deletions and ExpiryLateness.
+const (
+	// DeletedExpired is an ACTIVE session's deletion when idle past its expirationTime.
+	DeletedExpired = "expired"
+	// DeletedRetention is a session's deletion when it ended longer than the terminal
+	// retention ago.
+	DeletedRetention = "retention"
 )
 
 // RESTCall is the series of REST calls of one operation and result. Resolving them once, for
@@ -119,9 +136,11 @@ func (c RESTCall) Observe(d time.Duration) {
 	c.latency.Observe(d.Seconds())
 }
 
+// sessionsDesc describes the gauge of sessions by state.
 var sessionsDesc = prometheus.NewDesc("updatesession_sessions",
 	"UpdateSessions in the manager's cache, by state.", []string{"state"}, nil)
 
+// sessionsByState counts the sessions of its reader by state when collected.
 type sessionsByState struct {
 	reader atomic.Pointer[client.Reader]
 }
@@ -129,8 +148,10 @@ type sessionsByState struct {
 // SetReader sets where sessions are counted.
 func (c *sessionsByState) SetReader(r client.Reader) { c.reader.Store(&r) }
 
+// Describe sends the gauge's description.
 func (c *sessionsByState) Describe(ch chan<- *prometheus.Desc) { ch <- sessionsDesc }
 
+// Collect sends the number of sessions in each state, zero for states none is in.
 func (c *sessionsByState) Collect(ch chan<- prometheus.Metric) {
 	reader := c.reader.Load()
 	if reader == nil {

@@ -1,6 +1,7 @@
 // Package operator assembles the operator on a controller-runtime manager: the cache
-// indexes, the session store, the reconciler, the REST server and its refresher. cmd/main.go
-// and the tests share it, so that the tests run exactly what ships.
+// indexes, the session store, the reconciler, the REST server and its refresher, configured by
+// Options, which the manager's flags set. cmd/main.go and the tests share it, so that the tests
+// run exactly what ships.
 package operator
 
 import (
@@ -9,68 +10,22 @@ import (
 	"net/http"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	clientrest "k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
-	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/refresh"
 	"github.com/contentlib/update-session-operator/internal/rest"
-	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
 )
-
-// Options configure the operator.
-type Options struct {
-	// RESTAddr is where the REST server listens; empty disables it.
-	RESTAddr string
-	Policy   session.Policy
-	// Concurrency is the number of sessions reconciled in parallel.
-	Concurrency int
-	// RESTNamespace is where REST create and list work for callers that are not service
-	// accounts and name no namespace.
-	RESTNamespace string
-	// RESTCertDir holds the REST server's tls.crt and tls.key; empty serves plain HTTP.
-	RESTCertDir string
-	// RESTShutdownDelay is how long the REST server answers, not ready, after shutdown begins.
-	RESTShutdownDelay time.Duration
-	// RESTConnections caps the REST server's open connections, in total and per source (remote
-	// IP); zero fields take admit.DefaultConnections's.
-	RESTConnections admit.Caps
-	// RESTRequests caps its requests in flight, in total and per source; zero fields take
-	// admit.DefaultRequests's.
-	RESTRequests admit.Caps
-	// TokenReviews bound the reviews of unknown tokens; zero values take auth.DefaultReviewLimits.
-	TokenReviews auth.ReviewLimits
-	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
-	TokenAudiences []string
-	// TokenLifetimes are how long the REST server's authentication and authorization answers
-	// stand; zero values take auth's defaults.
-	TokenLifetimes auth.Lifetimes
-	// LoginNamespace is where logins keep their Secrets (see package login); empty: login
-	// answers with the caller's token.
-	LoginNamespace string
-	// LoginsPerIdentity bounds the logins stored for one identity; zero takes
-	// login.DefaultMaxPerIdentity.
-	LoginsPerIdentity int
-	// RESTReads bound the API-server reads of each REST caller; zero values take
-	// rest.DefaultReadLimits.
-	RESTReads rest.ReadLimits
-	// Clock defaults to the real clock.
-	Clock clock.PassiveClock
-}
 
 // CacheOptions are the manager's cache options base with what the operator needs of its
 // cache: sessions trimmed to what the operator reads (see store.Trim), any other object without
@@ -86,10 +41,12 @@ func CacheOptions(base cache.Options) cache.Options {
 	return base
 }
 
-// Setup registers the operator's parts with mgr.
+// Setup registers the operator's parts with mgr, configured by opts: their unset fields take
+// their defaults (see Options.Default), and invalid ones are refused.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
+	opts.Default()
+	if err := opts.Validate(); err != nil {
+		return err
 	}
 	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
@@ -102,7 +59,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := sessions.Watch(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
-	recorder, err := eventRecorder(ctx, mgr)
+	recorder, err := events.NewRecorder(ctx, mgr.GetConfig(), mgr.GetScheme())
 	if err != nil {
 		return err
 	}
@@ -113,14 +70,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:    opts.Clock,
 		Policy:   opts.Policy,
 	}
-	if err := reconciler.SetupWithManager(mgr, max(opts.Concurrency, 1)); err != nil {
+	if err := reconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
 		return err
 	}
 	if opts.RESTAddr == "" {
 		return nil
-	}
-	if opts.TokenReviews == (auth.ReviewLimits{}) {
-		opts.TokenReviews = auth.DefaultReviewLimits
 	}
 	gate, err := auth.NewGate(mgr.GetConfig(), auth.Options{
 		Limits: opts.TokenReviews, Audiences: opts.TokenAudiences, Lifetimes: opts.TokenLifetimes,
@@ -133,8 +87,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Addr:          opts.RESTAddr,
 		CertDir:       opts.RESTCertDir,
 		ShutdownDelay: opts.RESTShutdownDelay,
-		Connections:   opts.RESTConnections.Or(admit.DefaultConnections),
-		Requests:      opts.RESTRequests.Or(admit.DefaultRequests),
+		Connections:   opts.RESTConnections,
+		Requests:      opts.RESTRequests,
 		Reads:         opts.RESTReads,
 		Store:         sessions,
 		Clock:         opts.Clock,
@@ -149,7 +103,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			return err
 		}
 	}
-	if opts.LoginNamespace != "" {
+	if opts.LoginSessions {
 		server.Logins = login.New(mgr.GetClient(), mgr.GetAPIReader(), opts.LoginNamespace, gate, opts.TokenReviews,
 			opts.LoginsPerIdentity)
 		sweeper := &login.Sweeper{Store: server.Logins, Log: mgr.GetLogger().WithName("login")}
@@ -161,21 +115,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return mgr.Add(server)
-}
-
-// eventRecorder records the reconciler's events through a client of its own, limited to
-// controllers.EventQPS, so that events never spend the rate budget deletions need (the
-// reconciler also folds them under a burst: see controllers.DeletionEvents).
-func eventRecorder(ctx context.Context, mgr ctrl.Manager) (events.EventRecorder, error) {
-	cfg := clientrest.CopyConfig(mgr.GetConfig())
-	cfg.QPS, cfg.Burst, cfg.RateLimiter = controllers.EventQPS, 2*controllers.EventQPS, nil
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
-	broadcaster.StartRecordingToSink(ctx.Done())
-	return broadcaster.NewRecorder(mgr.GetScheme(), "updatesession-controller"), nil
 }
 
 // cacheSynced is a readiness check: ready once the manager's cache has synced, so that the REST

@@ -44,7 +44,7 @@ func (s *Server) serveWithinCaps(w http.ResponseWriter, r *http.Request) {
 func (s *Server) refuseOverCaps(w http.ResponseWriter, r *http.Request, err *vapi.Error) {
 	start := time.Now()
 	s.refuse(w, r, formFor(r.URL.Path), err)
-	metrics.RESTCallOf("none", string(err.Type)).Observe(time.Since(start))
+	metrics.RESTCallOf(noOperation, string(err.Type)).Observe(time.Since(start))
 }
 
 // capsError is the SERVICE_UNAVAILABLE that tells src that it, or every source together, holds

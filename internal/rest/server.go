@@ -224,7 +224,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	verr := f.errorFor(op, asVAPI(err))
 	s.refuse(w, r, f, verr)
-	name := "none"
+	name := noOperation
 	if op != nil {
 		name = op.name
 	}

@@ -35,6 +35,7 @@ import (
 // Scheme knows the built-in types, CustomResourceDefinition and UpdateSession.
 var Scheme = runtime.NewScheme()
 
+// init fills Scheme.
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
@@ -101,8 +102,9 @@ type Operator struct {
 
 // StartOperator runs the operator, watching only namespace, until the test ends. When
 // opts.RESTAddr is empty, the REST server listens on a free local port; when
-// opts.RESTNamespace is empty, REST create and list work in namespace; when
-// opts.LoginNamespace is empty, logins are kept in OperatorNamespace.
+// opts.RESTNamespace is empty, REST create and list work in namespace. Logins are on, kept in
+// opts.LoginNamespace or, when empty, OperatorNamespace. The rest of opts takes its defaults
+// and is validated, as the manager's flags are (see operator.Options).
 func (e *Env) StartOperator(t testing.TB, namespace string, opts operator.Options) *Operator {
 	t.Helper()
 	return e.StartOperatorWith(t, namespace, opts, nil, nil)
@@ -137,6 +139,7 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 	if opts.RESTNamespace == "" {
 		opts.RESTNamespace = namespace
 	}
+	opts.LoginSessions = true
 	if opts.LoginNamespace == "" {
 		opts.LoginNamespace = OperatorNamespace
 	}
@@ -190,6 +193,7 @@ func FreeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// waitListening waits until something listens on addr, failing the test after a while.
 func waitListening(t testing.TB, addr string) {
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true,
 		func(context.Context) (bool, error) {

@@ -28,6 +28,13 @@ const (
 	InternalServerError      ErrorType = "INTERNAL_SERVER_ERROR"
 )
 
+// ErrorTypes are the standard errors above, each once: the results a call can have besides
+// success.
+var ErrorTypes = []ErrorType{
+	NotFound, OperationNotFound, NotAllowedInCurrentState, InvalidArgument, InvalidRequest, ResourceBusy,
+	Unsupported, Unauthenticated, Unauthorized, ServiceUnavailable, TimedOut, InternalServerError,
+}
+
 // HTTPStatus is the status code vCenter answers errors of type t with.
 func (t ErrorType) HTTPStatus() int {
 	switch t {

@@ -1,0 +1,245 @@
+package operator
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/admit"
+	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/login"
+	"github.com/contentlib/update-session-operator/internal/rest"
+	"github.com/contentlib/update-session-operator/internal/session"
+)
+
+// Options configure the operator. BindFlags binds them to the manager's flags; Setup fills
+// unset fields with Default and refuses what Validate refuses.
+type Options struct {
+	// RESTAddr is where the REST server listens; empty or 0 disables it.
+	RESTAddr string
+	// Policy is the sessions' timeouts and retention. A zero DefaultTimeout takes the flag's
+	// default; the other zero fields mean none: no retention, no coalescing, no safety margin.
+	Policy session.Policy
+	// Concurrency is the number of sessions reconciled in parallel.
+	Concurrency int
+	// RESTNamespace is where REST create and list work for callers that are not service
+	// accounts and name no namespace.
+	RESTNamespace string
+	// RESTCertDir holds the REST server's tls.crt and tls.key; empty serves plain HTTP.
+	RESTCertDir string
+	// RESTShutdownDelay is how long the REST server answers, not ready, after shutdown begins.
+	RESTShutdownDelay time.Duration
+	// RESTConnections caps the REST server's open connections, in total and per source (remote
+	// IP); zero fields take admit.DefaultConnections's.
+	RESTConnections admit.Caps
+	// RESTRequests caps its requests in flight, in total and per source; zero fields take
+	// admit.DefaultRequests's.
+	RESTRequests admit.Caps
+	// TokenReviews bound the reviews of unknown tokens; zero values take auth.DefaultReviewLimits.
+	TokenReviews auth.ReviewLimits
+	// TokenAudiences, when set, are the audiences a REST caller's token must be issued for.
+	TokenAudiences []string
+	// TokenLifetimes are how long the REST server's authentication and authorization answers
+	// stand; zero values take auth's defaults.
+	TokenLifetimes auth.Lifetimes
+	// LoginSessions makes login answer with a session id kept in a Secret of LoginNamespace
+	// (see package login); false, with the caller's token.
+	LoginSessions bool
+	// LoginNamespace is where logins keep their Secrets; empty: the namespace the manager runs
+	// in, else default.
+	LoginNamespace string
+	// LoginsPerIdentity bounds the logins stored for one identity; zero takes
+	// login.DefaultMaxPerIdentity.
+	LoginsPerIdentity int
+	// RESTReads bound the API-server reads of each REST caller; zero values take
+	// rest.DefaultReadLimits.
+	RESTReads rest.ReadLimits
+	// Clock defaults to the real clock.
+	Clock clock.PassiveClock
+}
+
+// The defaults of the manager's flags that Default also gives to zero fields, where the
+// defaults do not come from the package the field configures.
+const (
+	defaultRESTNamespace  = "default"
+	defaultSessionTimeout = 5 * time.Minute
+	defaultConcurrency    = 64
+)
+
+// BindFlags defines the manager's flags that configure the operator on fs, with their
+// defaults, and binds them to o.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	o.bindRESTFlags(fs)
+	o.bindPolicyFlags(fs)
+	o.bindCallerFlags(fs)
+}
+
+// bindRESTFlags binds the REST server's listener, its certificates and its caps.
+func (o *Options) bindRESTFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.RESTAddr, "rest-bind-address", ":8090", "The address the update-session REST API binds to; 0 disables it.")
+	fs.StringVar(&o.RESTNamespace, "rest-default-namespace", defaultRESTNamespace,
+		"Where REST create and list work for a caller that is not a service account and names no namespace.")
+	fs.StringVar(&o.RESTCertDir, "rest-cert-dir", "",
+		"Folder with tls.crt and tls.key for the REST API, reloaded when they change; empty serves plain HTTP.")
+	fs.DurationVar(&o.RESTShutdownDelay, "rest-shutdown-delay", 0,
+		"On SIGTERM, how long the REST server keeps answering while /readyz reports not ready, before it closes "+
+			"its listener: the time a Service takes to stop routing to a stopping pod (the shipped Deployment sets 5s).")
+	fs.IntVar(&o.RESTConnections.Total, "rest-max-connections", admit.DefaultConnections.Total,
+		"REST connections open at once. One past it has its request answered 503 SERVICE_UNAVAILABLE with "+
+			"Retry-After and is closed; one past twice it is closed at accept.")
+	fs.IntVar(&o.RESTConnections.PerSource, "rest-max-connections-per-source", admit.DefaultConnections.PerSource,
+		"REST connections open at once from one source IP (a pod, a node, a load balancer), refused as past "+
+			"--rest-max-connections.")
+	fs.IntVar(&o.RESTRequests.Total, "rest-max-requests-in-flight", admit.DefaultRequests.Total,
+		"REST requests in flight at once; one past it is answered 503 SERVICE_UNAVAILABLE with Retry-After at once.")
+	fs.IntVar(&o.RESTRequests.PerSource, "rest-max-requests-in-flight-per-source", admit.DefaultRequests.PerSource,
+		"REST requests in flight at once from one source IP; one past it is answered as past --rest-max-requests-in-flight.")
+}
+
+// bindPolicyFlags binds the sessions' timeouts and retention, and the reconciler's parallelism.
+func (o *Options) bindPolicyFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&o.Policy.DefaultTimeout, "session-timeout", defaultSessionTimeout,
+		"Idle timeout of a session whose spec.expirationTimeoutSeconds is not set; at most 24h, as the spec's.")
+	fs.DurationVar(&o.Policy.TerminalRetention, "terminal-retention", 5*time.Minute,
+		"How long sessions in DONE, ERROR or CANCELED are kept before they are deleted.")
+	fs.DurationVar(&o.Policy.MaxCoalesce, "keepalive-coalesce-window", session.DefaultMaxCoalesce,
+		"A keep-alive that changes nothing else is answered without a write while lastActivity is younger "+
+			"than this or 1% of the session's timeout, whichever is smaller (3s for the default 5m); "+
+			"0 writes every keep-alive.")
+	fs.DurationVar(&o.Policy.DeletionMargin, "expiry-safety-margin", 250*time.Millisecond,
+		"An idle session is deleted no earlier than this after its stored expirationTime: the clock skew between "+
+			"replicas it covers.")
+	fs.IntVar(&o.Concurrency, "max-concurrent-reconciles", defaultConcurrency, "Sessions reconciled in parallel.")
+}
+
+// bindCallerFlags binds what REST callers may spend: token reviews, logins and API-server reads.
+func (o *Options) bindCallerFlags(fs *flag.FlagSet) {
+	fs.Float64Var(&o.TokenReviews.QPS, "rest-token-review-qps", auth.DefaultReviewLimits.QPS,
+		"TokenReviews a second for tokens not in the cache that are not this cluster's service-account tokens "+
+			"(those are checked locally first), shared fairly by source; past its share a call answers 503 "+
+			"with Retry-After at once.")
+	fs.IntVar(&o.TokenReviews.Burst, "rest-token-review-burst", auth.DefaultReviewLimits.Burst,
+		"Burst of those TokenReviews, shared by source.")
+	fs.IntVar(&o.TokenReviews.Concurrency, "rest-token-review-concurrency", auth.DefaultReviewLimits.Concurrency,
+		"Those TokenReviews in flight at once.")
+	fs.Func("rest-token-audiences", "Comma-separated audiences a REST caller's token must be issued for "+
+		"(kubectl create token NAME --audience=...); empty accepts tokens for the API server.", func(v string) error {
+		o.TokenAudiences = nil
+		for a := range strings.SplitSeq(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				o.TokenAudiences = append(o.TokenAudiences, a)
+			}
+		}
+		return nil
+	})
+	fs.BoolVar(&o.LoginSessions, "rest-login-sessions", true,
+		"Login answers with a 32-character session id, kept (its token encrypted) in a Secret of --rest-login-namespace; "+
+			"false answers with the caller's token itself.")
+	fs.StringVar(&o.LoginNamespace, "rest-login-namespace", "",
+		"Where logins keep their Secrets; empty: the namespace the manager runs in, else default.")
+	fs.IntVar(&o.LoginsPerIdentity, "rest-login-max-per-identity", login.DefaultMaxPerIdentity,
+		"Logins of unexpired tokens stored per caller identity; past it login answers with the caller's token itself.")
+	fs.Float64Var(&o.RESTReads.QPS, "rest-read-qps", rest.DefaultReadLimits.QPS,
+		"API-server reads a second per REST caller (get, list, create, login); past it a call answers 503 with Retry-After.")
+	fs.IntVar(&o.RESTReads.Burst, "rest-read-burst", rest.DefaultReadLimits.Burst,
+		"Burst of API-server reads per REST caller.")
+}
+
+// Default fills the fields left unset with the flags' defaults, so that Options built in code
+// (the tests') run as the manager does. Zero values that mean something (no retention, no
+// coalescing, plain HTTP) stay; a RESTAddr of 0 becomes empty, as 0 disables every listener
+// of the manager.
+func (o *Options) Default() {
+	if o.RESTAddr == "0" {
+		o.RESTAddr = ""
+	}
+	if o.RESTNamespace == "" {
+		o.RESTNamespace = defaultRESTNamespace
+	}
+	if o.Policy.DefaultTimeout == 0 {
+		o.Policy.DefaultTimeout = defaultSessionTimeout
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = defaultConcurrency
+	}
+	o.RESTConnections = o.RESTConnections.Or(admit.DefaultConnections)
+	o.RESTRequests = o.RESTRequests.Or(admit.DefaultRequests)
+	if o.TokenReviews == (auth.ReviewLimits{}) {
+		o.TokenReviews = auth.DefaultReviewLimits
+	}
+	if o.LoginSessions && o.LoginNamespace == "" {
+		o.LoginNamespace = podNamespace()
+	}
+	if o.LoginsPerIdentity == 0 {
+		o.LoginsPerIdentity = login.DefaultMaxPerIdentity
+	}
+	if o.RESTReads == (rest.ReadLimits{}) {
+		o.RESTReads = rest.DefaultReadLimits
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+}
+
+// inClusterNamespace holds the namespace of a pod's service account.
+const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// podNamespace is the namespace the manager runs in, or default outside a pod.
+func podNamespace() string {
+	if ns, err := os.ReadFile(inClusterNamespace); err == nil && len(strings.TrimSpace(string(ns))) > 0 {
+		return strings.TrimSpace(string(ns))
+	}
+	return "default"
+}
+
+// Validate reports the first option out of its range, naming the flag that sets it. The zero
+// values Default fills are out of range: the manager validates its flags as given, so that
+// --rest-read-qps=0 is refused rather than taken for the default.
+func (o *Options) Validate() error {
+	if err := o.validatePolicy(); err != nil {
+		return err
+	}
+	switch {
+	case o.TokenReviews.QPS <= 0 || o.TokenReviews.Burst < 1 || o.TokenReviews.Concurrency < 1:
+		return errors.New("--rest-token-review-qps, --rest-token-review-burst and --rest-token-review-concurrency must be positive")
+	case o.RESTConnections.Total < 1 || o.RESTConnections.PerSource < 1 ||
+		o.RESTRequests.Total < 1 || o.RESTRequests.PerSource < 1:
+		return errors.New("--rest-max-connections, --rest-max-connections-per-source, --rest-max-requests-in-flight " +
+			"and --rest-max-requests-in-flight-per-source must be positive")
+	case o.LoginsPerIdentity < 1:
+		return fmt.Errorf("--rest-login-max-per-identity must be at least 1, got %d", o.LoginsPerIdentity)
+	case o.RESTReads.QPS <= 0 || o.RESTReads.Burst < 1:
+		return errors.New("--rest-read-qps and --rest-read-burst must be positive")
+	case o.RESTShutdownDelay < 0:
+		return fmt.Errorf("--rest-shutdown-delay must not be negative, got %s", o.RESTShutdownDelay)
+	case o.Concurrency < 1:
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.Concurrency)
+	}
+	return nil
+}
+
+// validatePolicy checks the session policy against the bounds the CRD holds the status to.
+func (o *Options) validatePolicy() error {
+	p := o.Policy
+	switch {
+	case p.DefaultTimeout <= 0:
+		return fmt.Errorf("--session-timeout must be positive, got %s", p.DefaultTimeout)
+	case p.DefaultTimeout > v1alpha1.MaxExpirationTimeoutSeconds*time.Second:
+		// The CRD refuses a status whose expirationTime is further from lastActivity.
+		return fmt.Errorf("--session-timeout must be at most %s, got %s",
+			v1alpha1.MaxExpirationTimeoutSeconds*time.Second, p.DefaultTimeout)
+	case p.MaxCoalesce < 0:
+		return fmt.Errorf("--keepalive-coalesce-window must not be negative, got %s", p.MaxCoalesce)
+	case p.DeletionMargin < 0:
+		return fmt.Errorf("--expiry-safety-margin must not be negative, got %s", p.DeletionMargin)
+	case p.TerminalRetention < 0:
+		return fmt.Errorf("--terminal-retention must not be negative, got %s", p.TerminalRetention)
+	}
+	return nil
+}
