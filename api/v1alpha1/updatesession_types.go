@@ -149,13 +149,13 @@ const ConditionActive = "Active"
 
 // Reasons of the Active condition.
 const (
-	// ReasonActive: the session is ACTIVE.
+	// ReasonActive means the session is ACTIVE.
 	ReasonActive = "SessionActive"
-	// ReasonCompleted: the client completed the session (DONE).
+	// ReasonCompleted means the client completed the session (DONE).
 	ReasonCompleted = "Completed"
-	// ReasonCanceled: the client canceled the session (CANCELED).
+	// ReasonCanceled means the client canceled the session (CANCELED).
 	ReasonCanceled = "Canceled"
-	// ReasonFailed: the client or the operator failed the session (ERROR).
+	// ReasonFailed means the client or the operator failed the session (ERROR).
 	ReasonFailed = "Failed"
 )
 

@@ -20,7 +20,7 @@ type ReadLimits struct {
 	Burst int
 }
 
-// DefaultReadLimits: 50 reads a second per caller, 200 after a quiet spell: room for a client
+// DefaultReadLimits are 50 reads a second per caller, 200 after a quiet spell: room for a client
 // running a script of calls, a fortieth of the operator's own API-server rate.
 var DefaultReadLimits = ReadLimits{QPS: 50, Burst: 200}
 

@@ -16,10 +16,10 @@ import (
 	"github.com/contentlib/update-session-operator/internal/session"
 )
 
-// ErrTokenReused: a create's client token names a session of another library item.
+// ErrTokenReused means a create's client token names a session of another library item.
 var ErrTokenReused = errors.New("client_token was already used to create a session of another library item")
 
-// ItemBusyError: the library item already has an ACTIVE session, made by another create.
+// ItemBusyError means the library item already has an ACTIVE session, made by another create.
 type ItemBusyError struct {
 	// Item is the library item; Holder the id of its ACTIVE session.
 	Item, Holder string
@@ -29,7 +29,7 @@ func (e *ItemBusyError) Error() string {
 	return fmt.Sprintf("library item %s already has an ACTIVE update session, %s", e.Item, e.Holder)
 }
 
-// UninitialisedError: the session was created, and its id is returned with this error, but its
+// UninitialisedError means the session was created, and its id is returned with this error, but its
 // status could not be initialised; the reconciler initialises it.
 type UninitialisedError struct{ Err error }
 

@@ -33,7 +33,7 @@ const (
 	idField = "status.id"
 )
 
-// NotFoundError: the session does not exist (any more). It is how every method of the store
+// NotFoundError means the session does not exist (any more). It is how every method of the store
 // answers for a missing session; an API server's NotFound about anything else (a missing
 // namespace) passes as it is.
 type NotFoundError struct {
@@ -43,7 +43,7 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string { return fmt.Sprintf("update session %q does not exist", e.ID) }
 
-// BusyError: the session kept changing under maxWriteAttempts writes in a row.
+// BusyError means the session kept changing under maxWriteAttempts writes in a row.
 type BusyError struct{ ID string }
 
 func (e *BusyError) Error() string {
