@@ -110,7 +110,7 @@ type Gate struct {
 	// within firstTimes, a budget shared fairly by caller. Each has a client of its own, so
 	// that refreshes never wait behind a flood of new questions.
 	refreshes, firstDecisions authorizer.Authorizer
-	firstTimes                *FairLimiter
+	firstTimes, refreshTimes  *FairLimiter
 	// audiences a token must be issued for (one of them); empty: the API server's own.
 	audiences authenticator.Audiences
 	ttl       Lifetimes
@@ -128,6 +128,9 @@ type Options struct {
 	// FirstDecisions bound the SubjectAccessReviews of questions a caller was never allowed
 	// before, shared fairly by caller; zero takes DefaultFirstDecisions.
 	FirstDecisions FairShare
+	// Refreshes bound the SubjectAccessReviews that re-ask what a caller was allowed, shared
+	// fairly by caller; zero takes DefaultRefreshes.
+	Refreshes FairShare
 	// Audiences, when not empty, are the audiences a token must be issued for (one of them).
 	Audiences []string
 	// Lifetimes of cached answers; zero values take the defaults.
@@ -144,6 +147,9 @@ type Options struct {
 var (
 	DefaultConfirmations  = FairShare{QPS: 100, Burst: 200, PerKeyBurst: 100, Concurrency: 16}
 	DefaultFirstDecisions = FairShare{QPS: 100, Burst: 200, PerKeyQPS: 10, PerKeyBurst: 50, Concurrency: 16}
+	// DefaultRefreshes leave a caller room to keep a few hundred decisions fresh (one refresh
+	// each per Lifetimes.Allow), and no caller room to crowd out the others'.
+	DefaultRefreshes = FairShare{QPS: 100, Burst: 200, PerKeyQPS: 20, PerKeyBurst: 200, Concurrency: 16}
 )
 
 // reviewClientQPS is the client-side rate of each of the Gate's clients.
@@ -164,6 +170,9 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 	}
 	if opts.FirstDecisions == (FairShare{}) {
 		opts.FirstDecisions = DefaultFirstDecisions
+	}
+	if opts.Refreshes == (FairShare{}) {
+		opts.Refreshes = DefaultRefreshes
 	}
 	tokenClient, err := reviewClient(cfg)
 	if err != nil {
@@ -188,7 +197,7 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 	ttl := opts.Lifetimes.withDefaults()
 	return &Gate{
 		known: knownTokens{ttl: ttl.Token},
-		local: newLocalVerifier(tokenClient.Discovery().RESTClient(), ownAudiences(cfg, opts.Audiences), now),
+		local: newLocalVerifier(tokenClient.Discovery().RESTClient(), opts.Audiences, ownToken(cfg), now),
 		// Accepted tokens are remembered by the Gate (see Caller); this cache remembers
 		// refusals, and makes concurrent reviews of one token a single review. Errors (an
 		// unreachable API server, a throttled review) are not cached.
@@ -199,6 +208,7 @@ func NewGate(cfg *rest.Config, opts Options) (*Gate, error) {
 		refreshes:      refreshes,
 		firstDecisions: firstDecisions,
 		firstTimes:     NewFairLimiter(opts.FirstDecisions, now),
+		refreshTimes:   NewFairLimiter(opts.Refreshes, now),
 		audiences:      opts.Audiences,
 		ttl:            ttl,
 		now:            now,
@@ -226,23 +236,17 @@ func newAuthorizer(cfg *rest.Config) (authorizer.Authorizer, error) {
 	}.New()
 }
 
-// ownAudiences are the audiences a service-account token must name to pass the local check:
-// audiences when given, else those of the operator's own token, which the API server issued
-// for its own audiences (in a cluster, the projected token of the operator's service
-// account). Without either, the audience is left to the TokenReview.
-func ownAudiences(cfg *rest.Config, audiences []string) []string {
-	if len(audiences) > 0 {
-		return audiences
+// ownToken is the bearer token the operator itself authenticates with, "" when none (a client
+// certificate, say).
+func ownToken(cfg *rest.Config) string {
+	if cfg.BearerToken != "" || cfg.BearerTokenFile == "" {
+		return cfg.BearerToken
 	}
-	token := cfg.BearerToken
-	if token == "" && cfg.BearerTokenFile != "" {
-		data, err := os.ReadFile(cfg.BearerTokenFile)
-		if err != nil {
-			return nil
-		}
-		token = strings.TrimSpace(string(data))
+	data, err := os.ReadFile(cfg.BearerTokenFile)
+	if err != nil {
+		return ""
 	}
-	return tokenAudiences(token)
+	return strings.TrimSpace(string(data))
 }
 
 // Credential is what a request authenticates with.
@@ -419,19 +423,20 @@ func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, s
 }
 
 // decide asks the API server whether c may do k, and remembers the decision. A question c was
-// allowed before is a refresh, asked at once on a client of its own; any other is c's first,
-// asked within c's share of the first questions' budget, and refused with ErrThrottled past
-// it: a caller asking about a new namespace on every call cannot make others wait.
+// allowed before is a refresh, asked on a client of its own within c's share of the refreshes;
+// any other is c's first, asked within c's share of the first questions' budget. Past its
+// share a question is refused with ErrThrottled: a caller asking about a new namespace on
+// every call cannot make others wait.
 func (g *Gate) decide(ctx context.Context, c *Caller, k decisionKey) (decision, error) {
-	authz := g.refreshes
+	authz, budget := g.refreshes, g.refreshTimes
 	if !c.wasAllowed(k) {
-		release, err := g.firstTimes.Take(ctx, c.GetName())
-		if err != nil {
-			return decision{}, err
-		}
-		defer release()
-		authz = g.firstDecisions
+		authz, budget = g.firstDecisions, g.firstTimes
 	}
+	release, err := budget.Take(ctx, c.GetName())
+	if err != nil {
+		return decision{}, err
+	}
+	defer release()
 	verdict, reason, err := authz.Authorize(ctx, k.attributes(c.Info))
 	if err != nil {
 		return decision{}, fmt.Errorf("reviewing access: %w", err)

@@ -120,6 +120,7 @@ func testGate(tokens authenticator.Token, authz authorizer.Authorizer) *Gate {
 		refreshes:      authz,
 		firstDecisions: authz,
 		firstTimes:     NewFairLimiter(DefaultFirstDecisions, nil),
+		refreshTimes:   NewFairLimiter(DefaultRefreshes, nil),
 		ttl:            ttl,
 		now:            time.Now,
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -54,8 +53,12 @@ func MetricsFilter(opts Options, limits admit.Caps) func(*rest.Config, *http.Cli
 }
 
 // admitScrape authenticates and authorizes a metrics request, answering http.StatusOK or the
-// status to refuse it with and why.
+// status to refuse it with and why. A scrape is a GET (or a HEAD), asked about as the verb get:
+// a method the client makes up never becomes a question to the API server.
 func (g *Gate) admitScrape(r *http.Request, source string) (int, string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return http.StatusMethodNotAllowed, "the metrics endpoint answers GET"
+	}
 	ctx, cancel := context.WithTimeout(WithSource(r.Context(), source), metricsTimeout)
 	defer cancel()
 	cred, err := Credentials(r)
@@ -69,12 +72,12 @@ func (g *Gate) admitScrape(r *http.Request, source string) (int, string) {
 	case err != nil:
 		return http.StatusServiceUnavailable, err.Error()
 	}
-	allowed, reason, err := g.AuthorizePath(ctx, caller, strings.ToLower(r.Method), r.URL.Path)
+	allowed, reason, err := g.AuthorizePath(ctx, caller, "get", r.URL.Path)
 	switch {
 	case err != nil:
 		return http.StatusServiceUnavailable, err.Error()
 	case !allowed:
-		return http.StatusForbidden, caller.GetName() + " may not " + strings.ToLower(r.Method) + " " + r.URL.Path + ": " + reason
+		return http.StatusForbidden, caller.GetName() + " may not get " + r.URL.Path + ": " + reason
 	}
 	return http.StatusOK, ""
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -57,26 +58,33 @@ var (
 // confirmed by a TokenReview, which alone knows whether it was revoked or its bound object
 // deleted.
 type localVerifier struct {
-	fetch     func(ctx context.Context, path string) ([]byte, error)
-	audiences []string
-	now       func() time.Time
+	fetch func(ctx context.Context, path string) ([]byte, error)
+	// ownToken is the operator's own token, if it has one: when it is a service-account token of
+	// this cluster, its audiences are the API server's, which callers' tokens must name.
+	ownToken string
+	now      func() time.Time
 
 	flight  singleflight.Group
+	loading atomic.Bool
 	refetch *rate.Limiter
 
 	mu     sync.RWMutex
 	issuer string
 	keys   jose.JSONWebKeySet
+	// audiences a token must name one of; empty leaves the audience to the TokenReview.
+	audiences []string
 }
 
 // newLocalVerifier returns a verifier that fetches discovery documents with client, expecting
-// one of audiences in a token's aud claim (none: the audience is left to the TokenReview).
-func newLocalVerifier(client rest.Interface, audiences []string, now func() time.Time) *localVerifier {
+// one of audiences in a token's aud claim; without audiences, those of ownToken when it is a
+// service-account token of this cluster, else none (the audience is left to the TokenReview).
+func newLocalVerifier(client rest.Interface, audiences []string, ownToken string, now func() time.Time) *localVerifier {
 	return &localVerifier{
 		fetch: func(ctx context.Context, path string) ([]byte, error) {
 			return client.Get().AbsPath(path).DoRaw(ctx)
 		},
 		audiences: audiences,
+		ownToken:  ownToken,
 		now:       now,
 		refetch:   rate.NewLimiter(rate.Every(keyRefetchInterval), 1),
 	}
@@ -109,11 +117,17 @@ func (v *localVerifier) verify(ctx context.Context, token string) error {
 	if claims.ValidateWithLeeway(jwt.Expected{Issuer: unverified.Issuer, Time: v.now()}, clockLeeway) != nil {
 		return ErrInvalidToken
 	}
-	if claims.Issuer != legacyIssuer && len(v.audiences) > 0 &&
-		!slices.ContainsFunc(v.audiences, func(a string) bool { return claims.Audience.Contains(a) }) {
+	if audiences := v.expectedAudiences(); claims.Issuer != legacyIssuer && len(audiences) > 0 &&
+		!slices.ContainsFunc(audiences, func(a string) bool { return claims.Audience.Contains(a) }) {
 		return ErrInvalidToken
 	}
 	return nil
+}
+
+func (v *localVerifier) expectedAudiences() []string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.audiences
 }
 
 // jwtShaped reports whether token has the shape of a compact JWS, checked before anything
@@ -161,12 +175,13 @@ func (v *localVerifier) issuerOf(ctx context.Context) (string, error) {
 
 // key returns the key of kid (any key when kid is empty and the set holds one), fetching the
 // set again, at most once a keyRefetchInterval, when it does not hold kid: the API server may
-// have rotated its keys. nil: no such key.
+// have rotated its keys. A call that finds a fetch under way waits for it. nil: no such key in
+// a set at most keyRefetchInterval old.
 func (v *localVerifier) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	if k := v.lookup(kid); k != nil {
 		return k, nil
 	}
-	if !v.refetch.Allow() {
+	if !v.loading.Load() && !v.refetch.Allow() {
 		return nil, nil
 	}
 	if err := v.load(ctx); err != nil {
@@ -188,9 +203,14 @@ func (v *localVerifier) lookup(kid string) *jose.JSONWebKey {
 }
 
 // load fetches the discovery document and the key set, once for all the callers that need
-// them at the same time.
+// them at the same time. The fetch outlives the call that starts it, so that a caller that
+// hangs up at once cannot make it fail for everyone.
 func (v *localVerifier) load(ctx context.Context) error {
 	_, err, _ := v.flight.Do("load", func() (any, error) {
+		v.loading.Store(true)
+		defer v.loading.Store(false)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reviewTimeout)
+		defer cancel()
 		doc, err := v.fetch(ctx, discoveryPath)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errKeysUnavailable, err)
@@ -211,16 +231,23 @@ func (v *localVerifier) load(ctx context.Context) error {
 		}
 		v.mu.Lock()
 		v.issuer, v.keys = discovery.Issuer, keys
+		if len(v.audiences) == 0 {
+			v.audiences = ownAudiences(v.ownToken, discovery.Issuer)
+		}
 		v.mu.Unlock()
 		return nil, nil
 	})
 	return err
 }
 
-// tokenAudiences returns the aud claim of a JWT, read without checking its signature: it is
-// the operator's own token, not a caller's.
-func tokenAudiences(token string) []string {
-	_, claims, _ := parseUnverified(token)
+// ownAudiences returns the aud claim of the operator's own token when it is a token of issuer
+// (read without checking its signature: it is the operator's own, not a caller's); nil for a
+// token of any other kind, such as an OIDC provider's in a kubeconfig.
+func ownAudiences(token, issuer string) []string {
+	_, claims, ok := parseUnverified(token)
+	if !ok || claims.Issuer != issuer {
+		return nil
+	}
 	return claims.Audience
 }
 

@@ -150,3 +150,21 @@ func newTestVerifier(fetch func(context.Context, string) ([]byte, error), audien
 	return &localVerifier{fetch: fetch, audiences: audiences, now: func() time.Time { return now },
 		refetch: rate.NewLimiter(rate.Every(keyRefetchInterval), 1)}
 }
+
+// TestOwnAudiencesOnlyFromATokenOfTheIssuer: the operator's own token sets the audience callers'
+// tokens must name only when the API server issued it; a kubeconfig's OIDC token does not.
+func TestOwnAudiencesOnlyFromATokenOfTheIssuer(t *testing.T) {
+	s := newSigner(t, "k")
+	expiry := jwt.NewNumericDate(time.Now().Add(time.Hour))
+	own := s.sign(t, jwt.Claims{Issuer: testIssuer, Audience: jwt.Audience{"api"}, Expiry: expiry})
+	oidc := s.sign(t, jwt.Claims{Issuer: "https://accounts.example.com", Audience: jwt.Audience{"kubectl"}, Expiry: expiry})
+	if got := ownAudiences(own, testIssuer); len(got) != 1 || got[0] != "api" {
+		t.Errorf("audiences of a service-account token of the issuer = %v, want [api]", got)
+	}
+	if got := ownAudiences(oidc, testIssuer); got != nil {
+		t.Errorf("audiences of an OIDC token = %v, want none", got)
+	}
+	if got := ownAudiences("", testIssuer); got != nil {
+		t.Errorf("audiences of no token = %v, want none", got)
+	}
+}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -45,6 +46,15 @@ func TestMetricsEndpointAuthenticatesLikeTheRESTAPI(t *testing.T) {
 	}
 	if status := scrape(nobody); status != http.StatusForbidden {
 		t.Errorf("a token without the right got %d, want 403", status)
+	}
+	sarsBefore := env.APIRequests(t, map[string]string{"resource": "subjectaccessreviews"})
+	for i := range 50 { // made-up methods are refused before any question is asked about them
+		if status, _ := call(localClient, fmt.Sprintf("M%04d", i), url, "", "Authorization", "Bearer "+nobody); status != http.StatusMethodNotAllowed {
+			t.Fatalf("a made-up method got %d, want 405", status)
+		}
+	}
+	if sars := env.APIRequests(t, map[string]string{"resource": "subjectaccessreviews"}) - sarsBefore; sars > 0 {
+		t.Errorf("50 made-up methods cost %.0f SubjectAccessReviews, want 0", sars)
 	}
 	if status := scrape(randomToken()); status != http.StatusUnauthorized && status != http.StatusServiceUnavailable {
 		t.Errorf("an opaque garbage token got %d, want 401 or 503", status)
