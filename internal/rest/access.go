@@ -8,7 +8,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/vapi"
@@ -27,7 +26,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 	if err != nil {
 		return nil, cred, unauthenticated(err)
 	}
-	caller, err := s.authenticateCredential(auth.WithSource(ctx, admit.SourceOf(r.RemoteAddr).String()), cred)
+	caller, err := s.authenticateCredential(ctx, cred)
 	switch {
 	case errors.Is(err, login.ErrUnknown) || errors.Is(err, login.ErrEnded):
 		return nil, cred, unauthenticated(err)

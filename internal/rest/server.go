@@ -129,7 +129,7 @@ func (s *Server) Start(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:        s.Handler(),
 		ConnState:      watch.ConnState,
-		ConnContext:    admit.ConnContext,
+		ConnContext:    connContext,
 		MaxHeaderBytes: serverMaxHeaderBytes,
 		// Calls in flight at shutdown finish their API-server calls (bounded by requestTimeout):
 		// a keep-alive that was applied is answered, not cut off.
@@ -164,6 +164,13 @@ func (s *Server) Start(ctx context.Context) error {
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
 	}
+}
+
+// connContext is a connection's context: marked when it was accepted past its caps, and
+// carrying its source, by which reviews are shared fairly (see auth.WithSource). Stamped once a
+// connection, the source costs a kept-alive connection's calls nothing.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	return auth.WithSource(admit.ConnContext(ctx, c), admit.Source(c.RemoteAddr()).String())
 }
 
 // withTLS returns ln serving TLS with the certificate in CertDir, reloaded when its files change.
