@@ -96,7 +96,8 @@ func TestChartApplies(t *testing.T) {
 		check func(t *testing.T, objs []*unstructured.Unstructured, args []string)
 	}{
 		{"default values", nil, func(t *testing.T, objs []*unstructured.Unstructured, args []string) {
-			for _, want := range []string{"--leader-elect=true", "--session-timeout=5m", "--rest-cert-dir=/tmp/k8s-rest-server/serving-certs"} {
+			for _, want := range []string{"--leader-elect=true", "--session-timeout=5m", "--rest-cert-dir=/tmp/k8s-rest-server/serving-certs",
+				"--content-store=file:///var/lib/update-session-operator/content"} {
 				if !slices.Contains(args, want) {
 					t.Errorf("args %q lack %s", args, want)
 				}
@@ -110,6 +111,7 @@ func TestChartApplies(t *testing.T) {
 				}
 			}
 			keepsRESTUp(t, objs)
+			keepsContentOnAClaim(t, objs)
 		}},
 		{"TLS off, a 30-minute timeout, one replica left alone", []string{"rest.tls.mode=disabled", "sessionTimeout=30m",
 			"image.tag=v9", "replicas=1", "podDisruptionBudget.enabled=false", "spreadAcrossNodes=false"},
@@ -131,7 +133,8 @@ func TestChartApplies(t *testing.T) {
 			}},
 		{"everything on, an existing Secret for TLS", []string{"rest.tls.mode=secret", "rest.tls.secretName=my-tls",
 			"serviceMonitor.enabled=true", "prometheusRule.enabled=true", "grafanaDashboard.enabled=true",
-			"networkPolicy.enabled=true", "replicas=3", "extraArgs={--max-concurrent-reconciles=8}"},
+			"networkPolicy.enabled=true", "replicas=3", "extraArgs={--max-concurrent-reconciles=8}",
+			"contentStore.type=s3", "contentStore.s3.url=s3://content?endpoint=https://minio.example.com", "contentStore.s3.secretName=s3"},
 			func(t *testing.T, objs []*unstructured.Unstructured, args []string) {
 				for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "ConfigMap"} {
 					if !slices.Contains(kinds(objs), kind) {
@@ -140,6 +143,15 @@ func TestChartApplies(t *testing.T) {
 				}
 				if !slices.Contains(args, "--max-concurrent-reconciles=8") {
 					t.Errorf("args %q lack the extra argument", args)
+				}
+				if !slices.Contains(args, "--content-store=s3://content?endpoint=https://minio.example.com") {
+					t.Errorf("args %q lack the S3 content store", args)
+				}
+				if slices.Contains(kinds(objs), "PersistentVolumeClaim") {
+					t.Error("a PersistentVolumeClaim was rendered with contentStore.type=s3")
+				}
+				if env := manager(t, objs).Spec.Template.Spec.Containers[0].EnvFrom; len(env) != 1 || env[0].SecretRef.Name != "s3" {
+					t.Errorf("envFrom %v: want the S3 credentials' Secret", env)
 				}
 			}},
 	}
@@ -214,14 +226,41 @@ func TestChartWarnsWithoutTLS(t *testing.T) {
 // work with: helm refuses them, naming the value, instead of installing pods that crash.
 func TestChartRefusesBadValues(t *testing.T) {
 	helm := testenv.Tool(t, "HELM", "helm")
-	for _, set := range []string{"rest.tls.mode=letsencrypt", "logLevel=verbose", "logLevel=0"} {
-		value := strings.SplitN(set, "=", 2)[0]
+	for _, set := range []string{"rest.tls.mode=letsencrypt", "logLevel=verbose", "logLevel=0",
+		"contentStore.type=nfs", "contentStore.s3.url=https://bucket,contentStore.type=s3", "replicas=2"} {
+		value := strings.SplitN(set, "=", 2)[0] // the first value set is the one refused
 		cmd := exec.Command(helm, "template", "uso", filepath.Join(testenv.ModuleRoot(t), chart), "--set", set)
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), value+" must be") {
 			t.Errorf("--set %s: err %v, output %q; want a refusal naming %s", set, err, out, value)
 		}
 	}
+}
+
+// keepsContentOnAClaim checks that the manager keeps content on the chart's claim, which helm
+// keeps on uninstall, and is replaced by Recreate, as a ReadWriteOnce claim cannot be mounted
+// by two pods.
+func keepsContentOnAClaim(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var claim *unstructured.Unstructured
+	for _, obj := range objs {
+		if obj.GetKind() == "PersistentVolumeClaim" {
+			claim = obj
+		}
+	}
+	if claim == nil || claim.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+		t.Fatalf("no PersistentVolumeClaim kept on uninstall: %v", claim)
+	}
+	spec := manager(t, objs).Spec
+	if spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("strategy %q: want Recreate with a ReadWriteOnce claim", spec.Strategy.Type)
+	}
+	for _, v := range spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim.GetName() {
+			return
+		}
+	}
+	t.Errorf("the manager does not mount the claim %s", claim.GetName())
 }
 
 // grantsLogins checks that the rendered chart binds, in the release namespace ns, the manager's
