@@ -51,9 +51,19 @@ func main() {
 	flag.StringVar(&o.phases, "phases", allPhases,
 		"the phases to run; docs are written only when "+allPhases+" run (load: keep-alive loads; flood: token and namespace floods; "+
 			"scale: requests per keep-alive, memory, a raw DELETE and the expiry burst; expiry: a raw DELETE and quiet expiry; "+
+			"upload: uploads beside a plain Go server and vcsim, and the manager's memory during a large one; "+
 			"calibrate, not part of a full run: vcsim paired with a second vcsim, the pairing's own error)")
 	serveSim := flag.Bool("serve-vcsim", false, "serve govmomi's simulator and print its URL (the benchmark runs itself so)")
+	anchorDir := flag.String("serve-anchor", "", "serve the plain Go upload server, writing into this folder, and print its URL "+
+		"(the benchmark runs itself so)")
 	flag.Parse()
+	if *anchorDir != "" {
+		if err := serveAnchor(*anchorDir); err != nil {
+			fmt.Fprintln(os.Stderr, "anchor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *serveSim {
 		if err := serveVcsim(); err != nil {
 			fmt.Fprintln(os.Stderr, "vcsim:", err)
@@ -131,6 +141,7 @@ func run(o options) error {
 		{"load", func() (err error) { r.load, err = b.measureLoad(ctx, o.loadFor, o.sessions); return err }},
 		{"flood", func() (err error) { r.floods, err = b.measureFloods(ctx, o.floodFor); return err }},
 		{"scale", func() (err error) { r.scale, err = b.measureScale(ctx, o.scale, o.burstWindow); return err }},
+		{"upload", func() (err error) { r.uploads, err = b.measureUploads(ctx); return err }},
 		{"expiry", func() (err error) {
 			if r.rawDeleteAfter, err = b.measureRawDelete(ctx, "raw-delete-after", o.scale, nil); err != nil {
 				return err
@@ -255,7 +266,7 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 var concurrencies = []int{16, 64, 256}
 
 // allPhases are the phases of a full run, in order.
-const allPhases = "load,flood,scale,expiry"
+const allPhases = "load,flood,scale,upload,expiry"
 
 // calibratePhase pairs vcsim with a second vcsim (measureCalibration); not part of a full run.
 const calibratePhase = "calibrate"

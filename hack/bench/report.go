@@ -34,6 +34,7 @@ type report struct {
 	// rawDeleteAfter is the raw-DELETE anchor measured right after the burst (see scaleResult).
 	rawDeleteAfter rawDeleteResult
 	quiet          expiryResult
+	uploads        *uploadFigures
 }
 
 // write writes benchmarks.md and its charts into dir, and the targets table to stderr.
@@ -115,6 +116,7 @@ func (r *report) targets() string {
 	for _, f := range r.floods {
 		rows = append(rows, f.targets()...)
 	}
+	rows = append(rows, r.uploads.targets()...)
 	var b strings.Builder
 	b.WriteString("| target | measured | anchor | ratio | met |\n|---|---|---|---|---|\n")
 	for _, t := range rows {
@@ -155,6 +157,7 @@ func (r *report) markdown() string {
 	r.loadSection(p)
 	r.floodSection(p)
 	r.scaleSection(p)
+	r.uploads.section(p)
 	p("## Reproduce\n\n```sh\nmake bench\n```\n\n")
 	p("`make bench BENCH_ARGS='-load-duration=30s -scale=20000'` changes the run (`make bench BENCH_ARGS=-h`\n")
 	p("lists the flags); the manager's log goes to a temporary folder that the run prints.\n")
