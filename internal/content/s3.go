@@ -28,10 +28,11 @@ const (
 	minPartSize = 8 << 20
 	// maxUnknownPartSize bounds the part size of a write of unknown size, and so its memory;
 	// such a write can hold at most maxParts of it.
-	maxUnknownPartSize = 32 << 20
+	maxUnknownPartSize = 16 << 20
 	// maxParts is S3's limit of parts in one upload.
 	maxParts = 10000
-	// uploadConcurrency is how many parts of one write are sent at once.
+	// uploadConcurrency is how many parts of one write of known size are sent at once; a
+	// write of unknown size, with larger parts, sends one while it fills the next.
 	uploadConcurrency = 2
 	// abortTimeout bounds aborting a multipart upload after its write failed or was canceled.
 	abortTimeout = 30 * time.Second
@@ -145,11 +146,14 @@ func partSize(size int64, exact bool) int64 {
 // newSizedWriter opens a writer of size bytes (exact) or at most size bytes (-1: no bound),
 // with parts sized for it.
 func (b *s3Bucket) newSizedWriter(ctx context.Context, key string, size int64, exact bool) (Writer, error) {
-	part := partSize(size, exact)
+	part, concurrency := partSize(size, exact), uploadConcurrency
+	if !exact {
+		concurrency = 1
+	}
 	tm := transfermanager.New(b.client, func(o *transfermanager.Options) {
 		o.PartSizeBytes = part
 		o.MultipartUploadThreshold = part
-		o.Concurrency = uploadConcurrency
+		o.Concurrency = concurrency
 		o.FailTimeout = abortTimeout
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
