@@ -318,8 +318,9 @@ func (b *dirBucket) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-// sweep removes the temporary files a crash left behind, last written before cutoff.
-func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time, stats *CollectStats) error {
+// sweep removes the temporary files a crash left behind: last written before cutoff, in the
+// directory of a key that is not live.
+func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time, live func(key string) bool, stats *CollectStats) error {
 	return filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -335,6 +336,9 @@ func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time, stats *CollectS
 		}
 		fi, err := d.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil
+		}
+		if rel, err := filepath.Rel(b.root, path); err == nil && live(filepath.ToSlash(rel)) {
 			return nil
 		}
 		if os.Remove(path) == nil {

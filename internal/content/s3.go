@@ -101,7 +101,8 @@ func s3Error(err error) error {
 		status = re.HTTPStatusCode()
 	}
 	switch {
-	case code == "NoSuchKey" || code == "NotFound" || status == http.StatusNotFound:
+	case code == "NoSuchKey" || code == "NotFound" || code == "" && status == http.StatusNotFound:
+		// Only an absent key: a 404 for the bucket or a multipart upload is another failure.
 		return fmt.Errorf("%w: %w", ErrNotExist, err)
 	case code == "PreconditionFailed" || status == http.StatusPreconditionFailed:
 		return fmt.Errorf("%w: %w", ErrExists, err)
@@ -303,8 +304,9 @@ func (b *s3Bucket) Delete(ctx context.Context, key string) error {
 }
 
 // sweep aborts the multipart uploads begun before cutoff that were never completed nor
-// aborted (a crash mid-write): their parts take space but are no object.
-func (b *s3Bucket) sweep(ctx context.Context, cutoff time.Time, stats *CollectStats) error {
+// aborted (a crash mid-write): their parts take space but are no object. An upload of a live
+// key may be a long transfer still under way, and is left alone.
+func (b *s3Bucket) sweep(ctx context.Context, cutoff time.Time, live func(key string) bool, stats *CollectStats) error {
 	pages := s3.NewListMultipartUploadsPaginator(b.client, &s3.ListMultipartUploadsInput{Bucket: aws.String(b.name)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -312,7 +314,7 @@ func (b *s3Bucket) sweep(ctx context.Context, cutoff time.Time, stats *CollectSt
 			return s3Error(err)
 		}
 		for _, u := range page.Uploads {
-			if !aws.ToTime(u.Initiated).Before(cutoff) {
+			if !aws.ToTime(u.Initiated).Before(cutoff) || live(aws.ToString(u.Key)) {
 				continue
 			}
 			if _, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{

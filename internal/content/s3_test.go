@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/testenv"
@@ -101,6 +102,43 @@ func TestS3AbortedMultipartUpload(t *testing.T) {
 	}
 	if n := len(uploads.Uploads); n != 0 {
 		t.Fatalf("%d multipart uploads left after Collect, want none: %v", n, fmt.Sprint(uploads.Uploads))
+	}
+}
+
+// A long write of a live session is no crash's leftover: Collect past its grace leaves its
+// multipart upload alone, and the write completes.
+func TestS3CollectSparesLiveUploads(t *testing.T) {
+	srv := testenv.StartS3Server(t)
+	srv.SetEnv(t)
+	ctx := context.Background()
+	s, err := content.Open(ctx, srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := content.FileKey("ns", "item", "live", "big")
+	w, err := s.Bucket().NewWriter(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	write := func(mib int) {
+		for range mib {
+			if _, err := w.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(40) // past the first parts: the multipart upload has begun
+	live := content.Keep{LiveSession: func(ns string, session types.UID) bool { return ns == "ns" && session == "live" }}
+	if _, err := s.Collect(ctx, live, -1); err != nil {
+		t.Fatal(err)
+	}
+	write(10)
+	if err := w.Close(); err != nil {
+		t.Fatalf("the write Collect ran beside: %v", err)
+	}
+	if info, err := s.Stat(ctx, key); err != nil || info.Size != 50<<20 {
+		t.Fatalf("Stat = %+v, %v; want 50 MiB", info, err)
 	}
 }
 
