@@ -155,6 +155,9 @@ func (c *counter) Write(p []byte) (int, error) {
 
 // noSpace marks an error that says the disk or a quota is full as ErrNoSpace.
 func noSpace(err error) error {
+	if errors.Is(err, ErrNoSpace) {
+		return err
+	}
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || isS3NoSpace(err) {
 		return fmt.Errorf("%w: %w", ErrNoSpace, err)
 	}
