@@ -166,11 +166,13 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 }
 
-// connContext is a connection's context: marked when it was accepted past its caps, and
-// carrying its source, by which reviews are shared fairly (see auth.WithSource). Stamped once a
-// connection, the source costs a kept-alive connection's calls nothing.
+// connContext is a connection's context: marked when it was accepted past its caps, carrying
+// its source, by which reviews are shared fairly (see auth.WithSource), and its watched
+// connection, which a transfer tells that its body still flows (see connwatch.Flowing).
+// Stamped once a connection, these cost a kept-alive connection's calls nothing.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	return auth.WithSource(admit.ConnContext(ctx, c), admit.Source(c.RemoteAddr()).String())
+	ctx = auth.WithSource(admit.ConnContext(ctx, c), admit.Source(c.RemoteAddr()).String())
+	return connwatch.WithConn(ctx, c)
 }
 
 // withTLS returns ln serving TLS with the certificate in CertDir, reloaded when its files change.
