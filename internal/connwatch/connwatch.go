@@ -225,12 +225,17 @@ func WithConn(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// Flowing tells the watch that the request of ctx's connection still makes progress (the
-// body of an upload still arrives): its Answer phase starts again, so that a transfer of
-// hours is bounded by the limit on a stall rather than on the whole call. It costs an atomic
-// load and store: a transfer calls it on every read of its body.
-func Flowing(ctx context.Context) {
-	if c, ok := ctx.Value(connKey{}).(*conn); ok {
+// Flowing returns what tells the watch that the request of ctx's connection still makes
+// progress (the body of an upload still arrives): calling it starts the Answer phase again, so
+// that a transfer of hours is bounded by the answer limit on a stall rather than on the whole
+// call. A call costs an atomic load and store: a transfer calls it on every read of its body.
+// On a connection the watch does not watch it does nothing.
+func Flowing(ctx context.Context) func() {
+	c, ok := ctx.Value(connKey{}).(*conn)
+	if !ok {
+		return func() {}
+	}
+	return func() {
 		if p, _ := c.phase(); p == Answer {
 			c.enter(Answer)
 		}

@@ -300,10 +300,10 @@ func TestFlowingBodyOutlivesTheAnswerLimit(t *testing.T) {
 	}
 	srv := &http.Server{ConnState: w.ConnState, ConnContext: WithConn,
 		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			buf := make([]byte, 16)
+			buf, flowing := make([]byte, 16), Flowing(r.Context())
 			for {
 				_, err := r.Body.Read(buf)
-				Flowing(r.Context())
+				flowing()
 				if err != nil {
 					break
 				}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,8 @@ type Server struct {
 	// Reads bound the API-server reads each caller's calls cost (see ReadLimits); zero values
 	// take DefaultReadLimits.
 	Reads ReadLimits
+	// Transfers configure the upload endpoint (see serveTransfer).
+	Transfers Transfers
 
 	// inFlight counts the requests in flight, by source.
 	inFlight *admit.Counter
@@ -215,6 +218,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, TransferPrefix) {
+		s.serveTransfer(w, r)
+		return
+	}
 	start := time.Now()
 	f := formFor(r.URL.Path)
 	// A call's API-server work is bounded by requestTimeout alone: it is not cut off when its

@@ -9,12 +9,14 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// Counter counts the bytes read through it. Every read that returns bytes also calls onRead
-// (nil: nothing), which is how a transfer tells the connection watch that its body still flows.
+// Counter counts the bytes read through it, and keeps the error a read returned other than
+// io.EOF: a body cut short. Every read that returns bytes also calls onRead (nil: nothing),
+// which is how a transfer tells the connection watch that its body still flows.
 type Counter struct {
 	r      io.Reader
 	onRead func()
 	n      atomic.Int64
+	err    atomic.Pointer[error]
 }
 
 // NewCounter counts the bytes read from r.
@@ -28,7 +30,18 @@ func (c *Counter) Read(p []byte) (int, error) {
 			c.onRead()
 		}
 	}
+	if err != nil && err != io.EOF { //nolint:errorlint // io.Reader returns io.EOF itself
+		c.err.Store(&err)
+	}
 	return n, err
+}
+
+// Err is the error a read returned other than io.EOF, nil if none did.
+func (c *Counter) Err() error {
+	if p := c.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // N is how many bytes were read.
