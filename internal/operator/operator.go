@@ -18,6 +18,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/login"
@@ -25,6 +26,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/refresh"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/transfer"
 )
 
 // CacheOptions are the manager's cache options base with what the operator needs of its
@@ -70,6 +72,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:    opts.Clock,
 		Policy:   opts.Policy,
 	}
+	contents, err := openContent(ctx, mgr, opts)
+	if err != nil {
+		return err
+	}
+	reconciler.Content = contents
 	if err := reconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
 		return err
 	}
@@ -96,6 +103,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Log:           mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
+		Transfers: rest.Transfers{
+			Content:          contents,
+			Keys:             transfer.NewKeys(mgr.GetClient(), mgr.GetAPIReader(), opts.TransferKeyNamespace),
+			Registry:         transfer.NewRegistry(opts.ContentMaxTransfers),
+			ProgressInterval: opts.TransferProgressInterval,
+			MaxFileBytes:     opts.ContentMaxFileBytes,
+			AdvertiseURL:     opts.RESTAdvertiseURL,
+		},
 	}
 	if opts.Policy.MaxCoalesce > 0 {
 		server.Refresher = refresh.New(sessions, opts.Policy, opts.Clock, mgr.GetLogger().WithName("refresh"))
@@ -115,6 +130,25 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return mgr.Add(server)
+}
+
+// openContent opens the content store (or takes opts.Content), closed when ctx is done, and
+// runs its collector on the leader.
+func openContent(ctx context.Context, mgr ctrl.Manager, opts Options) (*content.Store, error) {
+	contents := opts.Content
+	if contents == nil {
+		var err error
+		if contents, err = content.Open(ctx, opts.ContentStore); err != nil {
+			return nil, err
+		}
+		go func() {
+			<-ctx.Done()
+			_ = contents.Close()
+		}()
+	}
+	collector := &transfer.Collector{Store: contents, Reader: mgr.GetClient(), Interval: opts.ContentCollectInterval,
+		Grace: opts.ContentCollectGrace, Log: mgr.GetLogger().WithName("content")}
+	return contents, mgr.Add(collector)
 }
 
 // cacheSynced is a readiness check: ready once the manager's cache has synced, so that the REST

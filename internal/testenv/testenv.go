@@ -140,6 +140,9 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 		opts.RESTNamespace = namespace
 	}
 	opts.LoginSessions = true
+	if opts.ContentStore == "" && opts.Content == nil {
+		opts.ContentStore = "file://" + t.TempDir()
+	}
 	if opts.LoginNamespace == "" {
 		opts.LoginNamespace = OperatorNamespace
 	}
