@@ -1,0 +1,415 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/testenv"
+	"github.com/contentlib/update-session-operator/internal/transfer"
+)
+
+// transferServer is an operator of a transfer test: its REST URL and its content store.
+type transferServer struct {
+	url   string
+	store *content.Store
+}
+
+// startTransfers runs the operator for ns on a content store of its own, with a progress
+// interval short enough for a test to see several reports, and opts changed by tweak.
+func startTransfers(t *testing.T, ns string, tweak func(*operator.Options)) transferServer {
+	t.Helper()
+	store, err := content.Open(context.Background(), "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	opts := startOptions(5 * time.Minute)
+	opts.Content, opts.TransferProgressInterval = store, 200*time.Millisecond
+	if tweak != nil {
+		tweak(&opts)
+	}
+	op := env.StartOperator(t, ns, opts)
+	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	t.Cleanup(func() { delete(tokens, op.RESTURL) })
+	return transferServer{url: op.RESTURL, store: store}
+}
+
+// pushFile is a PUSH file a test adds: its name and what the add promises.
+type pushFile struct {
+	name   string
+	size   *int64
+	sha256 string
+}
+
+// promising returns the file name promising exactly data.
+func promising(name string, data []byte) pushFile {
+	sum := sha256.Sum256(data)
+	return pushFile{name: name, size: ptr.To(int64(len(data))), sha256: hex.EncodeToString(sum[:])}
+}
+
+// addFile adds f to session id of ns and returns its upload URI on srv.
+func addFile(t *testing.T, srv, ns, id string, f pushFile) string {
+	t.Helper()
+	ctx := context.Background()
+	tid := transfer.NewID()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		us := byID(t, ns, id)
+		file := v1alpha1.SessionFile{Name: f.name, SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferWaiting,
+			TransferID: tid, Size: f.size}
+		if f.sha256 != "" {
+			file.Checksum = &v1alpha1.FileChecksum{Algorithm: v1alpha1.ChecksumSHA256, Checksum: f.sha256}
+		}
+		us.Status.Files = append(us.Status.Files, file)
+		return env.Client.Status().Update(ctx, us)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := transfer.NewKeys(env.Client, env.Client, testenv.OperatorNamespace).Key(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv + "/transfer/" + id + "/" + tid + "/" + transfer.Capability(key, byID(t, ns, id).UID, f.name, tid)
+}
+
+// put sends body to uri with PUT, with no credentials unless header pairs name some, and
+// Content-Length when length is not negative (else chunked).
+func put(t *testing.T, uri string, body io.Reader, length int64, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, uri, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = length
+	if length == 0 {
+		req.Body = http.NoBody
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := localClient.Do(req)
+	if err != nil {
+		t.Fatalf("PUT %s: %v", uri, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// fileNamed returns file name of session id of ns, failing the test when there is none.
+func fileNamed(t *testing.T, ns, id, name string) v1alpha1.SessionFile {
+	t.Helper()
+	for _, f := range byID(t, ns, id).Status.Files {
+		if f.Name == name {
+			return f
+		}
+	}
+	t.Fatalf("session %s has no file %q", id, name)
+	return v1alpha1.SessionFile{}
+}
+
+// waitFile waits until file name of session id of ns satisfies cond, and returns it.
+func waitFile(t *testing.T, ns, id, name string, cond func(v1alpha1.SessionFile) bool) v1alpha1.SessionFile {
+	t.Helper()
+	var f v1alpha1.SessionFile
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) {
+			f = fileNamed(t, ns, id, name)
+			return cond(f), nil
+		})
+	if err != nil {
+		t.Fatalf("file %q never got there; last %+v", name, f)
+	}
+	return f
+}
+
+// staged reports whether the store holds bytes for file name of session id.
+func staged(t *testing.T, s transferServer, ns, id, name string) bool {
+	t.Helper()
+	us := byID(t, ns, id)
+	_, err := s.store.Stat(context.Background(), content.FileKey(ns, us.Spec.LibraryItemID, us.UID, name))
+	if err != nil && !errors.Is(err, content.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+// newSession creates a session through the API, for item.
+func newSession(t *testing.T, srv, item string) string {
+	t.Helper()
+	return apiURLs.create(t, srv, `{"library_item_id":"`+item+`"}`)
+}
+
+func TestTransferHoldsItsPromises(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	id := newSession(t, s.url, "item-promises")
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+	uri := addFile(t, s.url, ns, id, promising("disk.vmdk", data))
+
+	wrong := bytes.Clone(data)
+	wrong[5000] ^= 1
+	resp := put(t, uri, bytes.NewReader(wrong), int64(len(wrong)))
+	refused(t, resp, http.StatusBadRequest, "INVALID_ARGUMENT")
+	f := fileNamed(t, ns, id, "disk.vmdk")
+	if f.Status != v1alpha1.TransferError || !strings.Contains(f.ErrorMessage, "checksum") ||
+		f.BytesTransferred != int64(len(data)) {
+		t.Fatalf("after a wrong checksum: %+v", f)
+	}
+	if staged(t, s, ns, id, "disk.vmdk") {
+		t.Fatal("bytes with a wrong checksum were kept")
+	}
+
+	// Chunked, so that the size is found wrong only once the bytes are in.
+	resp = put(t, uri, io.MultiReader(bytes.NewReader(data), strings.NewReader("x")), -1)
+	refused(t, resp, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if f := fileNamed(t, ns, id, "disk.vmdk"); f.Status != v1alpha1.TransferError || !strings.Contains(f.ErrorMessage, "size") {
+		t.Fatalf("after a wrong size: %+v", f)
+	}
+	if staged(t, s, ns, id, "disk.vmdk") {
+		t.Fatal("bytes of a wrong size were kept")
+	}
+	// A Content-Length that is not the size promised is refused before a byte is read.
+	refused(t, put(t, uri, bytes.NewReader(data[1:]), int64(len(data)-1)), http.StatusBadRequest, "INVALID_ARGUMENT")
+
+	if resp := put(t, uri, bytes.NewReader(data), int64(len(data))); resp.status != http.StatusOK {
+		t.Fatalf("the right bytes: %d %s", resp.status, resp.body)
+	}
+	f = fileNamed(t, ns, id, "disk.vmdk")
+	want := promising("disk.vmdk", data)
+	if f.Status != v1alpha1.TransferReady || f.ErrorMessage != "" || f.BytesTransferred != *want.size ||
+		f.Size == nil || *f.Size != *want.size || f.Checksum == nil || f.Checksum.Checksum != want.sha256 {
+		t.Fatalf("after the right bytes: %+v", f)
+	}
+	if !staged(t, s, ns, id, "disk.vmdk") {
+		t.Fatal("a READY file's bytes are not in the store")
+	}
+	rec, err := s.store.Current(context.Background(), ns, "item-promises")
+	if err != nil || len(rec.Files) != 0 {
+		t.Fatalf("the item's content before complete: %+v, %v; want none", rec, err)
+	}
+	// A READY file is not sent again: removing and adding it is how to send other bytes.
+	refused(t, put(t, uri, bytes.NewReader(data), int64(len(data))), http.StatusBadRequest, "NOT_ALLOWED_IN_CURRENT_STATE")
+}
+
+func TestTransferCutThenRetried(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	id := newSession(t, s.url, "item-cut")
+	data := bytes.Repeat([]byte("abcdefgh"), 128<<10) // 1 MiB
+	uri := addFile(t, s.url, ns, id, promising("disk.vmdk", data))
+
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(data) / 2
+	if _, err := fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", u.Path, u.Host, len(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(data[:half]); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, ns, id, "disk.vmdk", func(f v1alpha1.SessionFile) bool { return f.Status == v1alpha1.TransferTransferring })
+	_ = conn.Close()
+	f := waitFile(t, ns, id, "disk.vmdk", func(f v1alpha1.SessionFile) bool { return f.Status == v1alpha1.TransferError })
+	if f.BytesTransferred <= 0 || f.BytesTransferred > int64(half) || !strings.Contains(f.ErrorMessage, "cut") {
+		t.Fatalf("a transfer cut after %d bytes: %+v", half, f)
+	}
+	if staged(t, s, ns, id, "disk.vmdk") {
+		t.Fatal("the bytes of a cut transfer were kept")
+	}
+	if resp := put(t, uri, bytes.NewReader(data), int64(len(data))); resp.status != http.StatusOK {
+		t.Fatalf("the retried PUT: %d %s", resp.status, resp.body)
+	}
+	if f := fileNamed(t, ns, id, "disk.vmdk"); f.Status != v1alpha1.TransferReady || f.BytesTransferred != int64(len(data)) {
+		t.Fatalf("after the retried PUT: %+v", f)
+	}
+}
+
+// slowBody is a request body the test feeds: a PUT of it stays in flight until it is closed.
+type slowBody struct {
+	w    *io.PipeWriter
+	done chan response
+}
+
+// startPut starts a chunked PUT of a body the test writes to.
+func startPut(t *testing.T, uri string, header ...string) *slowBody {
+	t.Helper()
+	r, w := io.Pipe()
+	b := &slowBody{w: w, done: make(chan response, 1)}
+	go func() { b.done <- put(t, uri, r, -1, header...) }()
+	t.Cleanup(func() { _ = w.CloseWithError(errors.New("test over")) })
+	return b
+}
+
+func (b *slowBody) write(t *testing.T, p []byte) {
+	t.Helper()
+	if _, err := b.w.Write(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// finish ends the body and returns the answer.
+func (b *slowBody) finish() response {
+	_ = b.w.Close()
+	return <-b.done
+}
+
+func TestTransferSecondOneRefused(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, func(o *operator.Options) { o.ContentMaxTransfers = 2 })
+	id := newSession(t, s.url, "item-busy")
+	data := []byte("the bytes of the first transfer")
+	uri := addFile(t, s.url, ns, id, promising("a.vmdk", data))
+	other := addFile(t, s.url, ns, id, promising("b.vmdk", data))
+	third := addFile(t, s.url, ns, id, promising("c.vmdk", data))
+
+	first := startPut(t, uri)
+	first.write(t, data[:4])
+	waitFile(t, ns, id, "a.vmdk", func(f v1alpha1.SessionFile) bool { return f.Status == v1alpha1.TransferTransferring })
+	resp := put(t, uri, bytes.NewReader(data), int64(len(data)))
+	if resp.status != http.StatusConflict || resp.errorType(t) != "RESOURCE_BUSY" {
+		t.Fatalf("a second transfer into the file: %d %s, want 409 RESOURCE_BUSY", resp.status, resp.body)
+	}
+	second := startPut(t, other)
+	second.write(t, data[:4])
+	waitFile(t, ns, id, "b.vmdk", func(f v1alpha1.SessionFile) bool { return f.Status == v1alpha1.TransferTransferring })
+	resp = put(t, third, bytes.NewReader(data), int64(len(data)))
+	if resp.status != http.StatusServiceUnavailable || resp.errorType(t) != "SERVICE_UNAVAILABLE" ||
+		resp.header.Get("Retry-After") == "" {
+		t.Fatalf("a transfer past --content-max-transfers: %d %s %v, want 503 with Retry-After", resp.status, resp.body, resp.header)
+	}
+	if f := fileNamed(t, ns, id, "c.vmdk"); f.Status != v1alpha1.TransferWaiting {
+		t.Fatalf("a file refused past the cap changed: %+v", f)
+	}
+	for _, b := range []*slowBody{first, second} {
+		b.write(t, data[4:])
+		if resp := b.finish(); resp.status != http.StatusOK {
+			t.Fatalf("the first transfers: %d %s", resp.status, resp.body)
+		}
+	}
+	if f := fileNamed(t, ns, id, "a.vmdk"); f.Status != v1alpha1.TransferReady {
+		t.Fatalf("after the first transfer: %+v", f)
+	}
+}
+
+func TestTransferCapabilityBindsOneFile(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	data := []byte("payload")
+	id := newSession(t, s.url, "item-cap-1")
+	otherID := newSession(t, s.url, "item-cap-2")
+	uri := addFile(t, s.url, ns, id, promising("a.vmdk", data))
+	sibling := addFile(t, s.url, ns, id, promising("b.vmdk", data))
+	elsewhere := addFile(t, s.url, ns, otherID, promising("a.vmdk", data))
+
+	parts := func(u string) []string { return strings.Split(strings.TrimPrefix(u, s.url+"/transfer/"), "/") }
+	p, sib, other := parts(uri), parts(sibling), parts(elsewhere)
+	forged := map[string]string{
+		"another file's capability":                s.url + "/transfer/" + p[0] + "/" + p[1] + "/" + sib[2],
+		"another session's capability":             s.url + "/transfer/" + p[0] + "/" + p[1] + "/" + other[2],
+		"the capability with another session's id": s.url + "/transfer/" + other[0] + "/" + p[1] + "/" + p[2],
+		"a made-up capability":                     s.url + "/transfer/" + p[0] + "/" + p[1] + "/" + strings.Repeat("A", 43),
+		"an unknown session":                       s.url + "/transfer/0a5e6d4b-0000-4000-8000-000000000000/" + p[1] + "/" + p[2],
+	}
+	for name, u := range forged {
+		resp := put(t, u, bytes.NewReader(data), int64(len(data)))
+		if resp.status != http.StatusUnauthorized || resp.errorType(t) != "UNAUTHENTICATED" {
+			t.Fatalf("%s: %d %s, want 401 UNAUTHENTICATED", name, resp.status, resp.body)
+		}
+	}
+	for _, f := range byID(t, ns, id).Status.Files {
+		if f.Status != v1alpha1.TransferWaiting {
+			t.Fatalf("a refused transfer changed file %+v", f)
+		}
+	}
+	// The caller's usual credentials authorize instead of the capability, as for keep-alive.
+	resp := put(t, forged["another file's capability"], bytes.NewReader(data), int64(len(data)),
+		"Authorization", "Bearer "+tokens[s.url])
+	if resp.status != http.StatusOK {
+		t.Fatalf("with the caller's credentials: %d %s", resp.status, resp.body)
+	}
+	if f := fileNamed(t, ns, id, "a.vmdk"); f.Status != v1alpha1.TransferReady {
+		t.Fatalf("after a transfer with credentials: %+v", f)
+	}
+	viewer := env.ServiceAccount(t, ns, "viewer", "get", "list", "watch").Token
+	resp = put(t, sibling+"x", bytes.NewReader(data), int64(len(data)), "Authorization", "Bearer "+viewer)
+	if resp.status != http.StatusForbidden || resp.errorType(t) != "UNAUTHORIZED" {
+		t.Fatalf("a reader's credentials: %d %s, want 403 UNAUTHORIZED", resp.status, resp.body)
+	}
+}
+
+func TestTransferKeepsItsSessionAlive(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	id := env.CreateSession(t, testenv.NewSession(ns, "slow", 2)).Status.ID
+	data := bytes.Repeat([]byte("z"), 40)
+	uri := addFile(t, s.url, ns, id, promising("slow.iso", data))
+
+	b := startPut(t, uri)
+	start := time.Now()
+	for i := range data {
+		b.write(t, data[i:i+1])
+		time.Sleep(150 * time.Millisecond) // 6s in all: three times the session's timeout
+	}
+	if resp := b.finish(); resp.status != http.StatusOK {
+		t.Fatalf("a slow transfer: %d %s", resp.status, resp.body)
+	}
+	got := byID(t, ns, id)
+	if got.Status.State != v1alpha1.StateActive || !got.Status.LastActivity.Time.After(start.Add(4*time.Second)) {
+		t.Fatalf("after a transfer of %v into a session with a 2s timeout: %+v", time.Since(start), got.Status)
+	}
+}
+
+func TestTransferStagedBytesGoWithAnIdleSession(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	id := env.CreateSession(t, testenv.NewSession(ns, "idle", 2)).Status.ID
+	data := []byte("staged, never completed")
+	uri := addFile(t, s.url, ns, id, promising("left.bin", data))
+	if resp := put(t, uri, bytes.NewReader(data), int64(len(data))); resp.status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", resp.status, resp.body)
+	}
+	if !staged(t, s, ns, id, "left.bin") {
+		t.Fatal("the file's bytes are not staged")
+	}
+	cur := byID(t, ns, id)
+	key := content.FileKey(ns, cur.Spec.LibraryItemID, cur.UID, "left.bin")
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true,
+		func(ctx context.Context) (bool, error) {
+			gone := apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(cur), &v1alpha1.UpdateSession{}))
+			_, err := s.store.Stat(ctx, key)
+			return gone && errors.Is(err, content.ErrNotExist), nil
+		})
+	if err != nil {
+		t.Fatal("the session did not expire, or its staged bytes are still in the store")
+	}
+}
