@@ -7,7 +7,9 @@ package operator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -72,7 +74,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:    opts.Clock,
 		Policy:   opts.Policy,
 	}
-	contents, err := openContent(ctx, mgr, opts)
+	contents, err := setupContent(ctx, mgr, opts)
 	if err != nil {
 		return err
 	}
@@ -90,6 +92,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	server := &rest.Server{
+		Content:            contents,
+		StorageURI:         storageURI(opts.ContentStore),
+		MaxFilesPerSession: opts.MaxFilesPerSession,
+		MaxFileBytes:       opts.MaxFileBytes,
+
 		Gate:          gate,
 		Addr:          opts.RESTAddr,
 		CertDir:       opts.RESTCertDir,
@@ -104,11 +111,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 
 		DefaultNamespace: opts.RESTNamespace,
 		Transfers: rest.Transfers{
-			Content:          contents,
 			Keys:             transfer.NewKeys(mgr.GetClient(), mgr.GetAPIReader(), opts.TransferKeyNamespace),
 			Registry:         transfer.NewRegistry(opts.ContentMaxTransfers),
 			ProgressInterval: opts.TransferProgressInterval,
-			MaxFileBytes:     opts.ContentMaxFileBytes,
 			AdvertiseURL:     opts.RESTAdvertiseURL,
 		},
 	}
@@ -132,19 +137,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	return mgr.Add(server)
 }
 
-// openContent opens the content store (or takes opts.Content), closed when ctx is done, and
-// runs its collector on the leader.
-func openContent(ctx context.Context, mgr ctrl.Manager, opts Options) (*content.Store, error) {
+// setupContent opens the content store (or takes opts.Content), and runs its collector on
+// the leader.
+func setupContent(ctx context.Context, mgr ctrl.Manager, opts Options) (*content.Store, error) {
 	contents := opts.Content
 	if contents == nil {
 		var err error
-		if contents, err = content.Open(ctx, opts.ContentStore); err != nil {
+		if contents, err = openContent(ctx, opts.ContentStore); err != nil {
 			return nil, err
 		}
-		go func() {
-			<-ctx.Done()
-			_ = contents.Close()
-		}()
 	}
 	collector := &transfer.Collector{Store: contents, Reader: mgr.GetClient(), Interval: opts.ContentCollectInterval,
 		Grace: opts.ContentCollectGrace, Log: mgr.GetLogger().WithName("content")}
@@ -162,4 +163,25 @@ func cacheSynced(c cache.Cache) healthz.Checker {
 		}
 		return nil
 	}
+}
+
+// openContent opens the content store, closed when ctx ends.
+func openContent(ctx context.Context, storeURL string) (*content.Store, error) {
+	s, err := content.Open(ctx, storeURL)
+	if err != nil {
+		return nil, fmt.Errorf("--content-store: %w", err)
+	}
+	context.AfterFunc(ctx, func() { _ = s.Close() })
+	return s, nil
+}
+
+// storageURI is the content store's URL as clients may see it: no credentials, no parameters
+// (an S3 endpoint, a region).
+func storageURI(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

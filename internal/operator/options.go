@@ -62,12 +62,16 @@ type Options struct {
 	// RESTReads bound the API-server reads of each REST caller; zero values take
 	// rest.DefaultReadLimits.
 	RESTReads rest.ReadLimits
-	// ContentStore is the --content-store URL where file bytes live; Content, when set, is a
-	// store already open, used instead (the tests share one between replicas).
+	// ContentStore is the URL of the store of file bytes (see content.Open); empty takes
+	// defaultContentStore.
 	ContentStore string
-	Content      *content.Store
-	// ContentMaxFileBytes bounds one file's bytes.
-	ContentMaxFileBytes int64
+	// MaxFilesPerSession and MaxFileBytes bound a session's files; zero values take
+	// rest.DefaultMaxFilesPerSession and rest.DefaultMaxFileBytes.
+	MaxFilesPerSession int
+	MaxFileBytes       int64
+	// Content, when set, is a store already open, used instead of ContentStore (the tests
+	// share one between replicas).
+	Content *content.Store
 	// ContentMaxTransfers caps the transfers in flight on one replica.
 	ContentMaxTransfers int
 	// TransferProgressInterval is how often a running transfer writes its progress.
@@ -92,11 +96,9 @@ const (
 	defaultRESTNamespace  = "default"
 	defaultSessionTimeout = 5 * time.Minute
 	defaultConcurrency    = 64
-	// defaultContentStore is where make run keeps file bytes.
-	defaultContentStore = "file://bin/content"
-	// defaultMaxFileBytes is a TiB: the largest disk image a library item commonly holds, and
-	// then some.
-	defaultMaxFileBytes     = 1 << 40
+	// defaultContentStore is where a pod keeps content without other settings: the mount
+	// point of the volume (a PVC) the chart gives it.
+	defaultContentStore = "file:///var/lib/update-session-operator/content"
 	defaultMaxTransfers     = 64
 	defaultProgressInterval = 5 * time.Second
 	defaultCollectInterval  = 10 * time.Minute
@@ -112,13 +114,17 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.bindContentFlags(fs)
 }
 
-// bindContentFlags binds where file bytes live and the limits of transfers.
+// bindContentFlags binds the store of file bytes and the limits on sessions' files.
 func (o *Options) bindContentFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ContentStore, "content-store", defaultContentStore,
-		"Where file bytes live: file:///dir (a local directory, a PVC in a cluster) or "+
-			"s3://bucket?endpoint=URL&region=R&use_path_style=true (S3-compatible object storage, for several replicas).")
-	fs.Int64Var(&o.ContentMaxFileBytes, "content-max-file-bytes", defaultMaxFileBytes,
-		"The most bytes one file may hold; a transfer past it is refused and nothing of it is kept.")
+		"Where file bytes live: file:///dir (a local directory, created if missing; one replica, or a volume "+
+			"every replica mounts) or s3://bucket?endpoint=URL&region=R&use_path_style=true (S3-compatible object "+
+			"storage, credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
+	fs.IntVar(&o.MaxFilesPerSession, "content-max-files-per-session", rest.DefaultMaxFilesPerSession,
+		fmt.Sprintf("Files one update session may hold; an add past it is refused INVALID_ARGUMENT. At most %d.",
+			maxFilesPerSession))
+	fs.Int64Var(&o.MaxFileBytes, "content-max-file-bytes", rest.DefaultMaxFileBytes,
+		"Bytes one file may have; an add promising more is refused INVALID_ARGUMENT, a transfer sending more fails.")
 	fs.IntVar(&o.ContentMaxTransfers, "content-max-transfers", defaultMaxTransfers,
 		"Transfers in flight at once on one replica; one past it is answered 503 SERVICE_UNAVAILABLE with Retry-After.")
 	fs.DurationVar(&o.TransferProgressInterval, "transfer-progress-interval", defaultProgressInterval,
@@ -135,6 +141,9 @@ func (o *Options) bindContentFlags(fs *flag.FlagSet) {
 		"Where the Secret with the key of upload URIs' capabilities is kept, shared by every replica; "+
 			"empty: --rest-login-namespace, else the namespace the manager runs in.")
 }
+
+// maxFilesPerSession is the most files the schema lets a session's status hold.
+const maxFilesPerSession = 256
 
 // bindRESTFlags binds the REST server's listener, its certificates and its caps.
 func (o *Options) bindRESTFlags(fs *flag.FlagSet) {
@@ -238,9 +247,15 @@ func (o *Options) Default() {
 	if o.RESTReads == (rest.ReadLimits{}) {
 		o.RESTReads = rest.DefaultReadLimits
 	}
-	o.defaultContent()
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
+	}
+	o.defaultContent()
+	if o.MaxFilesPerSession == 0 {
+		o.MaxFilesPerSession = rest.DefaultMaxFilesPerSession
+	}
+	if o.MaxFileBytes == 0 {
+		o.MaxFileBytes = rest.DefaultMaxFileBytes
 	}
 }
 
@@ -248,9 +263,6 @@ func (o *Options) Default() {
 func (o *Options) defaultContent() {
 	if o.ContentStore == "" {
 		o.ContentStore = defaultContentStore
-	}
-	if o.ContentMaxFileBytes == 0 {
-		o.ContentMaxFileBytes = defaultMaxFileBytes
 	}
 	if o.ContentMaxTransfers == 0 {
 		o.ContentMaxTransfers = defaultMaxTransfers
@@ -305,6 +317,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--rest-shutdown-delay must not be negative, got %s", o.RESTShutdownDelay)
 	case o.Concurrency < 1:
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.Concurrency)
+	case o.MaxFilesPerSession < 1 || o.MaxFilesPerSession > maxFilesPerSession:
+		return fmt.Errorf("--content-max-files-per-session must be within 1..%d, got %d", maxFilesPerSession, o.MaxFilesPerSession)
+	case o.MaxFileBytes < 1:
+		return fmt.Errorf("--content-max-file-bytes must be positive, got %d", o.MaxFileBytes)
 	}
 	return o.validateContent()
 }
@@ -312,8 +328,6 @@ func (o *Options) Validate() error {
 // validateContent checks the limits of transfers and the advertised URL.
 func (o *Options) validateContent() error {
 	switch {
-	case o.ContentMaxFileBytes < 1:
-		return fmt.Errorf("--content-max-file-bytes must be positive, got %d", o.ContentMaxFileBytes)
 	case o.ContentMaxTransfers < 1:
 		return fmt.Errorf("--content-max-transfers must be at least 1, got %d", o.ContentMaxTransfers)
 	case o.TransferProgressInterval <= 0:

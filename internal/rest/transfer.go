@@ -34,19 +34,37 @@ const (
 
 // Transfers configure the upload endpoint.
 type Transfers struct {
-	// Content keeps the bytes; nil answers every transfer SERVICE_UNAVAILABLE.
-	Content *content.Store
-	// Keys make and check the capabilities of upload URIs.
+	// Keys make and check the capabilities of upload URIs; nil: a random key of this
+	// replica's own (transfer.MemoryKeys).
 	Keys *transfer.Keys
-	// Registry holds the transfers in flight on this replica, and caps them.
+	// Registry holds the transfers in flight on this replica, and caps them; nil:
+	// DefaultMaxTransfers.
 	Registry *transfer.Registry
-	// ProgressInterval is how often a running transfer writes its progress.
+	// ProgressInterval is how often a running transfer writes its progress; zero:
+	// DefaultProgressInterval.
 	ProgressInterval time.Duration
-	// MaxFileBytes bounds one file; zero: no bound.
-	MaxFileBytes int64
 	// AdvertiseURL, when set, is the scheme and host (and path prefix) upload URIs start with;
 	// else they start with those of the request that added the file.
 	AdvertiseURL string
+}
+
+// The defaults of Transfers' zero fields.
+const (
+	DefaultMaxTransfers     = 64
+	DefaultProgressInterval = 5 * time.Second
+)
+
+// defaults fills t's zero fields.
+func (t *Transfers) defaults() {
+	if t.Keys == nil {
+		t.Keys = transfer.MemoryKeys()
+	}
+	if t.Registry == nil {
+		t.Registry = transfer.NewRegistry(DefaultMaxTransfers)
+	}
+	if t.ProgressInterval <= 0 {
+		t.ProgressInterval = DefaultProgressInterval
+	}
 }
 
 // transferOp is the upload endpoint as its metrics and authorization name it: with the
@@ -61,26 +79,19 @@ func init() {
 	}
 }
 
-// UploadURI is the upload endpoint of file name (added with transfer id id) of us: it starts
-// with AdvertiseURL, else with the scheme and Host of r, the request that added the file, and
-// ends with the file's capability.
-func (s *Server) UploadURI(ctx context.Context, r *http.Request, us *v1alpha1.UpdateSession, name, id string) (string, error) {
+// UploadURI is the upload endpoint of file name (added with transfer id id) of us:
+// /transfer/{session id}/{transfer id}/{capability} on the REST listener, at AdvertiseURL when
+// set, else at origin, the scheme and Host the client that asked reached this server at. The
+// capability binds the URI to this file of this session and this add.
+func (s *Server) UploadURI(ctx context.Context, origin string, us *v1alpha1.UpdateSession, name, id string) (string, error) {
 	key, err := s.Transfers.Keys.Key(ctx)
 	if err != nil {
 		return "", keyUnavailable(err)
 	}
-	return s.origin(r) + TransferPrefix + string(us.UID) + "/" + id + "/" + transfer.Capability(key, us.UID, name, id), nil
-}
-
-// origin is AdvertiseURL, else the scheme and Host of r.
-func (s *Server) origin(r *http.Request) string {
 	if s.Transfers.AdvertiseURL != "" {
-		return strings.TrimRight(s.Transfers.AdvertiseURL, "/")
+		origin = strings.TrimRight(s.Transfers.AdvertiseURL, "/")
 	}
-	if r.TLS != nil {
-		return "https://" + r.Host
-	}
-	return "http://" + r.Host
+	return origin + TransferPrefix + string(us.UID) + "/" + id + "/" + transfer.Capability(key, us.UID, name, id), nil
 }
 
 func keyUnavailable(err error) *vapi.Error {
@@ -119,7 +130,7 @@ func (s *Server) transfer(r *http.Request) error {
 	if !ok {
 		return vapi.Errorf(vapi.OperationNotFound, msgOperationNotFound, "No operation is served at %s.", r.URL.Path)
 	}
-	if s.Transfers.Content == nil {
+	if s.Content == nil {
 		return vapi.Errorf(vapi.ServiceUnavailable, msgNoStore, "The server has no content store.")
 	}
 	if err := checkHeaderSize(r); err != nil {
@@ -233,8 +244,8 @@ func (s *Server) checkLength(r *http.Request, f *v1alpha1.SessionFile) error {
 	case f.Size != nil && n != *f.Size:
 		return vapi.Errorf(vapi.InvalidArgument, msgTransferFailed,
 			"The request body has %d bytes (Content-Length), not the %d that file %q was added with.", n, *f.Size, f.Name)
-	case s.Transfers.MaxFileBytes > 0 && n > s.Transfers.MaxFileBytes:
-		return tooLarge(f.Name, s.Transfers.MaxFileBytes)
+	case s.maxFileBytes() > 0 && n > s.maxFileBytes():
+		return tooLarge(f.Name, s.maxFileBytes())
 	}
 	return nil
 }
@@ -281,7 +292,7 @@ func (s *Server) receive(r *http.Request, t *running) error {
 		Write: func(ctx context.Context, rep transfer.Report) error { return s.beat(ctx, t, rep) }}
 	stop := progress.Start(ctx, body.N, abort)
 	us := t.us
-	got, err := s.Transfers.Content.Put(ctx, content.FileKey(us.Namespace, us.Spec.LibraryItemID, us.UID, t.file.Name),
+	got, err := s.Content.Put(ctx, content.FileKey(us.Namespace, us.Spec.LibraryItemID, us.UID, t.file.Name),
 		body, s.expect(&t.file))
 	stop()
 	if lost := context.Cause(ctx); err != nil && errors.Is(lost, transfer.ErrLost) {
@@ -303,7 +314,7 @@ func (s *Server) tickerClock() clock.WithTicker {
 // expect is what the bytes of f are held to: its promised size and checksum, and the bound on
 // a file.
 func (s *Server) expect(f *v1alpha1.SessionFile) content.Expect {
-	want := content.Expect{MaxBytes: s.Transfers.MaxFileBytes}
+	want := content.Expect{MaxBytes: s.maxFileBytes()}
 	if f.Size != nil {
 		want.Size, want.SizeKnown = *f.Size, true
 	}
@@ -385,7 +396,7 @@ func (s *Server) failure(t *running, body *transfer.Counter, err error) (string,
 			mismatch.What, mismatch.Got, mismatch.Want)
 		return why, vapi.Errorf(vapi.InvalidArgument, msgTransferFailed, "%s", why)
 	case errors.Is(err, content.ErrTooLarge):
-		e := tooLarge(t.file.Name, s.Transfers.MaxFileBytes)
+		e := tooLarge(t.file.Name, s.maxFileBytes())
 		return e.Messages[0].DefaultMessage, e
 	case errors.Is(err, content.ErrNoSpace):
 		why := fmt.Sprintf("The content store is out of space; nothing of the file was kept: %v.", err)
