@@ -54,9 +54,14 @@ vet: ## Run go vet against code.
 envtest-assets: ## Print the folder holding kube-apiserver and etcd, building them from source if needed.
 	@hack/envtest-assets.sh
 
+.PHONY: s3server
+s3server: ## Print the path of the S3-compatible server (versitygw) the tests run, building it from source if needed.
+	@hack/s3server.sh
+
 .PHONY: test
-test: manifests generate fmt vet kustomize helm ## Run all tests against a real kube-apiserver and etcd (envtest).
-	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
+test: manifests generate fmt vet kustomize helm s3server ## Run all tests against a real kube-apiserver and etcd (envtest) and a real S3 server.
+	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" S3SERVER="$$(hack/s3server.sh)" \
+		go test ./... -count=1 -timeout 15m
 	cd hack/bench && go test ./... -count=1
 
 BENCH_ARGS ?=

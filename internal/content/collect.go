@@ -12,7 +12,7 @@ import (
 // sweeper is a Bucket that keeps files of its own that Collect should clean: the dir bucket's
 // temporary files, which a crash mid-write leaves behind.
 type sweeper interface {
-	sweep(ctx context.Context, cutoff time.Time) (deleted int, bytes int64, err error)
+	sweep(ctx context.Context, cutoff time.Time, stats *CollectStats) error
 }
 
 // Collect deletes, once older than grace, files no kept record names whose session is not
@@ -33,10 +33,7 @@ func (s *Store) Collect(ctx context.Context, keep Keep, grace time.Duration) (Co
 		return stats, err
 	}
 	if sw, ok := s.bucket.(sweeper); ok {
-		n, bytes, err := sw.sweep(ctx, cutoff)
-		stats.Deleted += n
-		stats.DeletedBytes += bytes
-		return stats, err
+		return stats, sw.sweep(ctx, cutoff, &stats)
 	}
 	return stats, nil
 }

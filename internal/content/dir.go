@@ -306,8 +306,8 @@ func (b *dirBucket) Delete(_ context.Context, key string) error {
 }
 
 // sweep removes the temporary files a crash left behind, last written before cutoff.
-func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time) (deleted int, bytes int64, err error) {
-	err = filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
+func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time, stats *CollectStats) error {
+	return filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -325,12 +325,11 @@ func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time) (deleted int, b
 			return nil
 		}
 		if os.Remove(path) == nil {
-			deleted++
-			bytes += fi.Size()
+			stats.Deleted++
+			stats.DeletedBytes += fi.Size()
 		}
 		return nil
 	})
-	return deleted, bytes, err
 }
 
 func (b *dirBucket) Close() error { return nil }

@@ -58,7 +58,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, want Expect) (
 	if want.MaxBytes > 0 && want.SizeKnown && want.Size > want.MaxBytes {
 		return Received{}, fmt.Errorf("%w: %d bytes promised, %d allowed", ErrTooLarge, want.Size, want.MaxBytes)
 	}
-	w, err := s.bucket.NewWriter(ctx, key)
+	w, err := s.newWriter(ctx, key, want)
 	if err != nil {
 		return Received{}, noSpace(err)
 	}
@@ -72,6 +72,26 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, want Expect) (
 		return got, noSpace(err)
 	}
 	return got, nil
+}
+
+// sizedBucket is a Bucket whose writers buffer by the size of what is to come: an exact size,
+// or a bound (-1: none).
+type sizedBucket interface {
+	newSizedWriter(ctx context.Context, key string, size int64, exact bool) (Writer, error)
+}
+
+// newWriter opens the writer of a Put, telling a sizedBucket what want says of the size.
+func (s *Store) newWriter(ctx context.Context, key string, want Expect) (Writer, error) {
+	sb, ok := s.bucket.(sizedBucket)
+	switch {
+	case !ok:
+		return s.bucket.NewWriter(ctx, key)
+	case want.SizeKnown && want.Size >= 0:
+		return sb.newSizedWriter(ctx, key, want.Size, true)
+	case want.MaxBytes > 0:
+		return sb.newSizedWriter(ctx, key, want.MaxBytes, false)
+	}
+	return sb.newSizedWriter(ctx, key, -1, false)
 }
 
 // copyChecked copies r to w and h, reading at most one byte past what want allows so that a

@@ -51,7 +51,7 @@ const (
 // services, in both forms. add, remove and validate need what keep-alive needs; list and get
 // what get needs; probe, which makes the operator reach out to a URL, what create needs.
 var contentOperations = map[contentRoute]*operation{
-	{http.MethodPost, sessionFiles, ""}:         {name: "file-add", verb: verbUpdate, handle: (*Server).addFile},
+	{http.MethodPost, sessionFiles, ""}:         {name: "file-add", verb: verbUpdate, creates: true, handle: (*Server).addFile},
 	{http.MethodPost, sessionFiles, "add"}:      {name: "file-add", verb: verbUpdate, bodyKey: "file_spec", handle: (*Server).addFile},
 	{http.MethodGet, sessionFiles, ""}:          {name: "file-list", verb: verbGet, handle: (*Server).listFiles},
 	{http.MethodGet, sessionFile, ""}:           {name: "file-get", verb: verbGet, params: []string{"file_name"}, handle: (*Server).getFile},

@@ -121,8 +121,12 @@ func TestRemoveFile(t *testing.T) {
 }
 
 func TestCompletionOf(t *testing.T) {
-	push := func(st v1alpha1.TransferStatus) v1alpha1.SessionFile { return file("p-"+string(st), v1alpha1.SourcePush, st) }
-	pull := func(st v1alpha1.TransferStatus) v1alpha1.SessionFile { return file("q-"+string(st), v1alpha1.SourcePull, st) }
+	push := func(st v1alpha1.TransferStatus) v1alpha1.SessionFile {
+		return file("p-"+string(st), v1alpha1.SourcePush, st)
+	}
+	pull := func(st v1alpha1.TransferStatus) v1alpha1.SessionFile {
+		return file("q-"+string(st), v1alpha1.SourcePull, st)
+	}
 	ended := withFiles()
 	ended.Status.State = v1alpha1.StateCanceled
 	cases := []struct {
