@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vmware/govmomi/vapi/library"
@@ -511,5 +512,68 @@ func TestGovmomiUploadsAFile(t *testing.T) {
 			!strings.EqualFold(f.Checksum.Algorithm, "SHA256") {
 			t.Fatalf("item file %s: %+v (checksum %+v), want size %d and SHA256 %s", f.Name, f, f.Checksum, *want.size, want.sha256)
 		}
+	}
+}
+
+// TestTransferAcrossReplicasOnS3 runs two replicas on one S3 store: a file added on one is sent
+// to the other and completed on the first, and the item's content is the bytes sent.
+func TestTransferAcrossReplicasOnS3(t *testing.T) {
+	s3 := testenv.StartS3Server(t)
+	s3.SetEnv(t)
+	ns := env.Namespace(t)
+	election := func(o *ctrl.Options) {
+		o.LeaderElection = true
+		o.LeaderElectionID = "lease-" + ns
+		o.LeaderElectionNamespace = ns
+		o.LeaderElectionReleaseOnCancel = true
+	}
+	opts := startOptions(5 * time.Minute)
+	opts.ContentStore, opts.TransferProgressInterval = s3.URL(), 200*time.Millisecond
+	a := env.StartOperatorWith(t, ns, opts, nil, election)
+	b := env.StartOperatorWith(t, ns, opts, nil, election)
+	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	grantItemReads(t, ns, "uploader")
+	for _, op := range []*testenv.Operator{a, b} {
+		tokens[op.RESTURL] = token
+		t.Cleanup(func() { delete(tokens, op.RESTURL) })
+	}
+
+	id := newSession(t, a.RESTURL, "item-s3")
+	data := bytes.Repeat([]byte("multipart "), 700<<10) // 7 MB: more than one part
+	uri := addFile(t, a.RESTURL, ns, id, promising("disk.vmdk", data))
+	onB := b.RESTURL + strings.TrimPrefix(uri, a.RESTURL)
+	if resp := put(t, onB, bytes.NewReader(data), int64(len(data))); resp.status != http.StatusOK {
+		t.Fatalf("PUT to the other replica: %d %s", resp.status, resp.body)
+	}
+	noContent(t, do(t, http.MethodPost, apiURLs.action(a.RESTURL, id, "complete"), ""))
+	env.WaitFor(t, byID(t, ns, id), 30*time.Second, func(us *v1alpha1.UpdateSession) bool {
+		return us.Status.State == v1alpha1.StateDone
+	})
+
+	var files []struct {
+		Name string `json:"name"`
+		Size int64  `json:"size"`
+	}
+	apiURLs.result(t, do(t, http.MethodGet, a.RESTURL+"/api/content/library/item/item-s3/file", ""), http.StatusOK, &files)
+	if len(files) != 1 || files[0].Name != "disk.vmdk" || files[0].Size != int64(len(data)) {
+		t.Fatalf("the item's files: %+v", files)
+	}
+	store, err := content.Open(context.Background(), s3.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = store.Close() }()
+	rec, err := store.Current(context.Background(), ns, "item-s3")
+	if err != nil || len(rec.Files) != 1 {
+		t.Fatalf("the item's record: %+v, %v", rec, err)
+	}
+	r, err := store.Open(context.Background(), rec.Files[0].Key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the item's bytes in S3: %d bytes, %v; want the %d sent", len(got), err, len(data))
 	}
 }
