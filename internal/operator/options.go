@@ -98,7 +98,7 @@ const (
 	defaultConcurrency    = 64
 	// defaultContentStore is where a pod keeps content without other settings: the mount
 	// point of the volume (a PVC) the chart gives it.
-	defaultContentStore = "file:///var/lib/update-session-operator/content"
+	defaultContentStore     = "file:///var/lib/update-session-operator/content"
 	defaultMaxTransfers     = 64
 	defaultProgressInterval = 5 * time.Second
 	defaultCollectInterval  = 10 * time.Minute
