@@ -397,7 +397,7 @@ func TestTransferKeepsItsSessionAlive(t *testing.T) {
 		t.Fatalf("a slow transfer: %d %s", resp.status, resp.body)
 	}
 	got := byID(t, ns, id)
-	if got.Status.State != v1alpha1.StateActive || !got.Status.LastActivity.Time.After(start.Add(4*time.Second)) {
+	if got.Status.State != v1alpha1.StateActive || !got.Status.LastActivity.After(start.Add(4*time.Second)) {
 		t.Fatalf("after a transfer of %v into a session with a 2s timeout: %+v", time.Since(start), got.Status)
 	}
 }
@@ -451,7 +451,7 @@ func grantItemReads(t *testing.T, ns, name string) {
 
 // TestGovmomiUploadsAFile runs the upload path as govc library.import does: create, add each
 // file, govmomi's own Upload of the endpoint add answered, validate, complete, and the item's
-// files with their sizes and checksums.
+// files with their sizes and checksums. m.Upload is the rest.Client's Upload, which govc calls.
 func TestGovmomiUploadsAFile(t *testing.T) {
 	ns := env.Namespace(t)
 	s := startTransfers(t, ns, nil)
@@ -485,7 +485,7 @@ func TestGovmomiUploadsAFile(t *testing.T) {
 		}
 		p := soap.DefaultUpload
 		p.ContentLength = int64(len(data))
-		if err := m.Client.Upload(ctx, bytes.NewReader(data), u, &p); err != nil {
+		if err := m.Upload(ctx, bytes.NewReader(data), u, &p); err != nil {
 			t.Fatalf("upload %s: %v", name, err)
 		}
 	}
