@@ -577,3 +577,23 @@ func TestTransferAcrossReplicasOnS3(t *testing.T) {
 		t.Fatalf("the item's bytes in S3: %d bytes, %v; want the %d sent", len(got), err, len(data))
 	}
 }
+
+func TestTransferCancelAndFailDiscardAtOnce(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	data := []byte("staged, then given up")
+	for _, action := range []string{"cancel", "fail"} {
+		id := newSession(t, s.url, "item-"+action)
+		uri := addFile(t, s.url, ns, id, promising("f.bin", data))
+		if resp := put(t, uri, bytes.NewReader(data), int64(len(data))); resp.status != http.StatusOK {
+			t.Fatalf("PUT: %d %s", resp.status, resp.body)
+		}
+		if !staged(t, s, ns, id, "f.bin") {
+			t.Fatal("the file's bytes are not staged")
+		}
+		noContent(t, do(t, http.MethodPost, apiURLs.action(s.url, id, action), ""))
+		if staged(t, s, ns, id, "f.bin") {
+			t.Fatalf("the staged bytes of a session are still in the store once %s answered", action)
+		}
+	}
+}
