@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +111,13 @@ func addFile(t *testing.T, srv, _, id string, f pushFile) string {
 // Content-Length when length is not negative (else chunked).
 func put(t *testing.T, uri string, body io.Reader, length int64, header ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, uri, body)
+	return send(t, http.MethodPut, uri, body, length, header...)
+}
+
+// send is put with another method.
+func send(t *testing.T, method, uri string, body io.Reader, length int64, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, uri, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,5 +603,67 @@ func TestTransferCancelAndFailDiscardAtOnce(t *testing.T) {
 		if staged(t, s, ns, id, "f.bin") {
 			t.Fatalf("the staged bytes of a session are still in the store once %s answered", action)
 		}
+	}
+}
+
+// fullDisk is a directory bucket on a disk with room bytes left: a write past them fails as
+// a full disk's does (ENOSPC).
+type fullDisk struct {
+	content.Bucket
+	room int64
+}
+
+func (b fullDisk) NewWriter(ctx context.Context, key string) (content.Writer, error) {
+	w, err := b.Bucket.NewWriter(ctx, key)
+	return &fullWriter{Writer: w, room: b.room}, err
+}
+
+type fullWriter struct {
+	content.Writer
+	room int64
+}
+
+func (w *fullWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) <= w.room {
+		w.room -= int64(len(p))
+		return w.Writer.Write(p)
+	}
+	n, _ := w.Writer.Write(p[:w.room])
+	w.room = 0
+	return n, &os.PathError{Op: "write", Path: "staged", Err: syscall.ENOSPC}
+}
+
+func TestTransferIntoAFullStore(t *testing.T) {
+	ns := env.Namespace(t)
+	dir, err := content.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTransfers(t, ns, func(o *operator.Options) {
+		o.Content = content.New(fullDisk{Bucket: dir, room: 64 << 10}, time.Now)
+	})
+	id := newSession(t, s.url, "item-full")
+	small := []byte("fits")
+	large := bytes.Repeat([]byte("does not fit "), 20<<10)
+	smallURI := addFile(t, s.url, ns, id, promising("small.txt", small))
+	uri := addFile(t, s.url, ns, id, promising("large.iso", large))
+
+	resp := send(t, http.MethodPost, uri, bytes.NewReader(large), int64(len(large)))
+	if resp.status != http.StatusInsufficientStorage || resp.errorType(t) != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("a transfer into a full store: %d %s, want 507 SERVICE_UNAVAILABLE", resp.status, resp.body)
+	}
+	f := fileNamed(t, ns, id, "large.iso")
+	if f.Status != v1alpha1.TransferError || !strings.Contains(f.ErrorMessage, "out of space") {
+		t.Fatalf("after a full store: %+v", f)
+	}
+	if staged(t, s, ns, id, "large.iso") {
+		t.Fatal("a file that did not fit was kept in part")
+	}
+	if f := fileNamed(t, ns, id, "small.txt"); f.Status != v1alpha1.TransferWaiting {
+		t.Fatalf("another file changed: %+v", f)
+	}
+	// POST, as VMware's samples send, works as PUT does.
+	if resp := send(t, http.MethodPost, smallURI, bytes.NewReader(small), int64(len(small))); resp.status != http.StatusOK {
+		t.Fatalf("POST of a file that fits: %d %s", resp.status, resp.body)
 	}
 }
