@@ -180,6 +180,9 @@ func (s *Server) Start(ctx context.Context) error {
 	case <-ctx.Done():
 		s.serving.Store(false)
 		s.drain(errc)
+		// Transfers last as long as their bytes flow: rather than wait for them, they stop and
+		// record it, so that their clients can send the files again to another replica at once.
+		s.Transfers.Registry.StopAll(errShuttingDown)
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)

@@ -67,6 +67,9 @@ func (t *Transfers) defaults() {
 	}
 }
 
+// errShuttingDown is why the transfers in flight stop when the server shuts down.
+var errShuttingDown = errors.New("the server is shutting down")
+
 // transferOp is the upload endpoint as its metrics and authorization name it: with the
 // caller's credentials instead of a capability it needs what keep-alive needs.
 var transferOp = &operation{name: "transfer", verb: verbUpdate}
@@ -105,7 +108,7 @@ func keyUnavailable(err error) *vapi.Error {
 // add promised; the file is then READY.
 func (s *Server) serveTransfer(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	err := s.transfer(r)
+	err := s.transfer(w, r)
 	if err == nil {
 		w.WriteHeader(http.StatusOK)
 		transferOp.ok.Observe(time.Since(start))
@@ -120,7 +123,7 @@ func (s *Server) serveTransfer(w http.ResponseWriter, r *http.Request) {
 }
 
 // transfer authorizes a transfer, claims its file and streams the body into the store.
-func (s *Server) transfer(r *http.Request) error {
+func (s *Server) transfer(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPut && r.Method != http.MethodPost {
 		e := vapi.Errorf(vapi.InvalidRequest, msgMethodNotAllowed, "Method %s is not allowed here; use PUT or POST.", r.Method)
 		e.Status = http.StatusMethodNotAllowed
@@ -145,7 +148,9 @@ func (s *Server) transfer(r *http.Request) error {
 	if err := s.checkLength(r, file); err != nil {
 		return err
 	}
-	end, err := s.Transfers.Registry.Begin(us.UID, file.Name)
+	body, stop := context.WithCancelCause(r.Context())
+	defer stop(nil)
+	end, err := s.Transfers.Registry.Begin(us.UID, file.Name, stop)
 	switch {
 	case errors.Is(err, transfer.ErrBusy):
 		return transfer.Busy(file.Name)
@@ -159,7 +164,7 @@ func (s *Server) transfer(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.receive(r, t)
+	return s.receive(body, w, r, t)
 }
 
 // parseTransferPath splits /transfer/{session}/{transfer}/{capability}.
@@ -284,9 +289,12 @@ func (s *Server) claim(ctx context.Context, cached *v1alpha1.UpdateSession, tid 
 
 // receive streams the body into the store, writing progress meanwhile, and records the end:
 // READY with the size and checksum received, or ERROR with why and the bytes that did arrive.
-func (s *Server) receive(r *http.Request, t *running) error {
-	ctx, abort := context.WithCancelCause(r.Context())
+func (s *Server) receive(ctx context.Context, w http.ResponseWriter, r *http.Request, t *running) error {
+	ctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
+	// A read of the body waits for the client whatever ctx says: a transfer stopped (its claim
+	// lost, the server shutting down) ends its read at once.
+	defer context.AfterFunc(ctx, func() { _ = http.NewResponseController(w).SetReadDeadline(time.Now()) })()
 	body := transfer.NewCounter(r.Body, connwatch.Flowing(r.Context()))
 	progress := transfer.Progress{Clock: s.tickerClock(), Interval: s.Transfers.ProgressInterval,
 		Write: func(ctx context.Context, rep transfer.Report) error { return s.beat(ctx, t, rep) }}
@@ -295,8 +303,12 @@ func (s *Server) receive(r *http.Request, t *running) error {
 	got, err := s.Content.Put(ctx, content.FileKey(us.Namespace, us.Spec.LibraryItemID, us.UID, t.file.Name),
 		body, s.expect(&t.file))
 	stop()
-	if lost := context.Cause(ctx); err != nil && errors.Is(lost, transfer.ErrLost) {
+	cause := context.Cause(ctx)
+	if err != nil && errors.Is(cause, transfer.ErrLost) {
 		return transfer.ErrLost
+	}
+	if err != nil && errors.Is(cause, errShuttingDown) {
+		err = errShuttingDown
 	}
 	ctx, cancel := newCallContext(r, requestTimeout)
 	defer cancel()
@@ -387,6 +399,12 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 func (s *Server) failure(t *running, body *transfer.Counter, err error) (string, error) {
 	var mismatch *content.MismatchError
 	switch {
+	case errors.Is(err, errShuttingDown):
+		why := fmt.Sprintf("The server stopped after %d bytes, as a replica does in a rolling update. "+
+			"Send the file again to the same upload URI.", body.N())
+		e := vapi.Errorf(vapi.ServiceUnavailable, msgTransferFailed, "%s", why)
+		e.RetryAfter = retryAfter
+		return why, e
 	case body.Err() != nil:
 		why := fmt.Sprintf("The transfer was cut after %d bytes: %v. Send the file again to the same upload URI.",
 			body.N(), body.Err())

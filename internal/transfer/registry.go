@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"errors"
 	"sync"
 
@@ -22,7 +23,7 @@ type Registry struct {
 	max int
 
 	mu      sync.Mutex
-	running map[fileRef]struct{}
+	running map[fileRef]context.CancelCauseFunc
 }
 
 type fileRef struct {
@@ -33,12 +34,12 @@ type fileRef struct {
 // NewRegistry returns a Registry of at most maxTransfers transfers at once (no cap when not
 // positive).
 func NewRegistry(maxTransfers int) *Registry {
-	return &Registry{max: maxTransfers, running: map[fileRef]struct{}{}}
+	return &Registry{max: maxTransfers, running: map[fileRef]context.CancelCauseFunc{}}
 }
 
-// Begin registers a transfer into file name of session, or refuses it with ErrBusy or ErrFull.
-// end unregisters it; call it once the transfer is over.
-func (r *Registry) Begin(session types.UID, name string) (end func(), err error) {
+// Begin registers a transfer into file name of session, or refuses it with ErrBusy or ErrFull;
+// cancel is what StopAll stops it with. end unregisters it; call it once the transfer is over.
+func (r *Registry) Begin(session types.UID, name string, cancel context.CancelCauseFunc) (end func(), err error) {
 	ref := fileRef{session, name}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -48,7 +49,7 @@ func (r *Registry) Begin(session types.UID, name string) (end func(), err error)
 	if r.max > 0 && len(r.running) >= r.max {
 		return nil, ErrFull
 	}
-	r.running[ref] = struct{}{}
+	r.running[ref] = cancel
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -57,6 +58,16 @@ func (r *Registry) Begin(session types.UID, name string) (end func(), err error)
 			r.mu.Unlock()
 		})
 	}, nil
+}
+
+// StopAll cancels every transfer in flight with cause: the server is shutting down, and each
+// records its file's end rather than leave it TRANSFERRING until its heartbeat goes stale.
+func (r *Registry) StopAll(cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, cancel := range r.running {
+		cancel(cause)
+	}
 }
 
 // Running is how many transfers are in flight.

@@ -39,6 +39,8 @@ import (
 type transferServer struct {
 	url   string
 	store *content.Store
+	op    *testenv.Operator
+	opts  operator.Options
 }
 
 // startTransfers runs the operator for ns on a content store of its own, with a progress
@@ -58,7 +60,7 @@ func startTransfers(t *testing.T, ns string, tweak func(*operator.Options)) tran
 	op := env.StartOperator(t, ns, opts)
 	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 	t.Cleanup(func() { delete(tokens, op.RESTURL) })
-	return transferServer{url: op.RESTURL, store: store}
+	return transferServer{url: op.RESTURL, store: store, op: op, opts: opts}
 }
 
 // pushFile is a PUSH file a test adds: its name and what the add promises.
@@ -665,5 +667,32 @@ func TestTransferIntoAFullStore(t *testing.T) {
 	// POST, as VMware's samples send, works as PUT does.
 	if resp := send(t, http.MethodPost, smallURI, bytes.NewReader(small), int64(len(small))); resp.status != http.StatusOK {
 		t.Fatalf("POST of a file that fits: %d %s", resp.status, resp.body)
+	}
+}
+
+func TestTransferStopsWithItsReplica(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	id := newSession(t, s.url, "item-stop")
+	data := bytes.Repeat([]byte("rolling update "), 1000)
+	uri := addFile(t, s.url, ns, id, promising("disk.vmdk", data))
+
+	b := startPut(t, uri)
+	b.write(t, data[:100])
+	waitFile(t, ns, id, "disk.vmdk", func(f v1alpha1.SessionFile) bool { return f.BytesTransferred == 100 })
+	s.op.Stop()
+	resp := <-b.done
+	if resp.status != http.StatusServiceUnavailable || resp.errorType(t) != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("a transfer when its replica stops: %d %s, want 503", resp.status, resp.body)
+	}
+	f := fileNamed(t, ns, id, "disk.vmdk")
+	if f.Status != v1alpha1.TransferError || f.BytesTransferred != 100 || !strings.Contains(f.ErrorMessage, "stopped") {
+		t.Fatalf("after its replica stopped: %+v", f)
+	}
+	// Another replica takes the same upload URI at once.
+	other := env.StartOperator(t, ns, s.opts)
+	again := other.RESTURL + strings.TrimPrefix(uri, s.url)
+	if resp := put(t, again, bytes.NewReader(data), int64(len(data))); resp.status != http.StatusOK {
+		t.Fatalf("the file sent again to another replica: %d %s", resp.status, resp.body)
 	}
 }
