@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestCheckName(t *testing.T) {
@@ -114,6 +116,10 @@ func TestCollectSweepsCrashedWrites(t *testing.T) {
 		t.Fatalf("Collect within grace = %+v, %v; want nothing deleted", stats, err)
 	}
 	s.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	live := Keep{LiveSession: func(ns string, session types.UID) bool { return ns == "ns" && session == "s" }}
+	if stats, err := s.Collect(context.Background(), live, time.Hour); err != nil || stats.Deleted != 0 {
+		t.Fatalf("Collect past grace while the session lives = %+v, %v; want nothing deleted", stats, err)
+	}
 	if stats, err := s.Collect(context.Background(), Keep{}, time.Hour); err != nil || stats.Deleted != 1 || stats.DeletedBytes != 9 {
 		t.Fatalf("Collect past grace = %+v, %v; want the temporary file deleted", stats, err)
 	}

@@ -45,7 +45,7 @@ func NewHash(algorithm string) (hash.Hash, string, error) {
 // to the bucket and a hash update each take a sizeable run of bytes.
 var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
 
-const copyBufferSize = 1 << 20
+const copyBufferSize = 64 << 10
 
 // Put streams r into key, computing size and checksum as bytes flow; the bytes are kept only if
 // every one arrived and they match want (else a *MismatchError, ErrTooLarge, ErrNoSpace or the
@@ -155,6 +155,9 @@ func (c *counter) Write(p []byte) (int, error) {
 
 // noSpace marks an error that says the disk or a quota is full as ErrNoSpace.
 func noSpace(err error) error {
+	if errors.Is(err, ErrNoSpace) {
+		return err
+	}
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || isS3NoSpace(err) {
 		return fmt.Errorf("%w: %w", ErrNoSpace, err)
 	}

@@ -28,10 +28,11 @@ const (
 	minPartSize = 8 << 20
 	// maxUnknownPartSize bounds the part size of a write of unknown size, and so its memory;
 	// such a write can hold at most maxParts of it.
-	maxUnknownPartSize = 32 << 20
+	maxUnknownPartSize = 16 << 20
 	// maxParts is S3's limit of parts in one upload.
 	maxParts = 10000
-	// uploadConcurrency is how many parts of one write are sent at once.
+	// uploadConcurrency is how many parts of one write of known size are sent at once; a
+	// write of unknown size, with larger parts, sends one while it fills the next.
 	uploadConcurrency = 2
 	// abortTimeout bounds aborting a multipart upload after its write failed or was canceled.
 	abortTimeout = 30 * time.Second
@@ -100,7 +101,8 @@ func s3Error(err error) error {
 		status = re.HTTPStatusCode()
 	}
 	switch {
-	case code == "NoSuchKey" || code == "NotFound" || status == http.StatusNotFound:
+	case code == "NoSuchKey" || code == "NotFound" || code == "" && status == http.StatusNotFound:
+		// Only an absent key: a 404 for the bucket or a multipart upload is another failure.
 		return fmt.Errorf("%w: %w", ErrNotExist, err)
 	case code == "PreconditionFailed" || status == http.StatusPreconditionFailed:
 		return fmt.Errorf("%w: %w", ErrExists, err)
@@ -145,11 +147,14 @@ func partSize(size int64, exact bool) int64 {
 // newSizedWriter opens a writer of size bytes (exact) or at most size bytes (-1: no bound),
 // with parts sized for it.
 func (b *s3Bucket) newSizedWriter(ctx context.Context, key string, size int64, exact bool) (Writer, error) {
-	part := partSize(size, exact)
+	part, concurrency := partSize(size, exact), uploadConcurrency
+	if !exact {
+		concurrency = 1
+	}
 	tm := transfermanager.New(b.client, func(o *transfermanager.Options) {
 		o.PartSizeBytes = part
 		o.MultipartUploadThreshold = part
-		o.Concurrency = uploadConcurrency
+		o.Concurrency = concurrency
 		o.FailTimeout = abortTimeout
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
@@ -299,8 +304,9 @@ func (b *s3Bucket) Delete(ctx context.Context, key string) error {
 }
 
 // sweep aborts the multipart uploads begun before cutoff that were never completed nor
-// aborted (a crash mid-write): their parts take space but are no object.
-func (b *s3Bucket) sweep(ctx context.Context, cutoff time.Time, stats *CollectStats) error {
+// aborted (a crash mid-write): their parts take space but are no object. An upload of a live
+// key may be a long transfer still under way, and is left alone.
+func (b *s3Bucket) sweep(ctx context.Context, cutoff time.Time, live func(key string) bool, stats *CollectStats) error {
 	pages := s3.NewListMultipartUploadsPaginator(b.client, &s3.ListMultipartUploadsInput{Bucket: aws.String(b.name)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -308,7 +314,7 @@ func (b *s3Bucket) sweep(ctx context.Context, cutoff time.Time, stats *CollectSt
 			return s3Error(err)
 		}
 		for _, u := range page.Uploads {
-			if !aws.ToTime(u.Initiated).Before(cutoff) {
+			if !aws.ToTime(u.Initiated).Before(cutoff) || live(aws.ToString(u.Key)) {
 				continue
 			}
 			if _, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
