@@ -284,11 +284,11 @@ type slowBody struct {
 }
 
 // startPut starts a chunked PUT of a body the test writes to.
-func startPut(t *testing.T, uri string, header ...string) *slowBody {
+func startPut(t *testing.T, uri string) *slowBody {
 	t.Helper()
 	r, w := io.Pipe()
 	b := &slowBody{w: w, done: make(chan response, 1)}
-	go func() { b.done <- put(t, uri, r, -1, header...) }()
+	go func() { b.done <- put(t, uri, r, -1) }()
 	t.Cleanup(func() { _ = w.CloseWithError(errors.New("test over")) })
 	return b
 }
