@@ -119,9 +119,18 @@ func put(t *testing.T, uri string, body io.Reader, length int64, header ...strin
 // send is put with another method.
 func send(t *testing.T, method, uri string, body io.Reader, length int64, header ...string) response {
 	t.Helper()
+	resp, err := trySend(method, uri, body, length, header...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, uri, err)
+	}
+	return resp
+}
+
+// trySend is send that returns its error rather than end the test: for other goroutines.
+func trySend(method, uri string, body io.Reader, length int64, header ...string) (response, error) {
 	req, err := http.NewRequest(method, uri, body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	req.ContentLength = length
 	if length == 0 {
@@ -132,14 +141,11 @@ func send(t *testing.T, method, uri string, body io.Reader, length int64, header
 	}
 	resp, err := localClient.Do(req)
 	if err != nil {
-		t.Fatalf("PUT %s: %v", uri, err)
+		return response{}, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: data}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}, err
 }
 
 // fileNamed returns file name of session id of ns, failing the test when there is none.
@@ -288,7 +294,13 @@ func startPut(t *testing.T, uri string) *slowBody {
 	t.Helper()
 	r, w := io.Pipe()
 	b := &slowBody{w: w, done: make(chan response, 1)}
-	go func() { b.done <- put(t, uri, r, -1) }()
+	go func() {
+		resp, err := trySend(http.MethodPut, uri, r, -1)
+		if err != nil {
+			t.Errorf("PUT %s: %v", uri, err) // the test's wait for the answer then fails on status 0
+		}
+		b.done <- resp
+	}()
 	t.Cleanup(func() { _ = w.CloseWithError(errors.New("test over")) })
 	return b
 }
