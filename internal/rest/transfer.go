@@ -160,6 +160,9 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) error {
 		return e
 	}
 	defer end()
+	inFlight := metrics.TransfersInFlight.WithLabelValues(string(v1alpha1.SourcePush))
+	inFlight.Inc()
+	defer inFlight.Dec()
 	t, err := s.claim(ctx, us, tid)
 	if err != nil {
 		return err
@@ -268,6 +271,22 @@ type running struct {
 	us   *v1alpha1.UpdateSession
 	file v1alpha1.SessionFile
 	beat metav1.MicroTime
+	// counted is how many of its bytes the transfer metrics have counted.
+	counted int64
+}
+
+// count adds to the transfer metrics the bytes received since the last count.
+func (t *running) count(n int64) {
+	if n > t.counted {
+		metrics.TransferBytes.WithLabelValues(string(t.file.SourceType)).Add(float64(n - t.counted))
+		t.counted = n
+	}
+}
+
+// ended counts the end of the transfer, with result (one of metrics' Transfer* results).
+func (t *running) ended(n int64, result string) {
+	t.count(n)
+	metrics.Transfers.WithLabelValues(string(t.file.SourceType), result).Inc()
 }
 
 // claim claims the file with transfer id tid for this transfer (see transfer.Claim); the claim
@@ -305,6 +324,7 @@ func (s *Server) receive(ctx context.Context, w http.ResponseWriter, r *http.Req
 	stop()
 	cause := context.Cause(ctx)
 	if err != nil && errors.Is(cause, transfer.ErrLost) {
+		t.ended(body.N(), metrics.TransferLost)
 		return transfer.ErrLost
 	}
 	if err != nil && errors.Is(cause, errShuttingDown) {
@@ -363,24 +383,27 @@ func (s *Server) beat(ctx context.Context, t *running, rep transfer.Report) erro
 		return nil
 	}
 	t.beat = next
+	t.count(rep.Bytes)
 	return nil
 }
 
 // finishTransfer records how the transfer ended and returns its answer.
 func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.Counter, got content.Received, putErr error) error {
 	var end func(us *v1alpha1.UpdateSession) error
-	answer := putErr
+	var answer error
+	result := metrics.TransferReady
 	if putErr == nil {
 		end = func(us *v1alpha1.UpdateSession) error {
 			return transfer.Ready(us, t.file.Name, t.beat, got.Size, got.Checksum.Algorithm, got.Checksum.Value)
 		}
 	} else {
-		var why string
-		why, answer = s.failure(t, body, putErr)
+		f := s.failure(t, body, putErr)
+		answer, result = f.answer, f.result
 		end = func(us *v1alpha1.UpdateSession) error {
-			return transfer.Failed(us, t.file.Name, t.beat, body.N(), why)
+			return transfer.Failed(us, t.file.Name, t.beat, body.N(), f.why)
 		}
 	}
+	t.ended(body.N(), result)
 	_, err := s.Store.Update(ctx, t.us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		if err := end(us); err != nil {
 			return false, err
@@ -394,9 +417,16 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 	return answer
 }
 
-// failure says why a transfer failed, for the file's errorMessage, and what the client is
-// answered.
-func (s *Server) failure(t *running, body *transfer.Counter, err error) (string, error) {
+// failed is how a transfer failed: why, for the file's errorMessage; what the client is
+// answered; the result the transfer metrics count.
+type failed struct {
+	why    string
+	answer *vapi.Error
+	result string
+}
+
+// failure says how a transfer whose Put returned err failed.
+func (s *Server) failure(t *running, body *transfer.Counter, err error) failed {
 	var mismatch *content.MismatchError
 	switch {
 	case errors.Is(err, errShuttingDown):
@@ -404,25 +434,25 @@ func (s *Server) failure(t *running, body *transfer.Counter, err error) (string,
 			"Send the file again to the same upload URI.", body.N())
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgTransferFailed, "%s", why)
 		e.RetryAfter = retryAfter
-		return why, e
+		return failed{why, e, metrics.TransferStopped}
 	case body.Err() != nil:
 		why := fmt.Sprintf("The transfer was cut after %d bytes: %v. Send the file again to the same upload URI.",
 			body.N(), body.Err())
-		return why, vapi.Errorf(vapi.InvalidRequest, msgTransferFailed, "%s", why)
+		return failed{why, vapi.Errorf(vapi.InvalidRequest, msgTransferFailed, "%s", why), metrics.TransferCut}
 	case errors.As(err, &mismatch):
 		why := fmt.Sprintf("The %s of the bytes received is %s, not the %s promised when the file was added.",
 			mismatch.What, mismatch.Got, mismatch.Want)
-		return why, vapi.Errorf(vapi.InvalidArgument, msgTransferFailed, "%s", why)
+		return failed{why, vapi.Errorf(vapi.InvalidArgument, msgTransferFailed, "%s", why), metrics.TransferMismatch}
 	case errors.Is(err, content.ErrTooLarge):
 		e := tooLarge(t.file.Name, s.maxFileBytes())
-		return e.Messages[0].DefaultMessage, e
+		return failed{e.Messages[0].DefaultMessage, e, metrics.TransferTooLarge}
 	case errors.Is(err, content.ErrNoSpace):
 		why := fmt.Sprintf("The content store is out of space; nothing of the file was kept: %v.", err)
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgTransferFailed, "%s", why)
 		e.Status = http.StatusInsufficientStorage
-		return why, e
+		return failed{why, e, metrics.TransferNoSpace}
 	}
 	s.Log.Error(err, "Storing a file's bytes", "session", t.us.Name, "file", t.file.Name)
 	why := fmt.Sprintf("The content store failed; nothing of the file was kept: %v.", err)
-	return why, vapi.Errorf(vapi.ServiceUnavailable, msgTransferFailed, "%s", why)
+	return failed{why, vapi.Errorf(vapi.ServiceUnavailable, msgTransferFailed, "%s", why), metrics.TransferStore}
 }

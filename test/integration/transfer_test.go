@@ -24,6 +24,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/vmware/govmomi/vapi/library"
 	"github.com/vmware/govmomi/vim25/soap"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
@@ -199,6 +201,9 @@ func TestTransferHoldsItsPromises(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789"), 1000)
 	uri := addFile(t, s.url, ns, id, promising("disk.vmdk", data))
 
+	mismatches := testutil.ToFloat64(metrics.Transfers.WithLabelValues("PUSH", metrics.TransferMismatch))
+	ready := testutil.ToFloat64(metrics.Transfers.WithLabelValues("PUSH", metrics.TransferReady))
+	received := testutil.ToFloat64(metrics.TransferBytes.WithLabelValues("PUSH"))
 	wrong := bytes.Clone(data)
 	wrong[5000] ^= 1
 	resp := put(t, uri, bytes.NewReader(wrong), int64(len(wrong)))
@@ -240,7 +245,17 @@ func TestTransferHoldsItsPromises(t *testing.T) {
 	if err != nil || len(rec.Files) != 0 {
 		t.Fatalf("the item's content before complete: %+v, %v; want none", rec, err)
 	}
-	// A READY file is not sent again: removing and adding it is how to send other bytes.
+	if got := testutil.ToFloat64(metrics.Transfers.WithLabelValues("PUSH", metrics.TransferMismatch)) - mismatches; got != 2 {
+		t.Errorf("transfers counted as mismatched: %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(metrics.Transfers.WithLabelValues("PUSH", metrics.TransferReady)) - ready; got != 1 {
+		t.Errorf("transfers counted as ready: %v, want 1", got)
+	}
+	// Three bodies were read whole (the chunked one to one byte past the size promised).
+	if got := testutil.ToFloat64(metrics.TransferBytes.WithLabelValues("PUSH")) - received; got != float64(3*len(data)+1) {
+		t.Errorf("bytes counted: %v, want %d", got, 3*len(data)+1)
+	}
+		// A READY file is not sent again: removing and adding it is how to send other bytes.
 	refused(t, put(t, uri, bytes.NewReader(data), int64(len(data))), http.StatusBadRequest, "NOT_ALLOWED_IN_CURRENT_STATE")
 }
 
