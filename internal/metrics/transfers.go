@@ -5,8 +5,11 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// sourceLabel is the label of a transfer's source type: PUSH or PULL.
-const sourceLabel = "source"
+// Labels of the transfer metrics: a transfer's source type (PUSH or PULL), and its result.
+const (
+	sourceLabel = "source"
+	resultLabel = "result"
+)
 
 var (
 	// TransferBytes counts the bytes transfers received, by source type, added at each of
@@ -29,7 +32,7 @@ var (
 		Help: "Transfers ended, by source type and result: ready, or why not: mismatch (size or checksum), too_large, " +
 			"no_space, cut (the bytes stopped coming), stopped (the replica shut down), lost (the file was taken from " +
 			"the transfer) or store (the content store failed).",
-	}, []string{sourceLabel, "result"})
+	}, []string{sourceLabel, resultLabel})
 )
 
 // The results of Transfers.

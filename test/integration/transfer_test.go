@@ -255,7 +255,7 @@ func TestTransferHoldsItsPromises(t *testing.T) {
 	if got := testutil.ToFloat64(metrics.TransferBytes.WithLabelValues("PUSH")) - received; got != float64(3*len(data)+1) {
 		t.Errorf("bytes counted: %v, want %d", got, 3*len(data)+1)
 	}
-		// A READY file is not sent again: removing and adding it is how to send other bytes.
+	// A READY file is not sent again: removing and adding it is how to send other bytes.
 	refused(t, put(t, uri, bytes.NewReader(data), int64(len(data))), http.StatusBadRequest, "NOT_ALLOWED_IN_CURRENT_STATE")
 }
 
