@@ -150,7 +150,7 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) error {
 	}
 	body, stop := context.WithCancelCause(r.Context())
 	defer stop(nil)
-	end, err := s.Transfers.Registry.Begin(us.UID, file.Name, stop)
+	end, err := s.Transfers.Registry.BeginStoppable(us.UID, file.Name, stop)
 	switch {
 	case errors.Is(err, transfer.ErrBusy):
 		return transfer.Busy(file.Name)

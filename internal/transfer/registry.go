@@ -37,9 +37,14 @@ func NewRegistry(maxTransfers int) *Registry {
 	return &Registry{max: maxTransfers, running: map[fileRef]context.CancelCauseFunc{}}
 }
 
-// Begin registers a transfer into file name of session, or refuses it with ErrBusy or ErrFull;
-// cancel is what StopAll stops it with. end unregisters it; call it once the transfer is over.
-func (r *Registry) Begin(session types.UID, name string, cancel context.CancelCauseFunc) (end func(), err error) {
+// Begin registers a transfer into file name of session, or refuses it with ErrBusy or ErrFull.
+// end unregisters it; call it once the transfer is over.
+func (r *Registry) Begin(session types.UID, name string) (end func(), err error) {
+	return r.BeginStoppable(session, name, nil)
+}
+
+// BeginStoppable is Begin for a transfer that StopAll stops with cancel (nil: one it does not).
+func (r *Registry) BeginStoppable(session types.UID, name string, cancel context.CancelCauseFunc) (end func(), err error) {
 	ref := fileRef{session, name}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -66,7 +71,9 @@ func (r *Registry) StopAll(cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, cancel := range r.running {
-		cancel(cause)
+		if cancel != nil {
+			cancel(cause)
+		}
 	}
 }
 

@@ -53,27 +53,26 @@ func TestNewIDIsRandomAndFitsAPath(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := NewRegistry(2)
-	none := func(error) {}
-	end1, err := r.Begin("s1", "a", none)
+	end1, err := r.Begin("s1", "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Begin("s1", "a", none); !errors.Is(err, ErrBusy) {
+	if _, err := r.Begin("s1", "a"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a second transfer into the same file: %v, want ErrBusy", err)
 	}
-	end2, err := r.Begin("s2", "a", none)
+	end2, err := r.Begin("s2", "a")
 	if err != nil {
 		t.Fatalf("the same name in another session: %v", err)
 	}
-	if _, err := r.Begin("s1", "b", none); !errors.Is(err, ErrFull) {
+	if _, err := r.Begin("s1", "b"); !errors.Is(err, ErrFull) {
 		t.Fatalf("a third transfer past the cap of 2: %v, want ErrFull", err)
 	}
 	end1()
 	end1() // a second end is harmless and frees nothing else
-	if _, err := r.Begin("s1", "a", none); err != nil {
+	if _, err := r.Begin("s1", "a"); err != nil {
 		t.Fatalf("the file again once its transfer ended: %v", err)
 	}
-	if _, err := r.Begin("s1", "c", none); !errors.Is(err, ErrFull) {
+	if _, err := r.Begin("s1", "c"); !errors.Is(err, ErrFull) {
 		t.Fatalf("past the cap after a double end: %v, want ErrFull", err)
 	}
 	end2()
@@ -81,7 +80,7 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("Running = %d, want 1", got)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	if _, err := r.Begin("s3", "a", cancel); err != nil {
+	if _, err := r.BeginStoppable("s3", "a", cancel); err != nil {
 		t.Fatal(err)
 	}
 	stopping := errors.New("shutting down")
