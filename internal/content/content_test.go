@@ -84,6 +84,19 @@ func TestOpen(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "a")); err != nil {
 		t.Errorf("Open did not create the directory: %v", err)
 	}
+	t.Chdir(dir)
+	for _, rel := range []string{"file://./c/d", "file:e"} {
+		s, err := Open(context.Background(), rel)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", rel, err)
+		}
+		_ = s.Close()
+	}
+	for _, want := range []string{"c/d", "e"} {
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("Open of a relative URL did not create %s under the working directory: %v", want, err)
+		}
+	}
 }
 
 func TestNoSpace(t *testing.T) {
