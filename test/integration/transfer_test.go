@@ -442,7 +442,7 @@ func TestTransferKeepsItsSessionAlive(t *testing.T) {
 func TestTransferStagedBytesGoWithAnIdleSession(t *testing.T) {
 	ns := env.Namespace(t)
 	s := startTransfers(t, ns, nil)
-	id := env.CreateSession(t, testenv.NewSession(ns, "idle", 2)).Status.ID
+	id := env.CreateSession(t, testenv.NewSession(ns, "idle", 4)).Status.ID
 	data := []byte("staged, never completed")
 	uri := addFile(t, s.url, ns, id, promising("left.bin", data))
 	if resp := put(t, uri, bytes.NewReader(data), int64(len(data))); resp.status != http.StatusOK {
