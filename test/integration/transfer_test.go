@@ -723,3 +723,26 @@ func TestTransferStopsWithItsReplica(t *testing.T) {
 		t.Fatalf("the file sent again to another replica: %d %s", resp.status, resp.body)
 	}
 }
+
+// TestTransferBusyOnAnotherReplica: a transfer running on one replica holds its file on every
+// other, through its heartbeat in the status.
+func TestTransferBusyOnAnotherReplica(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	other := env.StartOperator(t, ns, s.opts) // the same content store: another replica
+	id := newSession(t, s.url, "item-two")
+	data := []byte("bytes sent to the first replica")
+	uri := addFile(t, s.url, ns, id, promising("disk.vmdk", data))
+
+	first := startPut(t, uri)
+	first.write(t, data[:5])
+	waitFile(t, ns, id, "disk.vmdk", func(f v1alpha1.SessionFile) bool { return f.Status == v1alpha1.TransferTransferring })
+	resp := put(t, other.RESTURL+strings.TrimPrefix(uri, s.url), bytes.NewReader(data), int64(len(data)))
+	if resp.status != http.StatusConflict || resp.errorType(t) != "RESOURCE_BUSY" {
+		t.Fatalf("a second transfer on another replica: %d %s, want 409 RESOURCE_BUSY", resp.status, resp.body)
+	}
+	first.write(t, data[5:])
+	if resp := first.finish(); resp.status != http.StatusOK {
+		t.Fatalf("the first transfer: %d %s", resp.status, resp.body)
+	}
+}
