@@ -403,7 +403,6 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 			return transfer.Failed(us, t.file.Name, t.beat, body.N(), f.why)
 		}
 	}
-	t.ended(body.N(), result)
 	_, err := s.Store.Update(ctx, t.us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		if err := end(us); err != nil {
 			return false, err
@@ -411,6 +410,13 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 		s.Policy.Touch(us, s.Clock.Now())
 		return true, nil
 	})
+	if errors.Is(err, transfer.ErrLost) {
+		result = metrics.TransferLost
+	}
+	t.ended(body.N(), result)
+	if log := s.Log.V(1); log.Enabled() {
+		log.Info("Transfer ended", "session", t.us.Name, "file", t.file.Name, "bytes", body.N(), "result", result)
+	}
 	if err != nil {
 		return err // READY not recorded: the client is not told it succeeded
 	}
