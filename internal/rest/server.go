@@ -170,6 +170,15 @@ func (s *Server) Start(ctx context.Context) error {
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
 	go watch.Run(watchCtx)
+	// The first add or upload should not wait for the key of upload URIs; should it not load
+	// now, the first call that needs it tries again.
+	go func() {
+		keyCtx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		if _, err := s.Transfers.Keys.Key(keyCtx); err != nil {
+			s.Log.Error(err, "Loading the key of upload URIs; the first call that needs it tries again")
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.serving.Store(true)
