@@ -154,8 +154,8 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, transfer.ErrBusy):
 		return transfer.Busy(file.Name)
-	case errors.Is(err, transfer.ErrFull):
-		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "The server runs as many transfers as it may; retry later.")
+	case errors.Is(err, transfer.ErrFull) || errors.Is(err, transfer.ErrStopping):
+		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "The server takes no more transfers now (%v); retry later.", err)
 		e.RetryAfter = capsRetryAfter
 		return e
 	}

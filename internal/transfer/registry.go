@@ -14,6 +14,8 @@ var (
 	ErrBusy = errors.New("a transfer into the file is under way")
 	// ErrFull: this replica runs as many transfers as it may.
 	ErrFull = errors.New("the server runs as many transfers as it may")
+	// ErrStopping: this replica stopped its transfers (StopAll) and takes no new one.
+	ErrStopping = errors.New("the server is shutting down")
 )
 
 // Registry holds the transfers in flight on this replica: at most Max at once, and one per
@@ -24,6 +26,7 @@ type Registry struct {
 
 	mu      sync.Mutex
 	running map[fileRef]context.CancelCauseFunc
+	stopped bool
 }
 
 type fileRef struct {
@@ -48,6 +51,9 @@ func (r *Registry) BeginStoppable(session types.UID, name string, cancel context
 	ref := fileRef{session, name}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.stopped {
+		return nil, ErrStopping
+	}
 	if _, ok := r.running[ref]; ok {
 		return nil, ErrBusy
 	}
@@ -65,11 +71,13 @@ func (r *Registry) BeginStoppable(session types.UID, name string, cancel context
 	}, nil
 }
 
-// StopAll cancels every transfer in flight with cause: the server is shutting down, and each
-// records its file's end rather than leave it TRANSFERRING until its heartbeat goes stale.
+// StopAll cancels every transfer in flight with cause, and refuses new ones with ErrStopping:
+// the server is shutting down, and each transfer records its file's end rather than leave it
+// TRANSFERRING until its heartbeat goes stale.
 func (r *Registry) StopAll(cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stopped = true
 	for _, cancel := range r.running {
 		if cancel != nil {
 			cancel(cause)

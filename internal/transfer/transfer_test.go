@@ -88,6 +88,9 @@ func TestRegistry(t *testing.T) {
 	if !errors.Is(context.Cause(ctx), stopping) {
 		t.Fatalf("a transfer after StopAll: cause %v", context.Cause(ctx))
 	}
+	if _, err := r.Begin("s4", "a"); !errors.Is(err, ErrStopping) {
+		t.Fatalf("a transfer begun after StopAll: %v, want ErrStopping", err)
+	}
 }
 
 func TestProgressWritesOnceAnIntervalAndStopsOnError(t *testing.T) {
