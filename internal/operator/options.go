@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/login"
+	"github.com/contentlib/update-session-operator/internal/pull"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
 )
@@ -62,6 +64,9 @@ type Options struct {
 	RESTReads rest.ReadLimits
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
+	// PullAllowedCIDRs are addresses PULL transfers may reach although they are loopback,
+	// link-local, private or the cluster's own (see package pull).
+	PullAllowedCIDRs []netip.Prefix
 }
 
 // The defaults of the manager's flags that Default also gives to zero fields, where the
@@ -78,6 +83,18 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.bindRESTFlags(fs)
 	o.bindPolicyFlags(fs)
 	o.bindCallerFlags(fs)
+	o.bindPullFlags(fs)
+}
+
+// bindPullFlags binds what PULL transfers may reach.
+func (o *Options) bindPullFlags(fs *flag.FlagSet) {
+	fs.Func("content-pull-allowed-cidrs", "Comma-separated CIDRs (or addresses) that PULL transfers and probes may "+
+		"reach although they are loopback, link-local (cloud metadata), private, carrier-grade NAT or the API server's; "+
+		"empty allows none of them.", func(v string) error {
+		cidrs, err := pull.ParseCIDRs(v)
+		o.PullAllowedCIDRs = cidrs
+		return err
+	})
 }
 
 // bindRESTFlags binds the REST server's listener, its certificates and its caps.

@@ -2,7 +2,6 @@ package pull
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -25,15 +24,14 @@ const (
 	ProbeUnknownError     ProbeStatus = "UNKNOWN_ERROR"
 )
 
-// ProbeResult is the vSphere API's probe_result, with the ssl_certificate govmomi also reads.
+// ProbeResult is the vSphere API's probe_result. It carries no ssl_certificate: govmomi would
+// pass one to add in place of the thumbprint, and a file keeps only a thumbprint.
 type ProbeResult struct {
 	Status ProbeStatus `json:"status"`
 	// SSLThumbprint is the SHA-1 thumbprint of the server's certificate, for https: what to
 	// pass as the endpoint's ssl_certificate_thumbprint.
-	SSLThumbprint string `json:"ssl_thumbprint,omitempty"`
-	// SSLCertificate is that certificate in PEM.
-	SSLCertificate string         `json:"ssl_certificate,omitempty"`
-	ErrorMessages  []vapi.Message `json:"error_messages,omitempty"`
+	SSLThumbprint string         `json:"ssl_thumbprint,omitempty"`
+	ErrorMessages []vapi.Message `json:"error_messages,omitempty"`
 }
 
 // msgProbe is the id of a probe's error message.
@@ -53,21 +51,16 @@ func (c *Client) Probe(ctx context.Context, ep Endpoint) ProbeResult {
 			ID: msgProbe, DefaultMessage: "Probing " + ep.URI + " failed: " + msg, Args: []string{ep.URI, msg},
 		}}}
 		if ce := (*CertificateError)(nil); errors.As(err, &ce) && ce.Leaf != nil {
-			res.setCertificate(ce.Leaf)
+			res.SSLThumbprint = ThumbprintSHA1(ce.Leaf)
 		}
 		return res
 	}
 	_ = resp.Body.Close()
 	res := ProbeResult{Status: ProbeSuccess}
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
-		res.setCertificate(resp.TLS.PeerCertificates[0])
+		res.SSLThumbprint = ThumbprintSHA1(resp.TLS.PeerCertificates[0])
 	}
 	return res
-}
-
-func (r *ProbeResult) setCertificate(c *x509.Certificate) {
-	r.SSLThumbprint = ThumbprintSHA1(c)
-	r.SSLCertificate = CertificatePEM(c)
 }
 
 // Classify says what a Fetch's error is, as a probe status and a sentence for a person: the

@@ -76,8 +76,8 @@ func colonHex(b []byte) string {
 	return strings.Join(parts, ":")
 }
 
-// CertificatePEM is the certificate in PEM, as ProbeResult.ssl_certificate carries it.
-func CertificatePEM(c *x509.Certificate) string {
+// certificatePEM is the certificate in PEM, as an endpoint's ssl_certificate carries it.
+func certificatePEM(c *x509.Certificate) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 }
 
