@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,8 @@ type Server struct {
 	// Reads bound the API-server reads each caller's calls cost (see ReadLimits); zero values
 	// take DefaultReadLimits.
 	Reads ReadLimits
+	// Transfers configure the upload endpoint (see serveTransfer).
+	Transfers Transfers
 
 	// inFlight counts the requests in flight, by source.
 	inFlight *admit.Counter
@@ -166,11 +169,13 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 }
 
-// connContext is a connection's context: marked when it was accepted past its caps, and
-// carrying its source, by which reviews are shared fairly (see auth.WithSource). Stamped once a
-// connection, the source costs a kept-alive connection's calls nothing.
+// connContext is a connection's context: marked when it was accepted past its caps, carrying
+// its source, by which reviews are shared fairly (see auth.WithSource), and its watched
+// connection, which a transfer tells that its body still flows (see connwatch.Flowing).
+// Stamped once a connection, these cost a kept-alive connection's calls nothing.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	return auth.WithSource(admit.ConnContext(ctx, c), admit.Source(c.RemoteAddr()).String())
+	ctx = auth.WithSource(admit.ConnContext(ctx, c), admit.Source(c.RemoteAddr()).String())
+	return connwatch.WithConn(ctx, c)
 }
 
 // withTLS returns ln serving TLS with the certificate in CertDir, reloaded when its files change.
@@ -213,6 +218,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, TransferPrefix) {
+		s.serveTransfer(w, r)
+		return
+	}
 	start := time.Now()
 	f := formFor(r.URL.Path)
 	// A call's API-server work is bounded by requestTimeout alone: it is not cut off when its

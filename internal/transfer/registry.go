@@ -1,0 +1,67 @@
+package transfer
+
+import (
+	"errors"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Errors of Registry.Begin.
+var (
+	// ErrBusy: a transfer into the same file runs on this replica.
+	ErrBusy = errors.New("a transfer into the file is under way")
+	// ErrFull: this replica runs as many transfers as it may.
+	ErrFull = errors.New("the server runs as many transfers as it may")
+)
+
+// Registry holds the transfers in flight on this replica: at most Max at once, and one per
+// file. It refuses at once, before the session's status is read or written: the status claim
+// (see Claim) is what refuses a second transfer that another replica runs.
+type Registry struct {
+	max int
+
+	mu      sync.Mutex
+	running map[fileRef]struct{}
+}
+
+type fileRef struct {
+	session types.UID
+	name    string
+}
+
+// NewRegistry returns a Registry of at most maxTransfers transfers at once (no cap when not
+// positive).
+func NewRegistry(maxTransfers int) *Registry {
+	return &Registry{max: maxTransfers, running: map[fileRef]struct{}{}}
+}
+
+// Begin registers a transfer into file name of session, or refuses it with ErrBusy or ErrFull.
+// end unregisters it; call it once the transfer is over.
+func (r *Registry) Begin(session types.UID, name string) (end func(), err error) {
+	ref := fileRef{session, name}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.running[ref]; ok {
+		return nil, ErrBusy
+	}
+	if r.max > 0 && len(r.running) >= r.max {
+		return nil, ErrFull
+	}
+	r.running[ref] = struct{}{}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.mu.Lock()
+			delete(r.running, ref)
+			r.mu.Unlock()
+		})
+	}, nil
+}
+
+// Running is how many transfers are in flight.
+func (r *Registry) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
