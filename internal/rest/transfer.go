@@ -144,7 +144,7 @@ func (s *Server) transfer(r *http.Request) error {
 		return e
 	}
 	defer end()
-	t, err := s.claim(ctx, us, tid)
+	t, err := s.claim(ctx, us, tid, transfer.Claim)
 	if err != nil {
 		return err
 	}
@@ -254,13 +254,16 @@ type running struct {
 	beat metav1.MicroTime
 }
 
+// claimFunc claims a file for a transfer: transfer.Claim or transfer.ClaimPull.
+type claimFunc func(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error)
+
 // claim claims the file with transfer id tid for this transfer (see transfer.Claim); the claim
 // counts as the client's activity.
-func (s *Server) claim(ctx context.Context, cached *v1alpha1.UpdateSession, tid string) (*running, error) {
+func (s *Server) claim(ctx context.Context, cached *v1alpha1.UpdateSession, tid string, how claimFunc) (*running, error) {
 	t := &running{us: cached.DeepCopy()}
 	_, err := s.Store.Update(ctx, t.us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		now := s.Clock.Now()
-		beat, err := transfer.Claim(us, tid, now, transfer.BusyAfter*s.Transfers.ProgressInterval)
+		beat, err := how(us, tid, now, transfer.BusyAfter*s.Transfers.ProgressInterval)
 		if err != nil {
 			return false, err
 		}
@@ -274,9 +277,22 @@ func (s *Server) claim(ctx context.Context, cached *v1alpha1.UpdateSession, tid 
 // receive streams the body into the store, writing progress meanwhile, and records the end:
 // READY with the size and checksum received, or ERROR with why and the bytes that did arrive.
 func (s *Server) receive(r *http.Request, t *running) error {
-	ctx, abort := context.WithCancelCause(r.Context())
-	defer abort(nil)
 	body := transfer.NewCounter(r.Body, connwatch.Flowing(r.Context()))
+	got, err := s.stream(r.Context(), t, body)
+	if errors.Is(err, transfer.ErrLost) {
+		return err
+	}
+	ctx, cancel := newCallContext(r, requestTimeout)
+	defer cancel()
+	return s.finishTransfer(ctx, t, body, got, err)
+}
+
+// stream copies body into the store under t's claim, writing progress meanwhile: what a PUSH
+// and a PULL transfer share. It fails with transfer.ErrLost when a progress write found the
+// claim lost, which stops the copy.
+func (s *Server) stream(ctx context.Context, t *running, body *transfer.Counter) (content.Received, error) {
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
 	progress := transfer.Progress{Clock: s.tickerClock(), Interval: s.Transfers.ProgressInterval,
 		Write: func(ctx context.Context, rep transfer.Report) error { return s.beat(ctx, t, rep) }}
 	stop := progress.Start(ctx, body.N, abort)
@@ -285,11 +301,9 @@ func (s *Server) receive(r *http.Request, t *running) error {
 		body, s.expect(&t.file))
 	stop()
 	if lost := context.Cause(ctx); err != nil && errors.Is(lost, transfer.ErrLost) {
-		return transfer.ErrLost
+		return got, transfer.ErrLost
 	}
-	ctx, cancel := newCallContext(r, requestTimeout)
-	defer cancel()
-	return s.finishTransfer(ctx, t, body, got, err)
+	return got, err
 }
 
 // tickerClock is the server's clock if it has tickers (a fake clock in tests), else the real one.
@@ -376,6 +390,10 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 func (s *Server) failure(t *running, body *transfer.Counter, err error) (string, error) {
 	var mismatch *content.MismatchError
 	switch {
+	case body.Err() != nil && t.file.SourceType == v1alpha1.SourcePull:
+		why := fmt.Sprintf("Fetching the file was cut after %d bytes: %v. Add the file again to fetch it anew.",
+			body.N(), body.Err())
+		return why, vapi.Errorf(vapi.InvalidRequest, msgTransferFailed, "%s", why)
 	case body.Err() != nil:
 		why := fmt.Sprintf("The transfer was cut after %d bytes: %v. Send the file again to the same upload URI.",
 			body.N(), body.Err())
