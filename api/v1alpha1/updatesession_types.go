@@ -141,8 +141,9 @@ type UpdateSessionStatus struct {
 	// +kubebuilder:validation:items:MaxLength=255
 	RemovedFiles []string `json:"removedFiles,omitempty"`
 
-	// completionRequested is when complete was accepted while PULL transfers still ran: the
-	// session turns DONE when they all succeed, ERROR when one fails.
+	// completionRequested is when complete was accepted: from then on the session's files do
+	// not change. The session turns DONE once they are committed to the item: at once, or, while
+	// PULL transfers still run, when they all succeed (ERROR when one fails).
 	// +optional
 	CompletionRequested *metav1.MicroTime `json:"completionRequested,omitempty"`
 

@@ -33,6 +33,11 @@ type call struct {
 	body []byte
 	// params are the operation's named parameters (client_token), from query or envelope.
 	params map[string]string
+	// item is the library item the path of an item's file or storage service names.
+	item string
+	// origin is the scheme and host the request was sent to, where an upload endpoint is
+	// advertised unless the server's AdvertiseURL says otherwise.
+	origin string
 }
 
 // own returns a copy of the call's session for a handler to change and write.
@@ -43,6 +48,8 @@ type operation struct {
 	name string
 	// verb is the Kubernetes RBAC verb a kubectl user needs for the same effect.
 	verb string
+	// resource is what verb applies to, in the API group: updatesessions when empty.
+	resource string
 	// creates: a success answers 201 Created in the /api form (see form.successStatus).
 	creates bool
 	// apiErrorStatus overrides, in the /api form only, the HTTP status of an error type where
@@ -59,7 +66,8 @@ type operation struct {
 
 // init resolves each operation's metrics of success once.
 func init() {
-	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(fixedOperations)} {
+	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(fixedOperations),
+		maps.Values(contentOperations)} {
 		for op := range ops {
 			op.ok = metrics.RESTCallOf(op.name, "ok")
 		}
@@ -84,7 +92,7 @@ var operations = map[route]*operation{
 	{http.MethodGet, true, ""}:            {name: "get", verb: verbGet, handle: (*Server).get},
 	{http.MethodPatch, true, ""}:          {name: "update", verb: verbUpdate, bodyKey: "update_spec", handle: (*Server).update},
 	{http.MethodDelete, true, ""}:         {name: "delete", verb: verbDelete, handle: (*Server).delete},
-	{http.MethodPost, true, "complete"}:   {name: "complete", verb: verbUpdate, handle: finishWith(v1alpha1.StateDone)},
+	{http.MethodPost, true, "complete"}:   {name: "complete", verb: verbUpdate, handle: (*Server).complete},
 	{http.MethodPost, true, "cancel"}:     {name: "cancel", verb: verbUpdate, handle: finishWith(v1alpha1.StateCanceled)},
 	{http.MethodPost, true, "fail"}:       {name: "fail", verb: verbUpdate, handle: (*Server).fail},
 	{http.MethodPost, true, "keep-alive"}: {name: "keep-alive", verb: verbUpdate, handle: (*Server).keepAlive},

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
@@ -95,4 +96,24 @@ func (e *Env) OperatorKubeconfig(t testing.TB) string {
 		t.Fatalf("writing the operator's kubeconfig: %v", err)
 	}
 	return path
+}
+
+// GrantLibraryItems grants the ServiceAccount name of namespace the right to read library
+// items' files and storage there: get on the virtual resource libraryitems.
+func (e *Env) GrantLibraryItems(t testing.TB, namespace, name string) {
+	t.Helper()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-items"},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{v1alpha1.GroupVersion.Group},
+			Resources: []string{"libraryitems"},
+			Verbs:     []string{"get"},
+		}},
+	}
+	binding := roleBinding(namespace, role.Name, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name})
+	for _, obj := range []client.Object{role, binding} {
+		if err := e.Client.Create(context.Background(), obj); err != nil {
+			t.Fatalf("creating %T: %v", obj, err)
+		}
+	}
 }
