@@ -28,6 +28,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/refresh"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/transfer"
 )
 
 // CacheOptions are the manager's cache options base with what the operator needs of its
@@ -108,6 +109,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Log:           mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
+		Transfers: rest.Transfers{
+			Content:          contents,
+			Registry:         transfer.NewRegistry(opts.ContentMaxTransfers),
+			ProgressInterval: opts.TransferProgressInterval,
+			MaxFileBytes:     opts.MaxFileBytes,
+		},
+	}
+	pulls := rest.NewPulls(server, pullClient(ctx, mgr.GetConfig(), opts))
+	server.Pull = pulls
+	if err := mgr.Add(pulls.Runnable()); err != nil {
+		return err
 	}
 	if opts.Policy.MaxCoalesce > 0 {
 		server.Refresher = refresh.New(sessions, opts.Policy, opts.Clock, mgr.GetLogger().WithName("refresh"))

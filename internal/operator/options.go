@@ -71,6 +71,11 @@ type Options struct {
 	MaxFileBytes       int64
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
+	// ContentMaxTransfers caps the transfers in flight on one replica, PUSH and PULL alike, and
+	// TransferProgressInterval is how often a running one writes its progress; zero values take
+	// the defaults.
+	ContentMaxTransfers      int
+	TransferProgressInterval time.Duration
 	// PullAllowedCIDRs are addresses PULL transfers may reach although they are loopback,
 	// link-local, private or the cluster's own (see package pull).
 	PullAllowedCIDRs []netip.Prefix
@@ -84,7 +89,9 @@ const (
 	defaultConcurrency    = 64
 	// defaultContentStore is where a pod keeps content without other settings: the mount
 	// point of the volume (a PVC) the chart gives it.
-	defaultContentStore = "file:///var/lib/update-session-operator/content"
+	defaultContentStore     = "file:///var/lib/update-session-operator/content"
+	defaultMaxTransfers     = 64
+	defaultProgressInterval = 5 * time.Second
 )
 
 // BindFlags defines the manager's flags that configure the operator on fs, with their
@@ -106,6 +113,12 @@ func (o *Options) bindPullFlags(fs *flag.FlagSet) {
 		o.PullAllowedCIDRs = cidrs
 		return err
 	})
+	// The transfer branch binds these two as well, with the same names and defaults.
+	fs.IntVar(&o.ContentMaxTransfers, "content-max-transfers", defaultMaxTransfers,
+		"Transfers in flight at once on one replica; one past it is answered 503 SERVICE_UNAVAILABLE with Retry-After.")
+	fs.DurationVar(&o.TransferProgressInterval, "transfer-progress-interval", defaultProgressInterval,
+		"How often a running transfer writes its progress (bytesTransferred, its heartbeat, the session's "+
+			"lastActivity) to the session's status; a transfer silent for three intervals is taken for dead.")
 }
 
 // bindContentFlags binds the store of file bytes and the limits on sessions' files.
@@ -238,6 +251,12 @@ func (o *Options) Default() {
 	if o.MaxFileBytes == 0 {
 		o.MaxFileBytes = rest.DefaultMaxFileBytes
 	}
+	if o.ContentMaxTransfers == 0 {
+		o.ContentMaxTransfers = defaultMaxTransfers
+	}
+	if o.TransferProgressInterval == 0 {
+		o.TransferProgressInterval = defaultProgressInterval
+	}
 }
 
 // inClusterNamespace holds the namespace of a pod's service account.
@@ -275,6 +294,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.Concurrency)
 	case o.MaxFilesPerSession < 1 || o.MaxFilesPerSession > maxFilesPerSession:
 		return fmt.Errorf("--content-max-files-per-session must be within 1..%d, got %d", maxFilesPerSession, o.MaxFilesPerSession)
+	case o.ContentMaxTransfers < 1:
+		return fmt.Errorf("--content-max-transfers must be at least 1, got %d", o.ContentMaxTransfers)
+	case o.TransferProgressInterval <= 0:
+		return fmt.Errorf("--transfer-progress-interval must be positive, got %s", o.TransferProgressInterval)
 	case o.MaxFileBytes < 1:
 		return fmt.Errorf("--content-max-file-bytes must be positive, got %d", o.MaxFileBytes)
 	}

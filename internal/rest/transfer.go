@@ -372,6 +372,15 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 			return transfer.Failed(us, t.file.Name, t.beat, body.N(), why)
 		}
 	}
+	if err := s.endTransfer(ctx, t, end); err != nil {
+		return err // READY not recorded: the client is not told it succeeded
+	}
+	return answer
+}
+
+// endTransfer records how the transfer t ended, as end writes it (transfer.Ready or
+// transfer.Failed), and counts it as the session's activity.
+func (s *Server) endTransfer(ctx context.Context, t *running, end func(us *v1alpha1.UpdateSession) error) error {
 	_, err := s.Store.Update(ctx, t.us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		if err := end(us); err != nil {
 			return false, err
@@ -379,10 +388,7 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 		s.Policy.Touch(us, s.Clock.Now())
 		return true, nil
 	})
-	if err != nil {
-		return err // READY not recorded: the client is not told it succeeded
-	}
-	return answer
+	return err
 }
 
 // failure says why a transfer failed, for the file's errorMessage, and what the client is
