@@ -21,6 +21,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
@@ -36,7 +37,12 @@ func pullSHA256() string {
 // sources listen) and progress written every 100ms, as startOperator does otherwise.
 func pullOperator(t *testing.T, ns string) *testenv.Operator {
 	t.Helper()
-	opts := startOptions(5 * time.Minute)
+	return pullOperatorWith(t, ns, startOptions(5*time.Minute))
+}
+
+// pullOperatorWith is pullOperator with opts as the rest of the options.
+func pullOperatorWith(t *testing.T, ns string, opts operator.Options) *testenv.Operator {
+	t.Helper()
 	opts.PullAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	opts.TransferProgressInterval = 100 * time.Millisecond
 	op := env.StartOperator(t, ns, opts)
@@ -57,14 +63,14 @@ func source(t *testing.T, hits *atomic.Int32) *httptest.Server {
 	return srv
 }
 
-// addPull adds a PULL file through govmomi and waits until it leaves TRANSFERRING.
-func addPull(t *testing.T, m *library.Manager, id, name string, ep library.TransferEndpoint) *library.UpdateFile {
+// addPull adds the PULL file disk.vmdk through govmomi and waits until it leaves TRANSFERRING.
+func addPull(t *testing.T, m *library.Manager, id string, ep library.TransferEndpoint) *library.UpdateFile {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: name, SourceType: "PULL", SourceEndpoint: &ep}); err != nil {
+	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL", SourceEndpoint: &ep}); err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	return waitFile(t, m, id, name, func(f *library.UpdateFile) bool {
+	return waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
 		return f.Status == "READY" || f.Status == "ERROR"
 	})
 }
@@ -117,7 +123,7 @@ func TestPullWithThumbprint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f := addPull(t, m, id, "disk.vmdk", library.TransferEndpoint{
+	f := addPull(t, m, id, library.TransferEndpoint{
 		URI: src.URL + "/disk.vmdk", SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate()),
 	})
 	if f.Status != "READY" || f.Size != int64(len(pullPayload)) || f.BytesTransferred != int64(len(pullPayload)) ||
@@ -149,7 +155,7 @@ func TestPullCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := addPull(t, m, strict, "disk.vmdk", ep)
+	f := addPull(t, m, strict, ep)
 	if f.Status != "ERROR" || f.ErrorMessage == nil || !strings.Contains(f.ErrorMessage.DefaultMessage, "certificate") {
 		t.Fatalf("file fetched from an untrusted server: %+v (%+v), want ERROR about its certificate", f, f.ErrorMessage)
 	}
@@ -158,7 +164,7 @@ func TestPullCertificates(t *testing.T) {
 	us := testenv.NewSession(ns, "lenient", 0)
 	us.Spec.WarningBehavior = []v1alpha1.WarningBehavior{{Type: v1alpha1.WarningSelfSigned, Ignored: true}}
 	lenient := env.CreateSession(t, us).Status.ID
-	if f := addPull(t, m, lenient, "disk.vmdk", ep); f.Status != "READY" {
+	if f := addPull(t, m, lenient, ep); f.Status != "READY" {
 		t.Fatalf("file fetched by a session ignoring self-signed certificates: %+v (%+v), want READY", f, f.ErrorMessage)
 	}
 
@@ -201,7 +207,7 @@ func TestPullRefusedAddresses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := addPull(t, m, id, "disk.vmdk", library.TransferEndpoint{URI: tc.uri})
+			f := addPull(t, m, id, library.TransferEndpoint{URI: tc.uri})
 			if f.Status != "ERROR" || f.ErrorMessage == nil || !strings.Contains(f.ErrorMessage.DefaultMessage, "refused") {
 				t.Fatalf("file from %s: %+v (%+v), want ERROR saying it was refused", tc.uri, f, f.ErrorMessage)
 			}
@@ -312,5 +318,65 @@ func TestGovmomiAddFromURI(t *testing.T) {
 	}
 	if err := m.WaitOnLibraryItemUpdateSession(ctx, id, 20*time.Millisecond, nil); err != nil {
 		t.Fatalf("wait: %v", err)
+	}
+}
+
+// addSlow adds disk.vmdk from src (a slowSource) to a new session of item and waits until
+// half of it arrived.
+func addSlow(t *testing.T, m *library.Manager, item string, src *httptest.Server) string {
+	t.Helper()
+	ctx := context.Background()
+	id, err := m.CreateLibraryItemUpdateSession(ctx, library.Session{LibraryItemID: item})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
+		return f.Status == "TRANSFERRING" && f.BytesTransferred == int64(len(pullPayload)/2)
+	})
+	return id
+}
+
+func TestPullsWithinTheTransfersCap(t *testing.T) {
+	ns := env.Namespace(t)
+	opts := startOptions(5 * time.Minute)
+	opts.ContentMaxTransfers = 1
+	op := pullOperatorWith(t, ns, opts)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	release := make(chan struct{})
+	defer close(release)
+	addSlow(t, m, "first", slowSource(t, release, nil))
+
+	var hits atomic.Int32
+	id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := source(t, &hits)
+	_, err = m.AddLibraryItemFile(context.Background(), id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}})
+	if err == nil || !strings.Contains(err.Error(), "as many transfers") {
+		t.Fatalf("add past the transfers cap: %v, want the file in ERROR saying the server runs as many transfers as it may", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the source of a PULL past the cap got %d requests", n)
+	}
+}
+
+func TestPullEndsWhenTheReplicaStops(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	release := make(chan struct{})
+	defer close(release)
+	id := addSlow(t, m, "stopping", slowSource(t, release, nil))
+	op.Stop()
+	us := byID(t, ns, id)
+	if f := us.Status.Files; len(f) != 1 || f[0].Status != v1alpha1.TransferError ||
+		!strings.Contains(f[0].ErrorMessage, "stopped") || f[0].BytesTransferred != int64(len(pullPayload)/2) {
+		t.Fatalf("file of a PULL whose replica stopped: %+v, want ERROR saying so, with the bytes that arrived", f)
 	}
 }
