@@ -70,14 +70,15 @@ func addPull(t *testing.T, m *library.Manager, id string, ep library.TransferEnd
 	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL", SourceEndpoint: &ep}); err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	return waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
+	return waitFile(t, m, id, func(f *library.UpdateFile) bool {
 		return f.Status == "READY" || f.Status == "ERROR"
 	})
 }
 
-// waitFile polls get until cond holds of the file.
-func waitFile(t *testing.T, m *library.Manager, id, name string, cond func(*library.UpdateFile) bool) *library.UpdateFile {
+// waitFile polls get until cond holds of the session's file disk.vmdk.
+func waitFile(t *testing.T, m *library.Manager, id string, cond func(*library.UpdateFile) bool) *library.UpdateFile {
 	t.Helper()
+	const name = "disk.vmdk"
 	var f *library.UpdateFile
 	var lastErr error
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true,
@@ -269,7 +270,7 @@ func TestCompleteWhilePulling(t *testing.T) {
 				t.Fatalf("add: %v", err)
 			}
 			// Progress is written while the bytes flow.
-			waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
+			waitFile(t, m, id, func(f *library.UpdateFile) bool {
 				return f.Status == "TRANSFERRING" && f.BytesTransferred == int64(len(pullPayload)/2)
 			})
 			if err := m.CompleteLibraryItemUpdateSession(ctx, id); err != nil {
@@ -309,7 +310,7 @@ func TestGovmomiAddFromURI(t *testing.T) {
 	if _, err := m.AddLibraryItemFileFromURI(ctx, id, "disk.vmdk", src.URL+"/disk.vmdk"); err != nil {
 		t.Fatalf("AddLibraryItemFileFromURI: %v", err)
 	}
-	f := waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool { return f.Status == "READY" || f.Status == "ERROR" })
+	f := waitFile(t, m, id, func(f *library.UpdateFile) bool { return f.Status == "READY" || f.Status == "ERROR" })
 	if f.Status != "READY" || f.Size != int64(len(pullPayload)) {
 		t.Fatalf("file added from its URI: %+v (%+v), want READY", f, f.ErrorMessage)
 	}
@@ -334,7 +335,7 @@ func addSlow(t *testing.T, m *library.Manager, item string, src *httptest.Server
 		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
+	waitFile(t, m, id, func(f *library.UpdateFile) bool {
 		return f.Status == "TRANSFERRING" && f.BytesTransferred == int64(len(pullPayload)/2)
 	})
 	return id
