@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +119,7 @@ func (p *Pulls) run(t *running, ep pull.Endpoint, policy pull.Policy) {
 	src, size, err := p.client.Fetch(p.ctx, ep, policy)
 	if err != nil {
 		_, msg := pull.Classify(err)
-		why = fmt.Sprintf("Fetching %s failed: %s.", ep.URI, msg)
+		why = fmt.Sprintf("Fetching %s failed: %s.", redacted(ep.URI), msg)
 	} else {
 		if err = s.checkDeclared(&t.file, size); err == nil {
 			body = transfer.NewCounter(src, nil)
@@ -202,4 +203,13 @@ func (p *Pulls) completeIfLast(ctx context.Context, us *v1alpha1.UpdateSession) 
 		}
 	}
 	s.Log.Error(err, "Completing an update session after its last PULL transfer", "session", us.Name)
+}
+
+// redacted is uri without the password of its user information, for a message.
+func redacted(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	return u.Redacted()
 }
