@@ -20,6 +20,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/complete"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
@@ -67,12 +68,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	contents, err := openContent(ctx, opts.ContentStore)
+	if err != nil {
+		return err
+	}
+	completer := &complete.Completer{Sessions: sessions, Content: contents, Policy: opts.Policy, Clock: opts.Clock}
 	reconciler := &controllers.UpdateSessionReconciler{
-		Reader:   mgr.GetClient(),
-		Store:    sessions,
-		Recorder: recorder,
-		Clock:    opts.Clock,
-		Policy:   opts.Policy,
+		Reader:        mgr.GetClient(),
+		Store:         sessions,
+		Recorder:      recorder,
+		Clock:         opts.Clock,
+		Policy:        opts.Policy,
+		Completer:     completer,
+		TransferFresh: transfer.BusyAfter * opts.TransferProgressInterval,
 	}
 	if err := reconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
 		return err
@@ -86,12 +94,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	contents, err := openContent(ctx, opts.ContentStore)
-	if err != nil {
-		return err
-	}
 	server := &rest.Server{
 		Content:            contents,
+		Completer:          completer,
 		StorageURI:         storageURI(opts.ContentStore),
 		MaxFilesPerSession: opts.MaxFilesPerSession,
 		MaxFileBytes:       opts.MaxFileBytes,

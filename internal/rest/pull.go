@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -21,8 +20,8 @@ import (
 
 // Pulls is the Puller of a Server: it fetches PULL files on this replica, in the background,
 // as a PUSH transfer receives them: within the replica's cap on transfers, under a claim on
-// the file, writing progress once an interval, ending READY or ERROR. The end of a session's
-// last PULL completes the session if the client asked to complete meanwhile. It is a manager
+// the file, writing progress once an interval, ending READY or ERROR. (The reconciler completes
+// a session whose client asked to complete meanwhile once its PULLs have ended.) It is a manager
 // Runnable (see Runnable): at shutdown it stops its fetches, which end in ERROR, and waits for
 // them.
 type Pulls struct {
@@ -146,13 +145,10 @@ func (p *Pulls) run(t *running, ep pull.Endpoint, policy pull.Policy) {
 			return transfer.Failed(us, t.file.Name, t.beat, body.N(), why)
 		}
 	}
-	if err := s.endTransfer(ctx, t, end); err != nil {
-		if !errors.Is(err, transfer.ErrLost) && !store.IsNotFound(err) {
-			s.Log.Error(err, "Recording the end of a PULL transfer", "session", t.us.Name, "file", t.file.Name)
-		}
-		return
+	if err := s.endTransfer(ctx, t, end); err != nil && !errors.Is(err, transfer.ErrLost) && !store.IsNotFound(err) {
+		// The heartbeat goes stale: the reconciler records the file ERROR (see transfer.EndDeadPulls).
+		s.Log.Error(err, "Recording the end of a PULL transfer", "session", t.us.Name, "file", t.file.Name)
 	}
-	p.completeIfLast(ctx, t.us)
 }
 
 // checkDeclared refuses a source that declares a size other than the one promised, or more
@@ -167,42 +163,6 @@ func (s *Server) checkDeclared(f *v1alpha1.SessionFile, size int64) error {
 		return content.ErrTooLarge
 	}
 	return nil
-}
-
-// completeIfLast finishes us if its client asked to complete it and no PULL transfer still
-// runs: DONE with its files committed when every file is READY, else ERROR naming the files
-// whose transfer failed. Only the transfer whose end was written last sees none running, as
-// status writes are serialized; a complete that came after sees the same and commits itself.
-func (p *Pulls) completeIfLast(ctx context.Context, us *v1alpha1.UpdateSession) {
-	if us.Status.CompletionRequested == nil || us.Status.State.Terminal() {
-		return
-	}
-	var failed []string
-	for _, f := range us.Status.Files {
-		switch f.Status {
-		case v1alpha1.TransferWaiting, v1alpha1.TransferTransferring:
-			return
-		case v1alpha1.TransferError:
-			failed = append(failed, fmt.Sprintf("%q (%s)", f.Name, f.ErrorMessage))
-		}
-	}
-	s := p.server
-	var err error
-	for attempt := range 3 {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * time.Second)
-		}
-		if len(failed) > 0 {
-			err = s.finish(ctx, us, v1alpha1.StateError,
-				"The transfer of PULL file "+strings.Join(failed, ", ")+" failed; the session could not complete.")
-		} else {
-			err = s.Completer.Commit(ctx, us)
-		}
-		if err == nil || store.IsNotFound(err) {
-			return
-		}
-	}
-	s.Log.Error(err, "Completing an update session after its last PULL transfer", "session", us.Name)
 }
 
 // redacted is uri without the password of its user information, for a message.

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,47 @@ func TestClaimBySourceType(t *testing.T) {
 				t.Fatalf("claimed file %+v, want TRANSFERRING with the claim's heartbeat", f)
 			}
 		})
+	}
+}
+
+func TestEndDeadPulls(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	fresh := 15 * time.Second
+	at := func(ago time.Duration) *metav1.MicroTime { b := metav1.NewMicroTime(now.Add(-ago)); return &b }
+	pull := func(name string, st v1alpha1.TransferStatus, beat *metav1.MicroTime) v1alpha1.SessionFile {
+		return v1alpha1.SessionFile{Name: name, SourceType: v1alpha1.SourcePull, Status: st, TransferHeartbeat: beat}
+	}
+	us := &v1alpha1.UpdateSession{}
+	us.Status.Files = []v1alpha1.SessionFile{
+		pull("dead", v1alpha1.TransferTransferring, at(16*time.Second)),
+		pull("running", v1alpha1.TransferTransferring, at(5*time.Second)),
+		pull("younger", v1alpha1.TransferTransferring, at(time.Second)),
+		pull("waiting", v1alpha1.TransferWaiting, nil),
+		{Name: "pushed", SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferTransferring, TransferHeartbeat: at(time.Hour)},
+	}
+	changed, next := EndDeadPulls(us, now, fresh)
+	if !changed || next != 10*time.Second {
+		t.Errorf("EndDeadPulls = %v, %s; want true, 10s (when the running one goes stale)", changed, next)
+	}
+	want := []v1alpha1.TransferStatus{v1alpha1.TransferError, v1alpha1.TransferTransferring, v1alpha1.TransferTransferring,
+		v1alpha1.TransferWaiting, v1alpha1.TransferTransferring}
+	for i, f := range us.Status.Files {
+		if f.Status != want[i] {
+			t.Errorf("file %s: %s, want %s (a PUSH is ended by the next PUT, not here)", f.Name, f.Status, want[i])
+		}
+	}
+	if f := us.Status.Files[0]; f.ErrorMessage != DeadPullMessage || f.TransferHeartbeat != nil {
+		t.Errorf("the dead PULL: %+v", f)
+	}
+	if changed, next := EndDeadPulls(us, now, fresh); changed || next != 10*time.Second {
+		t.Errorf("EndDeadPulls again = %v, %s; want nothing changed", changed, next)
+	}
+
+	if ended, _ := PullsEnded(us); ended {
+		t.Error("PullsEnded with PULLs running")
+	}
+	us.Status.Files = us.Status.Files[:1]
+	if ended, failed := PullsEnded(us); !ended || len(failed) != 1 || !strings.Contains(failed[0], `"dead"`) {
+		t.Errorf("PullsEnded = %v, %v; want ended, the dead one failed", ended, failed)
 	}
 }

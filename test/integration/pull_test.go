@@ -17,6 +17,7 @@ import (
 
 	"github.com/vmware/govmomi/vapi/library"
 	"github.com/vmware/govmomi/vim25/soap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
@@ -34,7 +35,7 @@ func pullSHA256() string {
 }
 
 // pullOperator runs the operator for ns with PULLs allowed to 127.0.0.1 alone (where the tests'
-// sources listen) and progress written every 100ms, as startOperator does otherwise.
+// sources listen) and progress written every second, as startOperator does otherwise.
 func pullOperator(t *testing.T, ns string) *testenv.Operator {
 	t.Helper()
 	return pullOperatorWith(t, ns, startOptions(5*time.Minute))
@@ -44,7 +45,7 @@ func pullOperator(t *testing.T, ns string) *testenv.Operator {
 func pullOperatorWith(t *testing.T, ns string, opts operator.Options) *testenv.Operator {
 	t.Helper()
 	opts.PullAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	opts.TransferProgressInterval = 100 * time.Millisecond
+	opts.TransferProgressInterval = time.Second
 	op := env.StartOperator(t, ns, opts)
 	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 	t.Cleanup(func() { delete(tokens, op.RESTURL) })
@@ -379,5 +380,52 @@ func TestPullEndsWhenTheReplicaStops(t *testing.T) {
 	if f := us.Status.Files; len(f) != 1 || f[0].Status != v1alpha1.TransferError ||
 		!strings.Contains(f[0].ErrorMessage, "stopped") || f[0].BytesTransferred != int64(len(pullPayload)/2) {
 		t.Fatalf("file of a PULL whose replica stopped: %+v, want ERROR saying so, with the bytes that arrived", f)
+	}
+}
+
+func TestDeadPullsEnd(t *testing.T) {
+	ns := env.Namespace(t)
+	pullOperator(t, ns)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		completing bool
+		wantState  v1alpha1.SessionState
+	}{
+		{"idle", false, v1alpha1.StateActive},
+		{"completing", true, v1alpha1.StateError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			us := env.CreateSession(t, testenv.NewSession(ns, "dead-"+tc.name, 0))
+			// What a replica that died mid-PULL leaves: a PULL file TRANSFERRING whose heartbeat
+			// no longer moves, beside a READY one.
+			beat := metav1.NewMicroTime(time.Now().Add(-time.Minute))
+			size := int64(3)
+			us.Status.Files = []v1alpha1.SessionFile{
+				{Name: "disk.vmdk", SourceType: v1alpha1.SourcePull, Status: v1alpha1.TransferTransferring, TransferID: "t1",
+					BytesTransferred: 1, TransferHeartbeat: &beat, SourceEndpoint: &v1alpha1.SourceEndpoint{URI: "https://example.com/disk.vmdk"}},
+				{Name: "a.ovf", SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferReady, TransferID: "t2", BytesTransferred: 3,
+					Size: &size, Checksum: &v1alpha1.FileChecksum{Algorithm: v1alpha1.ChecksumSHA256, Checksum: strings.Repeat("0", 64)}},
+			}
+			if tc.completing {
+				us.Status.CompletionRequested = &beat
+			}
+			if err := env.Client.Status().Update(ctx, us); err != nil {
+				t.Fatal(err)
+			}
+			us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
+				return us.Status.Files[0].Status == v1alpha1.TransferError
+			})
+			if msg := us.Status.Files[0].ErrorMessage; !strings.Contains(msg, "stopped") {
+				t.Errorf("errorMessage of the dead PULL: %q", msg)
+			}
+			if tc.completing {
+				us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.State.Terminal() })
+			}
+			if us.Status.State != tc.wantState || us.Status.Files[1].Status != v1alpha1.TransferReady {
+				t.Fatalf("session after its PULL died: %s (%s), files %+v; want %s", us.Status.State, us.Status.ErrorMessage,
+					us.Status.Files, tc.wantState)
+			}
+		})
 	}
 }
