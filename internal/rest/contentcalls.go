@@ -26,7 +26,7 @@ func (s *Server) newContentCall(ctx context.Context, w http.ResponseWriter, r *h
 			if c.params == nil {
 				c.params = map[string]string{}
 			}
-			c.params["file_name"] = t.name
+			c.params[paramFileName] = t.name
 		}
 	}
 	c.origin = origin(r)
@@ -37,7 +37,7 @@ func (s *Server) newContentCall(ctx context.Context, w http.ResponseWriter, r *h
 // namespace, where items live as sessions do, and checks that the caller may read the item.
 func (s *Server) newItemCall(ctx context.Context, w http.ResponseWriter, r *http.Request, query url.Values,
 	f *form, op *operation, item string, caller *auth.Caller) (call, error) {
-	if err := checkIdentifier("library_item_id", item, true); err != nil {
+	if err := checkIdentifier(paramLibraryItemID, item, true); err != nil {
 		return call{}, err
 	}
 	body, err := readBody(w, r)

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -49,23 +50,39 @@ const (
 
 // contentOperations are the update-session file service and the item file and storage
 // services, in both forms. add, remove and validate need what keep-alive needs; list and get
-// what get needs; probe, which makes the operator reach out to a URL, what create needs.
+// what get needs; probe, which makes the operator reach out to a URL, what create needs. The
+// /api form's gets of an item's file or storage take the file's name from the query; the /rest
+// form's from the body ({"name"}, {"file_name"}), as its gets and removes of a session's file.
 var contentOperations = map[contentRoute]*operation{
-	{http.MethodPost, sessionFiles, ""}:         {name: "file-add", verb: verbUpdate, handle: (*Server).addFile},
+	{http.MethodPost, sessionFiles, ""}:         {name: "file-add", verb: verbUpdate, creates: true, handle: (*Server).addFile},
 	{http.MethodPost, sessionFiles, "add"}:      {name: "file-add", verb: verbUpdate, bodyKey: "file_spec", handle: (*Server).addFile},
 	{http.MethodGet, sessionFiles, ""}:          {name: "file-list", verb: verbGet, handle: (*Server).listFiles},
-	{http.MethodGet, sessionFile, ""}:           {name: "file-get", verb: verbGet, params: []string{"file_name"}, handle: (*Server).getFile},
-	{http.MethodPost, sessionFiles, "get"}:      {name: "file-get", verb: verbGet, params: []string{"file_name"}, handle: (*Server).getFile},
-	{http.MethodDelete, sessionFile, ""}:        {name: "file-remove", verb: verbUpdate, params: []string{"file_name"}, handle: (*Server).removeFile},
-	{http.MethodPost, sessionFiles, "remove"}:   {name: "file-remove", verb: verbUpdate, params: []string{"file_name"}, handle: (*Server).removeFile},
+	{http.MethodGet, sessionFile, ""}:           {name: "file-get", verb: verbGet, handle: (*Server).getFile},
+	{http.MethodPost, sessionFiles, actionGet}:  {name: "file-get", verb: verbGet, handle: (*Server).getFile},
+	{http.MethodDelete, sessionFile, ""}:        {name: "file-remove", verb: verbUpdate, handle: (*Server).removeFile},
+	{http.MethodPost, sessionFiles, "remove"}:   {name: "file-remove", verb: verbUpdate, handle: (*Server).removeFile},
 	{http.MethodPost, sessionFiles, "validate"}: {name: "file-validate", verb: verbUpdate, handle: (*Server).validateFiles},
 	{http.MethodPost, fileService, "probe"}:     {name: "file-probe", verb: verbCreate, bodyKey: "source_endpoint", handle: (*Server).probe},
-	{http.MethodGet, itemFiles, ""}:             {name: "item-file-list", verb: verbGet, resource: resourceLibraryItems, handle: (*Server).listItemFiles},
-	{http.MethodGet, itemFiles, "get"}:          {name: "item-file-get", verb: verbGet, resource: resourceLibraryItems, params: []string{"name"}, handle: (*Server).getItemFile},
-	{http.MethodPost, itemFiles, "get"}:         {name: "item-file-get", verb: verbGet, resource: resourceLibraryItems, params: []string{"name"}, handle: (*Server).getItemFile},
-	{http.MethodGet, itemStorage, ""}:           {name: "item-storage-list", verb: verbGet, resource: resourceLibraryItems, handle: (*Server).listItemStorage},
-	{http.MethodGet, itemStorage, "get"}:        {name: "item-storage-get", verb: verbGet, resource: resourceLibraryItems, params: []string{"file_name"}, handle: (*Server).getItemStorage},
-	{http.MethodPost, itemStorage, "get"}:       {name: "item-storage-get", verb: verbGet, resource: resourceLibraryItems, params: []string{"file_name"}, handle: (*Server).getItemStorage},
+	{http.MethodGet, itemFiles, ""}:             itemOperation("item-file-list", (*Server).listItemFiles),
+	{http.MethodGet, itemFiles, actionGet}:      itemOperation("item-file-get", (*Server).getItemFile, paramName),
+	{http.MethodPost, itemFiles, actionGet}:     itemOperation("item-file-get", (*Server).getItemFile),
+	{http.MethodGet, itemStorage, ""}:           itemOperation("item-storage-list", (*Server).listItemStorage),
+	{http.MethodGet, itemStorage, actionGet}:    itemOperation("item-storage-get", (*Server).getItemStorage, paramFileName),
+	{http.MethodPost, itemStorage, actionGet}:   itemOperation("item-storage-get", (*Server).getItemStorage),
+}
+
+// Names of the file services' parameters and actions.
+const (
+	paramName          = "name"
+	paramFileName      = "file_name"
+	paramLibraryItemID = "library_item_id"
+	actionGet          = "get"
+)
+
+// itemOperation is an operation of an item's file or storage service: a read of the item,
+// get on libraryitems.
+func itemOperation(name string, handle func(*Server, context.Context, call) (any, error), params ...string) *operation {
+	return &operation{name: name, verb: verbGet, resource: resourceLibraryItems, params: params, handle: handle}
 }
 
 // contentTarget is what a file-service path names.
@@ -128,8 +145,8 @@ func parseRESTContent(path string, query url.Values) (contentTarget, bool) {
 		collection      shape
 	}{
 		{restSessionFiles, "update_session_id", sessionFiles},
-		{restItemBase + "file", "library_item_id", itemFiles},
-		{restItemBase + "storage", "library_item_id", itemStorage},
+		{restItemBase + "file", paramLibraryItemID, itemFiles},
+		{restItemBase + "storage", paramLibraryItemID, itemStorage},
 	} {
 		rest, ok := strings.CutPrefix(path, base.path)
 		switch {
@@ -160,9 +177,9 @@ func lookupContent(f *form, r *http.Request, query url.Values) (op *operation, t
 		t.shape = sessionFiles // a list without update_session_id
 	}
 	rt := contentRoute{method: r.Method, shape: t.shape, action: query.Get(f.actionParam)}
-	if !f.wrapped && r.Method == http.MethodGet && (t.shape == itemFiles && query.Has("name") ||
-		t.shape == itemStorage && query.Has("file_name")) {
-		rt.action = "get"
+	if !f.wrapped && r.Method == http.MethodGet && (t.shape == itemFiles && query.Has(paramName) ||
+		t.shape == itemStorage && query.Has(paramFileName)) {
+		rt.action = actionGet
 	}
 	if op = contentOperations[rt]; op != nil {
 		if t.id == "" && t.shape != fileService {

@@ -80,7 +80,7 @@ func (s *Server) listFiles(ctx context.Context, c call) (any, error) {
 
 // getFile returns one file of the session, read from the API server.
 func (s *Server) getFile(ctx context.Context, c call) (any, error) {
-	name, err := nameParam(c, "file_name")
+	name, err := nameParam(c, paramFileName)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (s *Server) getFile(ctx context.Context, c call) (any, error) {
 // removeFile removes a file from the session, or, when the session has none of that name but
 // the item has, marks the item's file to be removed when the session completes.
 func (s *Server) removeFile(ctx context.Context, c call) (any, error) {
-	name, err := nameParam(c, "file_name")
+	name, err := nameParam(c, paramFileName)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func (s *Server) list(ctx context.Context, c call) (any, error) {
 	if err := s.chargeRead(c.caller); err != nil {
 		return nil, err
 	}
-	sessions, err := s.Store.ListLive(ctx, c.namespace, c.params["library_item_id"])
+	sessions, err := s.Store.ListLive(ctx, c.namespace, c.params[paramLibraryItemID])
 	if err != nil {
 		return nil, err
 	}

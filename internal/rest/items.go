@@ -26,7 +26,7 @@ func (s *Server) listItemFiles(ctx context.Context, c call) (any, error) {
 
 // getItemFile returns one file of the item's latest content version.
 func (s *Server) getItemFile(ctx context.Context, c call) (any, error) {
-	f, err := s.itemFile(ctx, c, "name")
+	f, err := s.itemFile(ctx, c, paramName)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (s *Server) listItemStorage(ctx context.Context, c call) (any, error) {
 // getItemStorage returns where one file is stored: a list, as vSphere answers (a file may
 // have copies on several backings; here it has one).
 func (s *Server) getItemStorage(ctx context.Context, c call) (any, error) {
-	f, err := s.itemFile(ctx, c, "file_name")
+	f, err := s.itemFile(ctx, c, paramFileName)
 	if err != nil {
 		return nil, err
 	}

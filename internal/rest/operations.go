@@ -88,7 +88,7 @@ var operations = map[route]*operation{
 	{http.MethodPost, false, ""}: {name: "create", verb: verbCreate, creates: true,
 		apiErrorStatus: map[vapi.ErrorType]int{vapi.ResourceBusy: http.StatusInternalServerError},
 		bodyKey:        "create_spec", params: []string{"client_token"}, handle: (*Server).create},
-	{http.MethodGet, false, ""}:           {name: "list", verb: verbList, params: []string{"library_item_id"}, handle: (*Server).list},
+	{http.MethodGet, false, ""}:           {name: "list", verb: verbList, params: []string{paramLibraryItemID}, handle: (*Server).list},
 	{http.MethodGet, true, ""}:            {name: "get", verb: verbGet, handle: (*Server).get},
 	{http.MethodPatch, true, ""}:          {name: "update", verb: verbUpdate, bodyKey: "update_spec", handle: (*Server).update},
 	{http.MethodDelete, true, ""}:         {name: "delete", verb: verbDelete, handle: (*Server).delete},
@@ -168,7 +168,7 @@ const (
 var fixedOperations = map[fixedRoute]*operation{
 	{http.MethodPost, restSessionPath, ""}:        {name: opLogin, handle: logIn},
 	{http.MethodPost, apiSessionPath, ""}:         {name: opLogin, creates: true, handle: logIn},
-	{http.MethodPost, restSessionPath, "get"}:     {name: "session-get", handle: sessionInfo},
+	{http.MethodPost, restSessionPath, actionGet}: {name: "session-get", handle: sessionInfo},
 	{http.MethodGet, apiSessionPath, ""}:          {name: "session-get", handle: sessionInfo},
 	{http.MethodDelete, restSessionPath, ""}:      {name: "logout", handle: logout},
 	{http.MethodDelete, apiSessionPath, ""}:       {name: "logout", handle: logout},

@@ -19,9 +19,11 @@ import (
 
 // Verbs a caller may be granted on updatesessions.
 var (
-	EditorVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	ViewerVerbs = []string{"get", "list", "watch"}
+	EditorVerbs = []string{verbGet, "list", "watch", "create", "update", "patch", "delete"}
+	ViewerVerbs = []string{verbGet, "list", "watch"}
 )
+
+const verbGet = "get"
 
 // Caller is a service account and a token of it from the TokenRequest API.
 type Caller struct {
@@ -107,7 +109,7 @@ func (e *Env) GrantLibraryItems(t testing.TB, namespace, name string) {
 		Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{v1alpha1.GroupVersion.Group},
 			Resources: []string{"libraryitems"},
-			Verbs:     []string{"get"},
+			Verbs:     []string{verbGet},
 		}},
 	}
 	binding := roleBinding(namespace, role.Name, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name})
