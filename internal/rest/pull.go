@@ -21,17 +21,22 @@ import (
 // Pulls is the Puller of a Server: it fetches PULL files on this replica, in the background,
 // as a PUSH transfer receives them: within the replica's cap on transfers, under a claim on
 // the file, writing progress once an interval, ending READY or ERROR. (The reconciler completes
-// a session whose client asked to complete meanwhile once its PULLs have ended.) It is a manager
-// Runnable (see Runnable): at shutdown it stops its fetches, which end in ERROR, and waits for
-// them.
+// a session whose client asked to complete meanwhile once its PULLs have ended.) Its Runnable
+// stops the fetches at shutdown, which end in ERROR, and waits for them.
 type Pulls struct {
 	server *Server
 	client *pull.Client
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// mu orders the start of a fetch (wg.Add) before the shutdown's wait, or after its stop.
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
 }
+
+// errStopping is why no PULL starts once shutdown has begun.
+var errStopping = errors.New("the server is shutting down")
 
 // NewPulls returns the Puller of s, fetching with client.
 func NewPulls(s *Server, client *pull.Client) *Pulls {
@@ -50,7 +55,10 @@ func (r pullsStopper) NeedLeaderElection() bool { return false }
 
 func (r pullsStopper) Start(ctx context.Context) error {
 	<-ctx.Done()
+	r.p.mu.Lock()
+	r.p.stopped = true
 	r.p.cancel()
+	r.p.mu.Unlock()
 	r.p.wg.Wait()
 	return nil
 }
@@ -62,8 +70,8 @@ func (p *Pulls) Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) Pro
 }
 
 // Start claims the PULL file name of us (TRANSFERRING) and fetches it in the background; us is
-// changed to what the claim wrote. A replica running as many transfers as it may records the
-// file ERROR at once, saying so: the client adds it again later.
+// changed to what the claim wrote. A replica running as many transfers as it may, or shutting
+// down, records the file ERROR at once, saying so: the client adds it again later.
 func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name string) error {
 	s := p.server
 	f := session.File(us, name)
@@ -82,7 +90,16 @@ func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name stri
 	t.us.DeepCopyInto(us)
 	ep := pull.Endpoint{URI: f.SourceEndpoint.URI, Thumbprint: f.SourceEndpoint.SSLCertificateThumbprint}
 	policy := pull.PolicyFor(us.Spec.WarningBehavior)
-	p.wg.Add(1)
+	p.mu.Lock()
+	stopped := p.stopped
+	if !stopped {
+		p.wg.Add(1)
+	}
+	p.mu.Unlock()
+	if stopped {
+		end()
+		return p.fail(ctx, t, transfer.NewCounter(strings.NewReader(""), nil), errStopping)
+	}
 	go func() {
 		defer p.wg.Done()
 		defer end()
@@ -109,46 +126,73 @@ func (p *Pulls) refuse(ctx context.Context, us *v1alpha1.UpdateSession, tid stri
 	return err
 }
 
-// run fetches the file t holds, streams it into the store and records the end.
+// fetchError is a failure of the source, not of the store: the fetch's, or a declared size
+// that cannot be right.
+type fetchError struct{ err error }
+
+func (e fetchError) Error() string { return e.err.Error() }
+func (e fetchError) Unwrap() error { return e.err }
+
+// run fetches the file t holds into the store and records the end.
 func (p *Pulls) run(t *running, ep pull.Endpoint, policy pull.Policy) {
-	s := p.server
-	body := transfer.NewCounter(strings.NewReader(""), nil)
-	var got content.Received
-	var why string
-	src, size, err := p.client.Fetch(p.ctx, ep, policy)
-	if err != nil {
-		_, msg := pull.Classify(err)
-		why = fmt.Sprintf("Fetching %s failed: %s.", redacted(ep.URI), msg)
-	} else {
-		if err = s.checkDeclared(&t.file, size); err == nil {
-			body = transfer.NewCounter(src, nil)
-			got, err = s.stream(p.ctx, t, body)
-		}
-		_ = src.Close()
-		if errors.Is(err, transfer.ErrLost) {
-			return // the file was removed or added again, or the session ended: nothing to record
-		}
-		if err != nil {
-			why, _ = s.failure(t, body, err)
-		}
-	}
-	if err != nil && p.ctx.Err() != nil {
-		why = "The server stopped while it fetched the file; remove it and add it again."
+	got, body, err := p.fetch(t, ep, policy)
+	if errors.Is(err, transfer.ErrLost) {
+		return // the file was removed or added again, or the session ended: nothing to record
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), requestTimeout)
 	defer cancel()
-	end := func(us *v1alpha1.UpdateSession) error {
-		return transfer.Ready(us, t.file.Name, t.beat, got.Size, got.Checksum.Algorithm, got.Checksum.Value)
-	}
 	if err != nil {
-		end = func(us *v1alpha1.UpdateSession) error {
-			return transfer.Failed(us, t.file.Name, t.beat, body.N(), why)
-		}
+		_ = p.fail(ctx, t, body, err)
+		return
 	}
-	if err := s.endTransfer(ctx, t, end); err != nil && !errors.Is(err, transfer.ErrLost) && !store.IsNotFound(err) {
-		// The heartbeat goes stale: the reconciler records the file ERROR (see transfer.EndDeadPulls).
-		s.Log.Error(err, "Recording the end of a PULL transfer", "session", t.us.Name, "file", t.file.Name)
+	_ = p.record(ctx, t, func(us *v1alpha1.UpdateSession) error {
+		return transfer.Ready(us, t.file.Name, t.beat, got.Size, got.Checksum.Algorithm, got.Checksum.Value)
+	})
+}
+
+// fetch streams the endpoint's bytes into the store under t's claim; body counts what arrived.
+func (p *Pulls) fetch(t *running, ep pull.Endpoint, policy pull.Policy) (content.Received, *transfer.Counter, error) {
+	body := transfer.NewCounter(strings.NewReader(""), nil)
+	src, size, err := p.client.Fetch(p.ctx, ep, policy)
+	if err != nil {
+		return content.Received{}, body, fetchError{err}
 	}
+	defer func() { _ = src.Close() }()
+	if err := p.server.checkDeclared(&t.file, size); err != nil {
+		return content.Received{}, body, fetchError{err}
+	}
+	body = transfer.NewCounter(src, nil)
+	got, err := p.server.stream(p.ctx, t, body)
+	return got, body, err
+}
+
+// fail records t's file ERROR, saying why err ended the fetch.
+func (p *Pulls) fail(ctx context.Context, t *running, body *transfer.Counter, err error) error {
+	var why string
+	var fe fetchError
+	switch {
+	case p.ctx.Err() != nil || errors.Is(err, errStopping):
+		why = "The server stopped while it fetched the file; remove it and add it again."
+	case errors.As(err, &fe):
+		_, msg := pull.Classify(fe.err)
+		why = fmt.Sprintf("Fetching %s failed: %s.", redacted(t.file.SourceEndpoint.URI), msg)
+	default:
+		why, _ = p.server.failure(t, body, err)
+	}
+	return p.record(ctx, t, func(us *v1alpha1.UpdateSession) error {
+		return transfer.Failed(us, t.file.Name, t.beat, body.N(), why)
+	})
+}
+
+// record writes the end of t (see Server.endTransfer). A write that fails leaves the file
+// TRANSFERRING with a heartbeat that goes stale: the reconciler then records it ERROR (see
+// transfer.EndDeadPulls).
+func (p *Pulls) record(ctx context.Context, t *running, end func(us *v1alpha1.UpdateSession) error) error {
+	err := p.server.endTransfer(ctx, t, end)
+	if err != nil && !errors.Is(err, transfer.ErrLost) && !store.IsNotFound(err) {
+		p.server.Log.Error(err, "Recording the end of a PULL transfer", "session", t.us.Name, "file", t.file.Name)
+	}
+	return err
 }
 
 // checkDeclared refuses a source that declares a size other than the one promised, or more
@@ -158,9 +202,10 @@ func (s *Server) checkDeclared(f *v1alpha1.SessionFile, size int64) error {
 	case size < 0:
 		return nil
 	case f.Size != nil && size != *f.Size:
-		return &content.MismatchError{What: "size", Want: fmt.Sprint(*f.Size), Got: fmt.Sprint(size)}
+		return fmt.Errorf("the source declares %d bytes (Content-Length), not the %d the file was added with", size, *f.Size)
 	case s.Transfers.MaxFileBytes > 0 && size > s.Transfers.MaxFileBytes:
-		return content.ErrTooLarge
+		return fmt.Errorf("the source declares %d bytes (Content-Length), more than the %d a file may hold "+
+			"(--content-max-file-bytes)", size, s.Transfers.MaxFileBytes)
 	}
 	return nil
 }

@@ -71,15 +71,14 @@ func addPull(t *testing.T, m *library.Manager, id string, ep library.TransferEnd
 	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL", SourceEndpoint: &ep}); err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	return waitFile(t, m, id, func(f *library.UpdateFile) bool {
+	return waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
 		return f.Status == "READY" || f.Status == "ERROR"
 	})
 }
 
-// waitFile polls get until cond holds of the session's file disk.vmdk.
-func waitFile(t *testing.T, m *library.Manager, id string, cond func(*library.UpdateFile) bool) *library.UpdateFile {
+// waitFile polls get until cond holds of the session's file name.
+func waitFile(t *testing.T, m *library.Manager, id, name string, cond func(*library.UpdateFile) bool) *library.UpdateFile {
 	t.Helper()
-	const name = "disk.vmdk"
 	var f *library.UpdateFile
 	var lastErr error
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true,
@@ -134,6 +133,22 @@ func TestPullWithThumbprint(t *testing.T) {
 	}
 	if got := stored(t, op, byID(t, ns, id), "disk.vmdk"); got != pullPayload {
 		t.Fatalf("the store holds %d bytes, not the payload", len(got))
+	}
+	// A source that declares another size than the one promised is refused before a byte is read.
+	wrong, err := m.AddLibraryItemFile(context.Background(), id, library.UpdateFile{Name: "other.vmdk", SourceType: "PULL", Size: 7,
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL + "/disk.vmdk", SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}})
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if wrong.Status == "TRANSFERRING" {
+		wrong = waitFile(t, m, id, "other.vmdk", func(f *library.UpdateFile) bool { return f.Status != "TRANSFERRING" })
+	}
+	if wrong.Status != "ERROR" || wrong.ErrorMessage == nil || !strings.Contains(wrong.ErrorMessage.DefaultMessage, "declares") ||
+		wrong.BytesTransferred != 0 {
+		t.Fatalf("file promised 7 bytes from a source of %d: %+v (%+v), want ERROR", len(pullPayload), wrong, wrong.ErrorMessage)
+	}
+	if err := m.RemoveLibraryItemUpdateSessionFile(context.Background(), id, "other.vmdk"); err != nil {
+		t.Fatalf("remove: %v", err)
 	}
 	if err := m.CompleteLibraryItemUpdateSession(context.Background(), id); err != nil {
 		t.Fatalf("complete: %v", err)
@@ -271,7 +286,7 @@ func TestCompleteWhilePulling(t *testing.T) {
 				t.Fatalf("add: %v", err)
 			}
 			// Progress is written while the bytes flow.
-			waitFile(t, m, id, func(f *library.UpdateFile) bool {
+			waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
 				return f.Status == "TRANSFERRING" && f.BytesTransferred == int64(len(pullPayload)/2)
 			})
 			if err := m.CompleteLibraryItemUpdateSession(ctx, id); err != nil {
@@ -311,7 +326,7 @@ func TestGovmomiAddFromURI(t *testing.T) {
 	if _, err := m.AddLibraryItemFileFromURI(ctx, id, "disk.vmdk", src.URL+"/disk.vmdk"); err != nil {
 		t.Fatalf("AddLibraryItemFileFromURI: %v", err)
 	}
-	f := waitFile(t, m, id, func(f *library.UpdateFile) bool { return f.Status == "READY" || f.Status == "ERROR" })
+	f := waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool { return f.Status == "READY" || f.Status == "ERROR" })
 	if f.Status != "READY" || f.Size != int64(len(pullPayload)) {
 		t.Fatalf("file added from its URI: %+v (%+v), want READY", f, f.ErrorMessage)
 	}
@@ -336,7 +351,7 @@ func addSlow(t *testing.T, m *library.Manager, item string, src *httptest.Server
 		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	waitFile(t, m, id, func(f *library.UpdateFile) bool {
+	waitFile(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
 		return f.Status == "TRANSFERRING" && f.BytesTransferred == int64(len(pullPayload)/2)
 	})
 	return id
