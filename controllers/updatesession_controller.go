@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,12 +21,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/complete"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/transfer"
 )
 
 // ReasonSuperseded is the reason of the event recorded on a session failed because an older
@@ -61,6 +64,12 @@ type UpdateSessionReconciler struct {
 	// Content keeps the bytes sessions stage: those of a session deleted before it completed,
 	// or failed, are discarded. Nil: none are kept.
 	Content *content.Store
+	// Completer finishes a session whose completion the client requested while PULL transfers
+	// ran, once they have all ended; nil leaves such sessions to expire.
+	Completer *complete.Completer
+	// TransferFresh is how long a running transfer's heartbeat stays fresh: a PULL whose
+	// heartbeat is older died with its replica, and is recorded ERROR.
+	TransferFresh time.Duration
 }
 
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;delete
@@ -85,10 +94,55 @@ func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	} else if err != nil {
 		return ctrl.Result{}, ignoreGone(err)
 	}
+	recheck, err := r.settlePulls(ctx, us)
+	if err != nil {
+		return ctrl.Result{}, ignoreGone(err)
+	}
 	if wait := r.Policy.Remaining(us, r.Clock.Now()); wait > 0 {
+		if recheck > 0 && recheck < wait {
+			wait = recheck
+		}
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	return r.deleteIfDue(ctx, us)
+}
+
+// settlePulls ends what no replica will end: PULL transfers that died with their replica go
+// ERROR, and a session whose completion was requested while PULLs ran is, once they have all
+// ended, completed (its files committed, DONE) or, when one failed, failed. It returns when to
+// look again: when the heartbeat of a PULL still running goes stale (0: never).
+func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.UpdateSession) (time.Duration, error) {
+	if r.Completer == nil || us.Status.State.Terminal() {
+		return 0, nil
+	}
+	var recheck time.Duration
+	if _, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		if us.Status.State.Terminal() {
+			return false, nil
+		}
+		var changed bool
+		changed, recheck = transfer.EndDeadPulls(us, r.Clock.Now(), r.TransferFresh)
+		return changed, nil
+	}); err != nil {
+		return 0, fmt.Errorf("ending dead PULL transfers: %w", err)
+	}
+	if us.Status.CompletionRequested == nil || us.Status.State.Terminal() {
+		return recheck, nil
+	}
+	ended, failed := transfer.PullsEnded(us)
+	switch {
+	case !ended:
+		return recheck, nil
+	case len(failed) > 0:
+		_, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+			if us.Status.State.Terminal() {
+				return false, nil
+			}
+			return r.Policy.Finish(us, v1alpha1.StateError, transfer.PullsFailedMessage(failed), r.Clock.Now())
+		})
+		return 0, err
+	}
+	return 0, r.Completer.Commit(ctx, us)
 }
 
 // ignoreGone drops the error of a session deleted while it was being reconciled.
@@ -250,7 +304,8 @@ func (r *UpdateSessionReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 }
 
 // sessionChanged lets through what moves a deadline other than activity: a spec change
-// (the timeout), a state change (which starts the retention), and a status not yet initialised.
+// (the timeout), a state change (which starts the retention), and a status not yet initialised;
+// and what settlePulls acts on (see transfersChanged).
 var sessionChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, ok1 := e.ObjectOld.(*v1alpha1.UpdateSession)
@@ -260,6 +315,24 @@ var sessionChanged = predicate.Funcs{
 		}
 		return old.Generation != cur.Generation ||
 			old.Status.State != cur.Status.State ||
-			cur.Status.ID == ""
+			cur.Status.ID == "" ||
+			transfersChanged(old, cur)
 	},
+}
+
+// transfersChanged reports whether a file's transfer status changed (a transfer started or
+// ended) or the client asked to complete: what settlePulls acts on. Progress writes (bytes,
+// heartbeats) do not pass: a running PULL is looked at again when its heartbeat would go stale.
+func transfersChanged(old, cur *v1alpha1.UpdateSession) bool {
+	if (old.Status.CompletionRequested == nil) != (cur.Status.CompletionRequested == nil) {
+		return true
+	}
+	status := func(us *v1alpha1.UpdateSession) map[string]v1alpha1.TransferStatus {
+		m := make(map[string]v1alpha1.TransferStatus, len(us.Status.Files))
+		for _, f := range us.Status.Files {
+			m[f.Name] = f.Status
+		}
+		return m
+	}
+	return !maps.Equal(status(old), status(cur))
 }

@@ -24,16 +24,20 @@ type Completer struct {
 }
 
 // Commit writes us's READY files and its removals as its item's next content version, then
-// moves us to DONE with that version. It is safe to run again after a failure: content.Store's
-// Commit of a session that committed already returns that record, so a retry (a client's
-// second complete, or the pull branch's after a failed status write) finishes the session
-// without a second version. us is changed to what was written.
+// moves us to DONE with that version. It is safe to run again, after a failure or at once by
+// another caller: content.Store's Commit of a session that committed already returns that
+// record, so a retry (a client's second complete, or the reconciler's after a failed status
+// write) finishes the session without a second version, and a session another caller finished
+// with that version is left as it is. us is changed to what was written.
 func (c *Completer) Commit(ctx context.Context, us *v1alpha1.UpdateSession) error {
 	rec, err := c.Content.Commit(ctx, us.Namespace, us.Spec.LibraryItemID, us.UID, Change(us))
 	if err != nil {
 		return fmt.Errorf("committing the files of update session %s: %w", us.Status.ID, err)
 	}
 	_, err = c.Sessions.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		if us.Status.State == v1alpha1.StateDone && us.Status.ContentVersion == rec.Version {
+			return false, nil // another caller (the reconciler, a client's complete) finished it
+		}
 		return c.Policy.Complete(us, rec.Version, c.Clock.Now())
 	})
 	return err

@@ -20,6 +20,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/complete"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
@@ -67,18 +68,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	reconciler := &controllers.UpdateSessionReconciler{
-		Reader:   mgr.GetClient(),
-		Store:    sessions,
-		Recorder: recorder,
-		Clock:    opts.Clock,
-		Policy:   opts.Policy,
-	}
 	contents, err := setupContent(ctx, mgr, opts)
 	if err != nil {
 		return err
 	}
-	reconciler.Content = contents
+	completer := &complete.Completer{Sessions: sessions, Content: contents, Policy: opts.Policy, Clock: opts.Clock}
+	reconciler := &controllers.UpdateSessionReconciler{
+		Reader:        mgr.GetClient(),
+		Store:         sessions,
+		Recorder:      recorder,
+		Clock:         opts.Clock,
+		Policy:        opts.Policy,
+		Completer:     completer,
+		TransferFresh: transfer.BusyAfter * opts.TransferProgressInterval,
+		Content:       contents,
+	}
 	if err := reconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
 		return err
 	}
@@ -93,6 +97,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	server := &rest.Server{
 		Content:            contents,
+		Completer:          completer,
 		StorageURI:         storageURI(opts.ContentStore),
 		MaxFilesPerSession: opts.MaxFilesPerSession,
 		MaxFileBytes:       opts.MaxFileBytes,
@@ -116,6 +121,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			ProgressInterval: opts.TransferProgressInterval,
 			AdvertiseURL:     opts.RESTAdvertiseURL,
 		},
+	}
+	pulls := rest.NewPulls(server, pullClient(ctx, mgr.GetConfig(), opts))
+	server.Pull = pulls
+	if err := mgr.Add(pulls.Runnable()); err != nil {
+		return err
 	}
 	if opts.Policy.MaxCoalesce > 0 {
 		server.Refresher = refresh.New(sessions, opts.Policy, opts.Clock, mgr.GetLogger().WithName("refresh"))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/login"
+	"github.com/contentlib/update-session-operator/internal/pull"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
 )
@@ -72,7 +74,7 @@ type Options struct {
 	// Content, when set, is a store already open, used instead of ContentStore (the tests
 	// share one between replicas).
 	Content *content.Store
-	// ContentMaxTransfers caps the transfers in flight on one replica.
+	// ContentMaxTransfers caps the transfers in flight on one replica, PUSH and PULL alike.
 	ContentMaxTransfers int
 	// TransferProgressInterval is how often a running transfer writes its progress.
 	TransferProgressInterval time.Duration
@@ -88,6 +90,9 @@ type Options struct {
 	ContentCollectInterval, ContentCollectGrace time.Duration
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
+	// PullAllowedCIDRs are addresses PULL transfers may reach although they are loopback,
+	// link-local, private or the cluster's own (see package pull).
+	PullAllowedCIDRs []netip.Prefix
 }
 
 // The defaults of the manager's flags that Default also gives to zero fields, where the
@@ -112,6 +117,18 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.bindPolicyFlags(fs)
 	o.bindCallerFlags(fs)
 	o.bindContentFlags(fs)
+	o.bindPullFlags(fs)
+}
+
+// bindPullFlags binds what PULL transfers may reach.
+func (o *Options) bindPullFlags(fs *flag.FlagSet) {
+	fs.Func("content-pull-allowed-cidrs", "Comma-separated CIDRs (or addresses) that PULL transfers and probes may "+
+		"reach although they are loopback, link-local (cloud metadata), private, carrier-grade NAT or the API server's; "+
+		"empty allows none of them.", func(v string) error {
+		cidrs, err := pull.ParseCIDRs(v)
+		o.PullAllowedCIDRs = cidrs
+		return err
+	})
 }
 
 // bindContentFlags binds the store of file bytes and the limits on sessions' files.
@@ -126,7 +143,7 @@ func (o *Options) bindContentFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.MaxFileBytes, "content-max-file-bytes", rest.DefaultMaxFileBytes,
 		"Bytes one file may have; an add promising more is refused INVALID_ARGUMENT, a transfer sending more fails.")
 	fs.IntVar(&o.ContentMaxTransfers, "content-max-transfers", defaultMaxTransfers,
-		"Transfers in flight at once on one replica; one past it is answered 503 SERVICE_UNAVAILABLE with Retry-After.")
+		"Transfers in flight at once on one replica, PUSH and PULL alike; an upload past it is answered 503 SERVICE_UNAVAILABLE with Retry-After.")
 	fs.DurationVar(&o.TransferProgressInterval, "transfer-progress-interval", defaultProgressInterval,
 		"How often a running transfer writes its progress (bytesTransferred, its heartbeat, the session's "+
 			"lastActivity) to the session's status; a transfer silent for three intervals is taken for dead.")

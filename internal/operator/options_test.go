@@ -2,6 +2,8 @@ package operator
 
 import (
 	"flag"
+	"io"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +136,25 @@ func TestDefault(t *testing.T) {
 				t.Errorf("Default() (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestPullAllowedCIDRsFlag(t *testing.T) {
+	o := flagOptions(t, "--content-pull-allowed-cidrs=127.0.0.1/32, 10.0.0.0/8,::1")
+	want := []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128"),
+	}
+	if diff := cmp.Diff(want, o.PullAllowedCIDRs, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("PullAllowedCIDRs (-want +got):\n%s", diff)
+	}
+	if len(flagOptions(t).PullAllowedCIDRs) != 0 {
+		t.Errorf("PullAllowedCIDRs by default: %v, want none", flagOptions(t).PullAllowedCIDRs)
+	}
+	var bad Options
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	bad.BindFlags(fs)
+	if err := fs.Parse([]string{"--content-pull-allowed-cidrs=10.0.0.0/33"}); err == nil {
+		t.Error("a CIDR of /33 was accepted")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/pull"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
@@ -95,8 +96,8 @@ type storageBacking struct {
 // ProbeResult is the vSphere updatesession File.ProbeResult: whether the operator can fetch a
 // source endpoint, and the certificate it found there.
 type ProbeResult struct {
-	// Status is SUCCESS, INVALID_URL, TIMED_OUT, CONNECTION_ERROR, CERTIFICATE_ERROR or
-	// UNKNOWN_ERROR.
+	// Status is SUCCESS, INVALID_URL, TIMED_OUT, HOST_NOT_FOUND, CERTIFICATE_ERROR or
+	// UNKNOWN_ERROR (see pull.ProbeStatus).
 	Status         string         `json:"status"`
 	SSLThumbprint  string         `json:"ssl_thumbprint,omitempty"`
 	SSLCertificate string         `json:"ssl_certificate,omitempty"`
@@ -198,6 +199,9 @@ func sourceEndpoint(in *transferEndpoint) (*v1alpha1.SourceEndpoint, error) {
 	}
 	if len(ep.SSLCertificateThumbprint) > 128 {
 		return nil, invalidSpec("source_endpoint.ssl_certificate_thumbprint is longer than 128 characters")
+	}
+	if err := pull.CheckEndpoint(pull.Endpoint{URI: ep.URI, Thumbprint: ep.SSLCertificateThumbprint}); err != nil {
+		return nil, invalidSpec("source_endpoint: %v", err)
 	}
 	return ep, nil
 }

@@ -114,6 +114,9 @@ func TestOVFReferences(t *testing.T) {
 	}
 }
 
+// sha1Thumbprint is a thumbprint of the form vSphere writes: SHA-1, colon-separated hex.
+var sha1Thumbprint = strings.TrimSuffix(strings.Repeat("AB:", 20), ":")
+
 func TestSessionFileOf(t *testing.T) {
 	size := func(n int64) *int64 { return &n }
 	sha1Hex := strings.Repeat("A", 40)
@@ -137,12 +140,14 @@ func TestSessionFileOf(t *testing.T) {
 				}
 			}},
 		{"a PULL file keeps its source", addSpec{Name: "a", SourceType: "PULL",
-			SourceEndpoint: &transferEndpoint{URI: "https://example.com/a", SSLCertificateThumbprint: "AA:BB"}}, false,
+			SourceEndpoint: &transferEndpoint{URI: "https://example.com/a", SSLCertificateThumbprint: sha1Thumbprint}}, false,
 			func(t *testing.T, f v1alpha1.SessionFile) {
-				if f.SourceEndpoint.URI != "https://example.com/a" || f.SourceEndpoint.SSLCertificateThumbprint != "AA:BB" {
+				if f.SourceEndpoint.URI != "https://example.com/a" || f.SourceEndpoint.SSLCertificateThumbprint != sha1Thumbprint {
 					t.Errorf("source %+v", f.SourceEndpoint)
 				}
 			}},
+		{"a thumbprint neither SHA-1 nor SHA-256 is refused", addSpec{Name: "a", SourceType: "PULL",
+			SourceEndpoint: &transferEndpoint{URI: "https://example.com/a", SSLCertificateThumbprint: "AA:BB"}}, true, nil},
 		{"../ is refused", addSpec{Name: "../etc", SourceType: "PUSH"}, true, nil},
 		{"a backslash is refused", addSpec{Name: `a\b`, SourceType: "PUSH"}, true, nil},
 		{"a control character is refused", addSpec{Name: "a\x01", SourceType: "PUSH"}, true, nil},

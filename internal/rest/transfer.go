@@ -163,7 +163,7 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) error {
 	inFlight := metrics.TransfersInFlight.WithLabelValues(string(v1alpha1.SourcePush))
 	inFlight.Inc()
 	defer inFlight.Dec()
-	t, err := s.claim(ctx, us, tid)
+	t, err := s.claim(ctx, us, tid, transfer.Claim)
 	if err != nil {
 		return err
 	}
@@ -289,13 +289,16 @@ func (t *running) ended(n int64, result string) {
 	metrics.Transfers.WithLabelValues(string(t.file.SourceType), result).Inc()
 }
 
+// claimFunc claims a file for a transfer: transfer.Claim or transfer.ClaimPull.
+type claimFunc func(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error)
+
 // claim claims the file with transfer id tid for this transfer (see transfer.Claim); the claim
 // counts as the client's activity.
-func (s *Server) claim(ctx context.Context, cached *v1alpha1.UpdateSession, tid string) (*running, error) {
+func (s *Server) claim(ctx context.Context, cached *v1alpha1.UpdateSession, tid string, how claimFunc) (*running, error) {
 	t := &running{us: cached.DeepCopy()}
 	_, err := s.Store.Update(ctx, t.us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		now := s.Clock.Now()
-		beat, err := transfer.Claim(us, tid, now, transfer.BusyAfter*s.Transfers.ProgressInterval)
+		beat, err := how(us, tid, now, transfer.BusyAfter*s.Transfers.ProgressInterval)
 		if err != nil {
 			return false, err
 		}
@@ -309,12 +312,28 @@ func (s *Server) claim(ctx context.Context, cached *v1alpha1.UpdateSession, tid 
 // receive streams the body into the store, writing progress meanwhile, and records the end:
 // READY with the size and checksum received, or ERROR with why and the bytes that did arrive.
 func (s *Server) receive(ctx context.Context, w http.ResponseWriter, r *http.Request, t *running) error {
-	ctx, abort := context.WithCancelCause(ctx)
-	defer abort(nil)
+	body := transfer.NewCounter(r.Body, connwatch.Flowing(r.Context()))
 	// A read of the body waits for the client whatever ctx says: a transfer stopped (its claim
 	// lost, the server shutting down) ends its read at once.
-	defer context.AfterFunc(ctx, func() { _ = http.NewResponseController(w).SetReadDeadline(time.Now()) })()
-	body := transfer.NewCounter(r.Body, connwatch.Flowing(r.Context()))
+	got, err := s.stream(ctx, t, body, func() { _ = http.NewResponseController(w).SetReadDeadline(time.Now()) })
+	if errors.Is(err, transfer.ErrLost) {
+		return err
+	}
+	ctx, cancel := newCallContext(r, requestTimeout)
+	defer cancel()
+	return s.finishTransfer(ctx, t, body, got, err)
+}
+
+// stream copies body into the store under t's claim, writing progress meanwhile: what a PUSH
+// and a PULL transfer share. It fails with transfer.ErrLost when a progress write found the
+// claim lost, which stops the copy, and with errShuttingDown when the server stopped it;
+// interrupt, if not nil, is called then to end a read that would not notice.
+func (s *Server) stream(ctx context.Context, t *running, body *transfer.Counter, interrupt func()) (content.Received, error) {
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	if interrupt != nil {
+		defer context.AfterFunc(ctx, interrupt)()
+	}
 	progress := transfer.Progress{Clock: s.tickerClock(), Interval: s.Transfers.ProgressInterval,
 		Write: func(ctx context.Context, rep transfer.Report) error { return s.beat(ctx, t, rep) }}
 	stop := progress.Start(ctx, body.N, abort)
@@ -325,14 +344,12 @@ func (s *Server) receive(ctx context.Context, w http.ResponseWriter, r *http.Req
 	cause := context.Cause(ctx)
 	if err != nil && errors.Is(cause, transfer.ErrLost) {
 		t.ended(body.N(), metrics.TransferLost)
-		return transfer.ErrLost
+		return got, transfer.ErrLost
 	}
 	if err != nil && errors.Is(cause, errShuttingDown) {
 		err = errShuttingDown
 	}
-	ctx, cancel := newCallContext(r, requestTimeout)
-	defer cancel()
-	return s.finishTransfer(ctx, t, body, got, err)
+	return got, err
 }
 
 // tickerClock is the server's clock if it has tickers (a fake clock in tests), else the real one.
@@ -403,13 +420,7 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 			return transfer.Failed(us, t.file.Name, t.beat, body.N(), f.why)
 		}
 	}
-	_, err := s.Store.Update(ctx, t.us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		if err := end(us); err != nil {
-			return false, err
-		}
-		s.Policy.Touch(us, s.Clock.Now())
-		return true, nil
-	})
+	err := s.endTransfer(ctx, t, end)
 	if errors.Is(err, transfer.ErrLost) {
 		result = metrics.TransferLost
 	}
@@ -421,6 +432,19 @@ func (s *Server) finishTransfer(ctx context.Context, t *running, body *transfer.
 		return err // READY not recorded: the client is not told it succeeded
 	}
 	return answer
+}
+
+// endTransfer records how the transfer t ended, as end writes it (transfer.Ready or
+// transfer.Failed), and counts it as the session's activity.
+func (s *Server) endTransfer(ctx context.Context, t *running, end func(us *v1alpha1.UpdateSession) error) error {
+	_, err := s.Store.Update(ctx, t.us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		if err := end(us); err != nil {
+			return false, err
+		}
+		s.Policy.Touch(us, s.Clock.Now())
+		return true, nil
+	})
+	return err
 }
 
 // failed is how a transfer failed: why, for the file's errorMessage; what the client is
@@ -441,6 +465,10 @@ func (s *Server) failure(t *running, body *transfer.Counter, err error) failed {
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgTransferFailed, "%s", why)
 		e.RetryAfter = retryAfter
 		return failed{why, e, metrics.TransferStopped}
+	case body.Err() != nil && t.file.SourceType == v1alpha1.SourcePull:
+		why := fmt.Sprintf("Fetching the file was cut after %d bytes: %v. Add the file again to fetch it anew.",
+			body.N(), body.Err())
+		return failed{why, vapi.Errorf(vapi.InvalidRequest, msgTransferFailed, "%s", why), metrics.TransferCut}
 	case body.Err() != nil:
 		why := fmt.Sprintf("The transfer was cut after %d bytes: %v. Send the file again to the same upload URI.",
 			body.N(), body.Err())

@@ -61,6 +61,17 @@ func NoSuchFile(us *v1alpha1.UpdateSession) error {
 // TRANSFERRING file whose heartbeat is younger than fresh). The file starts over: TRANSFERRING,
 // no bytes, heartbeat now, no error. It returns the heartbeat that identifies the claim.
 func Claim(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error) {
+	return claim(us, id, v1alpha1.SourcePush, now, fresh)
+}
+
+// ClaimPull claims the PULL file of us with transfer id for the server's fetch, as Claim does
+// a PUSH file for a client's transfer.
+func ClaimPull(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error) {
+	return claim(us, id, v1alpha1.SourcePull, now, fresh)
+}
+
+func claim(us *v1alpha1.UpdateSession, id string, source v1alpha1.SourceType, now time.Time, fresh time.Duration) (
+	metav1.MicroTime, error) {
 	if st := us.Status.State; st.Terminal() {
 		return metav1.MicroTime{}, vapi.Errorf(vapi.NotAllowedInCurrentState, msgNotActive,
 			"Update session %s is in state %s; a transfer needs state ACTIVE.", us.Status.ID, st)
@@ -69,9 +80,12 @@ func Claim(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Dura
 	switch {
 	case f == nil:
 		return metav1.MicroTime{}, NoSuchFile(us)
-	case f.SourceType != v1alpha1.SourcePush:
+	case f.SourceType != source && f.SourceType == v1alpha1.SourcePull:
 		return metav1.MicroTime{}, vapi.Errorf(vapi.NotAllowedInCurrentState, msgFileState,
-			"File %q is a %s file: the server fetches its bytes.", f.Name, f.SourceType)
+			"File %q is a PULL file: the server fetches its bytes.", f.Name)
+	case f.SourceType != source:
+		return metav1.MicroTime{}, vapi.Errorf(vapi.NotAllowedInCurrentState, msgFileState,
+			"File %q is a %s file: the client sends its bytes.", f.Name, f.SourceType)
 	case f.Status == v1alpha1.TransferReady:
 		return metav1.MicroTime{}, vapi.Errorf(vapi.NotAllowedInCurrentState, msgFileState,
 			"File %q is READY: every byte arrived; remove it and add it again to send other bytes.", f.Name)

@@ -425,21 +425,6 @@ func TestItemFilesNeedTheReadRight(t *testing.T) {
 	refused(t, do(t, method, u+"?namespace="+ns, body, "Authorization", "Bearer "+outsider.Token), http.StatusForbidden, "UNAUTHORIZED")
 }
 
-// TestPullUnsupportedWithoutPuller: without a PULL fetcher a PULL add and a probe are
-// UNSUPPORTED, and the session is left as it was.
-func TestPullUnsupportedWithoutPuller(t *testing.T) {
-	ns := env.Namespace(t)
-	srv := startOperator(t, ns, 5*time.Minute)
-	id := apiURLs.create(t, srv, `{"library_item_id": "pull-item"}`)
-	spec := `{"name": "a.iso", "source_type": "PULL", "source_endpoint": {"uri": "https://example.com/a.iso"}}`
-	refused(t, do(t, http.MethodPost, apiURLs.fileAction(srv, id, ""), spec), http.StatusBadRequest, "UNSUPPORTED")
-	refused(t, do(t, http.MethodPost, srv+restSessionFiles+"?~action=probe",
-		`{"source_endpoint": {"uri": "https://example.com/a.iso"}}`), http.StatusBadRequest, "UNSUPPORTED")
-	if files := byID(t, ns, id).Status.Files; len(files) != 0 {
-		t.Fatalf("a refused add left files %+v", files)
-	}
-}
-
 // TestFilesPerSessionLimit: an add past --content-max-files-per-session is refused with a
 // message that says so, and nothing is added.
 func TestFilesPerSessionLimit(t *testing.T) {

@@ -1,0 +1,235 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/metrics"
+	"github.com/contentlib/update-session-operator/internal/pull"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/transfer"
+)
+
+// Pulls is the Puller of a Server: it fetches PULL files on this replica, in the background,
+// as a PUSH transfer receives them: within the replica's cap on transfers, under a claim on
+// the file, writing progress once an interval, ending READY or ERROR. (The reconciler completes
+// a session whose client asked to complete meanwhile once its PULLs have ended.) Its Runnable
+// stops the fetches at shutdown, which end in ERROR, and waits for them.
+type Pulls struct {
+	server *Server
+	client *pull.Client
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	// mu orders the start of a fetch (wg.Add) before the shutdown's wait, or after its stop.
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// errStopping is why no PULL starts once shutdown has begun.
+var errStopping = errors.New("the server is shutting down")
+
+// NewPulls returns the Puller of s, fetching with client.
+func NewPulls(s *Server, client *pull.Client) *Pulls {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Pulls{server: s, client: client, ctx: ctx, cancel: cancel}
+}
+
+// Runnable is the manager Runnable that stops p's fetches at shutdown.
+func (p *Pulls) Runnable() manager.Runnable { return pullsStopper{p} }
+
+// pullsStopper waits until its context is done, then stops the fetches under way and waits
+// until they have recorded their end. Every replica runs it.
+type pullsStopper struct{ p *Pulls }
+
+func (r pullsStopper) NeedLeaderElection() bool { return false }
+
+func (r pullsStopper) Start(ctx context.Context) error {
+	<-ctx.Done()
+	r.p.mu.Lock()
+	r.p.stopped = true
+	r.p.cancel()
+	r.p.mu.Unlock()
+	r.p.wg.Wait()
+	return nil
+}
+
+// Probe probes endpoint under the rules of a PULL (see pull.Client.Probe).
+func (p *Pulls) Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) ProbeResult {
+	res := p.client.Probe(ctx, pull.Endpoint{URI: endpoint.URI, Thumbprint: endpoint.SSLCertificateThumbprint})
+	return ProbeResult{Status: string(res.Status), SSLThumbprint: res.SSLThumbprint, ErrorMessages: res.ErrorMessages}
+}
+
+// Start claims the PULL file name of us (TRANSFERRING) and fetches it in the background; us is
+// changed to what the claim wrote. A replica running as many transfers as it may, or shutting
+// down, records the file ERROR at once, saying so: the client adds it again later.
+func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name string) error {
+	s := p.server
+	f := session.File(us, name)
+	if f == nil || f.SourceEndpoint == nil {
+		return fmt.Errorf("PULL file %q of update session %s has no source endpoint", name, us.Status.ID)
+	}
+	end, err := s.Transfers.Registry.Begin(us.UID, name)
+	if err != nil {
+		return p.refuse(ctx, us, f.TransferID, err)
+	}
+	t, err := s.claim(ctx, us, f.TransferID, transfer.ClaimPull)
+	if err != nil {
+		end()
+		return err
+	}
+	t.us.DeepCopyInto(us)
+	ep := pull.Endpoint{URI: f.SourceEndpoint.URI, Thumbprint: f.SourceEndpoint.SSLCertificateThumbprint}
+	policy := pull.PolicyFor(us.Spec.WarningBehavior)
+	p.mu.Lock()
+	stopped := p.stopped
+	if !stopped {
+		p.wg.Add(1)
+	}
+	p.mu.Unlock()
+	if stopped {
+		end()
+		t.ended(0, p.fail(ctx, t, transfer.NewCounter(strings.NewReader(""), nil), errStopping))
+		return nil
+	}
+	go func() {
+		defer p.wg.Done()
+		defer end()
+		p.run(t, ep, policy)
+	}()
+	return nil
+}
+
+// refuse records the file with transfer id tid ERROR, as no transfer could start: why is
+// transfer.ErrFull or transfer.ErrBusy.
+func (p *Pulls) refuse(ctx context.Context, us *v1alpha1.UpdateSession, tid string, why error) error {
+	msg := "The server runs as many transfers as it may (--content-max-transfers); remove the file and add it again later."
+	if errors.Is(why, transfer.ErrBusy) {
+		msg = "A transfer into the file is still under way on this server; remove the file and add it again later."
+	}
+	_, err := p.server.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		f := transfer.FileByID(us, tid)
+		if f == nil || f.Status != v1alpha1.TransferWaiting {
+			return false, nil
+		}
+		f.Status, f.ErrorMessage = v1alpha1.TransferError, msg
+		return true, nil
+	})
+	return err
+}
+
+// fetchError is a failure of the source, not of the store: the fetch's, or a declared size
+// that cannot be right.
+type fetchError struct{ err error }
+
+func (e fetchError) Error() string { return e.err.Error() }
+func (e fetchError) Unwrap() error { return e.err }
+
+// run fetches the file t holds into the store and records the end.
+func (p *Pulls) run(t *running, ep pull.Endpoint, policy pull.Policy) {
+	inFlight := metrics.TransfersInFlight.WithLabelValues(string(v1alpha1.SourcePull))
+	inFlight.Inc()
+	defer inFlight.Dec()
+	got, body, err := p.fetch(t, ep, policy)
+	if errors.Is(err, transfer.ErrLost) {
+		return // the file was removed or added again, or the session ended: nothing to record
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), requestTimeout)
+	defer cancel()
+	if err != nil {
+		t.ended(body.N(), p.fail(ctx, t, body, err))
+		return
+	}
+	result := metrics.TransferReady
+	if p.record(ctx, t, func(us *v1alpha1.UpdateSession) error {
+		return transfer.Ready(us, t.file.Name, t.beat, got.Size, got.Checksum.Algorithm, got.Checksum.Value)
+	}) != nil {
+		result = metrics.TransferLost
+	}
+	t.ended(body.N(), result)
+}
+
+// fetch streams the endpoint's bytes into the store under t's claim; body counts what arrived.
+func (p *Pulls) fetch(t *running, ep pull.Endpoint, policy pull.Policy) (content.Received, *transfer.Counter, error) {
+	body := transfer.NewCounter(strings.NewReader(""), nil)
+	src, size, err := p.client.Fetch(p.ctx, ep, policy)
+	if err != nil {
+		return content.Received{}, body, fetchError{err}
+	}
+	defer func() { _ = src.Close() }()
+	if err := p.server.checkDeclared(&t.file, size); err != nil {
+		return content.Received{}, body, fetchError{err}
+	}
+	body = transfer.NewCounter(src, nil)
+	got, err := p.server.stream(p.ctx, t, body, nil)
+	return got, body, err
+}
+
+// fail records t's file ERROR, saying why err ended the fetch, and returns the result the
+// transfer metrics count.
+func (p *Pulls) fail(ctx context.Context, t *running, body *transfer.Counter, err error) string {
+	var why string
+	result := metrics.TransferCut
+	var fe fetchError
+	switch {
+	case p.ctx.Err() != nil || errors.Is(err, errStopping):
+		why, result = "The server stopped while it fetched the file; remove it and add it again.", metrics.TransferStopped
+	case errors.As(err, &fe):
+		_, msg := pull.Classify(fe.err)
+		why = fmt.Sprintf("Fetching %s failed: %s.", redacted(t.file.SourceEndpoint.URI), msg)
+	default:
+		f := p.server.failure(t, body, err)
+		why, result = f.why, f.result
+	}
+	if p.record(ctx, t, func(us *v1alpha1.UpdateSession) error {
+		return transfer.Failed(us, t.file.Name, t.beat, body.N(), why)
+	}) != nil {
+		result = metrics.TransferLost
+	}
+	return result
+}
+
+// record writes the end of t (see Server.endTransfer). A write that fails leaves the file
+// TRANSFERRING with a heartbeat that goes stale: the reconciler then records it ERROR (see
+// transfer.EndDeadPulls).
+func (p *Pulls) record(ctx context.Context, t *running, end func(us *v1alpha1.UpdateSession) error) error {
+	err := p.server.endTransfer(ctx, t, end)
+	if err != nil && !errors.Is(err, transfer.ErrLost) && !store.IsNotFound(err) {
+		p.server.Log.Error(err, "Recording the end of a PULL transfer", "session", t.us.Name, "file", t.file.Name)
+	}
+	return err
+}
+
+// checkDeclared refuses a source that declares a size other than the one promised, or more
+// than a file may hold, before a byte is read.
+func (s *Server) checkDeclared(f *v1alpha1.SessionFile, size int64) error {
+	switch {
+	case size < 0:
+		return nil
+	case f.Size != nil && size != *f.Size:
+		return fmt.Errorf("the source declares %d bytes (Content-Length), not the %d the file was added with", size, *f.Size)
+	case s.maxFileBytes() > 0 && size > s.maxFileBytes():
+		return fmt.Errorf("the source declares %d bytes (Content-Length), more than the %d a file may hold "+
+			"(--content-max-file-bytes)", size, s.maxFileBytes())
+	}
+	return nil
+}
+
+// redacted is uri without the password of its user information, for a message.
+func redacted(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	return u.Redacted()
+}

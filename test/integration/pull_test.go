@@ -1,0 +1,446 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/vapi/library"
+	"github.com/vmware/govmomi/vim25/soap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/testenv"
+)
+
+// pullPayload is what the tests' sources serve.
+var pullPayload = strings.Repeat("the bytes a PULL fetches. ", 4096)
+
+func pullSHA256() string {
+	sum := sha256.Sum256([]byte(pullPayload))
+	return hex.EncodeToString(sum[:])
+}
+
+// pullOperator runs the operator for ns with PULLs allowed to 127.0.0.1 alone (where the tests'
+// sources listen) and progress written every second, as startOperator does otherwise.
+func pullOperator(t *testing.T, ns string) *testenv.Operator {
+	t.Helper()
+	return pullOperatorWith(t, ns, startOptions(5*time.Minute))
+}
+
+// pullOperatorWith is pullOperator with opts as the rest of the options.
+func pullOperatorWith(t *testing.T, ns string, opts operator.Options) *testenv.Operator {
+	t.Helper()
+	opts.PullAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	opts.TransferProgressInterval = time.Second
+	op := env.StartOperator(t, ns, opts)
+	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	t.Cleanup(func() { delete(tokens, op.RESTURL) })
+	env.GrantLibraryItems(t, ns, "uploader")
+	return op
+}
+
+// source serves pullPayload over HTTPS on 127.0.0.1, counting requests.
+func source(t *testing.T, hits *atomic.Int32) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.ServeContent(w, r, "disk.vmdk", time.Time{}, strings.NewReader(pullPayload))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// addPull adds the PULL file disk.vmdk through govmomi and waits until it leaves TRANSFERRING.
+func addPull(t *testing.T, m *library.Manager, id string, ep library.TransferEndpoint) *library.UpdateFile {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL", SourceEndpoint: &ep}); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	return waitFileInfo(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
+		return f.Status == "READY" || f.Status == "ERROR"
+	})
+}
+
+// waitFileInfo polls get until cond holds of the session's file name.
+func waitFileInfo(t *testing.T, m *library.Manager, id, name string, cond func(*library.UpdateFile) bool) *library.UpdateFile {
+	t.Helper()
+	var f *library.UpdateFile
+	var lastErr error
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true,
+		func(ctx context.Context) (bool, error) {
+			f, lastErr = m.GetLibraryItemUpdateSessionFile(ctx, id, name)
+			return lastErr == nil && cond(f), nil
+		})
+	if err != nil {
+		t.Fatalf("file %s: condition not met (last: %+v, %v)", name, f, lastErr)
+	}
+	return f
+}
+
+// stored reads the bytes the store keeps for file name of session us.
+func stored(t *testing.T, op *testenv.Operator, us *v1alpha1.UpdateSession, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	store, err := content.Open(ctx, op.ContentStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = store.Close() }()
+	r, err := store.Open(ctx, content.FileKey(us.Namespace, us.Spec.LibraryItemID, us.UID, name), 0, -1)
+	if err != nil {
+		t.Fatalf("the store has no bytes of %s: %v", name, err)
+	}
+	defer func() { _ = r.Close() }()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestPullWithThumbprint(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	var hits atomic.Int32
+	src := source(t, &hits)
+	id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "pulled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := addPull(t, m, id, library.TransferEndpoint{
+		URI: src.URL + "/disk.vmdk", SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate()),
+	})
+	if f.Status != "READY" || f.Size != int64(len(pullPayload)) || f.BytesTransferred != int64(len(pullPayload)) ||
+		f.Checksum == nil || f.Checksum.Checksum != pullSHA256() {
+		t.Fatalf("file after the PULL: %+v (checksum %+v), want READY with the payload's size and SHA256", f, f.Checksum)
+	}
+	if got := stored(t, op, byID(t, ns, id), "disk.vmdk"); got != pullPayload {
+		t.Fatalf("the store holds %d bytes, not the payload", len(got))
+	}
+	// A source that declares another size than the one promised is refused before a byte is read.
+	wrong, err := m.AddLibraryItemFile(context.Background(), id, library.UpdateFile{Name: "other.vmdk", SourceType: "PULL", Size: 7,
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL + "/disk.vmdk", SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}})
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if wrong.Status == "TRANSFERRING" {
+		wrong = waitFileInfo(t, m, id, "other.vmdk", func(f *library.UpdateFile) bool { return f.Status != "TRANSFERRING" })
+	}
+	if wrong.Status != "ERROR" || wrong.ErrorMessage == nil || !strings.Contains(wrong.ErrorMessage.DefaultMessage, "declares") ||
+		wrong.BytesTransferred != 0 {
+		t.Fatalf("file promised 7 bytes from a source of %d: %+v (%+v), want ERROR", len(pullPayload), wrong, wrong.ErrorMessage)
+	}
+	if err := m.RemoveLibraryItemUpdateSessionFile(context.Background(), id, "other.vmdk"); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if err := m.CompleteLibraryItemUpdateSession(context.Background(), id); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	files, err := m.ListLibraryItemFiles(context.Background(), "pulled")
+	if err != nil || len(files) != 1 || files[0].Name != "disk.vmdk" || files[0].Size == nil || *files[0].Size != int64(len(pullPayload)) {
+		t.Fatalf("the item's files: %+v, %v; want disk.vmdk", files, err)
+	}
+}
+
+func TestPullCertificates(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	var hits atomic.Int32
+	src := source(t, &hits)
+	ep := library.TransferEndpoint{URI: src.URL + "/disk.vmdk"}
+
+	// Without a thumbprint, the test server's self-signed certificate is not trusted.
+	strict, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "strict"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := addPull(t, m, strict, ep)
+	if f.Status != "ERROR" || f.ErrorMessage == nil || !strings.Contains(f.ErrorMessage.DefaultMessage, "certificate") {
+		t.Fatalf("file fetched from an untrusted server: %+v (%+v), want ERROR about its certificate", f, f.ErrorMessage)
+	}
+
+	// A session that ignores self-signed certificates fetches it.
+	us := testenv.NewSession(ns, "lenient", 0)
+	us.Spec.WarningBehavior = []v1alpha1.WarningBehavior{{Type: v1alpha1.WarningSelfSigned, Ignored: true}}
+	lenient := env.CreateSession(t, us).Status.ID
+	if f := addPull(t, m, lenient, ep); f.Status != "READY" {
+		t.Fatalf("file fetched by a session ignoring self-signed certificates: %+v (%+v), want READY", f, f.ErrorMessage)
+	}
+
+	// probe says what add needs: the certificate's thumbprint.
+	res, err := m.ProbeTransferEndpoint(context.Background(), ep)
+	if err != nil || res.Status != "CERTIFICATE_ERROR" || res.SSLThumbprint != soap.ThumbprintSHA1(src.Certificate()) {
+		t.Fatalf("probe without a thumbprint: %+v, %v; want CERTIFICATE_ERROR with the thumbprint", res, err)
+	}
+	ep.SSLCertificateThumbprint = res.SSLThumbprint
+	if res, err := m.ProbeTransferEndpoint(context.Background(), ep); err != nil || res.Status != "SUCCESS" {
+		t.Fatalf("probe with the thumbprint: %+v, %v; want SUCCESS", res, err)
+	}
+}
+
+func TestPullRefusedAddresses(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	var hits atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := &httptest.Server{Listener: ln, Config: &http.Server{ReadHeaderTimeout: time.Minute,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })}}
+	refused.Start()
+	defer refused.Close()
+	// An allowed server that redirects to the refused one.
+	redirect := httptest.NewServer(http.RedirectHandler(refused.URL+"/disk.vmdk", http.StatusFound))
+	defer redirect.Close()
+
+	cases := []struct{ name, uri string }{
+		{"loopback-not-allowed", refused.URL + "/disk.vmdk"},
+		{"cloud-metadata", "http://169.254.169.254/latest/meta-data/iam/security-credentials/"},
+		{"redirected", redirect.URL + "/disk.vmdk"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "refused-" + tc.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := addPull(t, m, id, library.TransferEndpoint{URI: tc.uri})
+			if f.Status != "ERROR" || f.ErrorMessage == nil || !strings.Contains(f.ErrorMessage.DefaultMessage, "refused") {
+				t.Fatalf("file from %s: %+v (%+v), want ERROR saying it was refused", tc.uri, f, f.ErrorMessage)
+			}
+			if res, err := m.ProbeTransferEndpoint(context.Background(), library.TransferEndpoint{URI: tc.uri}); err != nil ||
+				res.Status != "INVALID_URL" {
+				t.Fatalf("probe of %s: %+v, %v; want INVALID_URL", tc.uri, res, err)
+			}
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the refused server got %d requests", n)
+	}
+}
+
+// slowSource serves pullPayload, its first half at once and the rest once release is closed;
+// cut, when closed instead, ends the answer there.
+func slowSource(t *testing.T, release, cut chan struct{}) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		half := len(pullPayload) / 2
+		w.Header().Set("Content-Length", strconv.Itoa(len(pullPayload)))
+		_, _ = io.WriteString(w, pullPayload[:half])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+			_, _ = io.WriteString(w, pullPayload[half:])
+		case <-cut:
+			panic(http.ErrAbortHandler)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestCompleteWhilePulling(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name      string
+		end       func(release, cut chan struct{})
+		wantState v1alpha1.SessionState
+	}{
+		{"done", func(release, _ chan struct{}) { close(release) }, v1alpha1.StateDone},
+		{"cut", func(_, cut chan struct{}) { close(cut) }, v1alpha1.StateError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release, cut := make(chan struct{}), make(chan struct{})
+			src := slowSource(t, release, cut)
+			id, err := m.CreateLibraryItemUpdateSession(ctx, library.Session{LibraryItemID: "slow-" + tc.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
+				SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
+				t.Fatalf("add: %v", err)
+			}
+			// Progress is written while the bytes flow.
+			waitFileInfo(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
+				return f.Status == "TRANSFERRING" && f.BytesTransferred == int64(len(pullPayload)/2)
+			})
+			if err := m.CompleteLibraryItemUpdateSession(ctx, id); err != nil {
+				t.Fatalf("complete while the PULL runs: %v", err)
+			}
+			us := byID(t, ns, id)
+			if us.Status.State != v1alpha1.StateActive || us.Status.CompletionRequested == nil {
+				t.Fatalf("after complete: state %s, completionRequested %v; want ACTIVE, completing", us.Status.State,
+					us.Status.CompletionRequested)
+			}
+			tc.end(release, cut)
+			us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.State.Terminal() })
+			if us.Status.State != tc.wantState {
+				t.Fatalf("state after the PULL ended: %s (%s), want %s", us.Status.State, us.Status.ErrorMessage, tc.wantState)
+			}
+			if tc.wantState == v1alpha1.StateError && !strings.Contains(us.Status.ErrorMessage, "disk.vmdk") {
+				t.Errorf("errorMessage %q does not name the file", us.Status.ErrorMessage)
+			}
+			if tc.wantState == v1alpha1.StateDone && us.Status.ContentVersion < 1 {
+				t.Errorf("contentVersion %d after DONE", us.Status.ContentVersion)
+			}
+		})
+	}
+}
+
+func TestGovmomiAddFromURI(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	var hits atomic.Int32
+	src := source(t, &hits)
+	ctx := context.Background()
+	id, err := m.CreateLibraryItemUpdateSession(ctx, library.Session{LibraryItemID: "from-uri"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddLibraryItemFileFromURI(ctx, id, "disk.vmdk", src.URL+"/disk.vmdk"); err != nil {
+		t.Fatalf("AddLibraryItemFileFromURI: %v", err)
+	}
+	f := waitFileInfo(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool { return f.Status == "READY" || f.Status == "ERROR" })
+	if f.Status != "READY" || f.Size != int64(len(pullPayload)) {
+		t.Fatalf("file added from its URI: %+v (%+v), want READY", f, f.ErrorMessage)
+	}
+	if err := m.CompleteLibraryItemUpdateSession(ctx, id); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	if err := m.WaitOnLibraryItemUpdateSession(ctx, id, 20*time.Millisecond, nil); err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+}
+
+// addSlow adds disk.vmdk from src (a slowSource) to a new session of item and waits until
+// half of it arrived.
+func addSlow(t *testing.T, m *library.Manager, item string, src *httptest.Server) string {
+	t.Helper()
+	ctx := context.Background()
+	id, err := m.CreateLibraryItemUpdateSession(ctx, library.Session{LibraryItemID: item})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	waitFileInfo(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
+		return f.Status == "TRANSFERRING" && f.BytesTransferred == int64(len(pullPayload)/2)
+	})
+	return id
+}
+
+func TestPullsWithinTheTransfersCap(t *testing.T) {
+	ns := env.Namespace(t)
+	opts := startOptions(5 * time.Minute)
+	opts.ContentMaxTransfers = 1
+	op := pullOperatorWith(t, ns, opts)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	release := make(chan struct{})
+	defer close(release)
+	addSlow(t, m, "first", slowSource(t, release, nil))
+
+	var hits atomic.Int32
+	id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := source(t, &hits)
+	_, err = m.AddLibraryItemFile(context.Background(), id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}})
+	if err == nil || !strings.Contains(err.Error(), "as many transfers") {
+		t.Fatalf("add past the transfers cap: %v, want the file in ERROR saying the server runs as many transfers as it may", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the source of a PULL past the cap got %d requests", n)
+	}
+}
+
+func TestPullEndsWhenTheReplicaStops(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
+	release := make(chan struct{})
+	defer close(release)
+	id := addSlow(t, m, "stopping", slowSource(t, release, nil))
+	op.Stop()
+	us := byID(t, ns, id)
+	if f := us.Status.Files; len(f) != 1 || f[0].Status != v1alpha1.TransferError ||
+		!strings.Contains(f[0].ErrorMessage, "stopped") || f[0].BytesTransferred != int64(len(pullPayload)/2) {
+		t.Fatalf("file of a PULL whose replica stopped: %+v, want ERROR saying so, with the bytes that arrived", f)
+	}
+}
+
+func TestDeadPullsEnd(t *testing.T) {
+	ns := env.Namespace(t)
+	pullOperator(t, ns)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		completing bool
+		wantState  v1alpha1.SessionState
+	}{
+		{"idle", false, v1alpha1.StateActive},
+		{"completing", true, v1alpha1.StateError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			us := env.CreateSession(t, testenv.NewSession(ns, "dead-"+tc.name, 0))
+			// What a replica that died mid-PULL leaves: a PULL file TRANSFERRING whose heartbeat
+			// no longer moves, beside a READY one.
+			beat := metav1.NewMicroTime(time.Now().Add(-time.Minute))
+			size := int64(3)
+			us.Status.Files = []v1alpha1.SessionFile{
+				{Name: "disk.vmdk", SourceType: v1alpha1.SourcePull, Status: v1alpha1.TransferTransferring, TransferID: "t1",
+					BytesTransferred: 1, TransferHeartbeat: &beat, SourceEndpoint: &v1alpha1.SourceEndpoint{URI: "https://example.com/disk.vmdk"}},
+				{Name: "a.ovf", SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferReady, TransferID: "t2", BytesTransferred: 3,
+					Size: &size, Checksum: &v1alpha1.FileChecksum{Algorithm: v1alpha1.ChecksumSHA256, Checksum: strings.Repeat("0", 64)}},
+			}
+			if tc.completing {
+				us.Status.CompletionRequested = &beat
+			}
+			if err := env.Client.Status().Update(ctx, us); err != nil {
+				t.Fatal(err)
+			}
+			us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
+				return us.Status.Files[0].Status == v1alpha1.TransferError
+			})
+			if msg := us.Status.Files[0].ErrorMessage; !strings.Contains(msg, "stopped") {
+				t.Errorf("errorMessage of the dead PULL: %q", msg)
+			}
+			if tc.completing {
+				us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.State.Terminal() })
+			}
+			if us.Status.State != tc.wantState || us.Status.Files[1].Status != v1alpha1.TransferReady {
+				t.Fatalf("session after its PULL died: %s (%s), files %+v; want %s", us.Status.State, us.Status.ErrorMessage,
+					us.Status.Files, tc.wantState)
+			}
+		})
+	}
+}
