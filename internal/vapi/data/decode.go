@@ -1,0 +1,342 @@
+package data
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// MismatchError says where a value does not match its type.
+type MismatchError struct {
+	// Path leads from the top value to the one that does not match: "update_spec.warning_behavior[0]".
+	Path string
+	// Want describes what the value must be.
+	Want string
+}
+
+func (e *MismatchError) Error() string {
+	if e.Path == "" {
+		return "the value must be " + e.Want
+	}
+	return e.Path + " must be " + e.Want
+}
+
+// mismatch is the error of a value that is not of type t.
+func mismatch(t *Type) error { return &MismatchError{Want: t.describe()} }
+
+// within prefixes the path of a mismatch found within segment (a field name or "[i]"). Paths
+// are built only on the way out of a failure, so that a value that matches costs no string.
+func within(err error, segment string) error {
+	var m *MismatchError
+	if !errors.As(err, &m) {
+		return err
+	}
+	switch {
+	case m.Path == "":
+		m.Path = segment
+	case m.Path[0] == '[':
+		m.Path = segment + m.Path
+	default:
+		m.Path = segment + "." + m.Path
+	}
+	return m
+}
+
+// FieldValue is a set field of a structure, its value in plain JSON.
+type FieldValue struct {
+	Name  string
+	Plain json.RawMessage
+}
+
+// Decode returns the plain JSON of typed, a value of t in the typed encoding: a structure is
+// an object without its unset optional fields, an unset optional null, a secret a string. A
+// value that does not match t is a *MismatchError.
+func Decode(t *Type, typed []byte) ([]byte, error) {
+	if !json.Valid(typed) {
+		return nil, errors.New("the value is not JSON")
+	}
+	return appendPlain(nil, t, typed)
+}
+
+// DecodeFields returns the set fields of typed, a structure of type t, each in plain JSON, in
+// the order of t's fields. A field t does not know is refused unless it is an unset optional,
+// which a client with newer bindings sends for a field it leaves out. typed must be valid JSON,
+// as a json.RawMessage that encoding/json filled is.
+func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
+	fields, err := structMembers(t, typed)
+	if err != nil {
+		return nil, err
+	}
+	var out []FieldValue
+	for name, raw := range fields {
+		if t.field(name) == nil && !isUnsetOptional(raw) {
+			return nil, within(&MismatchError{Want: "a field of " + t.Name}, name)
+		}
+	}
+	for _, f := range t.Fields {
+		raw, ok := fields[f.Name]
+		if !ok || (f.Type.Kind == Optional && isUnsetOptional(raw)) {
+			if f.Type.Kind != Optional {
+				return nil, within(&MismatchError{Want: "set: the field is required"}, f.Name)
+			}
+			continue
+		}
+		plain, err := appendPlain(nil, f.Type, raw)
+		if err != nil {
+			return nil, within(err, f.Name)
+		}
+		out = append(out, FieldValue{Name: f.Name, Plain: plain})
+	}
+	return out, nil
+}
+
+// structMembers returns the fields of typed, a structure or error of type t, undecoded.
+func structMembers(t *Type, typed []byte) (map[string]json.RawMessage, error) {
+	inner, ok := unwrap(typed, t.marker())
+	if !ok {
+		return nil, mismatch(t)
+	}
+	name, body, ok := single(inner)
+	if !ok || name != t.Name {
+		return nil, mismatch(t)
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil || fields == nil {
+		return nil, mismatch(t)
+	}
+	return fields, nil
+}
+
+// appendPlain appends the plain JSON of raw, a typed value of t, to dst.
+func appendPlain(dst []byte, t *Type, raw []byte) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	switch t.Kind {
+	case Optional:
+		inner, ok := unwrap(raw, markOptional)
+		switch {
+		case !ok:
+			return nil, mismatch(t)
+		case isNull(inner):
+			return append(dst, "null"...), nil
+		}
+		return appendPlain(dst, t.Elem, inner)
+	case Secret, Binary:
+		mark := markSecret
+		if t.Kind == Binary {
+			mark = markBinary
+		}
+		inner, ok := unwrap(raw, mark)
+		if !ok || !isString(inner) || (t.Kind == Binary && !isBase64(inner)) {
+			return nil, mismatch(t)
+		}
+		return append(dst, bytes.TrimSpace(inner)...), nil
+	case List:
+		return appendPlainList(dst, t, raw)
+	case Map:
+		return appendPlainMap(dst, t, raw)
+	case Structure, Error:
+		fields, err := DecodeFields(t, raw)
+		if err != nil {
+			return nil, err
+		}
+		return appendObject(dst, fields), nil
+	case Dynamic:
+		return appendPlainDynamic(dst, raw)
+	}
+	if !isPrimitive(t, raw) {
+		return nil, mismatch(t)
+	}
+	return append(dst, raw...), nil
+}
+
+func appendPlainList(dst []byte, t *Type, raw []byte) ([]byte, error) {
+	var items []json.RawMessage
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+		return nil, mismatch(t)
+	}
+	dst = append(dst, '[')
+	for i, item := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendPlain(dst, t.Elem, item); err != nil {
+			return nil, within(err, "["+strconv.Itoa(i)+"]")
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// entryType is the structure of a map entry whose values are of elem.
+func entryType(elem *Type) *Type { return StructOf(mapEntry, F("key", StringType), F("value", elem)) }
+
+// appendPlainMap appends a map, a list of map-entry structures, as an object.
+func appendPlainMap(dst []byte, t *Type, raw []byte) ([]byte, error) {
+	var items []json.RawMessage
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+		return nil, mismatch(t)
+	}
+	entry := entryType(t.Elem)
+	dst = append(dst, '{')
+	for i, item := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendPlainEntry(dst, entry, item); err != nil {
+			return nil, within(err, "["+strconv.Itoa(i)+"]")
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendPlainEntry appends a map entry as the member "key": value.
+func appendPlainEntry(dst []byte, entry *Type, raw []byte) ([]byte, error) {
+	fields, err := structMembers(entry, raw)
+	if err != nil {
+		return nil, err
+	}
+	key, value := fields["key"], fields["value"]
+	if len(fields) != 2 || !isString(key) || value == nil {
+		return nil, mismatch(entry)
+	}
+	dst = append(append(dst, bytes.TrimSpace(key)...), ':')
+	if dst, err = appendPlain(dst, entry.Fields[1].Type, value); err != nil {
+		return nil, within(err, "value")
+	}
+	return dst, nil
+}
+
+// appendPlainDynamic appends a typed value of any type as plain JSON.
+func appendPlainDynamic(dst []byte, raw []byte) ([]byte, error) {
+	switch {
+	case len(raw) > 0 && raw[0] == '[':
+		return appendPlainList(dst, ListOf(DynamicType), raw)
+	case len(raw) == 0 || raw[0] != '{':
+		return append(dst, raw...), nil
+	}
+	mark, inner, ok := single(raw)
+	if !ok {
+		return nil, mismatch(DynamicType)
+	}
+	switch mark {
+	case markOptional:
+		if isNull(inner) {
+			return append(dst, "null"...), nil
+		}
+		return appendPlainDynamic(dst, inner)
+	case markSecret, markBinary:
+		if !isString(inner) {
+			return nil, mismatch(DynamicType)
+		}
+		return append(dst, bytes.TrimSpace(inner)...), nil
+	case markStructure, markError:
+		_, body, ok := single(inner)
+		var fields map[string]json.RawMessage
+		if !ok || json.Unmarshal(body, &fields) != nil || fields == nil {
+			return nil, mismatch(DynamicType)
+		}
+		return appendPlainDynamicFields(dst, fields)
+	}
+	return nil, mismatch(DynamicType)
+}
+
+func appendPlainDynamicFields(dst []byte, fields map[string]json.RawMessage) ([]byte, error) {
+	out := make([]FieldValue, 0, len(fields))
+	for _, name := range sortedKeys(fields) {
+		plain, err := appendPlainDynamic(nil, bytes.TrimSpace(fields[name]))
+		if err != nil {
+			return nil, within(err, name)
+		}
+		out = append(out, FieldValue{Name: name, Plain: plain})
+	}
+	return appendObject(dst, out), nil
+}
+
+// appendObject appends fields as a JSON object.
+func appendObject(dst []byte, fields []FieldValue) []byte {
+	dst = append(dst, '{')
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendQuote(dst, f.Name)
+		dst = append(append(dst, ':'), f.Plain...)
+	}
+	return append(dst, '}')
+}
+
+// isPrimitive reports whether raw, valid JSON, is a value of t, a kind without structure.
+func isPrimitive(t *Type, raw []byte) bool {
+	switch t.Kind {
+	case Void:
+		return isNull(raw)
+	case Boolean:
+		return string(raw) == "true" || string(raw) == "false"
+	case Integer:
+		_, err := strconv.ParseInt(string(raw), 10, 64)
+		return err == nil
+	case Double:
+		return len(raw) > 0 && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))
+	case String, ID, Enum:
+		return isString(raw)
+	case DateTime:
+		var s string
+		if !isString(raw) || json.Unmarshal(raw, &s) != nil {
+			return false
+		}
+		_, err := time.Parse(time.RFC3339Nano, s)
+		return err == nil
+	}
+	return false
+}
+
+// unwrap returns the value of raw, an object whose one member is mark.
+func unwrap(raw []byte, mark string) (json.RawMessage, bool) {
+	key, value, ok := single(raw)
+	if !ok || key != mark {
+		return nil, false
+	}
+	return value, true
+}
+
+// single returns the one member of raw, an object with exactly one.
+func single(raw []byte) (string, json.RawMessage, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return "", nil, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || len(m) != 1 {
+		return "", nil, false
+	}
+	for k, v := range m {
+		return k, bytes.TrimSpace(v), true
+	}
+	return "", nil, false
+}
+
+func isNull(raw []byte) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+func isString(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '"'
+}
+
+// isUnsetOptional reports whether raw is {"OPTIONAL": null}.
+func isUnsetOptional(raw []byte) bool {
+	inner, ok := unwrap(raw, markOptional)
+	return ok && isNull(inner)
+}
+
+func isBase64(raw []byte) bool {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return false
+	}
+	_, err := base64.StdEncoding.DecodeString(s)
+	return err == nil
+}
