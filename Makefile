@@ -55,8 +55,9 @@ envtest-assets: ## Print the folder holding kube-apiserver and etcd, building th
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate fmt vet kustomize helm ## Run all tests against a real kube-apiserver and etcd (envtest).
-	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 15m
+test: manifests generate fmt vet kustomize helm ## Run all tests against a real kube-apiserver and etcd (envtest), and VMware's Python SDK.
+	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" \
+		PYTHON_SDK="$$(hack/python-sdk.sh | tail -n 1)" go test ./... -count=1 -timeout 15m
 	cd hack/bench && go test ./... -count=1
 
 BENCH_ARGS ?=
@@ -139,6 +140,10 @@ GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
 KUSTOMIZE_VERSION ?= v5.8.0
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION ?= v3.22.0
+
+.PHONY: python-sdk
+python-sdk: ## Extract VMware's Python SDK (PYTHON_SDK_WHEELS, default ../shared/sdk/python) into bin/python-sdk; apt-get its Debian dependencies if missing.
+	@hack/python-sdk.sh
 
 .PHONY: kubectl
 kubectl: $(LOCALBIN) ## Link bin/kubectl to the kubectl built beside the envtest binaries.

@@ -142,7 +142,7 @@ func appendPlain(dst []byte, t *Type, raw []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendObject(dst, fields), nil
+		return AppendObject(dst, fields), nil
 	case Dynamic:
 		return appendPlainDynamic(dst, raw)
 	}
@@ -253,11 +253,11 @@ func appendPlainDynamicFields(dst []byte, fields map[string]json.RawMessage) ([]
 		}
 		out = append(out, FieldValue{Name: name, Plain: plain})
 	}
-	return appendObject(dst, out), nil
+	return AppendObject(dst, out), nil
 }
 
-// appendObject appends fields as a JSON object.
-func appendObject(dst []byte, fields []FieldValue) []byte {
+// AppendObject appends fields as a plain JSON object.
+func AppendObject(dst []byte, fields []FieldValue) []byte {
 	dst = append(dst, '{')
 	for i, f := range fields {
 		if i > 0 {
