@@ -1,8 +1,6 @@
 package rest
 
 import (
-	"net/http"
-
 	"github.com/contentlib/update-session-operator/internal/vapi/data"
 )
 
@@ -15,7 +13,8 @@ type rpcMethod struct {
 // rpcOperation is an operation of the table (operations, fixedOperations) as the JSON-RPC wire
 // calls it, with the bindings' descriptions of its input and result.
 type rpcOperation struct {
-	op *operation
+	method rpcMethod
+	op     *operation
 	// input is the operation's input structure ("operation-input"); output its result.
 	input, output *data.Type
 	// id is the input field that names the session; empty on the collection.
@@ -67,36 +66,66 @@ func onSession(fields ...data.Field) *data.Type {
 	return data.StructOf("operation-input", append([]data.Field{data.F(sessionIDField, data.IDType)}, fields...)...)
 }
 
-// rpcOperations are the operations the JSON-RPC wire serves, each an entry of the operation
-// table that the REST forms serve too.
-var rpcOperations = map[rpcMethod]*rpcOperation{
-	{svcSession, "create"}: {op: fixedOperations[fixedRoute{http.MethodPost, apiSessionPath, ""}], fixed: true,
-		input: noInput, output: data.SecretType},
-	{svcSession, "get"}: {op: fixedOperations[fixedRoute{http.MethodGet, apiSessionPath, ""}], fixed: true,
-		input: noInput, output: sessionInfoType},
-	{svcSession, "delete"}: {op: fixedOperations[fixedRoute{http.MethodDelete, apiSessionPath, ""}], fixed: true,
-		input: noInput, output: data.VoidType},
-	{svcDownloadSession, "list"}: {op: fixedOperations[fixedRoute{http.MethodGet, apiDownloadSessionPath, ""}],
-		fixed: true, output: data.ListOf(data.IDType),
-		input: data.StructOf("operation-input", data.F("library_item_id", data.OptionalOf(data.IDType)))},
+// rpcOperations are the operations the JSON-RPC wire serves, each an operation of the table that
+// the REST forms serve too, found by its name.
+var rpcOperations = rpcTable(
+	rpcOp(svcSession, "create", opLogin, noInput, data.SecretType),
+	rpcOp(svcSession, "get", "session-get", noInput, sessionInfoType),
+	rpcOp(svcSession, "delete", "logout", noInput, data.VoidType),
+	rpcOp(svcDownloadSession, "list", "download-session-list", byItem, data.ListOf(data.IDType)),
 
-	{svcUpdateSession, "create"}: {op: operations[route{http.MethodPost, false, ""}], output: data.IDType,
-		input: data.StructOf("operation-input",
-			data.F("client_token", data.OptionalOf(data.StringType)), data.F("create_spec", sessionModelType))},
-	{svcUpdateSession, "list"}: {op: operations[route{http.MethodGet, false, ""}], output: data.ListOf(data.IDType),
-		input: data.StructOf("operation-input", data.F("library_item_id", data.OptionalOf(data.IDType)))},
-	{svcUpdateSession, "get"}: {op: operations[route{http.MethodGet, true, ""}], id: sessionIDField,
-		input: onSession(), output: sessionModelType},
-	{svcUpdateSession, "update"}: {op: operations[route{http.MethodPatch, true, ""}], id: sessionIDField,
-		input: onSession(data.F("update_spec", sessionModelType)), output: data.VoidType},
-	{svcUpdateSession, "delete"}: {op: operations[route{http.MethodDelete, true, ""}], id: sessionIDField,
-		input: onSession(), output: data.VoidType},
-	{svcUpdateSession, "complete"}: {op: operations[route{http.MethodPost, true, "complete"}], id: sessionIDField,
-		input: onSession(), output: data.VoidType},
-	{svcUpdateSession, "cancel"}: {op: operations[route{http.MethodPost, true, "cancel"}], id: sessionIDField,
-		input: onSession(), output: data.VoidType},
-	{svcUpdateSession, "fail"}: {op: operations[route{http.MethodPost, true, "fail"}], id: sessionIDField,
-		input: onSession(data.F("client_error_message", data.StringType)), output: data.VoidType},
-	{svcUpdateSession, "keep_alive"}: {op: operations[route{http.MethodPost, true, "keep-alive"}], id: sessionIDField,
-		input: onSession(data.F("client_progress", data.OptionalOf(data.IntegerType))), output: data.VoidType},
+	rpcOp(svcUpdateSession, "create", "create", data.StructOf("operation-input",
+		data.F("client_token", data.OptionalOf(data.StringType)), data.F("create_spec", sessionModelType)), data.IDType),
+	rpcOp(svcUpdateSession, "list", "list", byItem, data.ListOf(data.IDType)),
+	rpcOp(svcUpdateSession, "get", "get", onSession(), sessionModelType),
+	rpcOp(svcUpdateSession, "update", "update", onSession(data.F("update_spec", sessionModelType)), data.VoidType),
+	rpcOp(svcUpdateSession, "delete", "delete", onSession(), data.VoidType),
+	rpcOp(svcUpdateSession, "complete", "complete", onSession(), data.VoidType),
+	rpcOp(svcUpdateSession, "cancel", "cancel", onSession(), data.VoidType),
+	rpcOp(svcUpdateSession, "fail", "fail", onSession(data.F("client_error_message", data.StringType)), data.VoidType),
+	rpcOp(svcUpdateSession, "keep_alive", "keep-alive",
+		onSession(data.F("client_progress", data.OptionalOf(data.IntegerType))), data.VoidType),
+)
+
+// byItem is the input of the lists: an optional library item.
+var byItem = data.StructOf("operation-input", data.F("library_item_id", data.OptionalOf(data.IDType)))
+
+// rpcOp describes the operation of the table named name as the service's operation id. It
+// panics when the table has no such operation, which every test of the package shows.
+func rpcOp(service, operation, name string, input, output *data.Type) *rpcOperation {
+	op, fixed := operationNamed(name)
+	if op == nil {
+		panic("the JSON-RPC wire names an operation the table does not have: " + name)
+	}
+	rop := &rpcOperation{method: rpcMethod{service, operation}, op: op, fixed: fixed, input: input, output: output}
+	for _, f := range input.Fields {
+		if f.Name == sessionIDField {
+			rop.id = sessionIDField
+		}
+	}
+	return rop
+}
+
+// operationNamed finds an operation of the table by name; fixed: among fixedOperations.
+func operationNamed(name string) (op *operation, fixed bool) {
+	for _, op := range operations {
+		if op.name == name {
+			return op, false
+		}
+	}
+	for _, op := range fixedOperations {
+		if op.name == name {
+			return op, true
+		}
+	}
+	return nil, false
+}
+
+// rpcTable indexes ops by service and operation id.
+func rpcTable(ops ...*rpcOperation) map[rpcMethod]*rpcOperation {
+	table := make(map[rpcMethod]*rpcOperation, len(ops))
+	for _, rop := range ops {
+		table[rop.method] = rop
+	}
+	return table
 }

@@ -1,0 +1,212 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/auth"
+)
+
+// TestRPCUnpack: a call's input reaches the handler as the REST forms give it: the session id,
+// the named parameters checked as identifiers, and the body as the handler decodes it.
+func TestRPCUnpack(t *testing.T) {
+	method := func(op string) *rpcOperation { return rpcOperations[rpcMethod{svcUpdateSession, op}] }
+	input := func(fields string) string { return `{"STRUCTURE":{"operation-input":{` + fields + `}}}` }
+	cases := []struct {
+		name       string
+		rop        *rpcOperation
+		input      string
+		wantID     string
+		wantBody   string
+		wantParams map[string]string
+		wantErr    string
+	}{
+		{name: "keep_alive with progress: a flat body", rop: method("keep_alive"),
+			input:  input(`"update_session_id":"s-1","client_progress":{"OPTIONAL":40}`),
+			wantID: "s-1", wantBody: `{"client_progress":40}`},
+		{name: "keep_alive without progress: no body", rop: method("keep_alive"),
+			input:  input(`"update_session_id":"s-1","client_progress":{"OPTIONAL":null}`),
+			wantID: "s-1"},
+		{name: "fail: its message in a flat body", rop: method("fail"),
+			input:  input(`"update_session_id":"s-1","client_error_message":"disk full"`),
+			wantID: "s-1", wantBody: `{"client_error_message":"disk full"}`},
+		{name: "create: the spec is the body, the token a parameter", rop: method("create"),
+			input: input(`"client_token":{"OPTIONAL":"t-1"},"create_spec":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.update_session_model":{"library_item_id":{"OPTIONAL":"i"}}}}`),
+			wantBody: `{"library_item_id":"i"}`, wantParams: map[string]string{"client_token": "t-1"}},
+		{name: "list by item: a parameter", rop: method("list"),
+			input: input(`"library_item_id":{"OPTIONAL":"i"}`), wantParams: map[string]string{"library_item_id": "i"}},
+		{name: "a client token with a bell is refused as on the REST forms", rop: method("create"),
+			input: input(`"client_token":{"OPTIONAL":"a\u0007b"},"create_spec":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.update_session_model":{}}}`),
+			wantErr: "client_token must be printable UTF-8 text"},
+		{name: "progress of the wrong type is refused", rop: method("keep_alive"),
+			input:   input(`"update_session_id":"s-1","client_progress":{"OPTIONAL":"40"}`),
+			wantErr: "client_progress must be an integer"},
+		{name: "a field the operation does not take is refused", rop: method("complete"),
+			input:   input(`"update_session_id":"s-1","force":true`),
+			wantErr: "force must be a field of operation-input"},
+		{name: "no input is refused", rop: method("get"), input: `null`,
+			wantErr: `the value must be {"STRUCTURE": {"operation-input": {...}}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var c call
+			id, err := tc.rop.unpack(&c, json.RawMessage(tc.input))
+			checkRefusal(t, err, tc.wantErr)
+			if tc.wantErr != "" {
+				return
+			}
+			if id != tc.wantID || string(c.body) != tc.wantBody || !cmp.Equal(c.params, tc.wantParams) {
+				t.Errorf("id %q, body %s, params %v; want %q, %s, %v", id, c.body, c.params,
+					tc.wantID, tc.wantBody, tc.wantParams)
+			}
+		})
+	}
+}
+
+// TestRPCOutputsFitTheirTypes: the results the handlers return encode with the bindings'
+// descriptions of the operations' outputs, so that the SDKs can read them.
+func TestRPCOutputsFitTheirTypes(t *testing.T) {
+	now := time.Date(2026, 12, 3, 18, 57, 57, 123456000, time.UTC)
+	failed := &v1alpha1.UpdateSession{
+		Spec: v1alpha1.UpdateSessionSpec{LibraryItemID: "i", LibraryItemContentVersion: "7",
+			WarningBehavior: []v1alpha1.WarningBehavior{{Type: v1alpha1.WarningExpired, Ignored: true}}},
+		Status: v1alpha1.UpdateSessionStatus{ID: "s-1", State: v1alpha1.StateError, ClientProgress: 40,
+			ExpirationTime: &metav1.MicroTime{Time: now}, ErrorMessage: "disk full"},
+	}
+	s := &Server{Clock: clocktesting.NewFakePassiveClock(now)}
+	info, err := sessionInfo(s, t.Context(), call{caller: &auth.Caller{Info: &user.DefaultInfo{Name: "u"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	method := func(service, op string) *rpcOperation { return rpcOperations[rpcMethod{service, op}] }
+	cases := []struct {
+		name   string
+		rop    *rpcOperation
+		result any
+		want   string
+	}{
+		{"get: a model with every field", method(svcUpdateSession, "get"), toModel(failed),
+			`{"STRUCTURE":{"com.vmware.content.library.item.update_session_model":{"id":{"OPTIONAL":"s-1"},` +
+				`"library_item_id":{"OPTIONAL":"i"},"library_item_content_version":{"OPTIONAL":"7"},` +
+				`"error_message":{"OPTIONAL":{"STRUCTURE":{"com.vmware.vapi.std.localizable_message":{"id":` +
+				`"com.vmware.content.library.item.UpdateSession.client_error","default_message":"disk full","args":[],` +
+				`"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}},"client_progress":{"OPTIONAL":40},` +
+				`"state":{"OPTIONAL":"ERROR"},"expiration_time":{"OPTIONAL":"2026-12-03T18:57:57.123Z"},` +
+				`"preview_info":{"OPTIONAL":null},"warning_behavior":{"OPTIONAL":[{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.updatesession.warning_behavior":` +
+				`{"type":"EXPIRED_CERTIFICATE","ignored":true}}}]}}}}`},
+		{"create: the id", method(svcUpdateSession, "create"), "s-1", `"s-1"`},
+		{"list: the ids", method(svcUpdateSession, "list"), []string{"s-1", "s-2"}, `["s-1","s-2"]`},
+		{"keep_alive: void", method(svcUpdateSession, "keep_alive"), nil, `null`},
+		{"session create: a secret", method(svcSession, "create"), "0123", `{"SECRET":"0123"}`},
+		{"session get: its info", method(svcSession, "get"), info,
+			`{"STRUCTURE":{"com.vmware.cis.session.info":{"user":"u","created_time":"2026-12-03T18:57:57.123Z",` +
+				`"last_accessed_time":"2026-12-03T18:57:57.123Z"}}}`},
+		{"download-session list: no ids", method(svcDownloadSession, "list"), []string{}, `[]`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := encodeOutput(tc.rop, tc.result)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(got)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRPCCredentials: the security context's schemes give the credentials the REST forms take
+// from headers; a session id in the header overrides it, as VMware's server lets it.
+func TestRPCCredentials(t *testing.T) {
+	cases := []struct {
+		name    string
+		sc      *securityContext
+		header  []string
+		want    auth.Credential
+		wantErr bool
+	}{
+		{name: "user/password: the password is the token", want: auth.Credential{Token: "tok", Basic: true, User: "u"},
+			sc: &securityContext{SchemeID: schemeUserPassword, UserName: "u", Password: "tok"}},
+		{name: "session id", want: auth.Credential{Token: "0123", Session: true},
+			sc: &securityContext{SchemeID: schemeSessionID, SessionID: "0123"}},
+		{name: "a session id in the header overrides the context", want: auth.Credential{Token: "0456", Session: true},
+			sc:     &securityContext{SchemeID: schemeUserPassword, UserName: "u", Password: "tok"},
+			header: []string{auth.SessionIDHeader, "0456"}},
+		{name: "no context: a bearer token in the header", want: auth.Credential{Token: "tok"},
+			header: []string{"Authorization", "Bearer tok"}},
+		{name: "a SAML token is refused", sc: &securityContext{SchemeID: "com.vmware.vapi.std.security.saml_bearer_token"},
+			wantErr: true},
+		{name: "an empty password is refused", sc: &securityContext{SchemeID: schemeUserPassword, UserName: "u"},
+			wantErr: true},
+		{name: "no context and no header is refused", wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, jsonrpcPath, nil)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				r.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			got, err := rpcCredentials(r, tc.sc)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestReadRPCRequest: requests that are no vAPI call get JSON-RPC's own errors.
+func TestReadRPCRequest(t *testing.T) {
+	const params = `"params":{"serviceId":"s","operationId":"o","input":null,"ctx":{}}`
+	cases := []struct {
+		name     string
+		body     string
+		header   []string
+		wantCode int // 0: read
+	}{
+		{name: "a call of invoke", body: `{"jsonrpc":"2.0","method":"invoke","id":"1",` + params + `}`},
+		{name: "a numeric id", body: `{"jsonrpc":"2.0","method":"invoke","id":1,` + params + `}`},
+		{name: "not JSON", body: `{"jsonrpc":`, wantCode: rpcParseError},
+		{name: "JSON-RPC 1.0", body: `{"method":"invoke","id":"1",` + params + `}`, wantCode: rpcInvalidRequest},
+		{name: "an object as id", body: `{"jsonrpc":"2.0","method":"invoke","id":{},` + params + `}`,
+			wantCode: rpcInvalidRequest},
+		{name: "params of the wrong type", body: `{"jsonrpc":"2.0","method":"invoke","id":"1","params":[]}`,
+			wantCode: rpcInvalidRequest},
+		{name: "another method", body: `{"jsonrpc":"2.0","method":"list","id":"1",` + params + `}`,
+			wantCode: rpcMethodNotFound},
+		{name: "no params", body: `{"jsonrpc":"2.0","method":"invoke","id":"1"}`, wantCode: rpcInvalidParams},
+		{name: "headers that name another operation", body: `{"jsonrpc":"2.0","method":"invoke","id":"1",` + params + `}`,
+			header: []string{"vapi-service", "s", "vapi-operation", "other"}, wantCode: rpcInvalidOperation},
+		{name: "headers that name the same operation", body: `{"jsonrpc":"2.0","method":"invoke","id":"1",` + params + `}`,
+			header: []string{"vapi-service", "s", "vapi-operation", "o"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, jsonrpcPath, strings.NewReader(tc.body))
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				r.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			_, rerr := readRPCRequest(httptest.NewRecorder(), r)
+			code := 0
+			if rerr != nil {
+				code = rerr.code
+			}
+			if code != tc.wantCode {
+				t.Errorf("code %d (%+v), want %d", code, rerr, tc.wantCode)
+			}
+		})
+	}
+}
