@@ -45,28 +45,66 @@ const (
 	msgInvalidMethod    = "vapi.method.input.invalid.method"
 )
 
-// rpcRequest is a JSON-RPC 2.0 request of method invoke. Its appCtx is not read: nothing in it
-// changes what a call does.
+// rpcRequest is a JSON-RPC 2.0 request of method invoke.
 type rpcRequest struct {
-	JSONRPC string          `json:"jsonrpc"`
-	Method  string          `json:"method"`
-	ID      json.RawMessage `json:"id"`
-	Params  *struct {
-		ServiceID   string          `json:"serviceId"`
-		OperationID string          `json:"operationId"`
-		Input       json.RawMessage `json:"input"`
-		Ctx         struct {
-			SecurityCtx *securityContext `json:"securityCtx"`
-		} `json:"ctx"`
-	} `json:"params"`
+	JSONRPC, Method string
+	// ID is the request's id, undecoded: the answer repeats it.
+	ID     []byte
+	Params *rpcParams
+}
+
+// rpcParams are the params of invoke. The ctx's appCtx is not read: nothing in it changes what
+// a call does.
+type rpcParams struct {
+	ServiceID, OperationID string
+	Input                  []byte
+	SecurityCtx            *securityContext
 }
 
 // securityContext is a call's credentials in one of the schemes this server takes.
 type securityContext struct {
-	SchemeID  string `json:"schemeId"`
-	UserName  string `json:"userName"`
-	Password  string `json:"password"`
-	SessionID string `json:"sessionId"`
+	SchemeID, UserName, Password, SessionID string
+}
+
+// parseRPCRequest reads the members of a request that this server uses, with data's scanner
+// rather than encoding/json's reflection: a keep-alive is the hot path, and its request is
+// mostly envelope. A member of the wrong type reads as absent.
+func parseRPCRequest(body []byte) (*rpcRequest, *rpcError) {
+	if !json.Valid(body) {
+		return nil, &rpcError{code: rpcParseError, detail: "the body is not JSON"}
+	}
+	top, ok := data.Members(body)
+	if !ok {
+		return nil, &rpcError{code: rpcInvalidRequest, detail: "the request must be an object"}
+	}
+	req := &rpcRequest{
+		JSONRPC: data.Unquote(data.Lookup(top, "jsonrpc")),
+		Method:  data.Unquote(data.Lookup(top, "method")),
+		ID:      data.Lookup(top, "id"),
+	}
+	raw := data.Lookup(top, "params")
+	if raw == nil {
+		return req, nil
+	}
+	params, ok := data.Members(raw)
+	if !ok {
+		return nil, &rpcError{code: rpcInvalidRequest, detail: "params must be an object"}
+	}
+	req.Params = &rpcParams{
+		ServiceID:   data.Unquote(data.Lookup(params, "serviceId")),
+		OperationID: data.Unquote(data.Lookup(params, "operationId")),
+		Input:       data.Lookup(params, "input"),
+	}
+	ctx, _ := data.Members(data.Lookup(params, "ctx"))
+	if sc, ok := data.Members(data.Lookup(ctx, "securityCtx")); ok {
+		req.Params.SecurityCtx = &securityContext{
+			SchemeID:  data.Unquote(data.Lookup(sc, "schemeId")),
+			UserName:  data.Unquote(data.Lookup(sc, "userName")),
+			Password:  data.Unquote(data.Lookup(sc, "password")),
+			SessionID: data.Unquote(data.Lookup(sc, "sessionId")),
+		}
+	}
+	return req, nil
 }
 
 // rpcError is the error of a request that is no vAPI call: JSON-RPC's own error object.
@@ -123,12 +161,9 @@ func readRPCRequest(w http.ResponseWriter, r *http.Request) (*rpcRequest, *rpcEr
 	if err != nil {
 		return nil, &rpcError{code: rpcInvalidRequest, detail: err.Error()}
 	}
-	var req rpcRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		if !json.Valid(body) {
-			return nil, &rpcError{code: rpcParseError, detail: "the body is not JSON"}
-		}
-		return nil, &rpcError{code: rpcInvalidRequest, detail: describeJSONError(err)}
+	req, rerr := parseRPCRequest(body)
+	if rerr != nil {
+		return nil, rerr
 	}
 	switch {
 	case req.JSONRPC != "2.0":
@@ -136,21 +171,21 @@ func readRPCRequest(w http.ResponseWriter, r *http.Request) (*rpcRequest, *rpcEr
 	case !validID(req.ID):
 		return nil, &rpcError{code: rpcInvalidRequest, detail: "id must be a string, a number or null"}
 	case req.Method != "invoke":
-		return &req, &rpcError{code: rpcMethodNotFound, detail: "the one method is invoke"}
+		return req, &rpcError{code: rpcMethodNotFound, detail: "the one method is invoke"}
 	case req.Params == nil:
-		return &req, &rpcError{code: rpcInvalidParams, detail: "params must hold serviceId, operationId, input and ctx"}
+		return req, &rpcError{code: rpcInvalidParams, detail: "params must hold serviceId, operationId, input and ctx"}
 	}
 	// The runtime sends the ids in headers too; a call whose headers and body disagree is refused
 	// as the runtime's server refuses it.
 	if svc := r.Header.Get("Vapi-Service"); svc != "" &&
 		(svc != req.Params.ServiceID || r.Header.Get("Vapi-Operation") != req.Params.OperationID) {
-		return &req, &rpcError{code: rpcInvalidOperation, message: "Mismatching operation identifier in HTTP header and payload."}
+		return req, &rpcError{code: rpcInvalidOperation, message: "Mismatching operation identifier in HTTP header and payload."}
 	}
-	return &req, nil
+	return req, nil
 }
 
 // validID: a request's id is a string, a number, or absent or null.
-func validID(id json.RawMessage) bool {
+func validID(id []byte) bool {
 	id = bytes.TrimSpace(id)
 	return len(id) == 0 || id[0] == '"' || id[0] == '-' || (id[0] >= '0' && id[0] <= '9') || string(id) == "null"
 }
@@ -159,7 +194,7 @@ func validID(id json.RawMessage) bool {
 // serviceId and operationId name, its input decoded by the bindings' description into what the
 // REST forms give the handler, the caller's access, then the handler.
 func (s *Server) invoke(ctx context.Context, r *http.Request, req *rpcRequest) (*rpcOperation, any, error) {
-	cred, err := rpcCredentials(r, req.Params.Ctx.SecurityCtx)
+	cred, err := rpcCredentials(r, req.Params.SecurityCtx)
 	if err != nil {
 		return nil, nil, unauthenticated(err)
 	}
@@ -238,7 +273,7 @@ func namespaceParam(r *http.Request) string {
 // unpack decodes a call's input into what the REST forms give a handler: the session id it
 // names, the operation's named parameters (client_token), and its body: the member op.bodyKey
 // (create_spec), or the other fields as one flat object ({"client_progress": 40}).
-func (o *rpcOperation) unpack(c *call, input json.RawMessage) (id string, err error) {
+func (o *rpcOperation) unpack(c *call, input []byte) (id string, err error) {
 	fields, err := data.DecodeFields(o.input, input)
 	if err != nil {
 		return "", vapi.Errorf(vapi.InvalidArgument, msgInvalidInput, "Invalid input: %v.", err)
@@ -290,7 +325,7 @@ func encodeOutput(rop *rpcOperation, result any) ([]byte, error) {
 
 // writeRPCError answers a vAPI error as the call's result, named in the vapi-error header as the
 // runtime's server names it.
-func (s *Server) writeRPCError(w http.ResponseWriter, id json.RawMessage, verr *vapi.Error) {
+func (s *Server) writeRPCError(w http.ResponseWriter, id []byte, verr *vapi.Error) {
 	value, err := data.EncodeError(verr)
 	if err != nil { // a standard error always fits its description; should it not, say so
 		s.Log.Error(err, "Encoding a vAPI error", "type", verr.Type)
@@ -304,7 +339,7 @@ func (s *Server) writeRPCError(w http.ResponseWriter, id json.RawMessage, verr *
 }
 
 // writeRPCResult answers {"jsonrpc":"2.0","id":id,"result":{key: value}}.
-func writeRPCResult(w http.ResponseWriter, id json.RawMessage, key string, value []byte) {
+func writeRPCResult(w http.ResponseWriter, id []byte, key string, value []byte) {
 	buf := make([]byte, 0, 64+len(id)+len(value))
 	buf = appendRPCHead(buf, id)
 	buf = append(append(append(append(buf, `"result":{"`...), key...), `":`...), value...)
@@ -318,7 +353,7 @@ func (s *Server) refuseRPC(w http.ResponseWriter, r *http.Request, req *rpcReque
 	if log := s.Log.V(1); log.Enabled() {
 		log.Info("REST call refused", "method", r.Method, "path", r.URL.Path, "jsonrpcCode", e.code, "error", e.detail)
 	}
-	var id json.RawMessage
+	var id []byte
 	if req != nil && e.code != rpcParseError && e.code != rpcInvalidRequest {
 		id = req.ID
 	}
@@ -346,10 +381,10 @@ var rpcMessages = map[int]string{
 }
 
 // appendRPCHead appends the start of a response, up to its result or error.
-func appendRPCHead(buf []byte, id json.RawMessage) []byte {
+func appendRPCHead(buf []byte, id []byte) []byte {
 	buf = append(buf, `{"jsonrpc":"2.0","id":`...)
 	if id = bytes.TrimSpace(id); len(id) == 0 {
-		id = json.RawMessage("null")
+		id = []byte("null")
 	}
 	return append(append(buf, id...), ',')
 }

@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -62,7 +61,7 @@ func TestRPCUnpack(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var c call
-			id, err := tc.rop.unpack(&c, json.RawMessage(tc.input))
+			id, err := tc.rop.unpack(&c, []byte(tc.input))
 			checkRefusal(t, err, tc.wantErr)
 			if tc.wantErr != "" {
 				return

@@ -66,19 +66,19 @@ func Decode(t *Type, typed []byte) ([]byte, error) {
 // which a client with newer bindings sends for a field it leaves out. typed must be valid JSON,
 // as a json.RawMessage that encoding/json filled is.
 func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
-	fields, err := structMembers(t, typed)
+	members, err := structMembers(t, typed)
 	if err != nil {
 		return nil, err
 	}
-	var out []FieldValue
-	for name, raw := range fields {
-		if t.field(name) == nil && !isUnsetOptional(raw) {
-			return nil, within(&MismatchError{Want: "a field of " + t.Name}, name)
+	for _, m := range members {
+		if !t.hasField(m) && !isUnsetOptional(m.Value) {
+			return nil, within(&MismatchError{Want: "a field of " + t.Name}, m.Key())
 		}
 	}
+	out := make([]FieldValue, 0, len(t.Fields))
 	for _, f := range t.Fields {
-		raw, ok := fields[f.Name]
-		if !ok || (f.Type.Kind == Optional && isUnsetOptional(raw)) {
+		raw := Lookup(members, f.Name)
+		if raw == nil || (f.Type.Kind == Optional && isUnsetOptional(raw)) {
 			if f.Type.Kind != Optional {
 				return nil, within(&MismatchError{Want: "set: the field is required"}, f.Name)
 			}
@@ -94,7 +94,7 @@ func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
 }
 
 // structMembers returns the fields of typed, a structure or error of type t, undecoded.
-func structMembers(t *Type, typed []byte) (map[string]json.RawMessage, error) {
+func structMembers(t *Type, typed []byte) ([]Member, error) {
 	inner, ok := unwrap(typed, t.marker())
 	if !ok {
 		return nil, mismatch(t)
@@ -103,11 +103,11 @@ func structMembers(t *Type, typed []byte) (map[string]json.RawMessage, error) {
 	if !ok || name != t.Name {
 		return nil, mismatch(t)
 	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil || fields == nil {
+	members, ok := Members(body)
+	if !ok {
 		return nil, mismatch(t)
 	}
-	return fields, nil
+	return members, nil
 }
 
 // appendPlain appends the plain JSON of raw, a typed value of t, to dst.
@@ -153,8 +153,8 @@ func appendPlain(dst []byte, t *Type, raw []byte) ([]byte, error) {
 }
 
 func appendPlainList(dst []byte, t *Type, raw []byte) ([]byte, error) {
-	var items []json.RawMessage
-	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+	items, ok := elements(raw)
+	if !ok {
 		return nil, mismatch(t)
 	}
 	dst = append(dst, '[')
@@ -175,8 +175,8 @@ func entryType(elem *Type) *Type { return StructOf(mapEntry, F("key", StringType
 
 // appendPlainMap appends a map, a list of map-entry structures, as an object.
 func appendPlainMap(dst []byte, t *Type, raw []byte) ([]byte, error) {
-	var items []json.RawMessage
-	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+	items, ok := elements(raw)
+	if !ok {
 		return nil, mismatch(t)
 	}
 	entry := entryType(t.Elem)
@@ -199,7 +199,7 @@ func appendPlainEntry(dst []byte, entry *Type, raw []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, value := fields["key"], fields["value"]
+	key, value := Lookup(fields, "key"), Lookup(fields, "value")
 	if len(fields) != 2 || !isString(key) || value == nil {
 		return nil, mismatch(entry)
 	}
@@ -235,8 +235,11 @@ func appendPlainDynamic(dst []byte, raw []byte) ([]byte, error) {
 		return append(dst, bytes.TrimSpace(inner)...), nil
 	case markStructure, markError:
 		_, body, ok := single(inner)
-		var fields map[string]json.RawMessage
-		if !ok || json.Unmarshal(body, &fields) != nil || fields == nil {
+		if !ok {
+			return nil, mismatch(DynamicType)
+		}
+		fields, ok := Members(body)
+		if !ok {
 			return nil, mismatch(DynamicType)
 		}
 		return appendPlainDynamicFields(dst, fields)
@@ -244,14 +247,14 @@ func appendPlainDynamic(dst []byte, raw []byte) ([]byte, error) {
 	return nil, mismatch(DynamicType)
 }
 
-func appendPlainDynamicFields(dst []byte, fields map[string]json.RawMessage) ([]byte, error) {
+func appendPlainDynamicFields(dst []byte, fields []Member) ([]byte, error) {
 	out := make([]FieldValue, 0, len(fields))
-	for _, name := range sortedKeys(fields) {
-		plain, err := appendPlainDynamic(nil, bytes.TrimSpace(fields[name]))
+	for _, f := range fields {
+		plain, err := appendPlainDynamic(nil, f.Value)
 		if err != nil {
-			return nil, within(err, name)
+			return nil, within(err, f.Key())
 		}
-		out = append(out, FieldValue{Name: name, Plain: plain})
+		out = append(out, FieldValue{Name: f.Key(), Plain: plain})
 	}
 	return AppendObject(dst, out), nil
 }
@@ -295,28 +298,48 @@ func isPrimitive(t *Type, raw []byte) bool {
 }
 
 // unwrap returns the value of raw, an object whose one member is mark.
-func unwrap(raw []byte, mark string) (json.RawMessage, bool) {
-	key, value, ok := single(raw)
-	if !ok || key != mark {
+func unwrap(raw []byte, mark string) ([]byte, bool) {
+	key, value, ok := singleRaw(raw)
+	if !ok || !keyIs(key, mark) {
 		return nil, false
 	}
 	return value, true
 }
 
+// keyIs reports whether quoted, a valid JSON string, spells s: without a copy unless it has
+// escapes.
+func keyIs(quoted []byte, s string) bool {
+	if bytes.IndexByte(quoted, '\\') >= 0 {
+		return unquote(quoted) == s
+	}
+	return string(quoted[1:len(quoted)-1]) == s
+}
+
 // single returns the one member of raw, an object with exactly one.
-func single(raw []byte) (string, json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
+func single(raw []byte) (string, []byte, bool) {
+	key, value, ok := singleRaw(raw)
+	if !ok {
 		return "", nil, false
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil || len(m) != 1 {
-		return "", nil, false
+	return unquote(key), value, true
+}
+
+// singleRaw returns the one member of raw, an object with exactly one: its key still quoted.
+func singleRaw(raw []byte) (key, value []byte, ok bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, nil, false
 	}
-	for k, v := range m {
-		return k, bytes.TrimSpace(v), true
+	if i = skipSpace(raw, i+1); i >= len(raw) || raw[i] != '"' {
+		return nil, nil, false
 	}
-	return "", nil, false
+	end := skipString(raw, i)
+	start := skipSpace(raw, skipSpace(raw, end)+1) // past ':'
+	stop := skipValue(raw, start)
+	if j := skipSpace(raw, stop); j >= len(raw) || raw[j] != '}' {
+		return nil, nil, false
+	}
+	return raw[i:end], raw[start:stop], true
 }
 
 func isNull(raw []byte) bool { return string(bytes.TrimSpace(raw)) == "null" }

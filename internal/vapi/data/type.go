@@ -99,6 +99,16 @@ func (t *Type) field(name string) *Field {
 	return nil
 }
 
+// hasField reports whether t has a field of m's key.
+func (t *Type) hasField(m Member) bool {
+	for i := range t.Fields {
+		if m.Is(t.Fields[i].Name) {
+			return true
+		}
+	}
+	return false
+}
+
 // The markers of typed values, as the runtime's vapi_to_json_map names them.
 const (
 	markStructure = "STRUCTURE"
