@@ -70,10 +70,13 @@ type securityContext struct {
 // rather than encoding/json's reflection: a keep-alive is the hot path, and its request is
 // mostly envelope. A member of the wrong type reads as absent.
 func parseRPCRequest(body []byte) (*rpcRequest, *rpcError) {
-	if !json.Valid(body) {
+	if !data.Valid(body) {
 		return nil, &rpcError{code: rpcParseError, detail: "the body is not JSON"}
 	}
-	top, ok := data.Members(body)
+	// Each level's members live in an array of this frame: reading the envelope allocates
+	// nothing but its strings.
+	var topBuf, paramsBuf, ctxBuf, scBuf [8]data.Member
+	top, ok := data.AppendMembers(topBuf[:0], body)
 	if !ok {
 		return nil, &rpcError{code: rpcInvalidRequest, detail: "the request must be an object"}
 	}
@@ -86,7 +89,7 @@ func parseRPCRequest(body []byte) (*rpcRequest, *rpcError) {
 	if raw == nil {
 		return req, nil
 	}
-	params, ok := data.Members(raw)
+	params, ok := data.AppendMembers(paramsBuf[:0], raw)
 	if !ok {
 		return nil, &rpcError{code: rpcInvalidRequest, detail: "params must be an object"}
 	}
@@ -95,8 +98,8 @@ func parseRPCRequest(body []byte) (*rpcRequest, *rpcError) {
 		OperationID: data.Unquote(data.Lookup(params, "operationId")),
 		Input:       data.Lookup(params, "input"),
 	}
-	ctx, _ := data.Members(data.Lookup(params, "ctx"))
-	if sc, ok := data.Members(data.Lookup(ctx, "securityCtx")); ok {
+	ctx, _ := data.AppendMembers(ctxBuf[:0], data.Lookup(params, "ctx"))
+	if sc, ok := data.AppendMembers(scBuf[:0], data.Lookup(ctx, "securityCtx")); ok {
 		req.Params.SecurityCtx = &securityContext{
 			SchemeID:  data.Unquote(data.Lookup(sc, "schemeId")),
 			UserName:  data.Unquote(data.Lookup(sc, "userName")),
@@ -282,21 +285,16 @@ func (o *rpcOperation) unpack(c *call, input []byte) (id string, err error) {
 	for _, f := range fields {
 		switch {
 		case f.Name == o.id:
-			err = json.Unmarshal(f.Plain, &id)
+			id = data.Unquote(f.Plain) // an ID: DecodeFields checked that it is a string
 		case f.Name == o.op.bodyKey:
 			c.body = f.Plain
 		case slices.Contains(o.op.params, f.Name):
-			var v string
-			err = json.Unmarshal(f.Plain, &v)
 			if c.params == nil {
 				c.params = map[string]string{}
 			}
-			c.params[f.Name] = v
+			c.params[f.Name] = data.Unquote(f.Plain) // a string or an ID, as the input describes it
 		default:
 			flat = append(flat, f)
-		}
-		if err != nil {
-			return "", invalidArgument("%s must be a string", f.Name)
 		}
 	}
 	if len(flat) > 0 {

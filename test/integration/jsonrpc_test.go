@@ -14,6 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
 // pythonSDK returns the folder of VMware's Python SDK that hack/python-sdk.sh extracts: make test
@@ -135,13 +138,53 @@ func TestPythonSDK(t *testing.T) {
 	}
 }
 
+// TestPythonSDKVsphereClient: the SDK's own entry point, create_vsphere_client, as the README
+// shows it: HTTPS, the token as the password, the content stubs of the client it returns.
+func TestPythonSDKVsphereClient(t *testing.T) {
+	sdk := pythonSDK(t)
+	ns := env.Namespace(t)
+	dir := t.TempDir()
+	writeCert(t, dir, "127.0.0.1")
+	op := env.StartOperator(t, ns, operator.Options{
+		Policy:      session.Policy{DefaultTimeout: time.Hour, TerminalRetention: time.Hour},
+		RESTCertDir: dir,
+	})
+	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	var seen struct {
+		ID        string   `json:"id"`
+		KeptAlive sdkModel `json:"kept_alive"`
+		Completed sdkModel `json:"completed"`
+	}
+	runPython(t, sdk, &seen, "--vsphere-client", strings.TrimPrefix(op.RESTURL, "https://"), token)
+	model := sdkModel{ID: seen.ID, LibraryItemID: "ova-item-1", State: "ACTIVE", ClientProgress: 50,
+		HasExpirationTime: true, WarningBehavior: [][]any{}}
+	if diff := cmp.Diff(model, seen.KeptAlive); diff != "" {
+		t.Errorf("the session kept alive (-want +got):\n%s", diff)
+	}
+	model.State = "DONE"
+	if diff := cmp.Diff(model, seen.Completed); diff != "" {
+		t.Errorf("the session completed (-want +got):\n%s", diff)
+	}
+	if us := byID(t, ns, seen.ID); us.Status.State != v1alpha1.StateDone || us.Status.ClientProgress != 50 {
+		t.Errorf("the session is %s at %d%%, want DONE at 50%%", us.Status.State, us.Status.ClientProgress)
+	}
+}
+
 // runSDK runs testdata/vapi_sdk.py against srv as the caller of token and returns what it saw.
 func runSDK(t *testing.T, sdk, srv, token string) sdkSeen {
+	t.Helper()
+	var seen sdkSeen
+	runPython(t, sdk, &seen, srv, token)
+	return seen
+}
+
+// runPython runs testdata/vapi_sdk.py with args and decodes what it printed into seen.
+func runPython(t *testing.T, sdk string, seen any, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// Debian's Python: the SDK's dependencies are Debian's packages (see hack/python-sdk.sh).
-	cmd := exec.CommandContext(ctx, "/usr/bin/python3", filepath.Join("testdata", "vapi_sdk.py"), srv, token)
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{filepath.Join("testdata", "vapi_sdk.py")}, args...)...)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+sdk, "PYTHONDONTWRITEBYTECODE=1")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -149,13 +192,11 @@ func runSDK(t *testing.T, sdk, srv, token string) sdkSeen {
 		t.Fatalf("vapi_sdk.py: %v\n%s", err, errOut.String())
 	}
 	t.Logf("vapi_sdk.py saw:\n%s", out.String())
-	var seen sdkSeen
 	dec := json.NewDecoder(&out)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&seen); err != nil {
+	if err := dec.Decode(seen); err != nil {
 		t.Fatalf("vapi_sdk.py printed no result: %v\n%s", err, out.String())
 	}
-	return seen
 }
 
 // rpcCall is a JSON-RPC call of the update-session service as the Python SDK sends it, with

@@ -55,7 +55,7 @@ type FieldValue struct {
 // an object without its unset optional fields, an unset optional null, a secret a string. A
 // value that does not match t is a *MismatchError.
 func Decode(t *Type, typed []byte) ([]byte, error) {
-	if !json.Valid(typed) {
+	if !Valid(typed) {
 		return nil, errors.New("the value is not JSON")
 	}
 	return appendPlain(nil, t, typed)
@@ -66,7 +66,8 @@ func Decode(t *Type, typed []byte) ([]byte, error) {
 // which a client with newer bindings sends for a field it leaves out. typed must be valid JSON,
 // as a json.RawMessage that encoding/json filled is.
 func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
-	members, err := structMembers(t, typed)
+	var buf [16]Member
+	members, err := structMembers(buf[:0], t, typed)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
 			}
 			continue
 		}
-		plain, err := appendPlain(nil, f.Type, raw)
+		plain, err := plainOf(f.Type, raw)
 		if err != nil {
 			return nil, within(err, f.Name)
 		}
@@ -93,8 +94,28 @@ func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
 	return out, nil
 }
 
-// structMembers returns the fields of typed, a structure or error of type t, undecoded.
-func structMembers(t *Type, typed []byte) ([]Member, error) {
+// plainOf returns the plain JSON of raw, a typed value of t: raw itself, or the part of it
+// inside its marker, where the two are spelled alike (a string, a secret, a set optional
+// integer), so that most fields cost no copy.
+func plainOf(t *Type, raw []byte) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	switch t.Kind {
+	case Optional:
+		if inner, ok := unwrap(raw, markOptional); ok && !isNull(inner) {
+			if elem, err := plainOf(t.Elem, inner); err == nil {
+				return elem, nil
+			}
+		}
+	case Void, Boolean, Integer, Double, String, ID, Enum, DateTime:
+		if isPrimitive(t, raw) {
+			return raw, nil
+		}
+	}
+	return appendPlain(nil, t, raw)
+}
+
+// structMembers appends the fields of typed, a structure or error of type t, undecoded, to dst.
+func structMembers(dst []Member, t *Type, typed []byte) ([]Member, error) {
 	inner, ok := unwrap(typed, t.marker())
 	if !ok {
 		return nil, mismatch(t)
@@ -103,7 +124,7 @@ func structMembers(t *Type, typed []byte) ([]Member, error) {
 	if !ok || name != t.Name {
 		return nil, mismatch(t)
 	}
-	members, ok := Members(body)
+	members, ok := AppendMembers(dst, body)
 	if !ok {
 		return nil, mismatch(t)
 	}
@@ -195,7 +216,7 @@ func appendPlainMap(dst []byte, t *Type, raw []byte) ([]byte, error) {
 
 // appendPlainEntry appends a map entry as the member "key": value.
 func appendPlainEntry(dst []byte, entry *Type, raw []byte) ([]byte, error) {
-	fields, err := structMembers(entry, raw)
+	fields, err := structMembers(nil, entry, raw)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ const dynamicName = "vmware.vapi.dynamic_struct"
 // {"OPTIONAL":null}, a date-time to the millisecond, a double as the runtime spells it. A value
 // that does not match t, or an object with a field t does not know, is a *MismatchError.
 func Encode(t *Type, plain []byte) ([]byte, error) {
-	if !json.Valid(plain) {
+	if !Valid(plain) {
 		return nil, errors.New("the value is not JSON")
 	}
 	return appendTyped(nil, t, plain)

@@ -26,13 +26,17 @@ func (m Member) Is(key string) bool { return keyIs(m.quoted, key) }
 
 // Members returns the members of raw, valid JSON, in order; ok is false when raw is not an
 // object. A key that repeats is kept each time: Lookup finds the last, as encoding/json would.
-func Members(raw []byte) (members []Member, ok bool) {
+func Members(raw []byte) (members []Member, ok bool) { return AppendMembers(nil, raw) }
+
+// AppendMembers is Members appending to dst: a caller that reads an object and lets it go
+// passes an array of its own, and the members cost no allocation.
+func AppendMembers(dst []Member, raw []byte) (members []Member, ok bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
-		return nil, false
+		return dst, false
 	}
 	i = skipSpace(raw, i+1)
-	members = make([]Member, 0, 8)
+	members = dst
 	for i < len(raw) && raw[i] == '"' {
 		end := skipString(raw, i)
 		key := raw[i:end]

@@ -2,7 +2,9 @@
 the SDK would: UpdateSession stubs over the vAPI JSON-RPC wire at POST /api, logged in with a
 Kubernetes token as the password. Prints what it saw as one JSON object; the Go test judges it.
 
-Usage: vapi_sdk.py URL TOKEN (PYTHONPATH holds the extracted wheels).
+Usage: vapi_sdk.py URL TOKEN (PYTHONPATH holds the extracted wheels), or
+vapi_sdk.py --vsphere-client HOST:PORT TOKEN: the SDK's own entry point, create_vsphere_client,
+over HTTPS with a self-signed certificate.
 """
 
 import json
@@ -104,5 +106,25 @@ def main(url, token):
     json.dump(seen, sys.stdout, indent=1, sort_keys=True)
 
 
+def vsphere_client(server, token):
+    """What the README shows: create_vsphere_client with the token as the password."""
+    from vmware.vapi.vsphere.client import create_vsphere_client
+    http = requests.Session()
+    http.verify = False  # the test's self-signed certificate
+    client = create_vsphere_client(server=server, username='uploader', password=token, session=http)
+    sessions = client.content.library.item.UpdateSession
+    sid = sessions.create(create_spec=UpdateSessionModel(library_item_id='ova-item-1'), client_token='retry-1')
+    sessions.keep_alive(sid, client_progress=50)
+    seen = {'id': sid, 'kept_alive': model(sessions.get(sid))}
+    sessions.complete(sid)
+    seen['completed'] = model(sessions.get(sid))
+    json.dump(seen, sys.stdout, indent=1, sort_keys=True)
+
+
 if __name__ == '__main__':
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == '--vsphere-client':
+        import urllib3
+        urllib3.disable_warnings()
+        vsphere_client(sys.argv[2], sys.argv[3])
+    else:
+        main(sys.argv[1], sys.argv[2])
