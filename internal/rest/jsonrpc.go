@@ -45,71 +45,6 @@ const (
 	msgInvalidMethod    = "vapi.method.input.invalid.method"
 )
 
-// rpcRequest is a JSON-RPC 2.0 request of method invoke.
-type rpcRequest struct {
-	JSONRPC, Method string
-	// ID is the request's id, undecoded: the answer repeats it.
-	ID     []byte
-	Params *rpcParams
-}
-
-// rpcParams are the params of invoke. The ctx's appCtx is not read: nothing in it changes what
-// a call does.
-type rpcParams struct {
-	ServiceID, OperationID string
-	Input                  []byte
-	SecurityCtx            *securityContext
-}
-
-// securityContext is a call's credentials in one of the schemes this server takes.
-type securityContext struct {
-	SchemeID, UserName, Password, SessionID string
-}
-
-// parseRPCRequest reads the members of a request that this server uses, with data's scanner
-// rather than encoding/json's reflection: a keep-alive is the hot path, and its request is
-// mostly envelope. A member of the wrong type reads as absent.
-func parseRPCRequest(body []byte) (*rpcRequest, *rpcError) {
-	if !data.Valid(body) {
-		return nil, &rpcError{code: rpcParseError, detail: "the body is not JSON"}
-	}
-	// Each level's members live in an array of this frame: reading the envelope allocates
-	// nothing but its strings.
-	var topBuf, paramsBuf, ctxBuf, scBuf [8]data.Member
-	top, ok := data.AppendMembers(topBuf[:0], body)
-	if !ok {
-		return nil, &rpcError{code: rpcInvalidRequest, detail: "the request must be an object"}
-	}
-	req := &rpcRequest{
-		JSONRPC: data.Unquote(data.Lookup(top, "jsonrpc")),
-		Method:  data.Unquote(data.Lookup(top, "method")),
-		ID:      data.Lookup(top, "id"),
-	}
-	raw := data.Lookup(top, "params")
-	if raw == nil {
-		return req, nil
-	}
-	params, ok := data.AppendMembers(paramsBuf[:0], raw)
-	if !ok {
-		return nil, &rpcError{code: rpcInvalidRequest, detail: "params must be an object"}
-	}
-	req.Params = &rpcParams{
-		ServiceID:   data.Unquote(data.Lookup(params, "serviceId")),
-		OperationID: data.Unquote(data.Lookup(params, "operationId")),
-		Input:       data.Lookup(params, "input"),
-	}
-	ctx, _ := data.AppendMembers(ctxBuf[:0], data.Lookup(params, "ctx"))
-	if sc, ok := data.AppendMembers(scBuf[:0], data.Lookup(ctx, "securityCtx")); ok {
-		req.Params.SecurityCtx = &securityContext{
-			SchemeID:  data.Unquote(data.Lookup(sc, "schemeId")),
-			UserName:  data.Unquote(data.Lookup(sc, "userName")),
-			Password:  data.Unquote(data.Lookup(sc, "password")),
-			SessionID: data.Unquote(data.Lookup(sc, "sessionId")),
-		}
-	}
-	return req, nil
-}
-
 // rpcError is the error of a request that is no vAPI call: JSON-RPC's own error object.
 type rpcError struct {
 	code    int
@@ -126,12 +61,13 @@ func (s *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ctx, cancel := newCallContext(r, requestTimeout)
 	defer cancel()
-	req, rerr := readRPCRequest(w, r)
-	if rerr != nil {
-		s.refuseRPC(w, r, req, rerr)
+	var req rpcRequest
+	defer req.release()
+	if rerr := readRPCRequest(w, r, &req); rerr != nil {
+		s.refuseRPC(w, r, &req, rerr)
 		return
 	}
-	rop, result, err := s.invoke(ctx, r, req)
+	rop, result, err := s.invoke(ctx, r, &req.params)
 	var output []byte
 	if err == nil {
 		output, err = encodeOutput(rop, result)
@@ -140,13 +76,13 @@ func (s *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request) {
 		if log := s.Log.V(1); log.Enabled() {
 			log.Info("REST call", "operation", rop.op.name, "form", "jsonrpc", "path", r.URL.Path)
 		}
-		writeRPCResult(w, req.ID, "output", output)
+		writeRPCResult(w, req.id, "output", output)
 		rop.op.ok.Observe(time.Since(start))
 		return
 	}
 	verr := asVAPI(err)
 	s.logRefusal(r, verr)
-	s.writeRPCError(w, req.ID, verr)
+	s.writeRPCError(w, req.id, verr)
 	name := noOperation
 	if rop != nil {
 		name = rop.op.name
@@ -154,50 +90,11 @@ func (s *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request) {
 	metrics.RESTCallOf(name, string(verr.Type)).Observe(time.Since(start))
 }
 
-// readRPCRequest reads a JSON-RPC request, refusing one that is too large, not JSON, or not a
-// call of invoke with params.
-func readRPCRequest(w http.ResponseWriter, r *http.Request) (*rpcRequest, *rpcError) {
-	if err := checkHeaderSize(r); err != nil {
-		return nil, &rpcError{code: rpcInvalidRequest, detail: err.Error()}
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return nil, &rpcError{code: rpcInvalidRequest, detail: err.Error()}
-	}
-	req, rerr := parseRPCRequest(body)
-	if rerr != nil {
-		return nil, rerr
-	}
-	switch {
-	case req.JSONRPC != "2.0":
-		return nil, &rpcError{code: rpcInvalidRequest, detail: `jsonrpc must be "2.0"`}
-	case !validID(req.ID):
-		return nil, &rpcError{code: rpcInvalidRequest, detail: "id must be a string, a number or null"}
-	case req.Method != "invoke":
-		return req, &rpcError{code: rpcMethodNotFound, detail: "the one method is invoke"}
-	case req.Params == nil:
-		return req, &rpcError{code: rpcInvalidParams, detail: "params must hold serviceId, operationId, input and ctx"}
-	}
-	// The runtime sends the ids in headers too; a call whose headers and body disagree is refused
-	// as the runtime's server refuses it.
-	if svc := r.Header.Get("Vapi-Service"); svc != "" &&
-		(svc != req.Params.ServiceID || r.Header.Get("Vapi-Operation") != req.Params.OperationID) {
-		return req, &rpcError{code: rpcInvalidOperation, message: "Mismatching operation identifier in HTTP header and payload."}
-	}
-	return req, nil
-}
-
-// validID: a request's id is a string, a number, or absent or null.
-func validID(id []byte) bool {
-	id = bytes.TrimSpace(id)
-	return len(id) == 0 || id[0] == '"' || id[0] == '-' || (id[0] >= '0' && id[0] <= '9') || string(id) == "null"
-}
-
 // invoke runs a call: authentication from the call's security context, the operation its
 // serviceId and operationId name, its input decoded by the bindings' description into what the
 // REST forms give the handler, the caller's access, then the handler.
-func (s *Server) invoke(ctx context.Context, r *http.Request, req *rpcRequest) (*rpcOperation, any, error) {
-	cred, err := rpcCredentials(r, req.Params.SecurityCtx)
+func (s *Server) invoke(ctx context.Context, r *http.Request, p *rpcParams) (*rpcOperation, any, error) {
+	cred, err := rpcCredentials(r, &p.securityCtx)
 	if err != nil {
 		return nil, nil, unauthenticated(err)
 	}
@@ -205,12 +102,12 @@ func (s *Server) invoke(ctx context.Context, r *http.Request, req *rpcRequest) (
 	if err != nil {
 		return nil, nil, err
 	}
-	rop, err := lookupRPCOperation(req.Params.ServiceID, req.Params.OperationID)
+	rop, err := lookupRPCOperation(p.serviceID, p.operationID)
 	if err != nil {
 		return nil, nil, err
 	}
 	c := call{caller: caller, token: cred.Token, loggedIn: s.isSessionID(cred)}
-	id, err := rop.unpack(&c, req.Params.Input)
+	id, err := rop.unpack(&c, p.input)
 	if err != nil {
 		return rop, nil, err
 	}
@@ -229,31 +126,32 @@ func (s *Server) invoke(ctx context.Context, r *http.Request, req *rpcRequest) (
 // session-id scheme (a login's session id, or a token); without a security context, the
 // request's headers, as the REST forms read them.
 func rpcCredentials(r *http.Request, sc *securityContext) (auth.Credential, error) {
-	if sc == nil || r.Header.Get(auth.SessionIDHeader) != "" {
+	if sc.schemeID == nil || r.Header.Get(auth.SessionIDHeader) != "" {
 		return auth.Credentials(r)
 	}
-	switch sc.SchemeID {
-	case schemeUserPassword:
-		return auth.PasswordCredential(sc.UserName, sc.Password)
-	case schemeSessionID:
-		return auth.SessionCredential(strings.TrimSpace(sc.SessionID))
+	switch {
+	case data.IsString(sc.schemeID, schemeUserPassword):
+		return auth.PasswordCredential(data.Unquote(sc.userName), data.Unquote(sc.password))
+	case data.IsString(sc.schemeID, schemeSessionID):
+		return auth.SessionCredential(strings.TrimSpace(data.Unquote(sc.sessionID)))
 	}
 	return auth.Credential{}, errors.New("the security context's scheme is not supported: use " + schemeUserPassword +
 		" with a Kubernetes token as the password, or " + schemeSessionID + " with the session id of a login")
 }
 
-// lookupRPCOperation finds the operation a call names, or says that the service, or the
-// operation of a service, is unknown, as the runtime does.
-func lookupRPCOperation(service, operation string) (*rpcOperation, error) {
-	if rop := rpcOperations[rpcMethod{service, operation}]; rop != nil {
+// lookupRPCOperation finds the operation a call names (JSON strings, as the request spells
+// them), or says that the service, or the operation of a service, is unknown, as the runtime does.
+func lookupRPCOperation(service, operation []byte) (*rpcOperation, error) {
+	svc, op := data.Unquote(service), data.Unquote(operation)
+	if rop := rpcOperations[rpcMethod{svc, op}]; rop != nil {
 		return rop, nil
 	}
 	for m := range rpcOperations {
-		if m.service == service {
-			return nil, vapi.Errorf(vapi.OperationNotFound, msgInvalidMethod, "Invalid method %s.", clip(operation))
+		if m.service == svc {
+			return nil, vapi.Errorf(vapi.OperationNotFound, msgInvalidMethod, "Invalid method %s.", clip(op))
 		}
 	}
-	return nil, vapi.Errorf(vapi.OperationNotFound, msgInvalidInterface, "Invalid interface %s.", clip(service))
+	return nil, vapi.Errorf(vapi.OperationNotFound, msgInvalidInterface, "Invalid interface %s.", clip(svc))
 }
 
 // clip bounds a name an error repeats.
@@ -352,8 +250,8 @@ func (s *Server) refuseRPC(w http.ResponseWriter, r *http.Request, req *rpcReque
 		log.Info("REST call refused", "method", r.Method, "path", r.URL.Path, "jsonrpcCode", e.code, "error", e.detail)
 	}
 	var id []byte
-	if req != nil && e.code != rpcParseError && e.code != rpcInvalidRequest {
-		id = req.ID
+	if e.code != rpcParseError && e.code != rpcInvalidRequest {
+		id = req.id
 	}
 	obj := struct {
 		Code    int    `json:"code"`
@@ -387,8 +285,12 @@ func appendRPCHead(buf []byte, id []byte) []byte {
 	return append(append(buf, id...), ',')
 }
 
+// jsonContentType is the Content-Type of every answer, shared: set on the header as it is, it
+// costs a call neither a canonicalised key nor a slice.
+var jsonContentType = []string{"application/json"}
+
 func writeRPC(w http.ResponseWriter, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

@@ -3,6 +3,7 @@ package rest
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,17 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 // TestRPCCredentials: the security context's schemes give the credentials the REST forms take
 // from headers; a session id in the header overrides it, as VMware's server lets it.
 func TestRPCCredentials(t *testing.T) {
+	// ctx is a security context as a request spells it: each member a JSON string, or absent.
+	ctx := func(scheme, user, password, session string) *securityContext {
+		quoted := func(s string) []byte {
+			if s == "" {
+				return nil
+			}
+			return []byte(strconv.Quote(s))
+		}
+		return &securityContext{schemeID: quoted(scheme), userName: quoted(user), password: quoted(password),
+			sessionID: quoted(session)}
+	}
 	cases := []struct {
 		name    string
 		sc      *securityContext
@@ -139,19 +151,16 @@ func TestRPCCredentials(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "user/password: the password is the token", want: auth.Credential{Token: "tok", Basic: true, User: "u"},
-			sc: &securityContext{SchemeID: schemeUserPassword, UserName: "u", Password: "tok"}},
-		{name: "session id", want: auth.Credential{Token: "0123", Session: true},
-			sc: &securityContext{SchemeID: schemeSessionID, SessionID: "0123"}},
+			sc: ctx(schemeUserPassword, "u", "tok", "")},
+		{name: "session id", want: auth.Credential{Token: "0123", Session: true}, sc: ctx(schemeSessionID, "", "", "0123")},
 		{name: "a session id in the header overrides the context", want: auth.Credential{Token: "0456", Session: true},
-			sc:     &securityContext{SchemeID: schemeUserPassword, UserName: "u", Password: "tok"},
-			header: []string{auth.SessionIDHeader, "0456"}},
-		{name: "no context: a bearer token in the header", want: auth.Credential{Token: "tok"},
+			sc: ctx(schemeUserPassword, "u", "tok", ""), header: []string{auth.SessionIDHeader, "0456"}},
+		{name: "no context: a bearer token in the header", want: auth.Credential{Token: "tok"}, sc: ctx("", "", "", ""),
 			header: []string{"Authorization", "Bearer tok"}},
-		{name: "a SAML token is refused", sc: &securityContext{SchemeID: "com.vmware.vapi.std.security.saml_bearer_token"},
+		{name: "a SAML token is refused", sc: ctx("com.vmware.vapi.std.security.saml_bearer_token", "", "", ""),
 			wantErr: true},
-		{name: "an empty password is refused", sc: &securityContext{SchemeID: schemeUserPassword, UserName: "u"},
-			wantErr: true},
-		{name: "no context and no header is refused", wantErr: true},
+		{name: "an empty password is refused", sc: ctx(schemeUserPassword, "u", "", ""), wantErr: true},
+		{name: "no context and no header is refused", sc: ctx("", "", "", ""), wantErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,7 +207,9 @@ func TestReadRPCRequest(t *testing.T) {
 			for i := 0; i+1 < len(tc.header); i += 2 {
 				r.Header.Set(tc.header[i], tc.header[i+1])
 			}
-			_, rerr := readRPCRequest(httptest.NewRecorder(), r)
+			var req rpcRequest
+			rerr := readRPCRequest(httptest.NewRecorder(), r, &req)
+			req.release()
 			code := 0
 			if rerr != nil {
 				code = rerr.code

@@ -96,6 +96,9 @@ func TestCodec(t *testing.T) {
 			typed: "{ \"STRUCTURE\" : {\n \"operation-input\" : { \"update_session_id\" : \"a}]\\\"b\" ,\n" +
 				"\"client_progress\" : { \"OPTIONAL\" : 4 } } } }",
 			plain: `{"update_session_id":"a}]\"b","client_progress":4}`},
+		{name: "a string that ends in an escaped backslash", typ: keepAliveInput, decodeOnly: true,
+			typed: `{"STRUCTURE":{"operation-input":{"update_session_id":"s\\","client_progress":{"OPTIONAL":1}}}}`,
+			plain: `{"update_session_id":"s\\","client_progress":1}`},
 		{name: "an escaped key", typ: keepAliveInput, decodeOnly: true,
 			typed: `{"STRUCTURE":{"operation-input":{"update\u005fsession_id":"s"}}}`, plain: `{"update_session_id":"s"}`},
 		{name: "a dynamic structure", typ: DynamicType, decodeOnly: true,

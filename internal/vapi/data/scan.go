@@ -87,6 +87,12 @@ func Unquote(raw []byte) string {
 	return unquote(raw)
 }
 
+// IsString reports whether raw, valid JSON, is the string s.
+func IsString(raw []byte, s string) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) >= 2 && raw[0] == '"' && keyIs(raw, s)
+}
+
 // unquote decodes a valid JSON string, without a decoder when it has no escapes.
 func unquote(quoted []byte) string {
 	if bytes.IndexByte(quoted, '\\') < 0 {
@@ -104,13 +110,21 @@ func skipSpace(raw []byte, i int) int {
 	return i
 }
 
-// skipString returns the index past the string that starts at raw[i].
+// skipString returns the index past the string that starts at raw[i]. It jumps from quote to
+// quote (IndexByte is vectorised); a quote is the end unless an odd number of backslashes
+// precede it.
 func skipString(raw []byte, i int) int {
 	for i++; i < len(raw); i++ {
-		switch raw[i] {
-		case '\\':
-			i++
-		case '"':
+		q := bytes.IndexByte(raw[i:], '"')
+		if q < 0 {
+			return len(raw)
+		}
+		i += q
+		backslashes := 0
+		for j := i - 1; j >= 0 && raw[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
 			return i + 1
 		}
 	}

@@ -92,6 +92,13 @@ func validArray(raw []byte, i, depth int) (int, bool) {
 // that are not UTF-8 are left to the decoder, which replaces them.
 func validString(raw []byte, i int) (int, bool) {
 	for i++; i < len(raw); i++ {
+		// Most of a string is plain text: run over it without the switch below.
+		for i < len(raw) && raw[i] >= 0x20 && raw[i] != '"' && raw[i] != '\\' {
+			i++
+		}
+		if i >= len(raw) {
+			break
+		}
 		switch c := raw[i]; {
 		case c == '"':
 			return i + 1, true
@@ -116,7 +123,9 @@ func validString(raw []byte, i int) (int, bool) {
 	return i, false
 }
 
-func isHex(c byte) bool { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
 
 func validLiteral(raw []byte, i int, lit string) (int, bool) {
 	if len(raw)-i < len(lit) || string(raw[i:i+len(lit)]) != lit {
