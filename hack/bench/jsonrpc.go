@@ -185,5 +185,17 @@ func (f *jsonrpcFigures) section(p func(string, ...any)) {
 		p("| %s | %d | %.0f | %v | %v | %d | %.1f µs |\n", r.mode, r.concurrency, r.throughput(),
 			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.failed, r.serverCPUPerCall().Seconds()*1e6)
 	}
+	p("\nWhere the manager's CPU went per call, in µs, from its CPU profile during each load's slices:\n")
+	p("reading the request (headers: the SDK sends nine, with its body's length), the handler (for\n")
+	p("JSON-RPC: reading the body, the envelope and the typed input, encoding the answer), writing the\n")
+	p("answer (a JSON-RPC answer has a body; an /api keep-alive's is a bodiless 204), garbage collection.\n\n")
+	p("| wire | clients | read | handler | write | GC | other |\n|---|---|---|---|---|---|---|\n")
+	us := func(d time.Duration) float64 { return d.Seconds() * 1e6 }
+	for _, r := range f.results {
+		if c := r.costs; c != nil {
+			p("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r.mode, r.concurrency,
+				us(c.read), us(c.handler), us(c.write), us(c.gc), us(c.other))
+		}
+	}
 	p("\n")
 }

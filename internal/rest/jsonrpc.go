@@ -239,7 +239,7 @@ func writeRPCResult(w http.ResponseWriter, id []byte, key string, value []byte) 
 	buf := make([]byte, 0, 64+len(id)+len(value))
 	buf = appendRPCHead(buf, id)
 	buf = append(append(append(append(buf, `"result":{"`...), key...), `":`...), value...)
-	writeRPC(w, append(buf, "}}\n"...))
+	writeRPC(w, append(buf, "}}"...))
 }
 
 // refuseRPC answers a request that is no vAPI call with a JSON-RPC error. Parse errors and
@@ -263,7 +263,7 @@ func (s *Server) refuseRPC(w http.ResponseWriter, r *http.Request, req *rpcReque
 	}
 	value, _ := json.Marshal(obj)
 	buf := appendRPCHead(nil, id)
-	buf = append(append(append(buf, `"error":`...), value...), "}\n"...)
+	buf = append(append(append(buf, `"error":`...), value...), '}')
 	writeRPC(w, buf)
 	metrics.RESTCallOf(noOperation, string(vapi.InvalidRequest)).Observe(time.Since(start))
 }

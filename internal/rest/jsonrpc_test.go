@@ -133,14 +133,14 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 // from headers; a session id in the header overrides it, as VMware's server lets it.
 func TestRPCCredentials(t *testing.T) {
 	// ctx is a security context as a request spells it: each member a JSON string, or absent.
-	ctx := func(scheme, user, password, session string) *securityContext {
+	ctx := func(scheme, name, password, session string) *securityContext {
 		quoted := func(s string) []byte {
 			if s == "" {
 				return nil
 			}
 			return []byte(strconv.Quote(s))
 		}
-		return &securityContext{schemeID: quoted(scheme), userName: quoted(user), password: quoted(password),
+		return &securityContext{schemeID: quoted(scheme), userName: quoted(name), password: quoted(password),
 			sessionID: quoted(session)}
 	}
 	cases := []struct {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/contentlib/update-session-operator/internal/vapi/data"
 )
@@ -94,12 +93,16 @@ func readRPCRequest(w http.ResponseWriter, r *http.Request, req *rpcRequest) *rp
 
 // readRPCBody reads a request's body as readBody does, into a pooled buffer when its length is
 // known and small; buf is the buffer to give back, or nil.
+//
+// A small body is read without a deadline of its own: the connection watch's answer limit
+// (answerTimeout), which runs from the headers read, bounds it already, and every JSON-RPC call
+// has a body, on which a socket deadline, set and lifted, would cost each keep-alive what the
+// watch exists to save (see package connwatch).
 func readRPCBody(w http.ResponseWriter, r *http.Request) (body []byte, buf *[]byte, err error) {
 	if r.ContentLength <= 0 || r.ContentLength > min(maxBodyBytes, maxPooledBody) {
 		body, err = readBody(w, r)
 		return body, nil, err
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout)) // as readBody says
 	buf = rpcBodies.Get().(*[]byte)
 	body = slices.Grow((*buf)[:0], int(r.ContentLength))[:r.ContentLength]
 	*buf = body
