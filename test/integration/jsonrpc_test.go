@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,7 +186,12 @@ func runPython(t *testing.T, sdk string, seen any, args ...string) {
 	defer cancel()
 	// Debian's Python: the SDK's dependencies are Debian's packages (see hack/python-sdk.sh).
 	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{filepath.Join("testdata", "vapi_sdk.py")}, args...)...)
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+sdk, "PYTHONDONTWRITEBYTECODE=1")
+	// requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override a session's verify: without
+	// them, the script's verify=False for the test's self-signed certificate holds.
+	environ := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "REQUESTS_CA_BUNDLE=") || strings.HasPrefix(kv, "CURL_CA_BUNDLE=")
+	})
+	cmd.Env = append(environ, "PYTHONPATH="+sdk, "PYTHONDONTWRITEBYTECODE=1")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
