@@ -67,10 +67,11 @@ bench: build ## Measure the targets (keep-alives vs vcsim and raw PATCH, token a
 
 FUZZTIME ?= 30s
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpus is in internal/rest/testdata/fuzz.
-	@for target in FuzzRoute FuzzBodies; do \
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora are in each package's testdata/fuzz.
+	@for pt in internal/rest:FuzzRoute internal/rest:FuzzBodies internal/vapi/data:FuzzScanner; do \
+		pkg=$${pt%%:*}; target=$${pt##*:}; \
 		echo "fuzzing $$target for $(FUZZTIME)"; \
-		go test ./internal/rest -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
+		go test ./$$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
 .PHONY: lint

@@ -328,12 +328,24 @@ func unwrap(raw []byte, mark string) ([]byte, bool) {
 }
 
 // keyIs reports whether quoted, a valid JSON string, spells s: without a copy unless it has
-// escapes.
+// escapes or bytes past ASCII, which encoding/json would decode (a byte that is not UTF-8 reads
+// as U+FFFD).
 func keyIs(quoted []byte, s string) bool {
-	if bytes.IndexByte(quoted, '\\') >= 0 {
+	if !plainASCII(quoted) {
 		return unquote(quoted) == s
 	}
 	return string(quoted[1:len(quoted)-1]) == s
+}
+
+// plainASCII reports whether quoted has neither escapes nor bytes past ASCII: its text is its
+// bytes.
+func plainASCII(quoted []byte) bool {
+	for _, c := range quoted {
+		if c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // single returns the one member of raw, an object with exactly one.

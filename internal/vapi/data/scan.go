@@ -95,7 +95,7 @@ func IsString(raw []byte, s string) bool {
 
 // unquote decodes a valid JSON string, without a decoder when it has no escapes.
 func unquote(quoted []byte) string {
-	if bytes.IndexByte(quoted, '\\') < 0 {
+	if plainASCII(quoted) {
 		return string(quoted[1 : len(quoted)-1])
 	}
 	var s string
