@@ -68,7 +68,7 @@ bench: build ## Measure the targets (keep-alives vs vcsim and raw PATCH, token a
 FUZZTIME ?= 30s
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora are in each package's testdata/fuzz.
-	@for pt in internal/rest:FuzzRoute internal/rest:FuzzBodies internal/vapi/data:FuzzScanner; do \
+	@for pt in internal/rest:FuzzRoute internal/rest:FuzzBodies internal/rest:FuzzJSONRPC internal/vapi/data:FuzzScanner; do \
 		pkg=$${pt%%:*}; target=$${pt##*:}; \
 		echo "fuzzing $$target for $(FUZZTIME)"; \
 		go test ./$$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
