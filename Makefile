@@ -88,7 +88,8 @@ build: manifests generate fmt vet ## Build the manager binary to bin/manager.
 .PHONY: run
 run: build kubectl ## Run the operator on an embedded local control plane; ARGS adds manager flags.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" ./bin/manager --local-control-plane \
-		--local-kubeconfig="$(CURDIR)/bin/kubeconfig" --zap-devel $(ARGS)
+		--local-kubeconfig="$(CURDIR)/bin/kubeconfig" --content-store="file://$(CURDIR)/bin/content" \
+		--zap-devel $(ARGS)
 
 .PHONY: build-installer
 build-installer: manifests kustomize ## Write dist/install.yaml: every object of config/default, with the image IMG.

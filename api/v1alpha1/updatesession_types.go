@@ -125,12 +125,156 @@ type UpdateSessionStatus struct {
 	// +kubebuilder:validation:Pattern=`^[^\p{C}\p{Zl}\p{Zp}]*$`
 	ErrorMessage string `json:"errorMessage,omitempty"`
 
+	// files are the files added to the session, with each one's transfer state and progress.
+	// Bytes never go here: they live in the content store.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	Files []SessionFile `json:"files,omitempty"`
+
+	// removedFiles names the item's files that remove asked to drop: completing the session
+	// removes them from the item's content.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=255
+	RemovedFiles []string `json:"removedFiles,omitempty"`
+
+	// completionRequested is when complete was accepted: from then on the session's files do
+	// not change. The session turns DONE once they are committed to the item: at once, or, while
+	// PULL transfers still run, when they all succeed (ERROR when one fails).
+	// +optional
+	CompletionRequested *metav1.MicroTime `json:"completionRequested,omitempty"`
+
+	// contentVersion is the item's content version the completed session wrote.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ContentVersion int64 `json:"contentVersion,omitempty"`
+
 	// conditions describe the session's state for tools that read conditions.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// SourceType says how a file's bytes reach the session, as vSphere names it.
+// +kubebuilder:validation:Enum=PUSH;PULL
+type SourceType string
+
+const (
+	// SourcePush means the client sends the bytes to the file's upload endpoint.
+	SourcePush SourceType = "PUSH"
+	// SourcePull means the operator fetches the bytes from the file's source endpoint.
+	SourcePull SourceType = "PULL"
+)
+
+// TransferStatus is the state of one file's transfer, as vSphere names it.
+// +kubebuilder:validation:Enum=WAITING_FOR_TRANSFER;TRANSFERRING;READY;ERROR
+type TransferStatus string
+
+const (
+	// TransferWaiting means no byte arrived yet, or a cut transfer is to be started over.
+	TransferWaiting TransferStatus = "WAITING_FOR_TRANSFER"
+	// TransferTransferring means a transfer runs; transferHeartbeat says it is still alive.
+	TransferTransferring TransferStatus = "TRANSFERRING"
+	// TransferReady means every byte arrived and matched what was promised.
+	TransferReady TransferStatus = "READY"
+	// TransferError means the last transfer failed; errorMessage says why.
+	TransferError TransferStatus = "ERROR"
+)
+
+// ChecksumAlgorithm names the algorithm of a file's checksum, as vSphere names it.
+// +kubebuilder:validation:Enum=SHA1;MD5;SHA256;SHA512
+type ChecksumAlgorithm string
+
+// The checksum algorithms of the vSphere Content Library API.
+const (
+	ChecksumSHA1   ChecksumAlgorithm = "SHA1"
+	ChecksumMD5    ChecksumAlgorithm = "MD5"
+	ChecksumSHA256 ChecksumAlgorithm = "SHA256"
+	ChecksumSHA512 ChecksumAlgorithm = "SHA512"
+)
+
+// FileChecksum is a file's checksum: promised by the client when it adds the file, then the
+// one computed from the bytes received.
+type FileChecksum struct {
+	// algorithm is the checksum's algorithm.
+	// +required
+	Algorithm ChecksumAlgorithm `json:"algorithm"`
+
+	// checksum is the digest in lowercase hex.
+	// +required
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]*$`
+	Checksum string `json:"checksum"`
+}
+
+// SourceEndpoint is where the operator fetches a PULL file from.
+type SourceEndpoint struct {
+	// uri is the http or https URI of the bytes.
+	// +required
+	// +kubebuilder:validation:MaxLength=4096
+	URI string `json:"uri"`
+
+	// sslCertificateThumbprint pins the server's leaf certificate: SHA-1 or SHA-256 in
+	// colon-separated hex.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	SSLCertificateThumbprint string `json:"sslCertificateThumbprint,omitempty"`
+}
+
+// SessionFile is one file of an update session and the state of its transfer.
+type SessionFile struct {
+	// name is the file's name in the library item: no '/', '\', "..", control characters.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	Name string `json:"name"`
+
+	// sourceType says whether the client pushes the bytes or the operator pulls them.
+	// +required
+	SourceType SourceType `json:"sourceType"`
+
+	// status is the state of the file's transfer.
+	// +required
+	Status TransferStatus `json:"status"`
+
+	// bytesTransferred is how many bytes the current or last transfer received.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	BytesTransferred int64 `json:"bytesTransferred,omitempty"`
+
+	// size is the size the client promised, then, once READY, the size received.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Size *int64 `json:"size,omitempty"`
+
+	// checksum is the checksum the client promised, then, once READY, the one computed.
+	// +optional
+	Checksum *FileChecksum `json:"checksum,omitempty"`
+
+	// errorMessage says why the file is in ERROR.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	ErrorMessage string `json:"errorMessage,omitempty"`
+
+	// sourceEndpoint is where a PULL file is fetched from.
+	// +optional
+	SourceEndpoint *SourceEndpoint `json:"sourceEndpoint,omitempty"`
+
+	// transferID is drawn at random when the file is added and for each transfer attempt: it
+	// binds the upload capability to this file, and a running transfer's claim to its attempt.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TransferID string `json:"transferID,omitempty"`
+
+	// transferHeartbeat is the time of a running transfer's latest progress write: a
+	// TRANSFERRING file whose heartbeat is old belongs to a transfer that died.
+	// +optional
+	TransferHeartbeat *metav1.MicroTime `json:"transferHeartbeat,omitempty"`
 }
 
 // AnnotationClientToken holds the client_token a session was created with through the REST

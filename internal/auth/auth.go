@@ -403,11 +403,18 @@ func reviewFailed(err error) bool {
 // the caller keeps alive, so that the cache holds the working set of thousands of sessions.
 // Only when that is denied is the session itself asked about (a Role with resourceNames).
 func (g *Gate) Authorize(ctx context.Context, c *Caller, verb, namespace, name string) (bool, string, error) {
-	allowed, reason, err := g.authorize(ctx, c, decisionKey{verb: verb, namespace: namespace})
+	return g.AuthorizeResource(ctx, c, verb, "", namespace, name)
+}
+
+// AuthorizeResource is Authorize about another resource of the API group, such as the virtual
+// resource libraryitems that grants reading an item's content; an empty resource is
+// updatesessions.
+func (g *Gate) AuthorizeResource(ctx context.Context, c *Caller, verb, resource, namespace, name string) (bool, string, error) {
+	allowed, reason, err := g.authorize(ctx, c, decisionKey{verb: verb, resource: resource, namespace: namespace})
 	if err != nil || allowed || name == "" {
 		return allowed, reason, err
 	}
-	return g.authorize(ctx, c, decisionKey{verb: verb, namespace: namespace, name: name})
+	return g.authorize(ctx, c, decisionKey{verb: verb, resource: resource, namespace: namespace, name: name})
 }
 
 // AuthorizePath reports whether c may do verb on the non-resource URL path, such as a
@@ -424,7 +431,7 @@ func (g *Gate) authorize(ctx context.Context, c *Caller, k decisionKey) (bool, s
 	if d, ok := c.decision(k, g.now()); ok {
 		return d.allowed, d.reason, nil
 	}
-	shared, err, _ := c.reviews.Do(k.verb+"\x00"+k.namespace+"\x00"+k.name+"\x00"+k.path, func() (any, error) {
+	shared, err, _ := c.reviews.Do(k.verb+"\x00"+k.resource+"\x00"+k.namespace+"\x00"+k.name+"\x00"+k.path, func() (any, error) {
 		if d, ok := c.decision(k, g.now()); ok { // decided while this call waited its turn
 			return d, nil
 		}
@@ -470,13 +477,17 @@ func (k decisionKey) attributes(u user.Info) authorizer.AttributesRecord {
 	if k.path != "" {
 		return authorizer.AttributesRecord{User: u, Verb: k.verb, Path: k.path}
 	}
+	resource := k.resource
+	if resource == "" {
+		resource = resourceName
+	}
 	return authorizer.AttributesRecord{
 		User:            u,
 		Verb:            k.verb,
 		Namespace:       k.namespace,
 		APIGroup:        v1alpha1.GroupVersion.Group,
 		APIVersion:      v1alpha1.GroupVersion.Version,
-		Resource:        resourceName,
+		Resource:        resource,
 		Name:            k.name,
 		ResourceRequest: true,
 	}

@@ -38,9 +38,10 @@ type Caller struct {
 // Valid reports whether the caller's review still stands at now.
 func (c *Caller) Valid(now time.Time) bool { return now.Before(c.until) }
 
-// decisionKey is a question about update sessions (namespace, and name when about one), or,
-// with path set, about a non-resource URL such as /metrics.
-type decisionKey struct{ verb, namespace, name, path string }
+// decisionKey is a question about update sessions, or with resource set about another resource
+// of the API group (namespace, and name when about one), or, with path set, about a
+// non-resource URL such as /metrics.
+type decisionKey struct{ verb, resource, namespace, name, path string }
 
 type decision struct {
 	allowed bool

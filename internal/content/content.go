@@ -8,17 +8,21 @@
 // record or the new one, never a mix. The records of an item are immutable objects, one per
 // content version, written only if absent: two replicas completing sessions of one item at once
 // cannot both write the same version.
-//
-// THIS FILE FIXES THE PACKAGE'S API for the branches that use it; its bodies are filled in by
-// the content branch.
 package content
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
+	"net/url"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -36,7 +40,8 @@ var (
 )
 
 // Bucket is a flat space of keys holding bytes. Two implementations: a local directory
-// (file://) and S3-compatible object storage (s3://).
+// (file://) and S3-compatible object storage (s3://). Keys are paths of "/"-separated
+// components, and no key is the leading components of another: a directory holds no bytes.
 type Bucket interface {
 	// NewWriter opens a writer for key. The bytes become visible under key only when Close
 	// returns nil, replacing what was there at once; Abort, or a Close after ctx is done,
@@ -143,10 +148,36 @@ type Store struct {
 	now    func() time.Time
 }
 
-// Open opens the store a --content-store URL names: file:///dir (created if missing), or
+// Open opens the store a --content-store URL names: file:///dir (created if missing; file:dir
+// and file://./dir name a directory relative to the working one), or
 // s3://bucket?endpoint=URL&region=R&use_path_style=true with credentials from the usual
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment (or the SDK's other sources).
-func Open(ctx context.Context, url string) (*Store, error) { panic("content branch") }
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("content: the store URL: %w", err)
+	}
+	var b Bucket
+	switch u.Scheme {
+	case "file":
+		dir := u.Opaque
+		if dir == "" {
+			dir = u.Host + u.Path
+		}
+		if dir == "" {
+			return nil, fmt.Errorf("content: %q names no directory", rawURL)
+		}
+		b, err = OpenDir(dir)
+	case "s3":
+		b, err = OpenS3(ctx, u)
+	default:
+		return nil, fmt.Errorf("content: the store URL %q is neither file:// nor s3://", rawURL)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return New(b, time.Now), nil
+}
 
 // New returns a Store over b.
 func New(b Bucket, now func() time.Time) *Store { return &Store{bucket: b, now: now} }
@@ -154,72 +185,51 @@ func New(b Bucket, now func() time.Time) *Store { return &Store{bucket: b, now: 
 // Close closes the bucket.
 func (s *Store) Close() error { return s.bucket.Close() }
 
+// Bucket returns the bucket the store keeps its content in.
+func (s *Store) Bucket() Bucket { return s.bucket }
+
 // FileKey is where file name of session (of item in namespace) is staged and, once the session
 // completes, kept. Item ids are hashed into the key; names are checked by CheckName first.
 func FileKey(namespace, item string, session types.UID, name string) string {
-	panic("content branch")
+	return sessionPrefix(namespace, item, session) + name
 }
+
+// filesPrefix begins every FileKey; records begin with recordsPrefix.
+const (
+	filesPrefix   = "files/"
+	recordsPrefix = "records/"
+)
+
+// itemDir is the key component of an item: a hash of its id, which may hold any character.
+func itemDir(item string) string {
+	sum := sha256.Sum256([]byte(item))
+	return hex.EncodeToString(sum[:16])
+}
+
+func sessionPrefix(namespace, item string, session types.UID) string {
+	return filesPrefix + namespace + "/" + itemDir(item) + "/" + string(session) + "/"
+}
+
+// maxNameBytes is the longest file name: what one path component may hold on common file
+// systems, so a name that fits here fits in a directory store.
+const maxNameBytes = 255
 
 // CheckName refuses a file name that is empty, over 255 bytes, ".", "..", or holds '/', '\',
 // NUL or another control character, saying why.
-func CheckName(name string) error { panic("content branch") }
-
-// Put streams r into key, computing size and checksum as bytes flow; the bytes are kept only if
-// every one arrived and they match want (else a *MismatchError, ErrTooLarge, ErrNoSpace or the
-// read error, and key is as it was).
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, want Expect) (Received, error) {
-	panic("content branch")
-}
-
-// Open reads length bytes (-1: all) of key from offset.
-func (s *Store) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	panic("content branch")
-}
-
-// Stat describes key.
-func (s *Store) Stat(ctx context.Context, key string) (Info, error) { panic("content branch") }
-
-// DiscardSession deletes what session staged for item and no record names.
-func (s *Store) DiscardSession(ctx context.Context, namespace, item string, session types.UID) error {
-	panic("content branch")
-}
-
-// Current reads the item's latest record; an item never committed has Version 0 and no files.
-func (s *Store) Current(ctx context.Context, namespace, item string) (Record, error) {
-	panic("content branch")
-}
-
-// Version reads the item's record of one content version (ErrNotExist if none is kept).
-func (s *Store) Version(ctx context.Context, namespace, item string, version int64) (Record, error) {
-	panic("content branch")
-}
-
-// Commit writes the item's next record, the latest one with change applied, unless another
-// commit came first (then it applies change to that one and tries again). If the latest record
-// was committed by session already, it is returned as it is: a retried Commit is harmless.
-func (s *Store) Commit(ctx context.Context, namespace, item string, session types.UID, change Change) (Record, error) {
-	panic("content branch")
-}
-
-// CollectStats says what a Collect did.
-type CollectStats struct {
-	Scanned, Deleted int
-	DeletedBytes     int64
-}
-
-// Keep tells Collect what is still in use.
-type Keep struct {
-	// LiveSession reports whether a session (an update session, or later a download session)
-	// still exists: what it staged is not an orphan.
-	LiveSession func(namespace string, session types.UID) bool
-	// Pinned reports whether a reader still reads one content version of an item (a download
-	// session, later); nil pins nothing. The latest version is always kept.
-	Pinned func(namespace, item string, version int64) bool
-}
-
-// Collect deletes, once older than grace, files no kept record names whose session is not
-// live, and records older than the latest that nothing pins. It is what finds what a crash,
-// or a session deleted by hand, left behind.
-func (s *Store) Collect(ctx context.Context, keep Keep, grace time.Duration) (CollectStats, error) {
-	panic("content branch")
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("the file name is empty")
+	case len(name) > maxNameBytes:
+		return fmt.Errorf("the file name is %d bytes long, over the %d allowed", len(name), maxNameBytes)
+	case name == "." || name == "..":
+		return fmt.Errorf("the file name %q names a directory", name)
+	case !utf8.ValidString(name):
+		return errors.New("the file name is not valid UTF-8")
+	case strings.ContainsAny(name, `/\`):
+		return fmt.Errorf("the file name %q holds a '/' or '\\'", name)
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return fmt.Errorf("the file name %q holds a control character", name)
+	}
+	return nil
 }

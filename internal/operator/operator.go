@@ -7,7 +7,9 @@ package operator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,6 +20,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/login"
@@ -82,7 +85,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	contents, err := openContent(ctx, opts.ContentStore)
+	if err != nil {
+		return err
+	}
 	server := &rest.Server{
+		Content:            contents,
+		StorageURI:         storageURI(opts.ContentStore),
+		MaxFilesPerSession: opts.MaxFilesPerSession,
+		MaxFileBytes:       opts.MaxFileBytes,
+
 		Gate:          gate,
 		Addr:          opts.RESTAddr,
 		CertDir:       opts.RESTCertDir,
@@ -128,4 +140,25 @@ func cacheSynced(c cache.Cache) healthz.Checker {
 		}
 		return nil
 	}
+}
+
+// openContent opens the content store, closed when ctx ends.
+func openContent(ctx context.Context, storeURL string) (*content.Store, error) {
+	s, err := content.Open(ctx, storeURL)
+	if err != nil {
+		return nil, fmt.Errorf("--content-store: %w", err)
+	}
+	context.AfterFunc(ctx, func() { _ = s.Close() })
+	return s, nil
+}
+
+// storageURI is the content store's URL as clients may see it: no credentials, no parameters
+// (an S3 endpoint, a region).
+func storageURI(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

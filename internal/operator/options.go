@@ -60,6 +60,13 @@ type Options struct {
 	// RESTReads bound the API-server reads of each REST caller; zero values take
 	// rest.DefaultReadLimits.
 	RESTReads rest.ReadLimits
+	// ContentStore is the URL of the store of file bytes (see content.Open); empty takes
+	// defaultContentStore.
+	ContentStore string
+	// MaxFilesPerSession and MaxFileBytes bound a session's files; zero values take
+	// rest.DefaultMaxFilesPerSession and rest.DefaultMaxFileBytes.
+	MaxFilesPerSession int
+	MaxFileBytes       int64
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 }
@@ -70,6 +77,9 @@ const (
 	defaultRESTNamespace  = "default"
 	defaultSessionTimeout = 5 * time.Minute
 	defaultConcurrency    = 64
+	// defaultContentStore is where a pod keeps content without other settings: the mount
+	// point of the volume (a PVC) the chart gives it.
+	defaultContentStore = "file:///var/lib/update-session-operator/content"
 )
 
 // BindFlags defines the manager's flags that configure the operator on fs, with their
@@ -78,7 +88,24 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.bindRESTFlags(fs)
 	o.bindPolicyFlags(fs)
 	o.bindCallerFlags(fs)
+	o.bindContentFlags(fs)
 }
+
+// bindContentFlags binds the store of file bytes and the limits on sessions' files.
+func (o *Options) bindContentFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.ContentStore, "content-store", defaultContentStore,
+		"Where file bytes live: file:///dir (a local directory, created if missing; one replica, or a volume "+
+			"every replica mounts) or s3://bucket?endpoint=URL&region=R&use_path_style=true (S3-compatible object "+
+			"storage, credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
+	fs.IntVar(&o.MaxFilesPerSession, "content-max-files-per-session", rest.DefaultMaxFilesPerSession,
+		fmt.Sprintf("Files one update session may hold; an add past it is refused INVALID_ARGUMENT. At most %d.",
+			maxFilesPerSession))
+	fs.Int64Var(&o.MaxFileBytes, "content-max-file-bytes", rest.DefaultMaxFileBytes,
+		"Bytes one file may have; an add promising more is refused INVALID_ARGUMENT, a transfer sending more fails.")
+}
+
+// maxFilesPerSession is the most files the schema lets a session's status hold.
+const maxFilesPerSession = 256
 
 // bindRESTFlags binds the REST server's listener, its certificates and its caps.
 func (o *Options) bindRESTFlags(fs *flag.FlagSet) {
@@ -185,6 +212,15 @@ func (o *Options) Default() {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
+	if o.ContentStore == "" {
+		o.ContentStore = defaultContentStore
+	}
+	if o.MaxFilesPerSession == 0 {
+		o.MaxFilesPerSession = rest.DefaultMaxFilesPerSession
+	}
+	if o.MaxFileBytes == 0 {
+		o.MaxFileBytes = rest.DefaultMaxFileBytes
+	}
 }
 
 // inClusterNamespace holds the namespace of a pod's service account.
@@ -220,6 +256,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--rest-shutdown-delay must not be negative, got %s", o.RESTShutdownDelay)
 	case o.Concurrency < 1:
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.Concurrency)
+	case o.MaxFilesPerSession < 1 || o.MaxFilesPerSession > maxFilesPerSession:
+		return fmt.Errorf("--content-max-files-per-session must be within 1..%d, got %d", maxFilesPerSession, o.MaxFilesPerSession)
+	case o.MaxFileBytes < 1:
+		return fmt.Errorf("--content-max-file-bytes must be positive, got %d", o.MaxFileBytes)
 	}
 	return nil
 }

@@ -58,6 +58,12 @@ func TestValidate(t *testing.T) {
 		{name: "no reconciles in parallel is refused", args: []string{"--max-concurrent-reconciles=0"},
 			wantErr: "--max-concurrent-reconciles"},
 		{name: "the REST server disabled is valid", args: []string{"--rest-bind-address=0"}},
+		{name: "256 files per session, as many as the CRD holds, is valid", args: []string{"--content-max-files-per-session=256"}},
+		{name: "257 files per session is refused: the status could not hold them",
+			args: []string{"--content-max-files-per-session=257"}, wantErr: "--content-max-files-per-session"},
+		{name: "no files per session is refused", args: []string{"--content-max-files-per-session=0"},
+			wantErr: "--content-max-files-per-session"},
+		{name: "files of no bytes are refused", args: []string{"--content-max-file-bytes=0"}, wantErr: "--content-max-file-bytes"},
 		{name: "logins off are valid", args: []string{"--rest-login-sessions=false"}},
 	}
 	for _, tc := range cases {

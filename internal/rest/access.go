@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -71,7 +72,7 @@ func unauthenticated(err error) *vapi.Error {
 // authorize checks that caller may run op on the sessions of namespace, or on the one named
 // name: the same RBAC check the API server makes for kubectl.
 func (s *Server) authorize(ctx context.Context, caller *auth.Caller, op *operation, namespace, name string) error {
-	allowed, reason, err := s.Gate.Authorize(ctx, caller, op.verb, namespace, name)
+	allowed, reason, err := s.Gate.AuthorizeResource(ctx, caller, op.verb, op.resource, namespace, name)
 	if err != nil {
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authorize the caller now: %v.", err)
 		if errors.Is(err, auth.ErrThrottled) {
@@ -80,9 +81,13 @@ func (s *Server) authorize(ctx context.Context, caller *auth.Caller, op *operati
 		return e
 	}
 	if !allowed {
-		target := "updatesessions.library.contentlib.dev in namespace " + namespace
+		resource := op.resource
+		if resource == "" {
+			resource = "updatesessions"
+		}
+		target := resource + ".library.contentlib.dev in namespace " + namespace
 		if name != "" {
-			target = "updatesession " + namespace + "/" + name
+			target = strings.TrimSuffix(resource, "s") + " " + namespace + "/" + name
 		}
 		e := vapi.Errorf(vapi.Unauthorized, msgUnauthorized, "%s may not %s %s (operation %s).",
 			caller.GetName(), op.verb, target, op.name)

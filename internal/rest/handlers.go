@@ -78,7 +78,7 @@ func (s *Server) list(ctx context.Context, c call) (any, error) {
 	if err := s.chargeRead(c.caller); err != nil {
 		return nil, err
 	}
-	sessions, err := s.Store.ListLive(ctx, c.namespace, c.params["library_item_id"])
+	sessions, err := s.Store.ListLive(ctx, c.namespace, c.params[paramLibraryItemID])
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,34 @@ func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 	return nil, err
 }
 
-// finishWith returns the handler that moves a session to state: complete and cancel.
+// complete commits the session's files as its item's next content version and moves it to
+// DONE; with PULL transfers under way it is accepted, and the last of them to end completes it.
+// It is refused while a PUSH file's bytes have not all arrived, or a file failed. The session
+// is read live: the transfer that made a file READY may have run on another replica. Its files
+// are frozen (completionRequested) before the commit, so that none is added or removed between
+// the commit and DONE; a complete retried after a failed commit commits again, harmlessly.
+func (s *Server) complete(ctx context.Context, c call) (any, error) {
+	us, err := s.liveSession(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var how session.Completion
+	if _, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		var err error
+		if how, err = session.CompletionOf(us); err != nil {
+			return false, err
+		}
+		return s.Policy.RequestCompletion(us, s.Clock.Now())
+	}); err != nil {
+		return nil, err
+	}
+	if how == session.CompleteAfterPulls {
+		return nil, nil
+	}
+	return nil, s.Completer.Commit(ctx, us)
+}
+
+// finishWith returns the handler that moves a session to state: cancel.
 func finishWith(state v1alpha1.SessionState) func(*Server, context.Context, call) (any, error) {
 	return func(s *Server, ctx context.Context, c call) (any, error) {
 		return nil, s.finish(ctx, c.own(), state, "")

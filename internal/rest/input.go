@@ -26,7 +26,7 @@ func checkParams(params map[string]string) error {
 // check refuses a create's identifiers that the spec could not hold, or that would carry
 // control characters into the session, its events and its logs.
 func (in sessionInput) check() error {
-	if err := checkIdentifier("library_item_id", in.LibraryItemID, true); err != nil {
+	if err := checkIdentifier(paramLibraryItemID, in.LibraryItemID, true); err != nil {
 		return err
 	}
 	return checkIdentifier("library_item_content_version", in.LibraryItemContentVersion, false)

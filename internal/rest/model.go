@@ -17,7 +17,17 @@ type sessionModel struct {
 	ExpirationTime            *time.Time        `json:"expiration_time,omitempty"`
 	ErrorMessage              *vapi.Message     `json:"error_message,omitempty"`
 	WarningBehavior           []warningBehavior `json:"warning_behavior"`
+	PreviewInfo               previewInfo       `json:"preview_info"`
 }
+
+// previewInfo is the vSphere PreviewInfo of a session. This server previews no content (no
+// certificate or warnings of a signed OVF package): NOT_APPLICABLE, which tells a client
+// polling it that no preview will come.
+type previewInfo struct {
+	State string `json:"state"`
+}
+
+const previewNotApplicable = "NOT_APPLICABLE"
 
 type warningBehavior struct {
 	Type    v1alpha1.WarningType `json:"type"`
@@ -51,6 +61,7 @@ func toModel(us *v1alpha1.UpdateSession) sessionModel {
 		State:                     string(us.Status.State),
 		ClientProgress:            us.Status.ClientProgress,
 		WarningBehavior:           make([]warningBehavior, 0, len(us.Spec.WarningBehavior)),
+		PreviewInfo:               previewInfo{State: previewNotApplicable},
 	}
 	if t := us.Status.ExpirationTime; t != nil {
 		m.ExpirationTime = new(t.UTC())

@@ -34,6 +34,11 @@ type call struct {
 	body []byte
 	// params are the operation's named parameters (client_token), from query or envelope.
 	params map[string]string
+	// item is the library item the path of an item's file or storage service names.
+	item string
+	// origin is the scheme and host the request was sent to, where an upload endpoint is
+	// advertised unless the server's AdvertiseURL says otherwise.
+	origin string
 }
 
 // own returns a copy of the call's session for a handler to change and write.
@@ -44,6 +49,8 @@ type operation struct {
 	name string
 	// verb is the Kubernetes RBAC verb a kubectl user needs for the same effect.
 	verb string
+	// resource is what verb applies to, in the API group: updatesessions when empty.
+	resource string
 	// creates: a success answers 201 Created in the /api form (see form.successStatus).
 	creates bool
 	// apiErrorStatus overrides, in the /api form only, the HTTP status of an error type where
@@ -60,7 +67,8 @@ type operation struct {
 
 // init resolves each operation's metrics of success once.
 func init() {
-	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(fixedOperations)} {
+	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(fixedOperations),
+		maps.Values(contentOperations)} {
 		for op := range ops {
 			op.ok = metrics.RESTCallOf(op.name, "ok")
 		}
@@ -81,11 +89,11 @@ var operations = map[route]*operation{
 	{http.MethodPost, false, ""}: {name: "create", verb: verbCreate, creates: true,
 		apiErrorStatus: map[vapi.ErrorType]int{vapi.ResourceBusy: http.StatusInternalServerError},
 		bodyKey:        "create_spec", params: []string{"client_token"}, handle: (*Server).create},
-	{http.MethodGet, false, ""}:           {name: "list", verb: verbList, params: []string{"library_item_id"}, handle: (*Server).list},
+	{http.MethodGet, false, ""}:           {name: "list", verb: verbList, params: []string{paramLibraryItemID}, handle: (*Server).list},
 	{http.MethodGet, true, ""}:            {name: "get", verb: verbGet, handle: (*Server).get},
 	{http.MethodPatch, true, ""}:          {name: "update", verb: verbUpdate, bodyKey: "update_spec", handle: (*Server).update},
 	{http.MethodDelete, true, ""}:         {name: "delete", verb: verbDelete, handle: (*Server).delete},
-	{http.MethodPost, true, "complete"}:   {name: "complete", verb: verbUpdate, handle: finishWith(v1alpha1.StateDone)},
+	{http.MethodPost, true, "complete"}:   {name: "complete", verb: verbUpdate, handle: (*Server).complete},
 	{http.MethodPost, true, "cancel"}:     {name: "cancel", verb: verbUpdate, handle: finishWith(v1alpha1.StateCanceled)},
 	{http.MethodPost, true, "fail"}:       {name: "fail", verb: verbUpdate, handle: (*Server).fail},
 	{http.MethodPost, true, "keep-alive"}: {name: "keep-alive", verb: verbUpdate, handle: (*Server).keepAlive},
@@ -161,7 +169,7 @@ const (
 var fixedOperations = map[fixedRoute]*operation{
 	{http.MethodPost, restSessionPath, ""}:        {name: opLogin, handle: logIn},
 	{http.MethodPost, apiSessionPath, ""}:         {name: opLogin, creates: true, handle: logIn},
-	{http.MethodPost, restSessionPath, "get"}:     {name: "session-get", handle: sessionInfo},
+	{http.MethodPost, restSessionPath, actionGet}: {name: "session-get", handle: sessionInfo},
 	{http.MethodGet, apiSessionPath, ""}:          {name: "session-get", handle: sessionInfo},
 	{http.MethodDelete, restSessionPath, ""}:      {name: "logout", handle: logout},
 	{http.MethodDelete, apiSessionPath, ""}:       {name: "logout", handle: logout},

@@ -3,6 +3,7 @@ package rest
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,7 +22,9 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/complete"
 	"github.com/contentlib/update-session-operator/internal/connwatch"
+	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/refresh"
@@ -89,6 +92,27 @@ type Server struct {
 	// Reads bound the API-server reads each caller's calls cost (see ReadLimits); zero values
 	// take DefaultReadLimits.
 	Reads ReadLimits
+
+	// Content keeps the bytes of sessions' files and items' content records.
+	Content *content.Store
+	// Completer commits completed sessions' files; nil: one over Store, Content, Policy and
+	// Clock.
+	Completer *complete.Completer
+	// Pull fetches PULL files; nil refuses them UNSUPPORTED.
+	Pull Puller
+	// MaxFilesPerSession and MaxFileBytes bound what a session's files may be; zero values take
+	// the defaults.
+	MaxFilesPerSession int
+	MaxFileBytes       int64
+	// AdvertiseURL is the scheme and host upload endpoints are advertised at; empty: those the
+	// client reached the server at.
+	AdvertiseURL string
+	// TransferKey signs upload capabilities (see capability); every replica must have the same.
+	// Empty: a random key of this replica's own.
+	TransferKey []byte
+	// StorageURI is the content store's location as the item storage service shows it, without
+	// credentials or parameters; empty shows none.
+	StorageURI string
 
 	// inFlight counts the requests in flight, by source.
 	inFlight *admit.Counter
@@ -209,6 +233,13 @@ func (s *Server) Handler() http.Handler {
 	s.inFlight = admit.NewCounter(s.Requests)
 	s.reads = newReadBudgets(s.Reads.Or(DefaultReadLimits))
 	s.lookups = newLookups()
+	if s.Completer == nil {
+		s.Completer = &complete.Completer{Sessions: s.Store, Content: s.Content, Policy: s.Policy, Clock: s.Clock}
+	}
+	if len(s.TransferKey) == 0 {
+		s.TransferKey = make([]byte, 32)
+		_, _ = rand.Read(s.TransferKey) // crypto/rand.Read never fails
+	}
 	return http.HandlerFunc(s.serveWithinCaps)
 }
 
@@ -258,6 +289,17 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	query := r.URL.Query() // parsed once: every step below reads it
 	if op := fixedOperations[fixedRoute{r.Method, r.URL.Path, query.Get(f.actionParam)}]; op != nil {
 		result, err := op.handle(s, ctx, call{caller: caller, token: cred.Token, loggedIn: s.isSessionID(cred)})
+		return op, result, err
+	}
+	if op, t, matched, verr := lookupContent(f, r, query); matched {
+		if verr != nil {
+			return nil, nil, verr
+		}
+		c, err := s.newContentCall(ctx, w, r, query, f, op, t, caller)
+		if err != nil {
+			return op, nil, err
+		}
+		result, err := op.handle(s, ctx, c)
 		return op, result, err
 	}
 	op, id, verr := lookupOperation(f, r, query)

@@ -12,15 +12,18 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
 // Verbs a caller may be granted on updatesessions.
 var (
-	EditorVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	ViewerVerbs = []string{"get", "list", "watch"}
+	EditorVerbs = []string{verbGet, "list", "watch", "create", "update", "patch", "delete"}
+	ViewerVerbs = []string{verbGet, "list", "watch"}
 )
+
+const verbGet = "get"
 
 // Caller is a service account and a token of it from the TokenRequest API.
 type Caller struct {
@@ -95,4 +98,24 @@ func (e *Env) OperatorKubeconfig(t testing.TB) string {
 		t.Fatalf("writing the operator's kubeconfig: %v", err)
 	}
 	return path
+}
+
+// GrantLibraryItems grants the ServiceAccount name of namespace the right to read library
+// items' files and storage there: get on the virtual resource libraryitems.
+func (e *Env) GrantLibraryItems(t testing.TB, namespace, name string) {
+	t.Helper()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-items"},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{v1alpha1.GroupVersion.Group},
+			Resources: []string{"libraryitems"},
+			Verbs:     []string{verbGet},
+		}},
+	}
+	binding := roleBinding(namespace, role.Name, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name})
+	for _, obj := range []client.Object{role, binding} {
+		if err := e.Client.Create(context.Background(), obj); err != nil {
+			t.Fatalf("creating %T: %v", obj, err)
+		}
+	}
 }

@@ -92,6 +92,9 @@ func (e *Env) Namespace(t testing.TB) string {
 type Operator struct {
 	// RESTURL is the base URL of its REST server ("http://127.0.0.1:port").
 	RESTURL string
+	// ContentStore is the URL of its content store: a directory of the test's own unless
+	// the options named one.
+	ContentStore string
 	// Stop stops it and waits until it has stopped; it is also called at cleanup.
 	Stop func()
 	// Elected is closed once it leads (at once without leader election): only then it reconciles.
@@ -140,6 +143,9 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 		opts.RESTNamespace = namespace
 	}
 	opts.LoginSessions = true
+	if opts.ContentStore == "" {
+		opts.ContentStore = "file://" + t.TempDir()
+	}
 	if opts.LoginNamespace == "" {
 		opts.LoginNamespace = OperatorNamespace
 	}
@@ -180,7 +186,8 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 	if opts.RESTCertDir != "" {
 		scheme = "https://"
 	}
-	return &Operator{RESTURL: scheme + opts.RESTAddr, Stop: stop, Elected: mgr.Elected(), Cache: mgr.GetCache()}
+	return &Operator{RESTURL: scheme + opts.RESTAddr, ContentStore: opts.ContentStore, Stop: stop, Elected: mgr.Elected(),
+		Cache: mgr.GetCache()}
 }
 
 // FreeAddr returns a free local address ("127.0.0.1:port") to listen on.

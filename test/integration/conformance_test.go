@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +15,16 @@ import (
 type fixture struct {
 	srv          string
 	active, done string
-	// activeItem is the library item of active.
-	activeItem string
+	// activeItem is the library item of active, doneItem that of done.
+	activeItem, doneItem string
 }
 
 // outcome is what the specification says a call answers in one form: its status, and either a
 // result shape (for a success) or a vAPI error type.
 type outcome struct {
 	status int
-	// shape of a success: "" no body, "id" a string, "ids" a list of strings, "model" an object.
+	// shape of a success: "" no body, "id" a string, "ids" a list of strings, "model" a
+	// session's model, "object" another object, "list" a list of objects.
 	shape     string
 	errorType string
 }
@@ -171,7 +173,7 @@ func (f urlForm) sessionPath() string {
 func TestConformsToVMwareSpecification(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := startOperator(t, ns, time.Hour)
-	for _, row := range specification {
+	for _, row := range slices.Concat(specification, fileSpecification) {
 		for _, f := range forms {
 			t.Run(row.name+"/"+f.name, func(t *testing.T) {
 				x := newFixture(t, f, srv, row.name)
@@ -203,9 +205,16 @@ func newFixture(t *testing.T, f urlForm, srv, name string) fixture {
 		}
 		return '-'
 	}, name)
-	x := fixture{srv: srv, activeItem: item + "-active"}
+	x := fixture{srv: srv, activeItem: item + "-active", doneItem: item + "-done"}
 	x.active = f.create(t, srv, `{"library_item_id": "`+x.activeItem+`"}`)
-	x.done = f.create(t, srv, `{"library_item_id": "`+item+`-done"}`)
+	x.done = f.create(t, srv, `{"library_item_id": "`+x.doneItem+`"}`)
+	switch {
+	case strings.HasPrefix(name, "file "):
+		f.addFile(t, srv, x.active, pushSpec("disk.vmdk"))
+	case strings.HasPrefix(name, "item "):
+		f.addFile(t, srv, x.done, pushSpec("a.txt"))
+		stageReady(t, srv, x.done, "a.txt", []byte("item content"))
+	}
 	f.ok(t, do(t, http.MethodPost, f.action(srv, x.done, "complete"), ""))
 	return x
 }
@@ -233,6 +242,12 @@ func checkResultShape(t *testing.T, f urlForm, resp response, shape string) {
 	case "model":
 		var m model
 		ok = json.Unmarshal(raw, &m) == nil && m.ID != "" && m.State != ""
+	case "object":
+		var o map[string]json.RawMessage
+		ok = json.Unmarshal(raw, &o) == nil && len(o) > 0
+	case "list":
+		var l []map[string]json.RawMessage
+		ok = json.Unmarshal(raw, &l) == nil && l != nil
 	}
 	if !ok {
 		t.Fatalf("result %s is not of shape %s", raw, shape)

@@ -35,9 +35,17 @@ func startOperator(t *testing.T, ns string, timeout time.Duration) string {
 	t.Helper()
 	op := env.StartOperator(t, ns, startOptions(timeout))
 	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
-	t.Cleanup(func() { delete(tokens, op.RESTURL) })
+	env.GrantLibraryItems(t, ns, "uploader")
+	contentStores[op.RESTURL] = op.ContentStore
+	t.Cleanup(func() {
+		delete(tokens, op.RESTURL)
+		delete(contentStores, op.RESTURL)
+	})
 	return op.RESTURL
 }
+
+// contentStores maps the URL of each test's REST server to its operator's content store.
+var contentStores = map[string]string{}
 
 // startOptions are the options startOperator runs the operator with: another replica of the
 // same operator runs with them too.

@@ -1,0 +1,215 @@
+package rest
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/vapi"
+)
+
+// Puller fetches the bytes of PULL files; package pull implements it.
+type Puller interface {
+	// Start begins fetching the file name of us, recorded WAITING_FOR_TRANSFER with its source
+	// endpoint, in the background; the transfer then writes the file's progress and end to us.
+	// An error means no transfer started.
+	Start(ctx context.Context, us *v1alpha1.UpdateSession, name string) error
+	// Probe tells whether the operator could fetch from endpoint, under the rules of a PULL.
+	Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) ProbeResult
+}
+
+// Defaults of the content limits, as the operator's flags have them.
+const (
+	DefaultMaxFilesPerSession = 64
+	DefaultMaxFileBytes       = int64(1) << 40
+)
+
+const msgPullUnsupported = "com.vmware.content.library.item.updatesession.File.pull_unsupported"
+
+// addFile adds a file to the session: WAITING_FOR_TRANSFER, with its upload endpoint for
+// PUSH; for PULL the fetch is handed to Pull once the file is recorded.
+func (s *Server) addFile(ctx context.Context, c call) (any, error) {
+	var in addSpec
+	if err := decodeOptional(c.body, &in); err != nil {
+		return nil, err
+	}
+	f, err := sessionFileOf(in, s.maxFileBytes())
+	if err != nil {
+		return nil, err
+	}
+	if f.SourceType == v1alpha1.SourcePull && s.Pull == nil {
+		return nil, vapi.Errorf(vapi.Unsupported, msgPullUnsupported,
+			"This server does not fetch PULL files; add file %q as PUSH and send its bytes.", f.Name)
+	}
+	f.TransferID = randomID()
+	us := c.own()
+	if _, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		return s.Policy.AddFile(us, f, s.maxFilesPerSession(), s.Clock.Now())
+	}); err != nil {
+		return nil, err
+	}
+	if f.SourceType == v1alpha1.SourcePull {
+		if err := s.Pull.Start(ctx, us, f.Name); err != nil {
+			return nil, err
+		}
+	}
+	return s.fileInfo(c, us, session.File(us, f.Name)), nil
+}
+
+// listFiles returns the session's files, read from the API server as get reads the session:
+// a transfer's progress may have been written by another replica.
+func (s *Server) listFiles(ctx context.Context, c call) (any, error) {
+	us, err := s.liveSession(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]fileInfo, 0, len(us.Status.Files))
+	for i := range us.Status.Files {
+		infos = append(infos, s.fileInfo(c, us, &us.Status.Files[i]))
+	}
+	return infos, nil
+}
+
+// getFile returns one file of the session, read from the API server.
+func (s *Server) getFile(ctx context.Context, c call) (any, error) {
+	name, err := nameParam(c, paramFileName)
+	if err != nil {
+		return nil, err
+	}
+	us, err := s.liveSession(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	f := session.File(us, name)
+	if f == nil {
+		return nil, session.FileNotFound(us, name)
+	}
+	return s.fileInfo(c, us, f), nil
+}
+
+// removeFile removes a file from the session, or, when the session has none of that name but
+// the item has, marks the item's file to be removed when the session completes.
+func (s *Server) removeFile(ctx context.Context, c call) (any, error) {
+	name, err := nameParam(c, paramFileName)
+	if err != nil {
+		return nil, err
+	}
+	if err := content.CheckName(name); err != nil {
+		return nil, invalidArgument("file_name: %v", err)
+	}
+	inItem := false
+	if session.File(c.session, name) == nil {
+		rec, err := s.Content.Current(ctx, c.session.Namespace, c.session.Spec.LibraryItemID)
+		if err != nil {
+			return nil, err
+		}
+		inItem = recordFile(rec, name) != nil
+	}
+	_, err = s.Store.Update(ctx, c.own(), store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		return s.Policy.RemoveFile(us, name, inItem, s.Clock.Now())
+	})
+	return nil, err
+}
+
+// liveSession reads the call's session from the API server, within the caller's reads.
+func (s *Server) liveSession(ctx context.Context, c call) (*v1alpha1.UpdateSession, error) {
+	if err := s.chargeRead(c.caller); err != nil {
+		return nil, err
+	}
+	return s.Store.Live(ctx, c.session)
+}
+
+// fileInfo renders f of us, with the upload endpoint of a PUSH file while us is ACTIVE.
+func (s *Server) fileInfo(c call, us *v1alpha1.UpdateSession, f *v1alpha1.SessionFile) fileInfo {
+	upload := ""
+	if f.SourceType == v1alpha1.SourcePush && us.Status.State == v1alpha1.StateActive {
+		upload = s.uploadEndpoint(c.origin, us, f)
+	}
+	return toFileInfo(f, upload)
+}
+
+// uploadEndpoint is the URI a PUSH file's bytes are sent to: /transfer/{sessionID}/
+// {transferID}/{capability} on the REST listener, at AdvertiseURL when set, else where the
+// client reached this server. The capability binds the URI to this file of this session and
+// this add (see capability).
+//
+// It stands in for the transfer service's own until that is merged; the two compute the same.
+func (s *Server) uploadEndpoint(origin string, us *v1alpha1.UpdateSession, f *v1alpha1.SessionFile) string {
+	base := origin
+	if s.AdvertiseURL != "" {
+		base = strings.TrimSuffix(s.AdvertiseURL, "/")
+	}
+	return base + "/transfer/" + us.Status.ID + "/" + f.TransferID + "/" + capability(s.TransferKey, us, f)
+}
+
+// capability is base64url(HMAC-SHA256(key, session UID \x00 file name \x00 transfer id)).
+func capability(key []byte, us *v1alpha1.UpdateSession, f *v1alpha1.SessionFile) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(string(us.UID) + "\x00" + f.Name + "\x00" + f.TransferID))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// randomID is 128 random bits in base64url: a file's transfer id.
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// nameParam is the named parameter key: from the path or query (the /api form), else the one
+// member of the body (the /rest form's {"file_name": ...}).
+func nameParam(c call, key string) (string, error) {
+	if v, ok := c.params[key]; ok {
+		return v, nil
+	}
+	var in map[string]json.RawMessage
+	if err := decodeOptional(c.body, &in); err != nil {
+		return "", err
+	}
+	var name string
+	for k, v := range in {
+		if k != key {
+			return "", invalidBody("unknown member %q", k)
+		}
+		if err := json.Unmarshal(v, &name); err != nil {
+			return "", invalidBody("member %q must be a string", k)
+		}
+	}
+	if name == "" {
+		return "", invalidArgument("%s is required", key)
+	}
+	return name, nil
+}
+
+// recordFile is the file of rec named name, or nil.
+func recordFile(rec content.Record, name string) *content.File {
+	for i := range rec.Files {
+		if rec.Files[i].Name == name {
+			return &rec.Files[i]
+		}
+	}
+	return nil
+}
+
+// maxFilesPerSession and maxFileBytes are the limits, defaulted.
+func (s *Server) maxFilesPerSession() int {
+	if s.MaxFilesPerSession > 0 {
+		return s.MaxFilesPerSession
+	}
+	return DefaultMaxFilesPerSession
+}
+
+func (s *Server) maxFileBytes() int64 {
+	if s.MaxFileBytes > 0 {
+		return s.MaxFileBytes
+	}
+	return DefaultMaxFileBytes
+}
