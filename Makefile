@@ -54,9 +54,13 @@ vet: ## Run go vet against code.
 envtest-assets: ## Print the folder holding kube-apiserver and etcd, building them from source if needed.
 	@hack/envtest-assets.sh
 
+.PHONY: s3server
+s3server: ## Print the path of the S3-compatible server (versitygw) the tests run, building it from source if needed.
+	@hack/s3server.sh
+
 .PHONY: test
-test: manifests generate fmt vet kustomize helm ## Run all tests against a real kube-apiserver and etcd (envtest), and VMware's Python SDK.
-	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" \
+test: manifests generate fmt vet kustomize helm s3server ## Run all tests against a real kube-apiserver and etcd (envtest), a real S3 server, and VMware's Python SDK.
+	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" S3SERVER="$$(hack/s3server.sh)" \
 		PYTHON_SDK="$$(hack/python-sdk.sh | tail -n 1)" go test ./... -count=1 -timeout 15m
 	cd hack/bench && go test ./... -count=1
 

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
 	"github.com/contentlib/update-session-operator/internal/metrics"
@@ -57,6 +58,9 @@ type UpdateSessionReconciler struct {
 	Deletions *events.Deletions
 	Clock     clock.PassiveClock
 	Policy    session.Policy
+	// Content keeps the bytes sessions stage: those of a session deleted before it completed,
+	// or failed, are discarded. Nil: none are kept.
+	Content *content.Store
 }
 
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;delete
@@ -166,6 +170,7 @@ func (r *UpdateSessionReconciler) fail(ctx context.Context, us *v1alpha1.UpdateS
 		return err
 	}
 	r.Recorder.Eventf(us, nil, corev1.EventTypeWarning, ReasonSuperseded, "Fail", "%s", message)
+	r.discard(ctx, us)
 	logf.FromContext(ctx).Info("Session failed: its library item has an older ACTIVE session", "session", us.Name)
 	return nil
 }
@@ -192,7 +197,20 @@ func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, us *v1alpha1.
 		return ctrl.Result{}, ignoreGone(err)
 	}
 	r.recordDeletion(ctx, us, decided)
+	r.discard(ctx, us)
 	return ctrl.Result{}, nil
+}
+
+// discard deletes the bytes us staged unless it completed (a completed session's files are
+// its item's content). Failing that, the collector finds them later: a session is never kept
+// past its deadline for its bytes' sake.
+func (r *UpdateSessionReconciler) discard(ctx context.Context, us *v1alpha1.UpdateSession) {
+	if r.Content == nil || us.Status.State == v1alpha1.StateDone {
+		return
+	}
+	if err := r.Content.DiscardSession(ctx, us.Namespace, us.Spec.LibraryItemID, us.UID); err != nil {
+		logf.FromContext(ctx).Error(err, "Discarding the bytes of a session; the content collector will", "state", us.Status.State)
+	}
 }
 
 // recordDeletion counts, records and logs the deletion of us, decided at now.

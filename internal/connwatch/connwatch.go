@@ -210,3 +210,34 @@ func (c *conn) Close() error {
 // NetConn returns the connection it watches, as tls.Conn's NetConn does, for whoever looks for
 // a connection under its wrappers.
 func (c *conn) NetConn() net.Conn { return c.Conn }
+
+type connKey struct{}
+
+// WithConn returns ctx carrying c, when the watch watches it, for Flowing: call it from the
+// server's http.Server.ConnContext.
+func WithConn(ctx context.Context, c net.Conn) context.Context {
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	if wc, ok := c.(*conn); ok {
+		return context.WithValue(ctx, connKey{}, wc)
+	}
+	return ctx
+}
+
+// Flowing returns what tells the watch that the request of ctx's connection still makes
+// progress (the body of an upload still arrives): calling it starts the Answer phase again, so
+// that a transfer of hours is bounded by the answer limit on a stall rather than on the whole
+// call. A call costs an atomic load and store: a transfer calls it on every read of its body.
+// On a connection the watch does not watch it does nothing.
+func Flowing(ctx context.Context) func() {
+	c, ok := ctx.Value(connKey{}).(*conn)
+	if !ok {
+		return func() {}
+	}
+	return func() {
+		if p, _ := c.phase(); p == Answer {
+			c.enter(Answer)
+		}
+	}
+}

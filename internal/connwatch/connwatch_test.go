@@ -286,3 +286,51 @@ func wantPhases(t *testing.T, closed *closes, want ...Phase) {
 		t.Fatalf("the watch closed connections in phases %v, want %v", got, want)
 	}
 }
+
+// TestFlowingBodyOutlivesTheAnswerLimit checks that a request whose body keeps arriving (an
+// upload) stays open for far longer than the answer limit when its handler says it flows, and
+// that it is closed once the body stalls.
+func TestFlowingBodyOutlivesTheAnswerLimit(t *testing.T) {
+	t.Parallel()
+	closed := &closes{}
+	w := New(testLimits, closed.add)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ConnState: w.ConnState, ConnContext: WithConn,
+		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			buf, flowing := make([]byte, 16), Flowing(r.Context())
+			for {
+				_, err := r.Body.Read(buf)
+				flowing()
+				if err != nil {
+					break
+				}
+			}
+			rw.WriteHeader(http.StatusOK)
+		})}
+	ctx, cancel := context.WithCancel(context.Background())
+	go w.Run(ctx)
+	go func() { _ = srv.Serve(w.Listener(ln)) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = srv.Close()
+	})
+	c := dial(t, ln.Addr().String(), false)
+	if _, err := io.WriteString(c, "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	var last time.Time
+	for start := time.Now(); time.Since(start) < 3*testLimits.Answer; time.Sleep(testLimits.Answer / 5) {
+		if _, err := io.WriteString(c, "1\r\nx\r\n"); err != nil {
+			t.Fatalf("the connection was closed while its body flowed: %v", err)
+		}
+		last = time.Now()
+	}
+	if got := closed.all(); len(got) != 0 {
+		t.Fatalf("the watch closed %v while the body flowed", got)
+	}
+	closedWithin(t, c, last, testLimits.Answer-tick, testLimits.Answer+slack)
+	wantPhases(t, closed, Answer)
+}

@@ -9,10 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// sweeper is a Bucket that keeps files of its own that Collect should clean: the dir bucket's
-// temporary files, which a crash mid-write leaves behind.
+// sweeper is a Bucket that keeps writes under way of its own that a crash mid-write leaves
+// behind (the dir bucket's temporary files, S3's multipart uploads): sweep removes those
+// begun or last written before cutoff, unless live says their key is still being written.
 type sweeper interface {
-	sweep(ctx context.Context, cutoff time.Time) (deleted int, bytes int64, err error)
+	sweep(ctx context.Context, cutoff time.Time, live func(key string) bool, stats *CollectStats) error
 }
 
 // Collect deletes, once older than grace, files no kept record names whose session is not
@@ -33,10 +34,7 @@ func (s *Store) Collect(ctx context.Context, keep Keep, grace time.Duration) (Co
 		return stats, err
 	}
 	if sw, ok := s.bucket.(sweeper); ok {
-		n, bytes, err := sw.sweep(ctx, cutoff)
-		stats.Deleted += n
-		stats.DeletedBytes += bytes
-		return stats, err
+		return stats, sw.sweep(ctx, cutoff, keep.liveKey, &stats)
 	}
 	return stats, nil
 }
@@ -109,8 +107,7 @@ func (s *Store) collectFiles(ctx context.Context, keep Keep, cutoff time.Time, n
 		if named[info.Key] || !info.ModTime.Before(cutoff) {
 			continue
 		}
-		namespace, session, ok := parseFileKey(info.Key)
-		if ok && keep.LiveSession != nil && keep.LiveSession(namespace, session) {
+		if keep.liveKey(info.Key) {
 			continue
 		}
 		if err := s.bucket.Delete(ctx, info.Key); err != nil {
@@ -120,6 +117,12 @@ func (s *Store) collectFiles(ctx context.Context, keep Keep, cutoff time.Time, n
 		stats.DeletedBytes += info.Size
 	}
 	return nil
+}
+
+// liveKey reports whether key is a FileKey of a live session.
+func (k Keep) liveKey(key string) bool {
+	namespace, session, ok := parseFileKey(key)
+	return ok && k.LiveSession != nil && k.LiveSession(namespace, session)
 }
 
 // parseFileKey returns the namespace and session of a FileKey.

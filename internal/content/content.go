@@ -8,6 +8,11 @@
 // record or the new one, never a mix. The records of an item are immutable objects, one per
 // content version, written only if absent: two replicas completing sessions of one item at once
 // cannot both write the same version.
+//
+// Layout: files/<namespace>/<item hash>/<session UID>/<name> and
+// records/<namespace>/<item hash>/<version, 19 digits>.json. A write under way is invisible
+// until it completes (a temporary file beside its key, an S3 multipart upload); what a crash
+// leaves of one, Collect removes.
 package content
 
 import (
@@ -214,8 +219,8 @@ func sessionPrefix(namespace, item string, session types.UID) string {
 // systems, so a name that fits here fits in a directory store.
 const maxNameBytes = 255
 
-// CheckName refuses a file name that is empty, over 255 bytes, ".", "..", or holds '/', '\',
-// NUL or another control character, saying why.
+// CheckName refuses a file name that is empty, over 255 bytes, ".", "..", not UTF-8, or holds
+// '/', '\', NUL or another control character, saying why.
 func CheckName(name string) error {
 	switch {
 	case name == "":

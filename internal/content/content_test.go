@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestCheckName(t *testing.T) {
@@ -82,6 +84,19 @@ func TestOpen(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "a")); err != nil {
 		t.Errorf("Open did not create the directory: %v", err)
 	}
+	t.Chdir(dir)
+	for _, rel := range []string{"file://./c/d", "file:e"} {
+		s, err := Open(context.Background(), rel)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", rel, err)
+		}
+		_ = s.Close()
+	}
+	for _, want := range []string{"c/d", "e"} {
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("Open of a relative URL did not create %s under the working directory: %v", want, err)
+		}
+	}
 }
 
 func TestNoSpace(t *testing.T) {
@@ -114,6 +129,10 @@ func TestCollectSweepsCrashedWrites(t *testing.T) {
 		t.Fatalf("Collect within grace = %+v, %v; want nothing deleted", stats, err)
 	}
 	s.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	live := Keep{LiveSession: func(ns string, session types.UID) bool { return ns == "ns" && session == "s" }}
+	if stats, err := s.Collect(context.Background(), live, time.Hour); err != nil || stats.Deleted != 0 {
+		t.Fatalf("Collect past grace while the session lives = %+v, %v; want nothing deleted", stats, err)
+	}
 	if stats, err := s.Collect(context.Background(), Keep{}, time.Hour); err != nil || stats.Deleted != 1 || stats.DeletedBytes != 9 {
 		t.Fatalf("Collect past grace = %+v, %v; want the temporary file deleted", stats, err)
 	}

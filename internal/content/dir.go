@@ -98,15 +98,28 @@ func (b *dirBucket) NewWriter(ctx context.Context, key string) (Writer, error) {
 	return &dirWriter{ctx: ctx, f: f, path: path}, nil
 }
 
+// writebackChunk is how many bytes a dirWriter lets pile up before it starts their writeback.
+const writebackChunk = 8 << 20
+
 // dirWriter writes a temporary file and renames it over its target on Close.
 type dirWriter struct {
 	ctx  context.Context
 	f    *os.File
 	path string
 	done bool
+	// written counts the bytes written; flushed, those whose writeback was started.
+	written, flushed int64
 }
 
-func (w *dirWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w *dirWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if w.written-w.flushed >= writebackChunk {
+		startWriteback(w.f, w.flushed, w.written-w.flushed)
+		w.flushed = w.written
+	}
+	return n, err
+}
 
 func (w *dirWriter) Close() error {
 	if w.done {
@@ -305,9 +318,10 @@ func (b *dirBucket) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-// sweep removes the temporary files a crash left behind, last written before cutoff.
-func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time) (deleted int, bytes int64, err error) {
-	err = filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
+// sweep removes the temporary files a crash left behind: last written before cutoff, in the
+// directory of a key that is not live.
+func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time, live func(key string) bool, stats *CollectStats) error {
+	return filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -324,13 +338,15 @@ func (b *dirBucket) sweep(ctx context.Context, cutoff time.Time) (deleted int, b
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			return nil
 		}
+		if rel, err := filepath.Rel(b.root, path); err == nil && live(filepath.ToSlash(rel)) {
+			return nil
+		}
 		if os.Remove(path) == nil {
-			deleted++
-			bytes += fi.Size()
+			stats.Deleted++
+			stats.DeletedBytes += fi.Size()
 		}
 		return nil
 	})
-	return deleted, bytes, err
 }
 
 func (b *dirBucket) Close() error { return nil }

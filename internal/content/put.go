@@ -45,7 +45,7 @@ func NewHash(algorithm string) (hash.Hash, string, error) {
 // to the bucket and a hash update each take a sizeable run of bytes.
 var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
 
-const copyBufferSize = 1 << 20
+const copyBufferSize = 64 << 10
 
 // Put streams r into key, computing size and checksum as bytes flow; the bytes are kept only if
 // every one arrived and they match want (else a *MismatchError, ErrTooLarge, ErrNoSpace or the
@@ -58,7 +58,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, want Expect) (
 	if want.MaxBytes > 0 && want.SizeKnown && want.Size > want.MaxBytes {
 		return Received{}, fmt.Errorf("%w: %d bytes promised, %d allowed", ErrTooLarge, want.Size, want.MaxBytes)
 	}
-	w, err := s.bucket.NewWriter(ctx, key)
+	w, err := s.newWriter(ctx, key, want)
 	if err != nil {
 		return Received{}, noSpace(err)
 	}
@@ -72,6 +72,26 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, want Expect) (
 		return got, noSpace(err)
 	}
 	return got, nil
+}
+
+// sizedBucket is a Bucket whose writers buffer by the size of what is to come: an exact size,
+// or a bound (-1: none).
+type sizedBucket interface {
+	newSizedWriter(ctx context.Context, key string, size int64, exact bool) (Writer, error)
+}
+
+// newWriter opens the writer of a Put, telling a sizedBucket what want says of the size.
+func (s *Store) newWriter(ctx context.Context, key string, want Expect) (Writer, error) {
+	sb, ok := s.bucket.(sizedBucket)
+	switch {
+	case !ok:
+		return s.bucket.NewWriter(ctx, key)
+	case want.SizeKnown && want.Size >= 0:
+		return sb.newSizedWriter(ctx, key, want.Size, true)
+	case want.MaxBytes > 0:
+		return sb.newSizedWriter(ctx, key, want.MaxBytes, false)
+	}
+	return sb.newSizedWriter(ctx, key, -1, false)
 }
 
 // copyChecked copies r to w and h, reading at most one byte past what want allows so that a
@@ -135,6 +155,9 @@ func (c *counter) Write(p []byte) (int, error) {
 
 // noSpace marks an error that says the disk or a quota is full as ErrNoSpace.
 func noSpace(err error) error {
+	if errors.Is(err, ErrNoSpace) {
+		return err
+	}
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || isS3NoSpace(err) {
 		return fmt.Errorf("%w: %w", ErrNoSpace, err)
 	}

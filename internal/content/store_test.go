@@ -1,6 +1,7 @@
 package content
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // a checksum clients promise
 	"crypto/sha256"
@@ -29,6 +30,7 @@ func testStore(t *testing.T, newBucket newBucketFunc) {
 		{"Put keeps bytes that match what was promised", testPutKept},
 		{"Put keeps nothing that breaks a promise, and the old bytes stay", testPutRefused},
 		{"a cut Put leaves the old bytes", testPutCut},
+		{"a Put of many parts, sized or not, reads back whole and in ranges", testPutLarge},
 		{"commits number versions and apply puts and removes", testCommitSequence},
 		{"a retried Commit returns the record it wrote", testCommitRetried},
 		{"concurrent Commits get versions 1..N and lose no change", testCommitRace},
@@ -303,6 +305,38 @@ func testCollect(t *testing.T, s *Store) {
 	for _, v := range []int64{1, 3} {
 		if _, err := s.Version(ctx, "ns", "item", v); err != nil {
 			t.Errorf("Version %d after Collect = %v, want it kept", v, err)
+		}
+	}
+}
+
+// patterned is n bytes that differ from part to part, so that a part out of place shows.
+func patterned(n int) []byte {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(i*7 + i>>20)
+	}
+	return data
+}
+
+func testPutLarge(t *testing.T, s *Store) {
+	data := patterned(3*minPartSize + 12345)
+	sum := sha256.Sum256(data)
+	for _, want := range []Expect{
+		{Size: int64(len(data)), SizeKnown: true, Checksum: Checksum{SHA256, hex.EncodeToString(sum[:])}},
+		{MaxBytes: 1 << 40},
+		{},
+	} {
+		key := "files/ns/item/s/large"
+		got, err := s.Put(context.Background(), key, bytes.NewReader(data), want)
+		if err != nil || got.Size != int64(len(data)) || got.Checksum.Value != hex.EncodeToString(sum[:]) {
+			t.Fatalf("Put(%+v) = %+v, %v", want, got, err)
+		}
+		if back := read(t, s.bucket, key, 0, -1); !bytes.Equal(back, data) {
+			t.Fatalf("read back %d bytes that differ from the %d put", len(back), len(data))
+		}
+		off := int64(minPartSize - 10)
+		if back := read(t, s.bucket, key, off, 20); !bytes.Equal(back, data[off:off+20]) {
+			t.Fatalf("the range across a part boundary differs")
 		}
 	}
 }

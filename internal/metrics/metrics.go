@@ -22,14 +22,14 @@ var (
 	RESTRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_rest_requests_total",
 		Help: "REST API calls, by operation and result (ok or the vAPI error type).",
-	}, []string{"operation", "result"})
+	}, []string{"operation", resultLabel})
 
 	// RESTLatency is the time from a request's arrival to its answer, by operation and result.
 	RESTLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "updatesession_rest_request_duration_seconds",
 		Help:    "Time to answer a REST API call, by operation and result (ok or the vAPI error type).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-	}, []string{"operation", "result"})
+	}, []string{"operation", resultLabel})
 
 	// WritesSaved counts keep-alives answered without a write to the API server.
 	WritesSaved = prometheus.NewCounter(prometheus.CounterOpts{

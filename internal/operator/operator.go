@@ -28,6 +28,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/refresh"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/transfer"
 )
 
 // CacheOptions are the manager's cache options base with what the operator needs of its
@@ -73,6 +74,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:    opts.Clock,
 		Policy:   opts.Policy,
 	}
+	contents, err := setupContent(ctx, mgr, opts)
+	if err != nil {
+		return err
+	}
+	reconciler.Content = contents
 	if err := reconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
 		return err
 	}
@@ -82,10 +88,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	gate, err := auth.NewGate(mgr.GetConfig(), auth.Options{
 		Limits: opts.TokenReviews, Audiences: opts.TokenAudiences, Lifetimes: opts.TokenLifetimes,
 	})
-	if err != nil {
-		return err
-	}
-	contents, err := openContent(ctx, opts.ContentStore)
 	if err != nil {
 		return err
 	}
@@ -108,6 +110,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Log:           mgr.GetLogger().WithName("rest"),
 
 		DefaultNamespace: opts.RESTNamespace,
+		Transfers: rest.Transfers{
+			Keys:             transfer.NewKeys(mgr.GetClient(), mgr.GetAPIReader(), opts.TransferKeyNamespace),
+			Registry:         transfer.NewRegistry(opts.ContentMaxTransfers),
+			ProgressInterval: opts.TransferProgressInterval,
+			AdvertiseURL:     opts.RESTAdvertiseURL,
+		},
 	}
 	if opts.Policy.MaxCoalesce > 0 {
 		server.Refresher = refresh.New(sessions, opts.Policy, opts.Clock, mgr.GetLogger().WithName("refresh"))
@@ -127,6 +135,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return mgr.Add(server)
+}
+
+// setupContent opens the content store (or takes opts.Content), and runs its collector on
+// the leader.
+func setupContent(ctx context.Context, mgr ctrl.Manager, opts Options) (*content.Store, error) {
+	contents := opts.Content
+	if contents == nil {
+		var err error
+		if contents, err = openContent(ctx, opts.ContentStore); err != nil {
+			return nil, err
+		}
+	}
+	collector := &transfer.Collector{Store: contents, Reader: mgr.GetClient(), Interval: opts.ContentCollectInterval,
+		Grace: opts.ContentCollectGrace, Log: mgr.GetLogger().WithName("content")}
+	return contents, mgr.Add(collector)
 }
 
 // cacheSynced is a readiness check: ready once the manager's cache has synced, so that the REST

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/admit"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/login"
 	"github.com/contentlib/update-session-operator/internal/rest"
 	"github.com/contentlib/update-session-operator/internal/session"
@@ -67,6 +69,23 @@ type Options struct {
 	// rest.DefaultMaxFilesPerSession and rest.DefaultMaxFileBytes.
 	MaxFilesPerSession int
 	MaxFileBytes       int64
+	// Content, when set, is a store already open, used instead of ContentStore (the tests
+	// share one between replicas).
+	Content *content.Store
+	// ContentMaxTransfers caps the transfers in flight on one replica.
+	ContentMaxTransfers int
+	// TransferProgressInterval is how often a running transfer writes its progress.
+	TransferProgressInterval time.Duration
+	// RESTAdvertiseURL, when set, is where upload URIs point (scheme, host and an optional path
+	// prefix: what clients reach the REST server at); else the scheme and Host of the request
+	// that added the file.
+	RESTAdvertiseURL string
+	// TransferKeyNamespace is where the key of upload capabilities is kept (see
+	// transfer.Keys); empty: the login namespace, else the namespace the manager runs in.
+	TransferKeyNamespace string
+	// ContentCollectInterval and ContentCollectGrace pace the collector of what crashes left
+	// in the store (see transfer.Collector); zero takes the defaults.
+	ContentCollectInterval, ContentCollectGrace time.Duration
 	// Clock defaults to the real clock.
 	Clock clock.PassiveClock
 }
@@ -79,7 +98,11 @@ const (
 	defaultConcurrency    = 64
 	// defaultContentStore is where a pod keeps content without other settings: the mount
 	// point of the volume (a PVC) the chart gives it.
-	defaultContentStore = "file:///var/lib/update-session-operator/content"
+	defaultContentStore     = "file:///var/lib/update-session-operator/content"
+	defaultMaxTransfers     = 64
+	defaultProgressInterval = 5 * time.Second
+	defaultCollectInterval  = 10 * time.Minute
+	defaultCollectGrace     = time.Hour
 )
 
 // BindFlags defines the manager's flags that configure the operator on fs, with their
@@ -102,6 +125,21 @@ func (o *Options) bindContentFlags(fs *flag.FlagSet) {
 			maxFilesPerSession))
 	fs.Int64Var(&o.MaxFileBytes, "content-max-file-bytes", rest.DefaultMaxFileBytes,
 		"Bytes one file may have; an add promising more is refused INVALID_ARGUMENT, a transfer sending more fails.")
+	fs.IntVar(&o.ContentMaxTransfers, "content-max-transfers", defaultMaxTransfers,
+		"Transfers in flight at once on one replica; one past it is answered 503 SERVICE_UNAVAILABLE with Retry-After.")
+	fs.DurationVar(&o.TransferProgressInterval, "transfer-progress-interval", defaultProgressInterval,
+		"How often a running transfer writes its progress (bytesTransferred, its heartbeat, the session's "+
+			"lastActivity) to the session's status; a transfer silent for three intervals is taken for dead.")
+	fs.StringVar(&o.RESTAdvertiseURL, "rest-advertise-url", "",
+		"Where clients reach the REST server (https://host[:port][/prefix]), which upload URIs point to; "+
+			"empty: the scheme and Host of the request that added the file.")
+	fs.DurationVar(&o.ContentCollectInterval, "content-collect-interval", defaultCollectInterval,
+		"How often the leader looks for bytes that crashes left in the content store (staged by sessions gone).")
+	fs.DurationVar(&o.ContentCollectGrace, "content-collect-grace", defaultCollectGrace,
+		"How old such bytes must be before they are deleted: longer than a session takes to show in every replica's cache.")
+	fs.StringVar(&o.TransferKeyNamespace, "transfer-key-namespace", "",
+		"Where the Secret with the key of upload URIs' capabilities is kept, shared by every replica; "+
+			"empty: --rest-login-namespace, else the namespace the manager runs in.")
 }
 
 // maxFilesPerSession is the most files the schema lets a session's status hold.
@@ -212,14 +250,37 @@ func (o *Options) Default() {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	if o.ContentStore == "" {
-		o.ContentStore = defaultContentStore
-	}
+	o.defaultContent()
 	if o.MaxFilesPerSession == 0 {
 		o.MaxFilesPerSession = rest.DefaultMaxFilesPerSession
 	}
 	if o.MaxFileBytes == 0 {
 		o.MaxFileBytes = rest.DefaultMaxFileBytes
+	}
+}
+
+// defaultContent fills the content store's and the transfers' unset fields.
+func (o *Options) defaultContent() {
+	if o.ContentStore == "" {
+		o.ContentStore = defaultContentStore
+	}
+	if o.ContentMaxTransfers == 0 {
+		o.ContentMaxTransfers = defaultMaxTransfers
+	}
+	if o.TransferProgressInterval == 0 {
+		o.TransferProgressInterval = defaultProgressInterval
+	}
+	if o.TransferKeyNamespace == "" {
+		o.TransferKeyNamespace = o.LoginNamespace
+	}
+	if o.TransferKeyNamespace == "" {
+		o.TransferKeyNamespace = podNamespace()
+	}
+	if o.ContentCollectInterval == 0 {
+		o.ContentCollectInterval = defaultCollectInterval
+	}
+	if o.ContentCollectGrace == 0 {
+		o.ContentCollectGrace = defaultCollectGrace
 	}
 }
 
@@ -260,6 +321,26 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--content-max-files-per-session must be within 1..%d, got %d", maxFilesPerSession, o.MaxFilesPerSession)
 	case o.MaxFileBytes < 1:
 		return fmt.Errorf("--content-max-file-bytes must be positive, got %d", o.MaxFileBytes)
+	}
+	return o.validateContent()
+}
+
+// validateContent checks the limits of transfers and the advertised URL.
+func (o *Options) validateContent() error {
+	switch {
+	case o.ContentMaxTransfers < 1:
+		return fmt.Errorf("--content-max-transfers must be at least 1, got %d", o.ContentMaxTransfers)
+	case o.TransferProgressInterval <= 0:
+		return fmt.Errorf("--transfer-progress-interval must be positive, got %s", o.TransferProgressInterval)
+	case o.ContentCollectInterval <= 0 || o.ContentCollectGrace <= 0:
+		return errors.New("--content-collect-interval and --content-collect-grace must be positive")
+	}
+	if o.RESTAdvertiseURL != "" {
+		u, err := url.Parse(o.RESTAdvertiseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--rest-advertise-url must be an http or https URL with a host and no query, got %q",
+				o.RESTAdvertiseURL)
+		}
 	}
 	return nil
 }

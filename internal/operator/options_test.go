@@ -65,6 +65,16 @@ func TestValidate(t *testing.T) {
 			wantErr: "--content-max-files-per-session"},
 		{name: "files of no bytes are refused", args: []string{"--content-max-file-bytes=0"}, wantErr: "--content-max-file-bytes"},
 		{name: "logins off are valid", args: []string{"--rest-login-sessions=false"}},
+		{name: "files of no bytes at most are refused", args: []string{"--content-max-file-bytes=0"}, wantErr: "--content-max-file-bytes"},
+		{name: "no transfers at once are refused", args: []string{"--content-max-transfers=0"}, wantErr: "--content-max-transfers"},
+		{name: "no progress interval is refused", args: []string{"--transfer-progress-interval=0"},
+			wantErr: "--transfer-progress-interval"},
+		{name: "an advertised URL with a path prefix is valid", args: []string{"--rest-advertise-url=https://cl.example.com/vapi"}},
+		{name: "an advertised URL without a scheme is refused", args: []string{"--rest-advertise-url=cl.example.com"},
+			wantErr: "--rest-advertise-url"},
+		{name: "an advertised URL with a query is refused", args: []string{"--rest-advertise-url=https://cl.example.com/?x=1"},
+			wantErr: "--rest-advertise-url"},
+		{name: "no collector grace is refused", args: []string{"--content-collect-grace=0"}, wantErr: "--content-collect-grace"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +101,7 @@ func TestDefault(t *testing.T) {
 			set: Options{RESTAddr: flags.RESTAddr, Policy: flags.Policy, LoginSessions: true},
 			want: func(o *Options) {
 				*o = flagOptions(t)
-				o.LoginNamespace, o.Clock = podNamespace(), clock.RealClock{}
+				o.LoginNamespace, o.TransferKeyNamespace, o.Clock = podNamespace(), podNamespace(), clock.RealClock{}
 			}},
 		{name: "zero retention, coalescing and margin stay zero: they mean none",
 			set:  Options{Policy: session.Policy{DefaultTimeout: time.Hour}},
@@ -104,7 +114,10 @@ func TestDefault(t *testing.T) {
 			want: func(o *Options) { o.LoginSessions, o.LoginNamespace = false, "" }},
 		{name: "a login namespace set is kept",
 			set:  Options{LoginSessions: true, LoginNamespace: "logins"},
-			want: func(o *Options) { o.LoginSessions, o.LoginNamespace = true, "logins" }},
+			want: func(o *Options) { o.LoginSessions, o.LoginNamespace, o.TransferKeyNamespace = true, "logins", "logins" }},
+		{name: "the transfer key is kept where logins are, unless set",
+			set:  Options{LoginSessions: true, LoginNamespace: "logins", TransferKeyNamespace: "keys"},
+			want: func(o *Options) { o.LoginSessions, o.LoginNamespace, o.TransferKeyNamespace = true, "logins", "keys" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

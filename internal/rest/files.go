@@ -2,17 +2,13 @@ package rest
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"strings"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/transfer"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
@@ -49,7 +45,7 @@ func (s *Server) addFile(ctx context.Context, c call) (any, error) {
 		return nil, vapi.Errorf(vapi.Unsupported, msgPullUnsupported,
 			"This server does not fetch PULL files; add file %q as PUSH and send its bytes.", f.Name)
 	}
-	f.TransferID = randomID()
+	f.TransferID = transfer.NewID()
 	us := c.own()
 	if _, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return s.Policy.AddFile(us, f, s.maxFilesPerSession(), s.Clock.Now())
@@ -61,7 +57,7 @@ func (s *Server) addFile(ctx context.Context, c call) (any, error) {
 			return nil, err
 		}
 	}
-	return s.fileInfo(c, us, session.File(us, f.Name)), nil
+	return s.fileInfo(ctx, c, us, session.File(us, f.Name))
 }
 
 // listFiles returns the session's files, read from the API server as get reads the session:
@@ -73,7 +69,11 @@ func (s *Server) listFiles(ctx context.Context, c call) (any, error) {
 	}
 	infos := make([]fileInfo, 0, len(us.Status.Files))
 	for i := range us.Status.Files {
-		infos = append(infos, s.fileInfo(c, us, &us.Status.Files[i]))
+		info, err := s.fileInfo(ctx, c, us, &us.Status.Files[i])
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, info)
 	}
 	return infos, nil
 }
@@ -92,7 +92,7 @@ func (s *Server) getFile(ctx context.Context, c call) (any, error) {
 	if f == nil {
 		return nil, session.FileNotFound(us, name)
 	}
-	return s.fileInfo(c, us, f), nil
+	return s.fileInfo(ctx, c, us, f)
 }
 
 // removeFile removes a file from the session, or, when the session has none of that name but
@@ -128,40 +128,15 @@ func (s *Server) liveSession(ctx context.Context, c call) (*v1alpha1.UpdateSessi
 }
 
 // fileInfo renders f of us, with the upload endpoint of a PUSH file while us is ACTIVE.
-func (s *Server) fileInfo(c call, us *v1alpha1.UpdateSession, f *v1alpha1.SessionFile) fileInfo {
+func (s *Server) fileInfo(ctx context.Context, c call, us *v1alpha1.UpdateSession, f *v1alpha1.SessionFile) (fileInfo, error) {
 	upload := ""
 	if f.SourceType == v1alpha1.SourcePush && us.Status.State == v1alpha1.StateActive {
-		upload = s.uploadEndpoint(c.origin, us, f)
+		var err error
+		if upload, err = s.UploadURI(ctx, c.origin, us, f.Name, f.TransferID); err != nil {
+			return fileInfo{}, err
+		}
 	}
-	return toFileInfo(f, upload)
-}
-
-// uploadEndpoint is the URI a PUSH file's bytes are sent to: /transfer/{sessionID}/
-// {transferID}/{capability} on the REST listener, at AdvertiseURL when set, else where the
-// client reached this server. The capability binds the URI to this file of this session and
-// this add (see capability).
-//
-// It stands in for the transfer service's own until that is merged; the two compute the same.
-func (s *Server) uploadEndpoint(origin string, us *v1alpha1.UpdateSession, f *v1alpha1.SessionFile) string {
-	base := origin
-	if s.AdvertiseURL != "" {
-		base = strings.TrimSuffix(s.AdvertiseURL, "/")
-	}
-	return base + "/transfer/" + us.Status.ID + "/" + f.TransferID + "/" + capability(s.TransferKey, us, f)
-}
-
-// capability is base64url(HMAC-SHA256(key, session UID \x00 file name \x00 transfer id)).
-func capability(key []byte, us *v1alpha1.UpdateSession, f *v1alpha1.SessionFile) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(string(us.UID) + "\x00" + f.Name + "\x00" + f.TransferID))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// randomID is 128 random bits in base64url: a file's transfer id.
-func randomID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return base64.RawURLEncoding.EncodeToString(b)
+	return toFileInfo(f, upload), nil
 }
 
 // nameParam is the named parameter key: from the path or query (the /api form), else the one

@@ -238,7 +238,22 @@ func (s *Server) finish(ctx context.Context, us *v1alpha1.UpdateSession, state v
 	_, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		return s.Policy.Finish(us, state, message, s.Clock.Now())
 	})
+	if err == nil && state != v1alpha1.StateDone {
+		s.discard(ctx, us)
+	}
 	return err
+}
+
+// discard deletes the bytes a canceled or failed session staged, at once rather than when the
+// session is deleted. The call has succeeded whatever happens here: bytes left behind go when
+// the session is deleted, or to the content collector.
+func (s *Server) discard(ctx context.Context, us *v1alpha1.UpdateSession) {
+	if s.Content == nil {
+		return
+	}
+	if err := s.Content.DiscardSession(ctx, us.Namespace, us.Spec.LibraryItemID, us.UID); err != nil {
+		s.Log.Error(err, "Discarding the bytes of a session that ended; they go when it is deleted", "session", us.Name)
+	}
 }
 
 // delete deletes a session that has ended; an ACTIVE one must be completed, canceled or failed

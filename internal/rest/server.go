@@ -3,7 +3,6 @@ package rest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +92,8 @@ type Server struct {
 	// Reads bound the API-server reads each caller's calls cost (see ReadLimits); zero values
 	// take DefaultReadLimits.
 	Reads ReadLimits
+	// Transfers configure the upload endpoint (see serveTransfer).
+	Transfers Transfers
 
 	// Content keeps the bytes of sessions' files and items' content records.
 	Content *content.Store
@@ -104,12 +106,6 @@ type Server struct {
 	// the defaults.
 	MaxFilesPerSession int
 	MaxFileBytes       int64
-	// AdvertiseURL is the scheme and host upload endpoints are advertised at; empty: those the
-	// client reached the server at.
-	AdvertiseURL string
-	// TransferKey signs upload capabilities (see capability); every replica must have the same.
-	// Empty: a random key of this replica's own.
-	TransferKey []byte
 	// StorageURI is the content store's location as the item storage service shows it, without
 	// credentials or parameters; empty shows none.
 	StorageURI string
@@ -174,6 +170,15 @@ func (s *Server) Start(ctx context.Context) error {
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
 	go watch.Run(watchCtx)
+	// The first add or upload should not wait for the key of upload URIs; should it not load
+	// now, the first call that needs it tries again.
+	go func() {
+		keyCtx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		if _, err := s.Transfers.Keys.Key(keyCtx); err != nil {
+			s.Log.Error(err, "Loading the key of upload URIs; the first call that needs it tries again")
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.serving.Store(true)
@@ -184,17 +189,22 @@ func (s *Server) Start(ctx context.Context) error {
 	case <-ctx.Done():
 		s.serving.Store(false)
 		s.drain(errc)
+		// Transfers last as long as their bytes flow: rather than wait for them, they stop and
+		// record it, so that their clients can send the files again to another replica at once.
+		s.Transfers.Registry.StopAll(errShuttingDown)
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
 	}
 }
 
-// connContext is a connection's context: marked when it was accepted past its caps, and
-// carrying its source, by which reviews are shared fairly (see auth.WithSource). Stamped once a
-// connection, the source costs a kept-alive connection's calls nothing.
+// connContext is a connection's context: marked when it was accepted past its caps, carrying
+// its source, by which reviews are shared fairly (see auth.WithSource), and its watched
+// connection, which a transfer tells that its body still flows (see connwatch.Flowing).
+// Stamped once a connection, these cost a kept-alive connection's calls nothing.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	return auth.WithSource(admit.ConnContext(ctx, c), admit.Source(c.RemoteAddr()).String())
+	ctx = auth.WithSource(admit.ConnContext(ctx, c), admit.Source(c.RemoteAddr()).String())
+	return connwatch.WithConn(ctx, c)
 }
 
 // withTLS returns ln serving TLS with the certificate in CertDir, reloaded when its files change.
@@ -236,16 +246,17 @@ func (s *Server) Handler() http.Handler {
 	if s.Completer == nil {
 		s.Completer = &complete.Completer{Sessions: s.Store, Content: s.Content, Policy: s.Policy, Clock: s.Clock}
 	}
-	if len(s.TransferKey) == 0 {
-		s.TransferKey = make([]byte, 32)
-		_, _ = rand.Read(s.TransferKey) // crypto/rand.Read never fails
-	}
+	s.Transfers.defaults()
 	return http.HandlerFunc(s.serveWithinCaps)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == jsonrpcPath && r.Method == http.MethodPost {
 		s.serveJSONRPC(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, TransferPrefix) {
+		s.serveTransfer(w, r)
 		return
 	}
 	start := time.Now()

@@ -143,7 +143,7 @@ func (e *Env) LaunchOperator(t testing.TB, namespace string, opts operator.Optio
 		opts.RESTNamespace = namespace
 	}
 	opts.LoginSessions = true
-	if opts.ContentStore == "" {
+	if opts.ContentStore == "" && opts.Content == nil {
 		opts.ContentStore = "file://" + t.TempDir()
 	}
 	if opts.LoginNamespace == "" {
