@@ -15,6 +15,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 // TestRPCUnpack: a call's input reaches the handler as the REST forms give it: the session id,
@@ -46,6 +47,13 @@ func TestRPCUnpack(t *testing.T) {
 			wantBody: `{"library_item_id":"i"}`, wantParams: map[string]string{"client_token": "t-1"}},
 		{name: "list by item: a parameter", rop: method("list"),
 			input: input(`"library_item_id":{"OPTIONAL":"i"}`), wantParams: map[string]string{"library_item_id": "i"}},
+		{name: "file add: the spec is the body", rop: rpcOperations[rpcMethod{svcSessionFiles, "add"}],
+			input: input(`"update_session_id":"s-1","file_spec":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.updatesession.file.add_spec":{"name":"f","source_type":"PUSH"}}}`),
+			wantID: "s-1", wantBody: `{"name":"f","source_type":"PUSH"}`},
+		{name: "file get: the name in a flat body, as the /rest form has it", rop: rpcOperations[rpcMethod{svcSessionFiles, "get"}],
+			input:  input(`"update_session_id":"s-1","file_name":"f"`),
+			wantID: "s-1", wantBody: `{"file_name":"f"}`},
 		{name: "a client token with a bell is refused as on the REST forms", rop: method("create"),
 			input: input(`"client_token":{"OPTIONAL":"a\u0007b"},"create_spec":{"STRUCTURE":` +
 				`{"com.vmware.content.library.item.update_session_model":{}}}`),
@@ -104,7 +112,9 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 				`"com.vmware.content.library.item.UpdateSession.client_error","default_message":"disk full","args":[],` +
 				`"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}},"client_progress":{"OPTIONAL":40},` +
 				`"state":{"OPTIONAL":"ERROR"},"expiration_time":{"OPTIONAL":"2026-12-03T18:57:57.123Z"},` +
-				`"preview_info":{"OPTIONAL":null},"warning_behavior":{"OPTIONAL":[{"STRUCTURE":` +
+				`"preview_info":{"OPTIONAL":{"STRUCTURE":{"com.vmware.content.library.item.updatesession.preview_info":` +
+				`{"state":"NOT_APPLICABLE","certificate_info":{"OPTIONAL":null},"warnings":{"OPTIONAL":null},` +
+				`"cert_chain":{"OPTIONAL":null}}}}},"warning_behavior":{"OPTIONAL":[{"STRUCTURE":` +
 				`{"com.vmware.content.library.item.updatesession.warning_behavior":` +
 				`{"type":"EXPIRED_CERTIFICATE","ignored":true}}}]}}}}`},
 		{"create: the id", method(svcUpdateSession, "create"), "s-1", `"s-1"`},
@@ -115,6 +125,24 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 			`{"STRUCTURE":{"com.vmware.cis.session.info":{"user":"u","created_time":"2026-12-03T18:57:57.123Z",` +
 				`"last_accessed_time":"2026-12-03T18:57:57.123Z"}}}`},
 		{"download-session list: no ids", method(svcDownloadSession, "list"), []string{}, `[]`},
+		{"file add: its info", method(svcSessionFiles, "add"), fileInfo{Name: "disk.vmdk", SourceType: "PUSH",
+			Size: new(int64(5)), ChecksumInfo: &checksumInfo{Algorithm: "SHA256", Checksum: "ab"},
+			UploadEndpoint: &transferEndpoint{URI: "https://h/transfer/x"}, Status: "WAITING_FOR_TRANSFER"},
+			`{"STRUCTURE":{"com.vmware.content.library.item.updatesession.file.info":{"name":"disk.vmdk",` +
+				`"source_type":"PUSH","size":{"OPTIONAL":5},"checksum_info":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.file.checksum_info":{"algorithm":{"OPTIONAL":"SHA256"},` +
+				`"checksum":"ab"}}}},"source_endpoint":{"OPTIONAL":null},"upload_endpoint":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.transfer_endpoint":{"uri":"https://h/transfer/x",` +
+				`"ssl_certificate_thumbprint":{"OPTIONAL":null},"ssl_certificate":{"OPTIONAL":null}}}}},` +
+				`"bytes_transferred":0,"status":"WAITING_FOR_TRANSFER","error_message":{"OPTIONAL":null},` +
+				`"keep_in_storage":{"OPTIONAL":false}}}}`},
+		{"file validate: missing and invalid files", method(svcSessionFiles, "validate"), validationResult{
+			HasErrors: true, MissingFiles: []string{"a"},
+			InvalidFiles: []validationError{{Name: "b", ErrorMessage: vapi.Message{ID: "m", DefaultMessage: "bad", Args: []string{}}}}},
+			`{"STRUCTURE":{"com.vmware.content.library.item.updatesession.file.validation_result":{"has_errors":true,` +
+				`"missing_files":["a"],"invalid_files":[{"STRUCTURE":{"com.vmware.content.library.item.updatesession.` +
+				`file.validation_error":{"name":"b","error_message":{"STRUCTURE":{"com.vmware.vapi.std.localizable_message":` +
+				`{"id":"m","default_message":"bad","args":[],"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}}}}]}}}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,10 @@
 package rest
 
 import (
+	"iter"
+	"maps"
+	"slices"
+
 	"github.com/contentlib/update-session-operator/internal/vapi/data"
 )
 
@@ -43,8 +47,19 @@ var (
 		data.F("type", data.EnumType),
 		data.F("ignored", data.BooleanType),
 	)
-	// sessionModelType is UpdateSessionModel. Its preview_info, which this server never sets and
-	// create and update ignore, is taken as any value.
+	previewInfoType = data.StructOf("com.vmware.content.library.item.updatesession.preview_info",
+		data.F("state", data.EnumType),
+		data.F("certificate_info", data.OptionalOf(data.StructOf(
+			"com.vmware.content.library.item.updatesession.certificate_info",
+			data.F("issuer", data.StringType), data.F("subject", data.StringType),
+			data.F("self_signed", data.BooleanType), data.F("x509", data.StringType)))),
+		data.F("warnings", data.OptionalOf(data.ListOf(data.StructOf(
+			"com.vmware.content.library.item.updatesession.preview_warning_info",
+			data.F("type", data.EnumType), data.F("message", data.LocalizableMessage),
+			data.F("ignored", data.BooleanType))))),
+		data.F("cert_chain", data.OptionalOf(data.ListOf(data.StringType))),
+	)
+	// sessionModelType is UpdateSessionModel.
 	sessionModelType = data.StructOf("com.vmware.content.library.item.update_session_model",
 		data.F("id", data.OptionalOf(data.IDType)),
 		data.F("library_item_id", data.OptionalOf(data.IDType)),
@@ -53,7 +68,7 @@ var (
 		data.F("client_progress", data.OptionalOf(data.IntegerType)),
 		data.F("state", data.OptionalOf(data.EnumType)),
 		data.F("expiration_time", data.OptionalOf(data.DateTimeType)),
-		data.F("preview_info", data.OptionalOf(data.DynamicType)),
+		data.F("preview_info", data.OptionalOf(previewInfoType)),
 		data.F("warning_behavior", data.OptionalOf(data.ListOf(warningBehaviorType))),
 	)
 )
@@ -68,7 +83,10 @@ func onSession(fields ...data.Field) *data.Type {
 
 // rpcOperations are the operations the JSON-RPC wire serves, each an operation of the table that
 // the REST forms serve too, found by its name.
-var rpcOperations = rpcTable(
+var rpcOperations = rpcTable(rpcSessionOperations, rpcFileOperations)
+
+// rpcSessionOperations are the session, download-session and update-session services'.
+var rpcSessionOperations = []*rpcOperation{
 	rpcOp(svcSession, "create", opLogin, noInput, data.SecretType),
 	rpcOp(svcSession, "get", "session-get", noInput, sessionInfoType),
 	rpcOp(svcSession, "delete", "logout", noInput, data.VoidType),
@@ -85,7 +103,7 @@ var rpcOperations = rpcTable(
 	rpcOp(svcUpdateSession, "fail", "fail", onSession(data.F("client_error_message", data.StringType)), data.VoidType),
 	rpcOp(svcUpdateSession, "keep_alive", "keep-alive",
 		onSession(data.F("client_progress", data.OptionalOf(data.IntegerType))), data.VoidType),
-)
+}
 
 // byItem is the input of the lists: an optional library item.
 var byItem = data.StructOf("operation-input", data.F("library_item_id", data.OptionalOf(data.IDType)))
@@ -93,7 +111,7 @@ var byItem = data.StructOf("operation-input", data.F("library_item_id", data.Opt
 // rpcOp describes the operation of the table named name as the service's operation id. It
 // panics when the table has no such operation, which every test of the package shows.
 func rpcOp(service, operation, name string, input, output *data.Type) *rpcOperation {
-	op, fixed := operationNamed(name)
+	op, fixed := operationNamed(name, input)
 	if op == nil {
 		panic("the JSON-RPC wire names an operation the table does not have: " + name)
 	}
@@ -106,26 +124,45 @@ func rpcOp(service, operation, name string, input, output *data.Type) *rpcOperat
 	return rop
 }
 
-// operationNamed finds an operation of the table by name; fixed: among fixedOperations.
-func operationNamed(name string) (op *operation, fixed bool) {
-	for _, op := range operations {
-		if op.name == name {
-			return op, false
+// operationNamed finds an operation of the table by name; fixed: among fixedOperations. Of the
+// entries of one name (an operation the URL forms route two ways), it takes the one whose
+// bodyKey is a field of input (file-add's file_spec), else one without a bodyKey.
+func operationNamed(name string, input *data.Type) (op *operation, fixed bool) {
+	var candidates []*operation
+	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(contentOperations)} {
+		for op := range ops {
+			if op.name == name {
+				candidates = append(candidates, op)
+			}
 		}
 	}
-	for _, op := range fixedOperations {
-		if op.name == name {
-			return op, true
+	if len(candidates) == 0 {
+		for _, op := range fixedOperations {
+			if op.name == name {
+				candidates, fixed = append(candidates, op), true
+			}
+		}
+	}
+	for _, op := range candidates {
+		if op.bodyKey != "" && slices.ContainsFunc(input.Fields, func(f data.Field) bool { return f.Name == op.bodyKey }) {
+			return op, fixed
+		}
+	}
+	for _, op := range candidates {
+		if op.bodyKey == "" {
+			return op, fixed
 		}
 	}
 	return nil, false
 }
 
-// rpcTable indexes ops by service and operation id.
-func rpcTable(ops ...*rpcOperation) map[rpcMethod]*rpcOperation {
-	table := make(map[rpcMethod]*rpcOperation, len(ops))
-	for _, rop := range ops {
-		table[rop.method] = rop
+// rpcTable indexes the operations of services by service and operation id.
+func rpcTable(services ...[]*rpcOperation) map[rpcMethod]*rpcOperation {
+	table := map[rpcMethod]*rpcOperation{}
+	for _, ops := range services {
+		for _, rop := range ops {
+			table[rop.method] = rop
+		}
 	}
 	return table
 }
