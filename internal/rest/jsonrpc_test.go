@@ -112,11 +112,18 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 				`"com.vmware.content.library.item.UpdateSession.client_error","default_message":"disk full","args":[],` +
 				`"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}},"client_progress":{"OPTIONAL":40},` +
 				`"state":{"OPTIONAL":"ERROR"},"expiration_time":{"OPTIONAL":"2026-12-03T18:57:57.123Z"},` +
-				`"preview_info":{"OPTIONAL":{"STRUCTURE":{"com.vmware.content.library.item.updatesession.preview_info":` +
-				`{"state":"NOT_APPLICABLE","certificate_info":{"OPTIONAL":null},"warnings":{"OPTIONAL":null},` +
-				`"cert_chain":{"OPTIONAL":null}}}}},"warning_behavior":{"OPTIONAL":[{"STRUCTURE":` +
+				`"preview_info":{"OPTIONAL":null},"warning_behavior":{"OPTIONAL":[{"STRUCTURE":` +
 				`{"com.vmware.content.library.item.updatesession.warning_behavior":` +
 				`{"type":"EXPIRED_CERTIFICATE","ignored":true}}}]}}}}`},
+		{"get: an ACTIVE session's model has its preview, NOT_APPLICABLE", method(svcUpdateSession, "get"),
+			toModel(&v1alpha1.UpdateSession{Status: v1alpha1.UpdateSessionStatus{ID: "s-2", State: v1alpha1.StateActive}}),
+			`{"STRUCTURE":{"com.vmware.content.library.item.update_session_model":{"id":{"OPTIONAL":"s-2"},` +
+				`"library_item_id":{"OPTIONAL":""},"library_item_content_version":{"OPTIONAL":null},` +
+				`"error_message":{"OPTIONAL":null},"client_progress":{"OPTIONAL":0},"state":{"OPTIONAL":"ACTIVE"},` +
+				`"expiration_time":{"OPTIONAL":null},"preview_info":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.updatesession.preview_info":{"state":"NOT_APPLICABLE",` +
+				`"certificate_info":{"OPTIONAL":null},"warnings":{"OPTIONAL":null},"cert_chain":{"OPTIONAL":null}}}}},` +
+				`"warning_behavior":{"OPTIONAL":[]}}}}`},
 		{"create: the id", method(svcUpdateSession, "create"), "s-1", `"s-1"`},
 		{"list: the ids", method(svcUpdateSession, "list"), []string{"s-1", "s-2"}, `["s-1","s-2"]`},
 		{"keep_alive: void", method(svcUpdateSession, "keep_alive"), nil, `null`},

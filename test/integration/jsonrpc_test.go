@@ -171,6 +171,51 @@ func TestPythonSDKVsphereClient(t *testing.T) {
 	}
 }
 
+// TestPythonSDKFiles drives the update-session file service through the SDK's File stubs: add
+// a PUSH file with its size and checksum, send its bytes to the upload endpoint add answered,
+// read it back, list, remove, validate, complete.
+func TestPythonSDKFiles(t *testing.T) {
+	sdk := pythonSDK(t)
+	ns := env.Namespace(t)
+	srv := startTransfers(t, ns, nil)
+	var seen struct {
+		Added struct {
+			Status    string `json:"status"`
+			UploadURI bool   `json:"upload_uri"`
+		} `json:"added"`
+		PutStatus int `json:"put_status"`
+		Got       struct {
+			Status           string `json:"status"`
+			BytesTransferred int64  `json:"bytes_transferred"`
+		} `json:"got"`
+		Listed    []string `json:"listed"`
+		Validated struct {
+			HasErrors    bool     `json:"has_errors"`
+			MissingFiles []string `json:"missing_files"`
+		} `json:"validated"`
+		UnknownFile sdkRefusal `json:"unknown_file"`
+		State       string     `json:"state"`
+	}
+	runPython(t, sdk, &seen, "--files", srv.url, tokens[srv.url])
+	const payload = "the bytes of a disk"
+	switch {
+	case seen.Added.Status != "WAITING_FOR_TRANSFER" || !seen.Added.UploadURI:
+		t.Errorf("add answered %+v, want WAITING_FOR_TRANSFER with an upload endpoint", seen.Added)
+	case seen.PutStatus >= 300:
+		t.Errorf("the PUT to the upload endpoint answered %d", seen.PutStatus)
+	case seen.Got.Status != "READY" || seen.Got.BytesTransferred != int64(len(payload)):
+		t.Errorf("get answered %+v, want READY with %d bytes", seen.Got, len(payload))
+	case !slices.Equal(seen.Listed, []string{"disk.vmdk"}):
+		t.Errorf("list answered %v, want the one file left", seen.Listed)
+	case seen.Validated.HasErrors || len(seen.Validated.MissingFiles) > 0:
+		t.Errorf("validate answered %+v, want no errors", seen.Validated)
+	case !strings.HasPrefix(seen.UnknownFile.Class, "com.vmware.vapi.std.errors_client."):
+		t.Errorf("get of an unknown file raised %+v, want a standard error", seen.UnknownFile)
+	case seen.State != "DONE":
+		t.Errorf("the session is %s after complete, want DONE", seen.State)
+	}
+}
+
 // runSDK runs testdata/vapi_sdk.py against srv as the caller of token and returns what it saw.
 func runSDK(t *testing.T, sdk, srv, token string) sdkSeen {
 	t.Helper()

@@ -2,7 +2,8 @@
 the SDK would: UpdateSession stubs over the vAPI JSON-RPC wire at POST /api, logged in with a
 Kubernetes token as the password. Prints what it saw as one JSON object; the Go test judges it.
 
-Usage: vapi_sdk.py URL TOKEN (PYTHONPATH holds the extracted wheels), or
+Usage: vapi_sdk.py URL TOKEN (PYTHONPATH holds the extracted wheels); vapi_sdk.py --files URL
+TOKEN: the update-session file service, a file's bytes sent to the upload endpoint add answers;
 vapi_sdk.py --vsphere-client HOST:PORT TOKEN: the SDK's own entry point, create_vsphere_client,
 over HTTPS with a self-signed certificate.
 """
@@ -106,6 +107,40 @@ def main(url, token):
     json.dump(seen, sys.stdout, indent=1, sort_keys=True)
 
 
+def files_flow(url, token):
+    """The file service: add a PUSH file, send its bytes, read it back, validate, complete."""
+    import hashlib
+    import time
+    from com.vmware.content.library.item_client import File as ItemFile
+    from com.vmware.content.library.item.updatesession_client import File
+    session_id = Session(stub_config(url, create_user_password_security_context('uploader', token))).create()
+    config = stub_config(url, create_session_security_context(session_id))
+    sessions, files = UpdateSession(config), File(config)
+    payload = b'the bytes of a disk'
+    sid = sessions.create(create_spec=UpdateSessionModel(library_item_id='item-files'))
+    added = files.add(sid, File.AddSpec(
+        name='disk.vmdk', source_type=File.SourceType.PUSH, size=len(payload),
+        checksum_info=ItemFile.ChecksumInfo(algorithm=ItemFile.ChecksumAlgorithm.SHA256,
+                                            checksum=hashlib.sha256(payload).hexdigest())))
+    seen = {'added': {'status': str(added.status), 'upload_uri': bool(added.upload_endpoint.uri)}}
+    seen['put_status'] = requests.put(added.upload_endpoint.uri, data=payload).status_code
+    files.add(sid, File.AddSpec(name='extra.txt', source_type=File.SourceType.PUSH, size=1))
+    files.remove(sid, 'extra.txt')
+    for _ in range(100):  # the transfer's end is written to the session a moment after the PUT
+        got = files.get(sid, 'disk.vmdk')
+        if str(got.status) != 'WAITING_FOR_TRANSFER' and str(got.status) != 'TRANSFERRING':
+            break
+        time.sleep(0.1)
+    seen['got'] = {'status': str(got.status), 'bytes_transferred': got.bytes_transferred}
+    seen['listed'] = [f.name for f in files.list(sid)]
+    result = files.validate(sid)
+    seen['validated'] = {'has_errors': result.has_errors, 'missing_files': sorted(result.missing_files)}
+    seen['unknown_file'] = refusal(lambda: files.get(sid, 'no-such-file'))
+    sessions.complete(sid)
+    seen['state'] = str(sessions.get(sid).state)
+    json.dump(seen, sys.stdout, indent=1, sort_keys=True)
+
+
 def vsphere_client(server, token):
     """What the README shows: create_vsphere_client with the token as the password."""
     from vmware.vapi.vsphere.client import create_vsphere_client
@@ -122,7 +157,9 @@ def vsphere_client(server, token):
 
 
 if __name__ == '__main__':
-    if sys.argv[1] == '--vsphere-client':
+    if sys.argv[1] == '--files':
+        files_flow(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == '--vsphere-client':
         import urllib3
         urllib3.disable_warnings()
         vsphere_client(sys.argv[2], sys.argv[3])
