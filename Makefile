@@ -59,9 +59,9 @@ s3server: ## Print the path of the S3-compatible server (versitygw) the tests ru
 	@hack/s3server.sh
 
 .PHONY: test
-test: manifests generate fmt vet kustomize helm s3server ## Run all tests against a real kube-apiserver and etcd (envtest) and a real S3 server.
+test: manifests generate fmt vet kustomize helm s3server ## Run all tests against a real kube-apiserver and etcd (envtest), a real S3 server, and VMware's Python SDK.
 	KUSTOMIZE="$(KUSTOMIZE)" HELM="$(HELM)" KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" S3SERVER="$$(hack/s3server.sh)" \
-		go test ./... -count=1 -timeout 15m
+		PYTHON_SDK="$$(hack/python-sdk.sh | tail -n 1)" go test ./... -count=1 -timeout 15m
 	cd hack/bench && go test ./... -count=1
 
 BENCH_ARGS ?=
@@ -71,10 +71,11 @@ bench: build ## Measure the targets (keep-alives vs vcsim and raw PATCH, token a
 
 FUZZTIME ?= 30s
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpus is in internal/rest/testdata/fuzz.
-	@for target in FuzzRoute FuzzBodies; do \
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s); the seed corpora are in each package's testdata/fuzz.
+	@for pt in internal/rest:FuzzRoute internal/rest:FuzzBodies internal/rest:FuzzJSONRPC internal/vapi/data:FuzzScanner; do \
+		pkg=$${pt%%:*}; target=$${pt##*:}; \
 		echo "fuzzing $$target for $(FUZZTIME)"; \
-		go test ./internal/rest -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
+		go test ./$$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
 .PHONY: lint
@@ -145,6 +146,10 @@ GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
 KUSTOMIZE_VERSION ?= v5.8.0
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION ?= v3.22.0
+
+.PHONY: python-sdk
+python-sdk: ## Extract VMware's Python SDK (PYTHON_SDK_WHEELS, default ../shared/sdk/python) into bin/python-sdk; apt-get its Debian dependencies if missing.
+	@hack/python-sdk.sh
 
 .PHONY: kubectl
 kubectl: $(LOCALBIN) ## Link bin/kubectl to the kubectl built beside the envtest binaries.

@@ -49,7 +49,8 @@ func main() {
 	flag.DurationVar(&o.floodFor, "flood-duration", 150*time.Second,
 		"how long each flood (tokens, namespaces) runs; the default outlasts the operator's cache of accepted tokens")
 	flag.StringVar(&o.phases, "phases", allPhases,
-		"the phases to run; docs are written only when "+allPhases+" run (load: keep-alive loads; flood: token and namespace floods; "+
+		"the phases to run; docs are written only when "+allPhases+" run (load: keep-alive loads; "+
+			"jsonrpc: keep-alives over JSON-RPC beside the /api form; flood: token and namespace floods; "+
 			"scale: requests per keep-alive, memory, a raw DELETE and the expiry burst; expiry: a raw DELETE and quiet expiry; "+
 			"upload: uploads beside a plain Go server and vcsim, and the manager's memory during a large one; "+
 			"calibrate, not part of a full run: vcsim paired with a second vcsim, the pairing's own error)")
@@ -139,6 +140,7 @@ func run(o options) error {
 	}{
 		{calibratePhase, func() error { return b.measureCalibration(ctx, o.loadFor, o.sessions) }},
 		{"load", func() (err error) { r.load, err = b.measureLoad(ctx, o.loadFor, o.sessions); return err }},
+		{"jsonrpc", func() (err error) { r.jsonrpc, err = b.measureJSONRPC(ctx, o.loadFor, o.sessions); return err }},
 		{"flood", func() (err error) { r.floods, err = b.measureFloods(ctx, o.floodFor); return err }},
 		{"scale", func() (err error) { r.scale, err = b.measureScale(ctx, o.scale, o.burstWindow); return err }},
 		{"upload", func() (err error) { r.uploads, err = b.measureUploads(ctx); return err }},
@@ -266,7 +268,7 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 var concurrencies = []int{16, 64, 256}
 
 // allPhases are the phases of a full run, in order.
-const allPhases = "load,flood,scale,upload,expiry"
+const allPhases = "load,jsonrpc,flood,scale,upload,expiry"
 
 // calibratePhase pairs vcsim with a second vcsim (measureCalibration); not part of a full run.
 const calibratePhase = "calibrate"

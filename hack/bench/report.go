@@ -35,6 +35,7 @@ type report struct {
 	rawDeleteAfter rawDeleteResult
 	quiet          expiryResult
 	uploads        *uploadFigures
+	jsonrpc        *jsonrpcFigures
 }
 
 // write writes benchmarks.md and its charts into dir, and the targets table to stderr.
@@ -117,6 +118,7 @@ func (r *report) targets() string {
 		rows = append(rows, f.targets()...)
 	}
 	rows = append(rows, r.uploads.targets()...)
+	rows = append(rows, r.jsonrpc.targets()...)
 	var b strings.Builder
 	b.WriteString("| target | measured | anchor | ratio | met |\n|---|---|---|---|---|\n")
 	for _, t := range rows {
@@ -155,6 +157,7 @@ func (r *report) markdown() string {
 	p("A keep-alive ratio compares two loads that took turns in slices (see below); \"rounds\" is the\n")
 	p("range of the same ratio over each round of one slice of each: how far it moved within this run.\n\n")
 	r.loadSection(p)
+	r.jsonrpc.section(p)
 	r.floodSection(p)
 	r.scaleSection(p)
 	r.uploads.section(p)

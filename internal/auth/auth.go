@@ -277,11 +277,26 @@ func Credentials(r *http.Request) (Credential, error) {
 		return bearerCredential(strings.TrimSpace(value))
 	}
 	if token := strings.TrimSpace(r.Header.Get(sessionIDKey)); token != "" {
-		cred, err := bearerCredential(token)
-		cred.Session = err == nil
-		return cred, err
+		return SessionCredential(token)
 	}
 	return Credential{}, ErrNoCredentials
+}
+
+// SessionCredential is the credential of a session id, or a token, sent where a login's session
+// id goes: SessionIDHeader, or the session scheme of a vAPI JSON-RPC call's security context.
+func SessionCredential(token string) (Credential, error) {
+	cred, err := bearerCredential(token)
+	cred.Session = err == nil
+	return cred, err
+}
+
+// PasswordCredential is the credential of a user name and password, whose password is the
+// token: basic auth's, or the user/password scheme of a vAPI JSON-RPC call's security context.
+func PasswordCredential(name, password string) (Credential, error) {
+	if !plausibleToken(password) || !printable(name) {
+		return Credential{}, ErrBasicPassword
+	}
+	return Credential{Token: password, Basic: true, User: name}, nil
 }
 
 func bearerCredential(token string) (Credential, error) {
@@ -294,10 +309,10 @@ func bearerCredential(token string) (Credential, error) {
 // basicCredential takes the token from the password of basic auth.
 func basicCredential(r *http.Request) (Credential, error) {
 	name, password, ok := r.BasicAuth()
-	if !ok || !plausibleToken(password) || !printable(name) {
+	if !ok {
 		return Credential{}, ErrBasicPassword
 	}
-	return Credential{Token: password, Basic: true, User: name}, nil
+	return PasswordCredential(name, password)
 }
 
 // plausibleToken: a token has no blanks. (Two IndexByte scans are vectorised; ContainsAny

@@ -27,23 +27,29 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*auth.Calle
 	if err != nil {
 		return nil, cred, unauthenticated(err)
 	}
+	caller, err := s.authenticateAs(ctx, cred)
+	return caller, cred, err
+}
+
+// authenticateAs returns the caller of cred, with the errors of authenticate.
+func (s *Server) authenticateAs(ctx context.Context, cred auth.Credential) (*auth.Caller, error) {
 	caller, err := s.authenticateCredential(ctx, cred)
 	switch {
 	case errors.Is(err, login.ErrUnknown) || errors.Is(err, login.ErrEnded):
-		return nil, cred, unauthenticated(err)
+		return nil, unauthenticated(err)
 	case errors.Is(err, auth.ErrInvalidToken) && cred.Basic:
-		return nil, cred, unauthenticated(fmt.Errorf("the password is not a token the Kubernetes API server "+
+		return nil, unauthenticated(fmt.Errorf("the password is not a token the Kubernetes API server "+
 			"accepts; %w", auth.ErrBasicPassword))
 	case errors.Is(err, auth.ErrInvalidToken):
-		return nil, cred, unauthenticated(err)
+		return nil, unauthenticated(err)
 	case err != nil:
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot authenticate the caller now: %v.", err)
 		if errors.Is(err, auth.ErrThrottled) {
 			e.RetryAfter = retryAfter
 		}
-		return nil, cred, e
+		return nil, e
 	}
-	return caller, cred, nil
+	return caller, nil
 }
 
 // authenticateCredential finds the caller of a session id that a login answered, or of a token.

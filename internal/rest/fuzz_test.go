@@ -100,3 +100,41 @@ func checkInvalidArgument(t *testing.T, err error) {
 		t.Fatalf("error %v is not INVALID_ARGUMENT", err)
 	}
 }
+
+// FuzzJSONRPC checks that any JSON-RPC body is either read, its input unpacked or refused as
+// INVALID_ARGUMENT, or refused with one of JSON-RPC's own errors; and that every answer to it is
+// JSON.
+func FuzzJSONRPC(f *testing.F) {
+	input := `{"STRUCTURE":{"operation-input":{"update_session_id":"s","client_progress":{"OPTIONAL":4}}}}`
+	for _, seed := range []string{
+		`{"jsonrpc":"2.0","method":"invoke","id":"1","params":{"serviceId":"com.vmware.content.library.item.update_session",` +
+			`"operationId":"keep_alive","input":` + input + `,"ctx":{"securityCtx":{"schemeId":` +
+			`"com.vmware.vapi.std.security.session_id","sessionId":"0123"}}}}`,
+		`{"jsonrpc":"2.0","method":"invoke","id":7,"params":{"serviceId":"com.vmware.content.library.item.update_session",` +
+			`"operationId":"create","input":{"STRUCTURE":{"operation-input":{"create_spec":{"STRUCTURE":` +
+			`{"com.vmware.content.library.item.update_session_model":{}}}}}}}}`,
+		`{"jsonrpc":"2.0","method":"invoke","id":null,"params":[]}`, `[]`, `{`, `{"jsonrpc":"1.0"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, jsonrpcPath, strings.NewReader(string(body)))
+		w := httptest.NewRecorder()
+		var req rpcRequest
+		defer req.release()
+		if rerr := readRPCRequest(w, r, &req); rerr != nil {
+			(&Server{}).refuseRPC(w, r, &req, rerr)
+		} else if rop, err := lookupRPCOperation(req.params.serviceID, req.params.operationID); err == nil {
+			var c call
+			_, err := rop.unpack(&c, req.params.input)
+			var verr *vapi.Error
+			if err != nil && (!errors.As(err, &verr) || verr.Type != vapi.InvalidArgument) {
+				t.Fatalf("unpack: %v, want INVALID_ARGUMENT", err)
+			}
+			writeRPCResult(w, req.id, "output", []byte("null"))
+		}
+		if w.Body.Len() > 0 && !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("the answer to %q is not JSON: %s", body, w.Body.Bytes())
+		}
+	})
+}

@@ -17,12 +17,13 @@ type sessionModel struct {
 	ExpirationTime            *time.Time        `json:"expiration_time,omitempty"`
 	ErrorMessage              *vapi.Message     `json:"error_message,omitempty"`
 	WarningBehavior           []warningBehavior `json:"warning_behavior"`
-	PreviewInfo               previewInfo       `json:"preview_info"`
+	PreviewInfo               *previewInfo      `json:"preview_info,omitempty"`
 }
 
 // previewInfo is the vSphere PreviewInfo of a session. This server previews no content (no
 // certificate or warnings of a signed OVF package): NOT_APPLICABLE, which tells a client
-// polling it that no preview will come.
+// polling it that no preview will come. UpdateSessionModel has it only while the session is
+// ACTIVE (a union on state, which VMware's SDKs check: they refuse a model that has it later).
 type previewInfo struct {
 	State string `json:"state"`
 }
@@ -61,7 +62,9 @@ func toModel(us *v1alpha1.UpdateSession) sessionModel {
 		State:                     string(us.Status.State),
 		ClientProgress:            us.Status.ClientProgress,
 		WarningBehavior:           make([]warningBehavior, 0, len(us.Spec.WarningBehavior)),
-		PreviewInfo:               previewInfo{State: previewNotApplicable},
+	}
+	if us.Status.State == v1alpha1.StateActive {
+		m.PreviewInfo = &previewInfo{State: previewNotApplicable}
 	}
 	if t := us.Status.ExpirationTime; t != nil {
 		m.ExpirationTime = new(t.UTC())

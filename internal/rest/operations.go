@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
@@ -220,10 +221,16 @@ func logIn(s *Server, ctx context.Context, c call) (any, error) {
 	return id, nil
 }
 
-func sessionInfo(_ *Server, _ context.Context, c call) (any, error) {
+// sessionInfo describes the caller's session as vSphere's Session.Info does. A session is a
+// view of its token, alive as long as the token and shared by its other clients: it has no
+// times of its own, so both of its times are the call's.
+func sessionInfo(s *Server, _ context.Context, c call) (any, error) {
+	now := s.Clock.Now().UTC()
 	return struct {
-		User string `json:"user"`
-	}{c.caller.GetName()}, nil
+		User             string    `json:"user"`
+		CreatedTime      time.Time `json:"created_time"`
+		LastAccessedTime time.Time `json:"last_accessed_time"`
+	}{c.caller.GetName(), now, now}, nil
 }
 
 func logout(*Server, context.Context, call) (any, error) { return nil, nil }

@@ -251,6 +251,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == jsonrpcPath && r.Method == http.MethodPost {
+		s.serveJSONRPC(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, TransferPrefix) {
 		s.serveTransfer(w, r)
 		return
@@ -332,18 +336,25 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if c.body, c.params, err = f.unwrap(op, body, query); err != nil {
 		return call{}, err
 	}
+	return c, s.target(ctx, &c, op, id, query.Get("namespace"))
+}
+
+// target sets the namespace of c, or the session id names, and checks that the caller may run
+// op there: on the collection (id empty) in the namespace requested, or the caller's.
+func (s *Server) target(ctx context.Context, c *call, op *operation, id, requested string) (err error) {
 	if id == "" {
-		if c.namespace, err = s.callerNamespace(caller, query.Get("namespace")); err != nil {
-			return call{}, err
+		if c.namespace, err = s.callerNamespace(c.caller, requested); err != nil {
+			return err
 		}
-		return c, s.authorize(ctx, caller, op, c.namespace, "")
+		return s.authorize(ctx, c.caller, op, c.namespace, "")
 	}
+	caller := c.caller
 	mayLookUp := func() bool { return s.mayLookUp(ctx, caller, op) }
 	if c.session, err = s.find(ctx, id, mayLookUp); err != nil {
-		return call{}, err
+		return err
 	}
 	c.namespace = c.session.Namespace
-	return c, s.authorizeSession(ctx, caller, op, id, c.session)
+	return s.authorizeSession(ctx, caller, op, id, c.session)
 }
 
 // authorizeSession checks that caller may run op on us. A caller who may not read us gets the
@@ -369,12 +380,17 @@ func (s *Server) authorizeSession(ctx context.Context, caller *auth.Caller, op *
 // thousands a second (a token flood, an API server down): it is logged at debug level only,
 // and updatesession_rest_requests_total counts it by type.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f *form, err *vapi.Error) {
+	s.logRefusal(r, err)
+	f.writeError(w, err)
+}
+
+// logRefusal logs a refused call as refuse says, whatever its wire.
+func (s *Server) logRefusal(r *http.Request, err *vapi.Error) {
 	if err.Type == vapi.InternalServerError {
 		s.Log.Error(err, "REST call refused", "method", r.Method, "path", r.URL.Path)
 	} else if log := s.Log.V(1); log.Enabled() {
 		log.Info("REST call refused", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
-	f.writeError(w, err)
 }
 
 // readBody reads a request's body, up to maxBodyBytes. A request without one (most keep-alives)

@@ -1,0 +1,257 @@
+package rest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/auth"
+	"github.com/contentlib/update-session-operator/internal/vapi"
+)
+
+// TestRPCUnpack: a call's input reaches the handler as the REST forms give it: the session id,
+// the named parameters checked as identifiers, and the body as the handler decodes it.
+func TestRPCUnpack(t *testing.T) {
+	method := func(op string) *rpcOperation { return rpcOperations[rpcMethod{svcUpdateSession, op}] }
+	input := func(fields string) string { return `{"STRUCTURE":{"operation-input":{` + fields + `}}}` }
+	cases := []struct {
+		name       string
+		rop        *rpcOperation
+		input      string
+		wantID     string
+		wantBody   string
+		wantParams map[string]string
+		wantErr    string
+	}{
+		{name: "keep_alive with progress: a flat body", rop: method("keep_alive"),
+			input:  input(`"update_session_id":"s-1","client_progress":{"OPTIONAL":40}`),
+			wantID: "s-1", wantBody: `{"client_progress":40}`},
+		{name: "keep_alive without progress: no body", rop: method("keep_alive"),
+			input:  input(`"update_session_id":"s-1","client_progress":{"OPTIONAL":null}`),
+			wantID: "s-1"},
+		{name: "fail: its message in a flat body", rop: method("fail"),
+			input:  input(`"update_session_id":"s-1","client_error_message":"disk full"`),
+			wantID: "s-1", wantBody: `{"client_error_message":"disk full"}`},
+		{name: "create: the spec is the body, the token a parameter", rop: method("create"),
+			input: input(`"client_token":{"OPTIONAL":"t-1"},"create_spec":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.update_session_model":{"library_item_id":{"OPTIONAL":"i"}}}}`),
+			wantBody: `{"library_item_id":"i"}`, wantParams: map[string]string{"client_token": "t-1"}},
+		{name: "list by item: a parameter", rop: method("list"),
+			input: input(`"library_item_id":{"OPTIONAL":"i"}`), wantParams: map[string]string{"library_item_id": "i"}},
+		{name: "file add: the spec is the body", rop: rpcOperations[rpcMethod{svcSessionFiles, "add"}],
+			input: input(`"update_session_id":"s-1","file_spec":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.updatesession.file.add_spec":{"name":"f","source_type":"PUSH"}}}`),
+			wantID: "s-1", wantBody: `{"name":"f","source_type":"PUSH"}`},
+		{name: "file get: the name in a flat body, as the /rest form has it", rop: rpcOperations[rpcMethod{svcSessionFiles, "get"}],
+			input:  input(`"update_session_id":"s-1","file_name":"f"`),
+			wantID: "s-1", wantBody: `{"file_name":"f"}`},
+		{name: "a client token with a bell is refused as on the REST forms", rop: method("create"),
+			input: input(`"client_token":{"OPTIONAL":"a\u0007b"},"create_spec":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.update_session_model":{}}}`),
+			wantErr: "client_token must be printable UTF-8 text"},
+		{name: "progress of the wrong type is refused", rop: method("keep_alive"),
+			input:   input(`"update_session_id":"s-1","client_progress":{"OPTIONAL":"40"}`),
+			wantErr: "client_progress must be an integer"},
+		{name: "a field the operation does not take is refused", rop: method("complete"),
+			input:   input(`"update_session_id":"s-1","force":true`),
+			wantErr: "force must be a field of operation-input"},
+		{name: "no input is refused", rop: method("get"), input: `null`,
+			wantErr: `the value must be {"STRUCTURE": {"operation-input": {...}}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var c call
+			id, err := tc.rop.unpack(&c, []byte(tc.input))
+			checkRefusal(t, err, tc.wantErr)
+			if tc.wantErr != "" {
+				return
+			}
+			if id != tc.wantID || string(c.body) != tc.wantBody || !cmp.Equal(c.params, tc.wantParams) {
+				t.Errorf("id %q, body %s, params %v; want %q, %s, %v", id, c.body, c.params,
+					tc.wantID, tc.wantBody, tc.wantParams)
+			}
+		})
+	}
+}
+
+// TestRPCOutputsFitTheirTypes: the results the handlers return encode with the bindings'
+// descriptions of the operations' outputs, so that the SDKs can read them.
+func TestRPCOutputsFitTheirTypes(t *testing.T) {
+	now := time.Date(2026, 12, 3, 18, 57, 57, 123456000, time.UTC)
+	failed := &v1alpha1.UpdateSession{
+		Spec: v1alpha1.UpdateSessionSpec{LibraryItemID: "i", LibraryItemContentVersion: "7",
+			WarningBehavior: []v1alpha1.WarningBehavior{{Type: v1alpha1.WarningExpired, Ignored: true}}},
+		Status: v1alpha1.UpdateSessionStatus{ID: "s-1", State: v1alpha1.StateError, ClientProgress: 40,
+			ExpirationTime: &metav1.MicroTime{Time: now}, ErrorMessage: "disk full"},
+	}
+	s := &Server{Clock: clocktesting.NewFakePassiveClock(now)}
+	info, err := sessionInfo(s, t.Context(), call{caller: &auth.Caller{Info: &user.DefaultInfo{Name: "u"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	method := func(service, op string) *rpcOperation { return rpcOperations[rpcMethod{service, op}] }
+	cases := []struct {
+		name   string
+		rop    *rpcOperation
+		result any
+		want   string
+	}{
+		{"get: a model with every field", method(svcUpdateSession, "get"), toModel(failed),
+			`{"STRUCTURE":{"com.vmware.content.library.item.update_session_model":{"id":{"OPTIONAL":"s-1"},` +
+				`"library_item_id":{"OPTIONAL":"i"},"library_item_content_version":{"OPTIONAL":"7"},` +
+				`"error_message":{"OPTIONAL":{"STRUCTURE":{"com.vmware.vapi.std.localizable_message":{"id":` +
+				`"com.vmware.content.library.item.UpdateSession.client_error","default_message":"disk full","args":[],` +
+				`"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}},"client_progress":{"OPTIONAL":40},` +
+				`"state":{"OPTIONAL":"ERROR"},"expiration_time":{"OPTIONAL":"2026-12-03T18:57:57.123Z"},` +
+				`"preview_info":{"OPTIONAL":null},"warning_behavior":{"OPTIONAL":[{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.updatesession.warning_behavior":` +
+				`{"type":"EXPIRED_CERTIFICATE","ignored":true}}}]}}}}`},
+		{"get: an ACTIVE session's model has its preview, NOT_APPLICABLE", method(svcUpdateSession, "get"),
+			toModel(&v1alpha1.UpdateSession{Status: v1alpha1.UpdateSessionStatus{ID: "s-2", State: v1alpha1.StateActive}}),
+			`{"STRUCTURE":{"com.vmware.content.library.item.update_session_model":{"id":{"OPTIONAL":"s-2"},` +
+				`"library_item_id":{"OPTIONAL":""},"library_item_content_version":{"OPTIONAL":null},` +
+				`"error_message":{"OPTIONAL":null},"client_progress":{"OPTIONAL":0},"state":{"OPTIONAL":"ACTIVE"},` +
+				`"expiration_time":{"OPTIONAL":null},"preview_info":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.updatesession.preview_info":{"state":"NOT_APPLICABLE",` +
+				`"certificate_info":{"OPTIONAL":null},"warnings":{"OPTIONAL":null},"cert_chain":{"OPTIONAL":null}}}}},` +
+				`"warning_behavior":{"OPTIONAL":[]}}}}`},
+		{"create: the id", method(svcUpdateSession, "create"), "s-1", `"s-1"`},
+		{"list: the ids", method(svcUpdateSession, "list"), []string{"s-1", "s-2"}, `["s-1","s-2"]`},
+		{"keep_alive: void", method(svcUpdateSession, "keep_alive"), nil, `null`},
+		{"session create: a secret", method(svcSession, "create"), "0123", `{"SECRET":"0123"}`},
+		{"session get: its info", method(svcSession, "get"), info,
+			`{"STRUCTURE":{"com.vmware.cis.session.info":{"user":"u","created_time":"2026-12-03T18:57:57.123Z",` +
+				`"last_accessed_time":"2026-12-03T18:57:57.123Z"}}}`},
+		{"download-session list: no ids", method(svcDownloadSession, "list"), []string{}, `[]`},
+		{"file add: its info", method(svcSessionFiles, "add"), fileInfo{Name: "disk.vmdk", SourceType: "PUSH",
+			Size: new(int64(5)), ChecksumInfo: &checksumInfo{Algorithm: "SHA256", Checksum: "ab"},
+			UploadEndpoint: &transferEndpoint{URI: "https://h/transfer/x"}, Status: "WAITING_FOR_TRANSFER"},
+			`{"STRUCTURE":{"com.vmware.content.library.item.updatesession.file.info":{"name":"disk.vmdk",` +
+				`"source_type":"PUSH","size":{"OPTIONAL":5},"checksum_info":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.file.checksum_info":{"algorithm":{"OPTIONAL":"SHA256"},` +
+				`"checksum":"ab"}}}},"source_endpoint":{"OPTIONAL":null},"upload_endpoint":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.transfer_endpoint":{"uri":"https://h/transfer/x",` +
+				`"ssl_certificate_thumbprint":{"OPTIONAL":null},"ssl_certificate":{"OPTIONAL":null}}}}},` +
+				`"bytes_transferred":0,"status":"WAITING_FOR_TRANSFER","error_message":{"OPTIONAL":null},` +
+				`"keep_in_storage":{"OPTIONAL":false}}}}`},
+		{"file validate: missing and invalid files", method(svcSessionFiles, "validate"), validationResult{
+			HasErrors: true, MissingFiles: []string{"a"},
+			InvalidFiles: []validationError{{Name: "b", ErrorMessage: vapi.Message{ID: "m", DefaultMessage: "bad", Args: []string{}}}}},
+			`{"STRUCTURE":{"com.vmware.content.library.item.updatesession.file.validation_result":{"has_errors":true,` +
+				`"missing_files":["a"],"invalid_files":[{"STRUCTURE":{"com.vmware.content.library.item.updatesession.` +
+				`file.validation_error":{"name":"b","error_message":{"STRUCTURE":{"com.vmware.vapi.std.localizable_message":` +
+				`{"id":"m","default_message":"bad","args":[],"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}}}}]}}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := encodeOutput(tc.rop, tc.result)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(got)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRPCCredentials: the security context's schemes give the credentials the REST forms take
+// from headers; a session id in the header overrides it, as VMware's server lets it.
+func TestRPCCredentials(t *testing.T) {
+	// ctx is a security context as a request spells it: each member a JSON string, or absent.
+	ctx := func(scheme, name, password, session string) *securityContext {
+		quoted := func(s string) []byte {
+			if s == "" {
+				return nil
+			}
+			return []byte(strconv.Quote(s))
+		}
+		return &securityContext{schemeID: quoted(scheme), userName: quoted(name), password: quoted(password),
+			sessionID: quoted(session)}
+	}
+	cases := []struct {
+		name    string
+		sc      *securityContext
+		header  []string
+		want    auth.Credential
+		wantErr bool
+	}{
+		{name: "user/password: the password is the token", want: auth.Credential{Token: "tok", Basic: true, User: "u"},
+			sc: ctx(schemeUserPassword, "u", "tok", "")},
+		{name: "session id", want: auth.Credential{Token: "0123", Session: true}, sc: ctx(schemeSessionID, "", "", "0123")},
+		{name: "a session id in the header overrides the context", want: auth.Credential{Token: "0456", Session: true},
+			sc: ctx(schemeUserPassword, "u", "tok", ""), header: []string{auth.SessionIDHeader, "0456"}},
+		{name: "no context: a bearer token in the header", want: auth.Credential{Token: "tok"}, sc: ctx("", "", "", ""),
+			header: []string{"Authorization", "Bearer tok"}},
+		{name: "a SAML token is refused", sc: ctx("com.vmware.vapi.std.security.saml_bearer_token", "", "", ""),
+			wantErr: true},
+		{name: "an empty password is refused", sc: ctx(schemeUserPassword, "u", "", ""), wantErr: true},
+		{name: "no context and no header is refused", sc: ctx("", "", "", ""), wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, jsonrpcPath, nil)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				r.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			got, err := rpcCredentials(r, tc.sc)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestReadRPCRequest: requests that are no vAPI call get JSON-RPC's own errors.
+func TestReadRPCRequest(t *testing.T) {
+	const params = `"params":{"serviceId":"s","operationId":"o","input":null,"ctx":{}}`
+	cases := []struct {
+		name     string
+		body     string
+		header   []string
+		wantCode int // 0: read
+	}{
+		{name: "a call of invoke", body: `{"jsonrpc":"2.0","method":"invoke","id":"1",` + params + `}`},
+		{name: "a numeric id", body: `{"jsonrpc":"2.0","method":"invoke","id":1,` + params + `}`},
+		{name: "not JSON", body: `{"jsonrpc":`, wantCode: rpcParseError},
+		{name: "JSON-RPC 1.0", body: `{"method":"invoke","id":"1",` + params + `}`, wantCode: rpcInvalidRequest},
+		{name: "an object as id", body: `{"jsonrpc":"2.0","method":"invoke","id":{},` + params + `}`,
+			wantCode: rpcInvalidRequest},
+		{name: "params of the wrong type", body: `{"jsonrpc":"2.0","method":"invoke","id":"1","params":[]}`,
+			wantCode: rpcInvalidRequest},
+		{name: "another method", body: `{"jsonrpc":"2.0","method":"list","id":"1",` + params + `}`,
+			wantCode: rpcMethodNotFound},
+		{name: "no params", body: `{"jsonrpc":"2.0","method":"invoke","id":"1"}`, wantCode: rpcInvalidParams},
+		{name: "headers that name another operation", body: `{"jsonrpc":"2.0","method":"invoke","id":"1",` + params + `}`,
+			header: []string{"vapi-service", "s", "vapi-operation", "other"}, wantCode: rpcInvalidOperation},
+		{name: "headers that name the same operation", body: `{"jsonrpc":"2.0","method":"invoke","id":"1",` + params + `}`,
+			header: []string{"vapi-service", "s", "vapi-operation", "o"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, jsonrpcPath, strings.NewReader(tc.body))
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				r.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			var req rpcRequest
+			rerr := readRPCRequest(httptest.NewRecorder(), r, &req)
+			req.release()
+			code := 0
+			if rerr != nil {
+				code = rerr.code
+			}
+			if code != tc.wantCode {
+				t.Errorf("code %d (%+v), want %d", code, rerr, tc.wantCode)
+			}
+		})
+	}
+}
