@@ -57,9 +57,10 @@ func main() {
 	serveSim := flag.Bool("serve-vcsim", false, "serve govmomi's simulator and print its URL (the benchmark runs itself so)")
 	anchorDir := flag.String("serve-anchor", "", "serve the plain Go upload server, writing into this folder, and print its URL "+
 		"(the benchmark runs itself so)")
+	anchorSync := flag.Bool("anchor-fsync", true, "with -serve-anchor: fsync each file before answering")
 	flag.Parse()
 	if *anchorDir != "" {
-		if err := serveAnchor(*anchorDir); err != nil {
+		if err := serveAnchor(*anchorDir, *anchorSync); err != nil {
 			fmt.Fprintln(os.Stderr, "anchor:", err)
 			os.Exit(1)
 		}

@@ -27,7 +27,7 @@ func TestPayloadRepeatsItsBlockAcrossReads(t *testing.T) {
 
 func TestAnchorWritesTheBodyWhole(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeHashed(dir, "f", newPayload(5<<20)); err != nil {
+	if err := writeHashed(dir, "f", newPayload(5<<20), true); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "f"))
