@@ -148,7 +148,7 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION ?= v3.22.0
 
 .PHONY: python-sdk
-python-sdk: ## Extract VMware's Python SDK (PYTHON_SDK_WHEELS, default ../shared/sdk/python) into bin/python-sdk; apt-get its Debian dependencies if missing.
+python-sdk: ## Extract VMware's Python SDK (PYTHON_SDK_WHEELS, default third_party/vmware-python-sdk) into bin/python-sdk; apt-get its Debian dependencies if missing.
 	@hack/python-sdk.sh
 
 .PHONY: kubectl

@@ -3,15 +3,15 @@
 # runtime and the vCenter bindings), ready for PYTHONPATH: what test/integration drives the
 # JSON-RPC wire with.
 #
-# The SDK's wheels are VMware's, as shared/sdk/python holds them (PYTHON_SDK_WHEELS overrides
-# where); they are extracted into bin/python-sdk, again only when they change. Their Python
+# The SDK's wheels are VMware's, kept in third_party/vmware-python-sdk (PYTHON_SDK_WHEELS
+# overrides where); they are extracted into bin/python-sdk, again only when they change. Their Python
 # dependencies come from Debian (python3-requests, python3-six, python3-openssl), installed with
 # apt-get only when missing: no Python package index is used.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-wheels=${PYTHON_SDK_WHEELS:-$(dirname "$root")/shared/sdk/python}
+wheels=${PYTHON_SDK_WHEELS:-$root/third_party/vmware-python-sdk}
 dest=$root/bin/python-sdk
 
 missing=()

@@ -143,7 +143,8 @@ func (o *Options) bindContentFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.MaxFileBytes, "content-max-file-bytes", rest.DefaultMaxFileBytes,
 		"Bytes one file may have; an add promising more is refused INVALID_ARGUMENT, a transfer sending more fails.")
 	fs.IntVar(&o.ContentMaxTransfers, "content-max-transfers", defaultMaxTransfers,
-		"Transfers in flight at once on one replica, PUSH and PULL alike; an upload past it is answered 503 SERVICE_UNAVAILABLE with Retry-After.")
+		"Transfers in flight at once on one replica, PUSH and PULL alike; an upload past it is answered 503 "+
+			"SERVICE_UNAVAILABLE with Retry-After.")
 	fs.DurationVar(&o.TransferProgressInterval, "transfer-progress-interval", defaultProgressInterval,
 		"How often a running transfer writes its progress (bytesTransferred, its heartbeat, the session's "+
 			"lastActivity) to the session's status; a transfer silent for three intervals is taken for dead.")
