@@ -367,10 +367,10 @@ type anchorProcess struct {
 	dir string
 }
 
-// startAnchor runs bench -serve-anchor dir and reads the URL it serves at; sync: the anchor
-// fsyncs each file before it answers, as the operator does.
-func startAnchor(dir string, sync bool) (*anchorProcess, error) {
-	cmd := exec.Command(os.Args[0], "-serve-anchor="+dir, fmt.Sprintf("-anchor-fsync=%t", sync))
+// startAnchor runs bench -serve-anchor dir and reads the URL it serves at; durable: the anchor
+// fsyncs each file before it answers (durable), as the operator does.
+func startAnchor(dir string, durable bool) (*anchorProcess, error) {
+	cmd := exec.Command(os.Args[0], "-serve-anchor="+dir, fmt.Sprintf("-anchor-fsync=%t", durable))
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -403,22 +403,22 @@ func (a *anchorProcess) stop() {
 }
 
 // serveAnchor is the anchor: it writes each PUT body into a file in dir while hashing it with
-// SHA-256, fsyncs (if sync), renames it into place, answers 200, and does nothing else.
-func serveAnchor(dir string, sync bool) error {
+// SHA-256, fsyncs (if durable), renames it into place, answers 200, and does nothing else.
+func serveAnchor(dir string, durable bool) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	fmt.Println("http://" + ln.Addr().String())
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := writeHashed(dir, filepath.Base(r.URL.Path), r.Body, sync); err != nil {
+		if err := writeHashed(dir, filepath.Base(r.URL.Path), r.Body, durable); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	}))
 }
 
 // writeHashed writes body into dir/name through a temporary file, hashing it as it goes.
-func writeHashed(dir, name string, body io.Reader, sync bool) error {
+func writeHashed(dir, name string, body io.Reader, durable bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -433,7 +433,7 @@ func writeHashed(dir, name string, body io.Reader, sync bool) error {
 		return err
 	}
 	_ = h.Sum(nil)
-	if sync {
+	if durable {
 		if err := f.Sync(); err != nil {
 			_ = f.Close()
 			return err
