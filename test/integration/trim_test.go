@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/operator"
@@ -69,6 +73,16 @@ func TestUpdateThatChangesNothingWritesNothing(t *testing.T) {
 
 	// The session's own resourceVersion tells whether anything was written to it: a count of
 	// the API server's writes would also count those of other tests' operators still stopping.
+	// The reconciler writes the Active condition's observedGeneration after the first update:
+	// wait for it, so that what follows is measured alone.
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) {
+			cur := get(t, us)
+			c := meta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionActive)
+			return c != nil && c.ObservedGeneration == cur.Generation, nil
+		}); err != nil {
+		t.Fatal("the reconciler never observed the first update")
+	}
 	before := get(t, us).ResourceVersion
 	noContent(t, do(t, http.MethodPatch, item, update, bearer(token)...))
 	if after := get(t, us).ResourceVersion; after != before {
