@@ -112,22 +112,12 @@ func rpcKeepAlive(httpClient *http.Client, base, sessionID string, ids []string)
 // id of a login in its header.
 func apiKeepAlive(httpClient *http.Client, base, sessionID string, ids []string) func(int) error {
 	return func(i int) error {
-		req, err := http.NewRequest(http.MethodPost,
-			base+"/api/content/library/item/update-session/"+ids[i%len(ids)]+"?action=keep-alive", nil)
-		if err != nil {
-			return err
+		status, err := postWithSession(httpClient,
+			base+"/api/content/library/item/update-session/"+ids[i%len(ids)]+"?action=keep-alive", sessionID)
+		if err == nil && status != http.StatusNoContent {
+			err = fmt.Errorf("keep-alive answered %d", status)
 		}
-		req.Header.Set("vmware-api-session-id", sessionID)
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			return fmt.Errorf("keep-alive answered %d", resp.StatusCode)
-		}
-		return nil
+		return err
 	}
 }
 

@@ -133,23 +133,30 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // its header. call(i) keeps ids[i] alive (modulo their number).
 func keepAlive(httpClient *http.Client, base, sessionID string, ids []string) func(int) error {
 	return func(i int) error {
-		req, err := http.NewRequest(http.MethodPost,
-			base+"/rest/com/vmware/content/library/item/update-session/id:"+ids[i%len(ids)]+"?~action=keep-alive", nil)
-		if err != nil {
-			return err
+		status, err := postWithSession(httpClient,
+			base+"/rest/com/vmware/content/library/item/update-session/id:"+ids[i%len(ids)]+"?~action=keep-alive", sessionID)
+		if err == nil && status != http.StatusOK && status != http.StatusNoContent {
+			err = fmt.Errorf("keep-alive answered %d", status)
 		}
-		req.Header.Set("vmware-api-session-id", sessionID)
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
-			return fmt.Errorf("keep-alive answered %d", resp.StatusCode)
-		}
-		return nil
+		return err
 	}
+}
+
+// postWithSession POSTs to url with no body and the session id of a login in its header,
+// drains the answer, and returns its status.
+func postWithSession(httpClient *http.Client, url, sessionID string) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("vmware-api-session-id", sessionID)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // logIn logs in to a vSphere-style REST API at base with a bearer token, as govmomi does for
