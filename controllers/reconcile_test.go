@@ -49,7 +49,7 @@ func fixtureSession(name, item string, state v1alpha1.SessionState, lastActivity
 	if state != v1alpha1.StateActive {
 		at = created // becomes lastActivity below; the state is stamped at lastActivity
 	}
-	us.Status = tablePolicy.DesiredStatus(us, at)
+	tablePolicy.Sync(us, at)
 	tablePolicy.Touch(us, lastActivity)
 	if state != v1alpha1.StateActive {
 		if _, err := tablePolicy.Finish(us, state, "failed by the client", lastActivity); err != nil {

@@ -1,4 +1,5 @@
-// Package controllers holds the UpdateSession reconciler.
+// Package controllers holds the reconcilers of UpdateSession and DownloadSession, which share
+// one lifecycle (see lifecycle).
 package controllers
 
 import (
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	k8sevents "k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,7 +25,6 @@ import (
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/events"
 	"github.com/contentlib/update-session-operator/internal/index"
-	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/transfer"
@@ -54,7 +53,7 @@ type UpdateSessionReconciler struct {
 	// Reader lists sessions from the cache.
 	client.Reader
 	// Store reads, writes and deletes sessions: the write path the REST server uses too.
-	Store    *store.Store
+	Store    *store.Updates
 	Recorder k8sevents.EventRecorder
 	// Deletions records the events of deletions, folding them under a burst; SetupWithManager
 	// makes it from Recorder when nil.
@@ -86,7 +85,7 @@ func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !us.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	if err := r.syncStatus(ctx, us); err != nil {
+	if err := r.lifecycle().syncStatus(ctx, us, nil); err != nil {
 		return ctrl.Result{}, ignoreGone(err)
 	}
 	if err := r.enforceOneActive(ctx, us); errors.Is(err, errStaleHolder) {
@@ -104,7 +103,16 @@ func (r *UpdateSessionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return r.deleteIfDue(ctx, us)
+	result, deleted, err := r.lifecycle().deleteIfDue(ctx, us)
+	if deleted {
+		r.discard(ctx, us)
+	}
+	return result, err
+}
+
+// lifecycle is what this reconciler shares with the DownloadSession one.
+func (r *UpdateSessionReconciler) lifecycle() lifecycle[*v1alpha1.UpdateSession] {
+	return lifecycle[*v1alpha1.UpdateSession]{store: r.Store, clock: r.Clock, policy: r.Policy, deletions: r.Deletions}
 }
 
 // settlePulls ends what no replica will end: PULL transfers that died with their replica go
@@ -145,35 +153,6 @@ func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.
 	return 0, r.Completer.Commit(ctx, us)
 }
 
-// ignoreGone drops the error of a session deleted while it was being reconciled.
-func ignoreGone(err error) error {
-	if store.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-// syncStatus writes the status the operator maintains, if it differs. The write carries the
-// resourceVersion, so a keep-alive that wrote in between is never overwritten: the status is
-// then computed again from the live session.
-func (r *UpdateSessionReconciler) syncStatus(ctx context.Context, us *v1alpha1.UpdateSession) error {
-	written, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		desired := r.Policy.DesiredStatus(us, r.Clock.Now())
-		if equality.Semantic.DeepEqual(desired, us.Status) {
-			return false, nil
-		}
-		us.Status = desired
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("updating status: %w", err)
-	}
-	if written {
-		logf.FromContext(ctx).V(1).Info("Status synced", "state", us.Status.State, "deadline", r.Policy.Deadline(us))
-	}
-	return nil
-}
-
 // enforceOneActive fails every ACTIVE session of us's library item but the oldest, so that a
 // second session made with kubectl, or by two REST creates racing, never stays ACTIVE beside
 // the first. Whichever of them is reconciled last sees both, and all reconciles agree on which
@@ -187,7 +166,7 @@ func (r *UpdateSessionReconciler) enforceOneActive(ctx context.Context, us *v1al
 	if err != nil {
 		return err
 	}
-	holder, dups := session.Duplicates(list.Items)
+	holder, _, dups := session.Duplicates(store.Pointers(list.Items))
 	if len(dups) == 0 {
 		return nil
 	}
@@ -217,7 +196,7 @@ func (r *UpdateSessionReconciler) fail(ctx context.Context, us *v1alpha1.UpdateS
 			return false, nil
 		}
 		now := r.Clock.Now()
-		us.Status = r.Policy.DesiredStatus(us, now)
+		r.Policy.Sync(us, now)
 		return r.Policy.Finish(us, v1alpha1.StateError, message, now)
 	})
 	if err != nil || !written {
@@ -227,32 +206,6 @@ func (r *UpdateSessionReconciler) fail(ctx context.Context, us *v1alpha1.UpdateS
 	r.discard(ctx, us)
 	logf.FromContext(ctx).Info("Session failed: its library item has an older ACTIVE session", "session", us.Name)
 	return nil
-}
-
-// deleteIfDue deletes a session whose deadline has passed. The delete carries UID and
-// resourceVersion preconditions, so the API server deletes only the very version the deadline
-// was computed from: the cached object may miss a keep-alive ("the TTL might be stale", as the
-// Job TTL controller puts it), and then the delete conflicts. Only then is the live object read
-// and the decision made again, which saves a read per expiry at scale.
-func (r *UpdateSessionReconciler) deleteIfDue(ctx context.Context, us *v1alpha1.UpdateSession) (ctrl.Result, error) {
-	var decided time.Time
-	err := r.Store.Delete(ctx, us, func(us *v1alpha1.UpdateSession) error {
-		decided = r.Clock.Now()
-		if r.Policy.Remaining(us, decided) > 0 {
-			return errNotDue
-		}
-		return nil
-	})
-	switch {
-	case errors.Is(err, errNotDue):
-		logf.FromContext(ctx).V(1).Info("Session changed before its expiry; waiting for its new deadline")
-		return ctrl.Result{RequeueAfter: r.Policy.Remaining(us, r.Clock.Now())}, nil
-	case err != nil:
-		return ctrl.Result{}, ignoreGone(err)
-	}
-	r.recordDeletion(ctx, us, decided)
-	r.discard(ctx, us)
-	return ctrl.Result{}, nil
 }
 
 // discard deletes the bytes us staged unless it completed (a completed session's files are
@@ -267,25 +220,6 @@ func (r *UpdateSessionReconciler) discard(ctx context.Context, us *v1alpha1.Upda
 	}
 }
 
-// recordDeletion counts, records and logs the deletion of us, decided at now.
-func (r *UpdateSessionReconciler) recordDeletion(ctx context.Context, us *v1alpha1.UpdateSession, now time.Time) {
-	late := now.Sub(r.Policy.Deadline(us)).Round(time.Millisecond)
-	reason := metrics.DeletedExpired
-	if us.Status.State.Terminal() {
-		reason = metrics.DeletedRetention
-	}
-	metrics.Deletions.WithLabelValues(reason).Inc()
-	metrics.ExpiryLateness.WithLabelValues(reason).Observe(late.Seconds())
-	if us.Status.State.Terminal() {
-		r.Deletions.Record(us, events.ReasonRetentionOver, late, fmt.Sprintf(
-			"In state %s for longer than the terminal retention; deleted %s after it ran out", us.Status.State, late))
-	} else {
-		r.Deletions.Record(us, events.ReasonExpired, late, fmt.Sprintf("Idle past its expiration time %s; deleted %s after it",
-			r.Policy.Deadline(us).Format(time.RFC3339Nano), late))
-	}
-	logf.FromContext(ctx).Info("Session deleted", "state", us.Status.State, "late", late)
-}
-
 // SetupWithManager registers the reconciler. Status-only writes (keep-alives) do not trigger a
 // reconcile: the requeue already scheduled for the old deadline reads the latest lastActivity
 // from the cache when it fires and simply waits again.
@@ -297,26 +231,19 @@ func (r *UpdateSessionReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 		}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.UpdateSession{}, builder.WithPredicates(sessionChanged)).
+		For(&v1alpha1.UpdateSession{}, builder.WithPredicates(updateSessionChanged)).
 		Named("updatesession").
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Complete(r)
 }
 
-// sessionChanged lets through what moves a deadline other than activity: a spec change
-// (the timeout), a state change (which starts the retention), and a status not yet initialised;
-// and what settlePulls acts on (see transfersChanged).
-var sessionChanged = predicate.Funcs{
+// updateSessionChanged lets through what lifecycleChanged does, and what settlePulls acts on
+// (see transfersChanged).
+var updateSessionChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, ok1 := e.ObjectOld.(*v1alpha1.UpdateSession)
 		cur, ok2 := e.ObjectNew.(*v1alpha1.UpdateSession)
-		if !ok1 || !ok2 {
-			return true
-		}
-		return old.Generation != cur.Generation ||
-			old.Status.State != cur.Status.State ||
-			cur.Status.ID == "" ||
-			transfersChanged(old, cur)
+		return !ok1 || !ok2 || lifecycleChanged(old, cur) || transfersChanged(old, cur)
 	},
 }
 

@@ -173,7 +173,7 @@ func TestKeepAliveRacingWithExpiryWins(t *testing.T) {
 	}
 	pol := session.Policy{DefaultTimeout: time.Hour, TerminalRetention: time.Hour}
 	past := metav1.NewMicroTime(time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Microsecond))
-	us.Status = pol.DesiredStatus(us, time.Now())
+	pol.Sync(us, time.Now())
 	us.Status.LastActivity = &past
 	us.Status.ExpirationTime = new(metav1.NewMicroTime(pol.ExpiresAt(us)))
 	if err := env.Client.Status().Update(context.Background(), us); err != nil {
@@ -239,7 +239,7 @@ func TestStaleHolderDoesNotFailNewSession(t *testing.T) {
 		if err := env.Client.Create(context.Background(), us); err != nil {
 			t.Fatal(err)
 		}
-		us.Status = pol.DesiredStatus(us, time.Now())
+		pol.Sync(us, time.Now())
 		if err := env.Client.Status().Update(context.Background(), us); err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(GroupVersion, &UpdateSession{}, &UpdateSessionList{})
+	scheme.AddKnownTypes(GroupVersion, &UpdateSession{}, &UpdateSessionList{}, &DownloadSession{}, &DownloadSessionList{})
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }

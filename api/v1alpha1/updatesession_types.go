@@ -89,41 +89,7 @@ type UpdateSessionSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.expirationTime) || has(self.expirationTime)",message="expirationTime cannot be removed"
 // +kubebuilder:validation:XValidation:rule="!has(self.expirationTime) || (has(self.lastActivity) && self.expirationTime >= self.lastActivity && self.expirationTime <= self.lastActivity + duration('86400s'))",message="expirationTime must lie within lastActivity and lastActivity + 86400s, the longest timeout"
 type UpdateSessionStatus struct {
-	// id is the session's identifier on the REST API; it equals metadata.uid.
-	// +optional
-	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="id is immutable"
-	ID string `json:"id,omitempty"`
-
-	// state is ACTIVE until the client completes, cancels or fails the session.
-	// A terminal state (DONE, ERROR, CANCELED) never changes again.
-	// +optional
-	// +kubebuilder:validation:XValidation:rule="oldSelf == 'ACTIVE' || self == oldSelf",message="a terminal state never changes"
-	State SessionState `json:"state,omitempty"`
-
-	// clientProgress is the upload progress the client reported, 0 to 100. It never decreases.
-	// +optional
-	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=100
-	// +kubebuilder:default=0
-	// +kubebuilder:validation:XValidation:rule="self >= oldSelf",message="clientProgress never decreases"
-	ClientProgress int64 `json:"clientProgress"`
-
-	// lastActivity is the creation time, then the time of the latest client action. It never decreases.
-	// +optional
-	// +kubebuilder:validation:XValidation:rule="self >= oldSelf",message="lastActivity never decreases"
-	LastActivity *metav1.MicroTime `json:"lastActivity,omitempty"`
-
-	// expirationTime is lastActivity plus the session's timeout: the session is not deleted before it.
-	// +optional
-	ExpirationTime *metav1.MicroTime `json:"expirationTime,omitempty"`
-
-	// errorMessage says why the session is in ERROR: the client's message as printable text
-	// (control characters replaced) of at most 1024 bytes.
-	// +optional
-	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:Pattern=`^[^\p{C}\p{Zl}\p{Zp}]*$`
-	ErrorMessage string `json:"errorMessage,omitempty"`
+	Lifecycle `json:",inline"`
 
 	// files are the files added to the session, with each one's transfer state and progress.
 	// Bytes never go here: they live in the content store.
@@ -151,13 +117,6 @@ type UpdateSessionStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	ContentVersion int64 `json:"contentVersion,omitempty"`
-
-	// conditions describe the session's state for tools that read conditions.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=8
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // SourceType says how a file's bytes reach the session, as vSphere names it.

@@ -256,7 +256,7 @@ func TestOperatorStatusWritesMeetTheSchema(t *testing.T) {
 			us := testenv.NewSession(ns, "operator-"+string(rune('a'+i)), timeout)
 			mustCreate(t, us)
 			now := time.Now().Add(123456789 * time.Nanosecond)
-			us.Status = pol.DesiredStatus(us, now)
+			pol.Sync(us, now)
 			mustUpdateStatus(t, us)
 			for _, step := range []time.Duration{999, 1_000_001, time.Second + 999_999_999} {
 				now = now.Add(step)
@@ -284,10 +284,10 @@ func TestNegativeProgressIsRefused(t *testing.T) {
 // activeStatus is the status of an ACTIVE session last active now, expiring in 5 minutes.
 func activeStatus(us *v1alpha1.UpdateSession, progress int64) v1alpha1.UpdateSessionStatus {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	return v1alpha1.UpdateSessionStatus{
+	return v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{
 		ID: string(us.UID), State: v1alpha1.StateActive, ClientProgress: progress,
 		LastActivity: new(metav1.NewMicroTime(now)), ExpirationTime: new(metav1.NewMicroTime(now.Add(5 * time.Minute))),
-	}
+	}}
 }
 
 func mustCreate(t *testing.T, obj client.Object) {

@@ -17,7 +17,7 @@ import (
 
 // Completer commits sessions' files and finishes the sessions.
 type Completer struct {
-	Sessions *store.Store
+	Sessions *store.Updates
 	Content  *content.Store
 	Policy   session.Policy
 	Clock    clock.PassiveClock

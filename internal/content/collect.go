@@ -67,8 +67,10 @@ func (s *Store) collectRecords(ctx context.Context, keep Keep, cutoff time.Time,
 	return named, nil
 }
 
-// collectItem deletes the records of one item that are older than the latest, older than
-// cutoff and not pinned, and adds the file keys of the others to named.
+// collectItem deletes the records of one item that were superseded before cutoff and are not
+// pinned, and adds the file keys of the others to named. Superseded, not made: a reader that
+// pinned a version just before the next one was committed (a download session the collector's
+// list of readers does not show yet) keeps it for the grace.
 func (s *Store) collectItem(ctx context.Context, records []Info, keep Keep, cutoff time.Time,
 	named map[string]bool, stats *CollectStats) error {
 	for i, info := range records {
@@ -81,7 +83,7 @@ func (s *Store) collectItem(ctx context.Context, records []Info, keep Keep, cuto
 		}
 		latest := i == len(records)-1
 		pinned := keep.Pinned != nil && keep.Pinned(rec.Namespace, rec.Item, rec.Version)
-		if latest || pinned || !info.ModTime.Before(cutoff) {
+		if latest || pinned || !records[i+1].ModTime.Before(cutoff) {
 			for _, f := range rec.Files {
 				named[f.Key] = true
 			}

@@ -78,15 +78,15 @@ type Deletions struct {
 	folded map[foldKey]*fold
 }
 
-// foldKey is what deletions are folded by.
-type foldKey struct{ namespace, reason string }
+// foldKey is what deletions are folded by: the sessions' kind, namespace and reason.
+type foldKey struct{ kind, namespace, reason string }
 
 // fold is the deletions of one namespace and reason since the last flush.
 type fold struct {
 	count int
 	names []string
 	// last is the most recently deleted session: the event is about it.
-	last *v1alpha1.UpdateSession
+	last v1alpha1.Session
 }
 
 // NewDeletions returns Deletions recording through recorder. Start flushes folds.
@@ -100,14 +100,14 @@ func NewDeletions(recorder k8sevents.EventRecorder) *Deletions {
 
 // Record reports the deletion of us, late after its deadline, with reason (ReasonExpired or
 // ReasonRetentionOver) and note.
-func (d *Deletions) Record(us *v1alpha1.UpdateSession, reason string, late time.Duration, note string) {
+func (d *Deletions) Record(us v1alpha1.Session, reason string, late time.Duration, note string) {
 	if late < behindBy && d.limiter.Allow() {
 		d.recorder.Eventf(us, nil, corev1.EventTypeNormal, reason, "Delete", "%s", note)
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	k := foldKey{us.Namespace, reason}
+	k := foldKey{us.Noun(), us.GetNamespace(), reason}
 	f := d.folded[k]
 	if f == nil {
 		f = &fold{}
@@ -115,7 +115,7 @@ func (d *Deletions) Record(us *v1alpha1.UpdateSession, reason string, late time.
 	}
 	f.count++
 	if len(f.names) < namesPerFold {
-		f.names = append(f.names, us.Name)
+		f.names = append(f.names, us.GetName())
 	}
 	f.last = us
 }

@@ -1,5 +1,5 @@
 // Package index defines the manager-cache indexes that the reconciler and the REST server look
-// UpdateSessions up by.
+// sessions up by.
 package index
 
 import (
@@ -14,12 +14,15 @@ import (
 // the store's own map, kept from the informer's events.)
 const LibraryItem = "spec.libraryItemID"
 
-// Register adds the indexes to the manager's cache.
+// Register adds the indexes to the manager's cache, for sessions of both kinds.
 func Register(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &v1alpha1.UpdateSession{}, LibraryItem, ByLibraryItem)
+	if err := indexer.IndexField(ctx, &v1alpha1.UpdateSession{}, LibraryItem, ByLibraryItem); err != nil {
+		return err
+	}
+	return indexer.IndexField(ctx, &v1alpha1.DownloadSession{}, LibraryItem, ByLibraryItem)
 }
 
 // ByLibraryItem indexes a session by spec.libraryItemID.
 func ByLibraryItem(o client.Object) []string {
-	return []string{o.(*v1alpha1.UpdateSession).Spec.LibraryItemID}
+	return []string{o.(v1alpha1.Session).LibraryItem()}
 }

@@ -42,6 +42,7 @@ func CacheOptions(base cache.Options) cache.Options {
 		byObject[obj] = by
 	}
 	byObject[&v1alpha1.UpdateSession{}] = cache.ByObject{Transform: store.TrimTransform}
+	byObject[&v1alpha1.DownloadSession{}] = cache.ByObject{Transform: store.TrimTransform}
 	base.ByObject = byObject
 	return base
 }
@@ -86,6 +87,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := reconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
 		return err
 	}
+	downloads := store.NewDownloads(mgr.GetClient(), mgr.GetAPIReader(), opts.Clock)
+	if err := downloads.Watch(ctx, mgr.GetCache()); err != nil {
+		return err
+	}
+	downloadReconciler := &controllers.DownloadSessionReconciler{
+		Store:     downloads,
+		Recorder:  recorder,
+		Deletions: reconciler.Deletions,
+		Clock:     opts.Clock,
+		Policy:    opts.Policy,
+		Content:   contents,
+	}
+	if err := downloadReconciler.SetupWithManager(mgr, opts.Concurrency); err != nil {
+		return err
+	}
 	if opts.RESTAddr == "" {
 		return nil
 	}
@@ -110,6 +126,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Requests:      opts.RESTRequests,
 		Reads:         opts.RESTReads,
 		Store:         sessions,
+		Downloads:     downloads,
 		Clock:         opts.Clock,
 		Policy:        opts.Policy,
 		Log:           mgr.GetLogger().WithName("rest"),

@@ -50,7 +50,7 @@ const (
 // Refresher writes queued sessions' lastActivity in batches. It runs on every replica: each
 // refreshes the sessions its own REST server answered.
 type Refresher struct {
-	store  *store.Store
+	store  *store.Updates
 	policy session.Policy
 	clock  clock.PassiveClock
 	log    logr.Logger
@@ -71,7 +71,7 @@ type keepAlive struct {
 }
 
 // New returns a Refresher that writes through s under policy p.
-func New(s *store.Store, p session.Policy, clk clock.PassiveClock, log logr.Logger) *Refresher {
+func New(s *store.Updates, p session.Policy, clk clock.PassiveClock, log logr.Logger) *Refresher {
 	return &Refresher{store: s, policy: p, clock: clk, log: log, queue: map[types.UID]keepAlive{},
 		writing: map[types.UID]bool{}, wake: make(chan struct{}, 1)}
 }
@@ -180,8 +180,8 @@ func (r *Refresher) flush(ctx context.Context) {
 // version those writes replace), is gone, or is no longer left to the refresh: past two
 // windows, keep-alives write it themselves, and the refresh would race them into a conflict.
 func (r *Refresher) write(ctx context.Context, ka keepAlive) error {
-	cur := r.store.Cached(string(ka.session.UID))
-	if cur == nil || !r.policy.RefreshDue(cur, ka.at) || !r.policy.DefersToRefresh(cur, nil, r.clock.Now()) {
+	cur, ok := r.store.Cached(string(ka.session.UID))
+	if !ok || !r.policy.RefreshDue(cur, ka.at) || !r.policy.DefersToRefresh(cur, nil, r.clock.Now()) {
 		return nil
 	}
 	written, err := r.store.Update(ctx, cur.DeepCopy(), store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {

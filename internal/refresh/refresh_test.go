@@ -42,7 +42,7 @@ func active(name string, last time.Time) *v1alpha1.UpdateSession {
 	return &v1alpha1.UpdateSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(name)},
 		Spec:       v1alpha1.UpdateSessionSpec{LibraryItemID: "item-" + name},
-		Status:     v1alpha1.UpdateSessionStatus{ID: name, State: v1alpha1.StateActive, LastActivity: &at},
+		Status:     v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: name, State: v1alpha1.StateActive, LastActivity: &at}},
 	}
 }
 

@@ -36,7 +36,7 @@ func (s *Server) create(ctx context.Context, c call) (any, error) {
 		return nil, err
 	}
 	id, err := s.Store.Create(ctx, us, c.params["client_token"], func(us *v1alpha1.UpdateSession) (bool, error) {
-		us.Status = s.Policy.DesiredStatus(us, s.Clock.Now())
+		s.Policy.Sync(us, s.Clock.Now())
 		s.Policy.Touch(us, s.Clock.Now())
 		return true, nil
 	})
@@ -82,8 +82,8 @@ func (s *Server) list(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(sessions, func(a, b v1alpha1.UpdateSession) int {
-		if session.Supersedes(&a, &b) {
+	slices.SortFunc(sessions, func(a, b *v1alpha1.UpdateSession) int {
+		if session.Supersedes(a, b) {
 			return -1
 		}
 		return 1
@@ -131,7 +131,7 @@ func (s *Server) update(ctx context.Context, c call) (any, error) {
 	}
 	activity := s.Policy.Activity
 	if !changed {
-		activity = func(us *v1alpha1.UpdateSession, now time.Time) (bool, error) {
+		activity = func(us v1alpha1.Session, now time.Time) (bool, error) {
 			return s.Policy.KeepAlive(us, nil, now)
 		}
 	}

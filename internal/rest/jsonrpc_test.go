@@ -90,8 +90,8 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 	failed := &v1alpha1.UpdateSession{
 		Spec: v1alpha1.UpdateSessionSpec{LibraryItemID: "i", LibraryItemContentVersion: "7",
 			WarningBehavior: []v1alpha1.WarningBehavior{{Type: v1alpha1.WarningExpired, Ignored: true}}},
-		Status: v1alpha1.UpdateSessionStatus{ID: "s-1", State: v1alpha1.StateError, ClientProgress: 40,
-			ExpirationTime: &metav1.MicroTime{Time: now}, ErrorMessage: "disk full"},
+		Status: v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: "s-1", State: v1alpha1.StateError, ClientProgress: 40,
+			ExpirationTime: &metav1.MicroTime{Time: now}, ErrorMessage: "disk full"}},
 	}
 	s := &Server{Clock: clocktesting.NewFakePassiveClock(now)}
 	info, err := sessionInfo(s, t.Context(), call{caller: &auth.Caller{Info: &user.DefaultInfo{Name: "u"}}})
@@ -116,7 +116,7 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 				`{"com.vmware.content.library.item.updatesession.warning_behavior":` +
 				`{"type":"EXPIRED_CERTIFICATE","ignored":true}}}]}}}}`},
 		{"get: an ACTIVE session's model has its preview, NOT_APPLICABLE", method(svcUpdateSession, "get"),
-			toModel(&v1alpha1.UpdateSession{Status: v1alpha1.UpdateSessionStatus{ID: "s-2", State: v1alpha1.StateActive}}),
+			toModel(&v1alpha1.UpdateSession{Status: v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: "s-2", State: v1alpha1.StateActive}}}),
 			`{"STRUCTURE":{"com.vmware.content.library.item.update_session_model":{"id":{"OPTIONAL":"s-2"},` +
 				`"library_item_id":{"OPTIONAL":""},"library_item_content_version":{"OPTIONAL":null},` +
 				`"error_message":{"OPTIONAL":null},"client_progress":{"OPTIONAL":0},"state":{"OPTIONAL":"ACTIVE"},` +

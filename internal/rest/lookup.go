@@ -80,7 +80,7 @@ func (s *Server) find(ctx context.Context, id string, live func() bool) (*v1alph
 	if !store.ValidID(id) {
 		return nil, notFound(id)
 	}
-	if us := s.Store.Cached(id); us != nil {
+	if us, ok := s.Store.Cached(id); ok {
 		return us, nil
 	}
 	if !live() {
@@ -120,8 +120,9 @@ func (s *Server) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSessi
 func (s *Server) awaitCache(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
 	var found *v1alpha1.UpdateSession
 	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(context.Context) (bool, error) {
-		found = s.Store.Cached(id)
-		return found != nil, nil
+		var ok bool
+		found, ok = s.Store.Cached(id)
+		return ok, nil
 	})
 	if found == nil {
 		return nil, errors.Join(errLookupThrottled, err)

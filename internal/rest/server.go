@@ -63,11 +63,12 @@ const (
 type Server struct {
 	// Addr is the address to listen on, as in net.Listen.
 	Addr string
-	// Store finds, creates and writes sessions.
-	Store  *store.Store
-	Clock  clock.PassiveClock
-	Policy session.Policy
-	Log    logr.Logger
+	// Store finds, creates and writes update sessions; Downloads download sessions.
+	Store     *store.Updates
+	Downloads *store.Downloads
+	Clock     clock.PassiveClock
+	Policy    session.Policy
+	Log       logr.Logger
 	// Refresher writes ahead the sessions kept alive without pause (see package refresh); nil:
 	// the first keep-alive after a session's window writes it.
 	Refresher *refresh.Refresher

@@ -19,16 +19,16 @@ const DefaultMaxCoalesce = 10 * time.Second
 
 // CoalesceWindow is how fresh lastActivity must be for a keep-alive to be answered without a
 // write: the smaller of MaxCoalesce and 1% of the session's timeout.
-func (p Policy) CoalesceWindow(us *v1alpha1.UpdateSession) time.Duration {
-	return min(p.MaxCoalesce, p.Timeout(us)/100)
+func (p Policy) CoalesceWindow(s v1alpha1.Session) time.Duration {
+	return min(p.MaxCoalesce, p.Timeout(s)/100)
 }
 
 // Coalesces reports whether a keep-alive at now changes nothing worth a write: the session is
 // ACTIVE, progress is absent or unchanged, and lastActivity is less than CoalesceWindow old.
 // The write it saves would have moved expirationTime by less than the window; the session is
 // still never deleted before the expirationTime it has.
-func (p Policy) Coalesces(us *v1alpha1.UpdateSession, progress *int64, now time.Time) bool {
-	return renewsOnly(us, progress) && now.Sub(us.Status.LastActivity.Time) < p.CoalesceWindow(us)
+func (p Policy) Coalesces(s v1alpha1.Session, progress *int64, now time.Time) bool {
+	return renewsOnly(s, progress) && now.Sub(s.Lifecycle().LastActivity.Time) < p.CoalesceWindow(s)
 }
 
 // DefersToRefresh reports whether a keep-alive at now that does not coalesce may leave its
@@ -37,17 +37,17 @@ func (p Policy) Coalesces(us *v1alpha1.UpdateSession, progress *int64, now time.
 // server too slow for a refresh to land within the window costs keep-alives no wait, while
 // after a refresh it fails, the next keep-alive writes, and meets its errors, itself. Should
 // the refresh fail, such a keep-alive has moved expirationTime by less than two windows.
-func (p Policy) DefersToRefresh(us *v1alpha1.UpdateSession, progress *int64, now time.Time) bool {
-	return renewsOnly(us, progress) && now.Sub(us.Status.LastActivity.Time) < 2*p.CoalesceWindow(us)
+func (p Policy) DefersToRefresh(s v1alpha1.Session, progress *int64, now time.Time) bool {
+	return renewsOnly(s, progress) && now.Sub(s.Lifecycle().LastActivity.Time) < 2*p.CoalesceWindow(s)
 }
 
 // renewsOnly reports whether a keep-alive would change nothing of us but lastActivity: us is
 // ACTIVE with a lastActivity, and progress is absent or unchanged.
-func renewsOnly(us *v1alpha1.UpdateSession, progress *int64) bool {
+func renewsOnly(s v1alpha1.Session, progress *int64) bool {
 	switch {
-	case us.Status.State != v1alpha1.StateActive || us.Status.LastActivity == nil:
+	case s.Lifecycle().State != v1alpha1.StateActive || s.Lifecycle().LastActivity == nil:
 		return false
-	case progress != nil && *progress != us.Status.ClientProgress:
+	case progress != nil && *progress != s.Lifecycle().ClientProgress:
 		return false
 	}
 	return true
@@ -66,20 +66,20 @@ const (
 
 // RefreshDue reports whether a keep-alive at now that Coalesces should queue its session for a
 // refresh: the window is at least minRefreshWindow and ends within RefreshLead.
-func (p Policy) RefreshDue(us *v1alpha1.UpdateSession, now time.Time) bool {
-	window := p.CoalesceWindow(us)
-	return window >= minRefreshWindow && us.Status.LastActivity != nil &&
-		now.Sub(us.Status.LastActivity.Time) >= window-RefreshLead
+func (p Policy) RefreshDue(s v1alpha1.Session, now time.Time) bool {
+	window := p.CoalesceWindow(s)
+	return window >= minRefreshWindow && s.Lifecycle().LastActivity != nil &&
+		now.Sub(s.Lifecycle().LastActivity.Time) >= window-RefreshLead
 }
 
 // Refresh records at, the time of a keep-alive that was answered without a write, as
 // lastActivity: only while the session is ACTIVE and still RefreshDue at that time. It reports
 // whether it changed anything; a session written since the keep-alive was queued (by another
 // keep-alive, or by the refresh of an earlier one) needs nothing.
-func (p Policy) Refresh(us *v1alpha1.UpdateSession, at time.Time) bool {
-	if us.Status.State != v1alpha1.StateActive || !p.RefreshDue(us, at) {
+func (p Policy) Refresh(s v1alpha1.Session, at time.Time) bool {
+	if s.Lifecycle().State != v1alpha1.StateActive || !p.RefreshDue(s, at) {
 		return false
 	}
-	p.Touch(us, at)
+	p.Touch(s, at)
 	return true
 }

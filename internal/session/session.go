@@ -1,4 +1,4 @@
-// Package session holds the rules of an update session that both the reconciler and the REST
+// Package session holds the rules of a session, update or download, that both the reconciler and the REST
 // server apply: its timeout and deadlines, the status the operator maintains, and the state
 // machine of client actions. Everything here is pure: time comes in as an argument.
 package session
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -29,8 +30,8 @@ type Policy struct {
 }
 
 // Timeout is the idle timeout of us: spec.expirationTimeoutSeconds, else the default.
-func (p Policy) Timeout(us *v1alpha1.UpdateSession) time.Duration {
-	if s := us.Spec.ExpirationTimeoutSeconds; s != nil {
+func (p Policy) Timeout(s v1alpha1.Session) time.Duration {
+	if s := s.TimeoutSeconds(); s != nil {
 		return time.Duration(*s) * time.Second
 	}
 	return p.DefaultTimeout
@@ -38,85 +39,86 @@ func (p Policy) Timeout(us *v1alpha1.UpdateSession) time.Duration {
 
 // ExpiresAt is lastActivity plus the session's timeout, at the microsecond precision the
 // status stores, so that a computed value compares equal to a stored one.
-func (p Policy) ExpiresAt(us *v1alpha1.UpdateSession) time.Time {
-	return lastActivity(us).Add(p.Timeout(us)).Truncate(time.Microsecond)
+func (p Policy) ExpiresAt(s v1alpha1.Session) time.Time {
+	return lastActivity(s).Add(p.Timeout(s)).Truncate(time.Microsecond)
 }
 
 // Deadline is how long us is promised to live: the stored expirationTime of an ACTIVE session
 // (whatever this replica's default timeout; computed only before the status has one), the end
 // of the retention of a terminal one.
-func (p Policy) Deadline(us *v1alpha1.UpdateSession) time.Time {
-	if us.Status.State.Terminal() {
-		return terminalSince(us).Add(p.TerminalRetention)
+func (p Policy) Deadline(s v1alpha1.Session) time.Time {
+	if s.Lifecycle().State.Terminal() {
+		return terminalSince(s).Add(p.TerminalRetention)
 	}
-	if st := us.Status.ExpirationTime; st != nil {
+	if st := s.Lifecycle().ExpirationTime; st != nil {
 		return st.Time
 	}
-	return p.ExpiresAt(us)
+	return p.ExpiresAt(s)
 }
 
 // DeleteAt is when the operator deletes us unless something changes first: its Deadline, plus
 // the DeletionMargin for an ACTIVE session.
-func (p Policy) DeleteAt(us *v1alpha1.UpdateSession) time.Time {
-	if us.Status.State.Terminal() {
-		return p.Deadline(us)
+func (p Policy) DeleteAt(s v1alpha1.Session) time.Time {
+	if s.Lifecycle().State.Terminal() {
+		return p.Deadline(s)
 	}
-	return p.Deadline(us).Add(p.DeletionMargin)
+	return p.Deadline(s).Add(p.DeletionMargin)
 }
 
 // Remaining is how long until DeleteAt, or zero when it has passed.
-func (p Policy) Remaining(us *v1alpha1.UpdateSession, now time.Time) time.Duration {
-	return max(p.DeleteAt(us).Sub(now), 0)
+func (p Policy) Remaining(s v1alpha1.Session, now time.Time) time.Duration {
+	return max(p.DeleteAt(s).Sub(now), 0)
 }
 
-// DesiredStatus is the status the operator keeps for us at now: initialised on first sight
-// (ACTIVE, progress 0, lastActivity = creation), the Active condition following state, and
-// expirationTime set when missing and following spec.expirationTimeoutSeconds when the spec
-// sets it. A stored expirationTime is otherwise kept: a changed --session-timeout applies from
-// a session's next activity, and never moves a promise made with the old one.
-func (p Policy) DesiredStatus(us *v1alpha1.UpdateSession, now time.Time) v1alpha1.UpdateSessionStatus {
-	out := *us.DeepCopy()
-	st := &out.Status
+// Sync brings the status the operator keeps for s up to date at now, in place, and reports
+// whether it changed anything: initialised on first sight (ACTIVE, progress 0, lastActivity =
+// creation), the Active condition following state, and expirationTime set when missing and
+// following spec.expirationTimeoutSeconds when the spec sets it. A stored expirationTime is
+// otherwise kept: a changed --session-timeout applies from a session's next activity, and
+// never moves a promise made with the old one.
+func (p Policy) Sync(s v1alpha1.Session, now time.Time) bool {
+	st := s.Lifecycle()
+	before := st.DeepCopy()
 	if st.ID == "" {
-		st.ID = string(us.UID)
+		st.ID = string(s.GetUID())
 	}
 	if st.State == "" {
 		st.State = v1alpha1.StateActive
 	}
 	if st.LastActivity == nil {
-		st.LastActivity = microTime(us.CreationTimestamp.Time)
+		st.LastActivity = microTime(s.GetCreationTimestamp().Time)
 	}
-	if !st.State.Terminal() && (st.ExpirationTime == nil || us.Spec.ExpirationTimeoutSeconds != nil) {
-		st.ExpirationTime = microTime(p.ExpiresAt(&out))
+	if !st.State.Terminal() && (st.ExpirationTime == nil || s.TimeoutSeconds() != nil) {
+		st.ExpirationTime = microTime(p.ExpiresAt(s))
 	}
-	setActiveCondition(&out, now)
-	return *st
+	setActiveCondition(s, now)
+	return !equality.Semantic.DeepEqual(before, st)
 }
 
 // Touch records a client action at now: lastActivity moves to now (never back, should the
 // clocks of two replicas disagree) and expirationTime follows it.
-func (p Policy) Touch(us *v1alpha1.UpdateSession, now time.Time) {
-	if last := lastActivity(us); now.Before(last) {
+func (p Policy) Touch(s v1alpha1.Session, now time.Time) {
+	if last := lastActivity(s); now.Before(last) {
 		now = last
 	}
-	us.Status.LastActivity = microTime(now)
-	us.Status.ExpirationTime = microTime(p.ExpiresAt(us))
+	s.Lifecycle().LastActivity = microTime(now)
+	s.Lifecycle().ExpirationTime = microTime(p.ExpiresAt(s))
 }
 
 // lastActivity is status.lastActivity, or the creation time before the status is initialised.
-func lastActivity(us *v1alpha1.UpdateSession) time.Time {
-	if us.Status.LastActivity != nil {
-		return us.Status.LastActivity.Time
+func lastActivity(s v1alpha1.Session) time.Time {
+	if s.Lifecycle().LastActivity != nil {
+		return s.Lifecycle().LastActivity.Time
 	}
-	return us.CreationTimestamp.Time
+	return s.GetCreationTimestamp().Time
 }
 
 // terminalSince is when us reached its terminal state: the later of the Active condition's
 // transition (second precision, stamped by whoever saw the transition first) and lastActivity
 // (the REST server moves it with the state, to the microsecond).
-func terminalSince(us *v1alpha1.UpdateSession) time.Time {
-	since := lastActivity(us)
-	if c := meta.FindStatusCondition(us.Status.Conditions, v1alpha1.ConditionActive); c != nil &&
+func terminalSince(s v1alpha1.Session) time.Time {
+	since := lastActivity(s)
+	if c := meta.FindStatusCondition(s.Lifecycle().Conditions, v1alpha1.ConditionActive); c != nil &&
 		c.Status == metav1.ConditionFalse && c.LastTransitionTime.After(since) {
 		since = c.LastTransitionTime.Time
 	}
@@ -125,25 +127,25 @@ func terminalSince(us *v1alpha1.UpdateSession) time.Time {
 
 // setActiveCondition makes the Active condition match the state; a new transition is
 // stamped with now.
-func setActiveCondition(us *v1alpha1.UpdateSession, now time.Time) {
+func setActiveCondition(s v1alpha1.Session, now time.Time) {
 	c := metav1.Condition{
 		Type:               v1alpha1.ConditionActive,
 		Status:             metav1.ConditionTrue,
 		Reason:             v1alpha1.ReasonActive,
 		Message:            "The session is active and expires when idle past its expiration time.",
-		ObservedGeneration: us.Generation,
+		ObservedGeneration: s.GetGeneration(),
 		LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
 	}
-	switch us.Status.State {
+	switch s.Lifecycle().State {
 	case v1alpha1.StateDone:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.ReasonCompleted, "The client completed the session."
 	case v1alpha1.StateCanceled:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.ReasonCanceled, "The client canceled the session."
 	case v1alpha1.StateError:
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonFailed
-		c.Message = fmt.Sprintf("The session failed: %s", us.Status.ErrorMessage)
+		c.Message = fmt.Sprintf("The session failed: %s", s.Lifecycle().ErrorMessage)
 	}
-	meta.SetStatusCondition(&us.Status.Conditions, c)
+	meta.SetStatusCondition(&s.Lifecycle().Conditions, c)
 }
 
 func microTime(t time.Time) *metav1.MicroTime {

@@ -25,7 +25,7 @@ func newSession(timeoutSeconds int32) *v1alpha1.UpdateSession {
 	if timeoutSeconds > 0 {
 		us.Spec.ExpirationTimeoutSeconds = &timeoutSeconds
 	}
-	us.Status = pol.DesiredStatus(us, created)
+	pol.Sync(us, created)
 	return us
 }
 
@@ -60,7 +60,7 @@ func TestDeadlines(t *testing.T) {
 		{"session canceled by kubectl counts from when the operator saw it", func() *v1alpha1.UpdateSession {
 			us := newSession(0)
 			us.Status.State = v1alpha1.StateCanceled
-			us.Status = pol.DesiredStatus(us, at(45*time.Second))
+			pol.Sync(us, at(45*time.Second))
 			return us
 		}, at(45 * time.Second), at(105 * time.Second), 60 * time.Second},
 	}
@@ -77,11 +77,14 @@ func TestDeadlines(t *testing.T) {
 	}
 }
 
-func TestDesiredStatusInitialisesNewSession(t *testing.T) {
+func TestSyncInitialisesNewSession(t *testing.T) {
 	us := newSession(0)
 	us.Status = v1alpha1.UpdateSessionStatus{}
-	got := pol.DesiredStatus(us, at(time.Second))
-	want := v1alpha1.UpdateSessionStatus{
+	if !pol.Sync(us, at(time.Second)) {
+		t.Error("Sync reported no change on a new session")
+	}
+	got := us.Status.Lifecycle
+	want := v1alpha1.Lifecycle{
 		ID:             "uid-1",
 		State:          v1alpha1.StateActive,
 		LastActivity:   new(metav1.NewMicroTime(created)),
@@ -92,15 +95,16 @@ func TestDesiredStatusInitialisesNewSession(t *testing.T) {
 		}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("DesiredStatus mismatch (-want +got):\n%s", diff)
+		t.Errorf("Sync mismatch (-want +got):\n%s", diff)
 	}
 }
 
-func TestDesiredStatusIsStable(t *testing.T) {
+func TestSyncIsStable(t *testing.T) {
 	us := newSession(0)
 	pol.Touch(us, at(1234567*time.Nanosecond))
-	if diff := cmp.Diff(us.Status, pol.DesiredStatus(us, at(time.Hour))); diff != "" {
-		t.Errorf("an up-to-date status must not change (-have +desired):\n%s", diff)
+	before := us.Status.DeepCopy()
+	if pol.Sync(us, at(time.Hour)) {
+		t.Errorf("an up-to-date status must not change (-have +synced):\n%s", cmp.Diff(before, &us.Status))
 	}
 }
 
@@ -427,9 +431,13 @@ func TestDuplicates(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			holder, dups := Duplicates(tc.sessions)
+			var sessions []*v1alpha1.UpdateSession
+			for i := range tc.sessions {
+				sessions = append(sessions, &tc.sessions[i])
+			}
+			holder, held, dups := Duplicates(sessions)
 			gotHolder := ""
-			if holder != nil {
+			if held {
 				gotHolder = holder.Name
 			}
 			var gotDups []string
@@ -452,8 +460,9 @@ func TestStoredExpirationTimeIsThePromise(t *testing.T) {
 	pol.Touch(us, at(100*time.Second))
 	short := Policy{DefaultTimeout: 60 * time.Second, DeletionMargin: 250 * time.Millisecond}
 
-	if got := short.DesiredStatus(us, at(200*time.Second)).ExpirationTime.Time; !got.Equal(at(400 * time.Second)) {
-		t.Errorf("DesiredStatus moved the stored expirationTime to %v, want it kept at %v", got, at(400*time.Second))
+	short.Sync(us, at(200*time.Second))
+	if got := us.Status.ExpirationTime.Time; !got.Equal(at(400 * time.Second)) {
+		t.Errorf("Sync moved the stored expirationTime to %v, want it kept at %v", got, at(400*time.Second))
 	}
 	if got := short.Deadline(us); !got.Equal(at(400 * time.Second)) {
 		t.Errorf("Deadline = %v, want the stored expirationTime %v", got, at(400*time.Second))
@@ -468,7 +477,8 @@ func TestStoredExpirationTimeIsThePromise(t *testing.T) {
 
 	explicit := newSession(600)
 	explicit.Spec.ExpirationTimeoutSeconds = new(int32(10)) // shortened in the spec by its owner
-	if got := pol.DesiredStatus(explicit, at(time.Second)).ExpirationTime.Time; !got.Equal(at(10 * time.Second)) {
+	pol.Sync(explicit, at(time.Second))
+	if got := explicit.Status.ExpirationTime.Time; !got.Equal(at(10 * time.Second)) {
 		t.Errorf("a shortened spec timeout gives expirationTime %v, want %v", got, at(10*time.Second))
 	}
 }

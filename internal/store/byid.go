@@ -12,34 +12,35 @@ import (
 // set per session, twice over: the largest part of its memory after the sessions themselves).
 // It holds the informer's own objects: they are shared and never changed, here or by Cached's
 // callers, who get them as they are. It lags the cache by the delivery of an event.
-type byID struct {
+type byID[S v1alpha1.Session] struct {
 	mu       sync.RWMutex
-	sessions map[string]*v1alpha1.UpdateSession
+	sessions map[string]S
 }
 
 // set records us under its id, if that is its UID (an id is a UID; anything else is never found).
-func (b *byID) set(us *v1alpha1.UpdateSession) {
+func (b *byID[S]) set(us S) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.sessions == nil {
-		b.sessions = map[string]*v1alpha1.UpdateSession{}
+		b.sessions = map[string]S{}
 	}
-	if id := us.Status.ID; id != "" && id == string(us.UID) {
+	if id := us.Lifecycle().ID; id != "" && id == string(us.GetUID()) {
 		b.sessions[id] = us
 	}
 }
 
-func (b *byID) remove(us *v1alpha1.UpdateSession) {
+func (b *byID[S]) remove(us S) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if cur, ok := b.sessions[string(us.UID)]; ok && cur.UID == us.UID {
-		delete(b.sessions, string(us.UID))
+	if cur, ok := b.sessions[string(us.GetUID())]; ok && cur.GetUID() == us.GetUID() {
+		delete(b.sessions, string(us.GetUID()))
 	}
 }
 
 // get returns the shared session with id, or nil.
-func (b *byID) get(id string) *v1alpha1.UpdateSession {
+func (b *byID[S]) get(id string) (S, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.sessions[id]
+	s, ok := b.sessions[id]
+	return s, ok
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
@@ -51,11 +50,16 @@ func (e *UninitialisedError) Unwrap() error { return e.Err }
 // initialised: should the reconciler have been first, its status stands. The session exists
 // either way: a failure of that write is the reconciler's to mend, and is returned as an
 // UninitialisedError with the id.
-func (s *Store) Create(ctx context.Context, us *v1alpha1.UpdateSession, token string, init ChangeFunc) (string, error) {
+func (s *Store[S]) Create(ctx context.Context, us S, token string, init ChangeFunc[S]) (string, error) {
 	if token != "" {
 		sum := sha256.Sum256([]byte(token))
-		us.Name = us.GenerateName + hex.EncodeToString(sum[:12])
-		metav1.SetMetaDataAnnotation(&us.ObjectMeta, v1alpha1.AnnotationClientToken, token)
+		us.SetName(us.GetGenerateName() + hex.EncodeToString(sum[:12]))
+		annotations := us.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[v1alpha1.AnnotationClientToken] = token
+		us.SetAnnotations(annotations)
 	}
 	if id, err := s.byToken(ctx, us); id != "" || err != nil {
 		return id, err
@@ -68,48 +72,52 @@ func (s *Store) Create(ctx context.Context, us *v1alpha1.UpdateSession, token st
 	} else if err != nil {
 		return "", err
 	}
-	_, err := s.Update(ctx, us, Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		if us.Status.ID != "" {
+	_, err := s.Update(ctx, us, Status, func(us S) (bool, error) {
+		if us.Lifecycle().ID != "" {
 			return false, nil
 		}
 		return init(us)
 	})
 	if err != nil {
-		return string(us.UID), &UninitialisedError{Err: err}
+		return string(us.GetUID()), &UninitialisedError{Err: err}
 	}
-	return string(us.UID), nil
+	return string(us.GetUID()), nil
 }
 
 // byToken returns the id of the session an earlier create with the same client token made, if
 // there is one.
-func (s *Store) byToken(ctx context.Context, want *v1alpha1.UpdateSession) (string, error) {
-	if want.Name == "" {
+func (s *Store[S]) byToken(ctx context.Context, want S) (string, error) {
+	if want.GetName() == "" {
 		return "", nil
 	}
-	var us v1alpha1.UpdateSession
-	err := s.apiReader.Get(ctx, client.ObjectKeyFromObject(want), &us)
+	us := s.kind.newSession()
+	err := s.apiReader.Get(ctx, client.ObjectKeyFromObject(want), us)
 	switch {
 	case apierrors.IsNotFound(err):
 		return "", nil
 	case err != nil:
 		return "", err
-	case us.Annotations[v1alpha1.AnnotationClientToken] != want.Annotations[v1alpha1.AnnotationClientToken] ||
-		us.Spec.LibraryItemID != want.Spec.LibraryItemID:
+	case us.GetAnnotations()[v1alpha1.AnnotationClientToken] != want.GetAnnotations()[v1alpha1.AnnotationClientToken] ||
+		us.LibraryItem() != want.LibraryItem():
 		return "", ErrTokenReused
 	}
-	return string(us.UID), nil
+	return string(us.GetUID()), nil
 }
 
-// checkItemFree refuses a create while the library item has an ACTIVE session.
-func (s *Store) checkItemFree(ctx context.Context, us *v1alpha1.UpdateSession) error {
-	list, err := s.listLive(ctx, client.InNamespace(us.Namespace), client.MatchingFields{index.LibraryItem: us.Spec.LibraryItemID})
+// checkItemFree refuses a create while the library item has an ACTIVE session, for a kind
+// whose sessions hold their item exclusively (update sessions).
+func (s *Store[S]) checkItemFree(ctx context.Context, us S) error {
+	if !s.kind.exclusive {
+		return nil
+	}
+	list, err := s.ListLive(ctx, us.GetNamespace(), us.LibraryItem())
 	if err != nil {
 		return err
 	}
 	// A holder made by a create with the same client token is this very create, retried or
 	// racing: it is answered with that session's id, not refused.
-	if holder, _ := session.Duplicates(list); holder != nil && (us.Name == "" || holder.Name != us.Name) {
-		return &ItemBusyError{Item: us.Spec.LibraryItemID, Holder: holder.Status.ID}
+	if holder, held, _ := session.Duplicates(list); held && (us.GetName() == "" || holder.GetName() != us.GetName()) {
+		return &ItemBusyError{Item: us.LibraryItem(), Holder: holder.Lifecycle().ID}
 	}
 	return nil
 }
@@ -117,17 +125,17 @@ func (s *Store) checkItemFree(ctx context.Context, us *v1alpha1.UpdateSession) e
 // ListLive returns the sessions of namespace, only those of library item item when it is not
 // empty, read from the API server: the cache may lag behind a session made or deleted a moment
 // ago.
-func (s *Store) ListLive(ctx context.Context, namespace, item string) ([]v1alpha1.UpdateSession, error) {
+func (s *Store[S]) ListLive(ctx context.Context, namespace, item string) ([]S, error) {
 	if item == "" {
 		return s.listLive(ctx, client.InNamespace(namespace))
 	}
 	return s.listLive(ctx, client.InNamespace(namespace), client.MatchingFields{index.LibraryItem: item})
 }
 
-func (s *Store) listLive(ctx context.Context, opts ...client.ListOption) ([]v1alpha1.UpdateSession, error) {
-	var list v1alpha1.UpdateSessionList
-	if err := s.apiReader.List(ctx, &list, opts...); err != nil {
+func (s *Store[S]) listLive(ctx context.Context, opts ...client.ListOption) ([]S, error) {
+	list := s.kind.newList()
+	if err := s.apiReader.List(ctx, list, opts...); err != nil {
 		return nil, err
 	}
-	return list.Items, nil
+	return s.kind.items(list), nil
 }

@@ -106,8 +106,8 @@ func TestCreate(t *testing.T) {
 						return err
 					}
 					first := obj.(*v1alpha1.UpdateSession).DeepCopy()
-					first.Status = v1alpha1.UpdateSessionStatus{ID: string(first.UID), State: v1alpha1.StateActive,
-						LastActivity: &reconciled}
+					first.Status = v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: string(first.UID), State: v1alpha1.StateActive,
+						LastActivity: &reconciled}}
 					return c.Status().Update(ctx, first)
 				},
 				SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object,
@@ -124,7 +124,7 @@ func TestCreate(t *testing.T) {
 			}
 			initialised := metav1.NewMicroTime(testNow)
 			init := func(us *v1alpha1.UpdateSession) (bool, error) {
-				us.Status = v1alpha1.UpdateSessionStatus{ID: string(us.UID), State: v1alpha1.StateActive, LastActivity: &initialised}
+				us.Status = v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: string(us.UID), State: v1alpha1.StateActive, LastActivity: &initialised}}
 				return true, nil
 			}
 

@@ -85,7 +85,7 @@ func newAPI(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *api {
 }
 
 // newTestStore returns a Store on a, reading live objects from a too, on the fake clock.
-func newTestStore(a *api) *Store {
+func newTestStore(a *api) *Updates {
 	return New(a, a, clocktesting.NewFakePassiveClock(testNow))
 }
 
@@ -94,7 +94,7 @@ func fixture() *v1alpha1.UpdateSession {
 	return &v1alpha1.UpdateSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "s", UID: "u"},
 		Spec:       v1alpha1.UpdateSessionSpec{LibraryItemID: "item"},
-		Status:     v1alpha1.UpdateSessionStatus{ID: "u", State: v1alpha1.StateActive},
+		Status:     v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: "u", State: v1alpha1.StateActive}},
 	}
 }
 

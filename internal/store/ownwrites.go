@@ -32,14 +32,14 @@ const maxOlder = 256
 // write before it is recorded, and a version that differs from ours is then newer, not older.
 // This never risks correctness: should the memory be stale, the write it starts conflicts and
 // is retried on the live object.
-type ownWrites struct {
+type ownWrites[S v1alpha1.Session] struct {
 	mu     sync.Mutex
-	byUID  map[types.UID]ownWrite
+	byUID  map[types.UID]ownWrite[S]
 	pruned time.Time
 }
 
-type ownWrite struct {
-	session *v1alpha1.UpdateSession
+type ownWrite[S v1alpha1.Session] struct {
+	session S
 	// older are the resourceVersions the write is known to be newer than: its base and, when
 	// it was based on our previous write, that write's older versions (at most maxOlder).
 	older []string
@@ -47,20 +47,20 @@ type ownWrite struct {
 }
 
 // newerThan reports whether the remembered write is newer than version rv.
-func (w ownWrite) newerThan(rv string) bool { return slices.Contains(w.older, rv) }
+func (w ownWrite[S]) newerThan(rv string) bool { return slices.Contains(w.older, rv) }
 
 // record remembers the session a write based on version base produced, at now.
-func (o *ownWrites) record(written *v1alpha1.UpdateSession, base string, now time.Time) {
+func (o *ownWrites[S]) record(written S, base string, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.byUID == nil {
-		o.byUID = map[types.UID]ownWrite{}
+		o.byUID = map[types.UID]ownWrite[S]{}
 	}
 	older := []string{base}
-	if prev, ok := o.byUID[written.UID]; ok && prev.session.ResourceVersion == base {
+	if prev, ok := o.byUID[written.GetUID()]; ok && prev.session.GetResourceVersion() == base {
 		older = append(prev.older[max(0, len(prev.older)-maxOlder+1):], base)
 	}
-	o.byUID[written.UID] = ownWrite{session: written.DeepCopy(), older: older, at: now}
+	o.byUID[written.GetUID()] = ownWrite[S]{session: copyOf(written), older: older, at: now}
 	if now.Sub(o.pruned) > ownWritesTTL {
 		for uid, w := range o.byUID {
 			if now.Sub(w.at) > ownWritesTTL {
@@ -74,14 +74,14 @@ func (o *ownWrites) record(written *v1alpha1.UpdateSession, base string, now tim
 // freshest returns what this store last wrote of the session while the cache (or a live read)
 // still shows a version that write is newer than, else the session it was given. The written
 // session is shared: copy it to change it.
-func (o *ownWrites) freshest(seen *v1alpha1.UpdateSession) *v1alpha1.UpdateSession {
+func (o *ownWrites[S]) freshest(seen S) S {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	w, ok := o.byUID[seen.UID]
+	w, ok := o.byUID[seen.GetUID()]
 	switch {
 	case !ok:
 		return seen
-	case w.newerThan(seen.ResourceVersion):
+	case w.newerThan(seen.GetResourceVersion()):
 		return w.session
 	default:
 		o.forgetPast(w, seen)
@@ -90,10 +90,10 @@ func (o *ownWrites) freshest(seen *v1alpha1.UpdateSession) *v1alpha1.UpdateSessi
 }
 
 // observed forgets a remembered write once the cache has moved past it.
-func (o *ownWrites) observed(cached *v1alpha1.UpdateSession) {
+func (o *ownWrites[S]) observed(cached S) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if w, ok := o.byUID[cached.UID]; ok && !w.newerThan(cached.ResourceVersion) {
+	if w, ok := o.byUID[cached.GetUID()]; ok && !w.newerThan(cached.GetResourceVersion()) {
 		o.forgetPast(w, cached)
 	}
 }
@@ -103,14 +103,14 @@ func (o *ownWrites) observed(cached *v1alpha1.UpdateSession) {
 // based on it, so that a cache still behind both is not taken for the latest (a cache that
 // lagged behind our status write would otherwise make a later call see the session as it was
 // before a write that ended it).
-func (o *ownWrites) forgetPast(w ownWrite, seen *v1alpha1.UpdateSession) {
-	if seen.ResourceVersion != w.session.ResourceVersion {
-		delete(o.byUID, seen.UID)
+func (o *ownWrites[S]) forgetPast(w ownWrite[S], seen S) {
+	if seen.GetResourceVersion() != w.session.GetResourceVersion() {
+		delete(o.byUID, seen.GetUID())
 	}
 }
 
 // forget forgets a deleted session.
-func (o *ownWrites) forget(uid types.UID) {
+func (o *ownWrites[S]) forget(uid types.UID) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.byUID, uid)

@@ -39,7 +39,7 @@ func TestOwnWrites(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var o ownWrites
+			var o ownWrites[*v1alpha1.UpdateSession]
 			for _, w := range tc.writes {
 				o.record(version(w.written), w.base, time.Now())
 			}
@@ -54,7 +54,7 @@ func TestOwnWrites(t *testing.T) {
 }
 
 func TestOwnWritesForgetWhatTheCacheMovedPast(t *testing.T) {
-	var o ownWrites
+	var o ownWrites[*v1alpha1.UpdateSession]
 	o.record(version("3"), "2", time.Now())
 	o.observed(version("2")) // the base: kept
 	if len(o.byUID) != 1 {
@@ -80,7 +80,7 @@ func TestOwnWritesForgetWhatTheCacheMovedPast(t *testing.T) {
 // and writes again, based on it, leaves a write that is newer than the cache's still older
 // version too: a later call on that cache sees the last write, not the session before both.
 func TestOwnWritesOutliveALiveReadOfThemselves(t *testing.T) {
-	var o ownWrites
+	var o ownWrites[*v1alpha1.UpdateSession]
 	o.record(version("2"), "1", time.Now()) // the create's status write
 	if got := o.freshest(version("2")).ResourceVersion; got != "2" {
 		t.Fatalf("a live read of our write: freshest = %s, want 2", got)
@@ -92,7 +92,7 @@ func TestOwnWritesOutliveALiveReadOfThemselves(t *testing.T) {
 }
 
 func TestOwnWritesForgetDeletedSessions(t *testing.T) {
-	var o ownWrites
+	var o ownWrites[*v1alpha1.UpdateSession]
 	o.record(version("3"), "2", time.Now())
 	o.forget("u")
 	if len(o.byUID) != 0 {
@@ -101,7 +101,7 @@ func TestOwnWritesForgetDeletedSessions(t *testing.T) {
 }
 
 func TestOwnWritesAreBounded(t *testing.T) {
-	var o ownWrites
+	var o ownWrites[*v1alpha1.UpdateSession]
 	start := time.Now()
 	for i := range 100 {
 		us := version("2")
@@ -115,19 +115,22 @@ func TestOwnWritesAreBounded(t *testing.T) {
 }
 
 func TestByIDHoldsOnlySessionsWhoseIDIsTheirUID(t *testing.T) {
-	var b byID
+	var b byID[*v1alpha1.UpdateSession]
 	own := version("1")
 	own.Status.ID = "u"
 	b.set(own)
 	impostor := &v1alpha1.UpdateSession{ObjectMeta: metav1.ObjectMeta{UID: "x", ResourceVersion: "1"}}
 	impostor.Status.ID = "u2"
 	b.set(impostor)
-	if b.get("u") != own || b.get("u2") != nil {
+	if got, _ := b.get("u"); got != own {
+		t.Fatal("byID lost a session under its UID")
+	}
+	if _, ok := b.get("u2"); ok {
 		t.Fatal("byID holds a session under an id that is not its UID, or lost one that is")
 	}
 	gone := version("2") // a deletion of the same UID
 	b.remove(gone)
-	if b.get("u") != nil {
+	if _, ok := b.get("u"); ok {
 		t.Fatal("byID still holds a deleted session")
 	}
 }

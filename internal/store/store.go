@@ -1,4 +1,5 @@
-// Package store is the one write path for UpdateSessions, shared by the REST handlers and the
+// Package store is the one write path for sessions of both kinds (UpdateSession,
+// DownloadSession), shared by the REST handlers and the
 // reconciler: it finds sessions (by id from the informer's events, or on the API server), creates
 // them (see Create), writes them with updates that carry the resourceVersion they were based on (optimistic concurrency)
 // and are retried on the live object when they conflict, and remembers its own last writes until
@@ -41,18 +42,18 @@ type NotFoundError struct {
 	ID string
 }
 
-func (e *NotFoundError) Error() string { return fmt.Sprintf("update session %q does not exist", e.ID) }
+func (e *NotFoundError) Error() string { return fmt.Sprintf("session %q does not exist", e.ID) }
 
 // BusyError means the session kept changing under maxWriteAttempts writes in a row.
 type BusyError struct{ ID string }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("update session %s is being changed by others", e.ID)
+	return fmt.Sprintf("session %s is being changed by others", e.ID)
 }
 
 // ChangeFunc changes a session in place and reports whether there is anything to write, or
 // refuses the change with an error.
-type ChangeFunc func(*v1alpha1.UpdateSession) (changed bool, err error)
+type ChangeFunc[S v1alpha1.Session] func(S) (changed bool, err error)
 
 // Part is the part of a session a write goes to.
 type Part int
@@ -63,40 +64,90 @@ const (
 	Spec
 )
 
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=create;patch
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions;downloadsessions,verbs=create;patch
 
-// Store reads sessions from the manager's cache and the API server, and writes them to the API
-// server. It creates sessions (see Create) and patches their spec (see Update).
-type Store struct {
+// Store reads sessions of one kind from the manager's cache and the API server, and writes them
+// to the API server. It creates sessions (see Create) and patches their spec (see Update).
+type Store[S v1alpha1.Session] struct {
+	kind      kind[S]
 	client    client.Client
 	apiReader client.Reader
 	clock     clock.PassiveClock
-	writes    ownWrites
+	writes    ownWrites[S]
 	// byID is filled by Watch: Cached finds sessions there.
-	byID byID
+	byID byID[S]
 }
 
-// New returns a Store that reads through c's cache, reads live objects with apiReader, and
-// writes with c.
-func New(c client.Client, apiReader client.Reader, clk clock.PassiveClock) *Store {
-	return &Store{client: c, apiReader: apiReader, clock: clk}
+// Updates is the store of update sessions, Downloads that of download sessions.
+type (
+	Updates   = Store[*v1alpha1.UpdateSession]
+	Downloads = Store[*v1alpha1.DownloadSession]
+)
+
+// kind is what a Store needs to know of its sessions' type beyond v1alpha1.Session.
+type kind[S v1alpha1.Session] struct {
+	newSession func() S
+	newList    func() client.ObjectList
+	items      func(client.ObjectList) []S
+	// exclusive: a library item has one ACTIVE session of this kind at a time (see Create).
+	exclusive bool
 }
+
+var updateKind = kind[*v1alpha1.UpdateSession]{
+	newSession: func() *v1alpha1.UpdateSession { return &v1alpha1.UpdateSession{} },
+	newList:    func() client.ObjectList { return &v1alpha1.UpdateSessionList{} },
+	items: func(l client.ObjectList) []*v1alpha1.UpdateSession {
+		return Pointers(l.(*v1alpha1.UpdateSessionList).Items)
+	},
+	exclusive: true,
+}
+
+var downloadKind = kind[*v1alpha1.DownloadSession]{
+	newSession: func() *v1alpha1.DownloadSession { return &v1alpha1.DownloadSession{} },
+	newList:    func() client.ObjectList { return &v1alpha1.DownloadSessionList{} },
+	items: func(l client.ObjectList) []*v1alpha1.DownloadSession {
+		return Pointers(l.(*v1alpha1.DownloadSessionList).Items)
+	},
+}
+
+// Pointers returns pointers to the elements of items.
+func Pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}
+
+// New returns the store of update sessions: it reads through c's cache, reads live objects
+// with apiReader, and writes with c.
+func New(c client.Client, apiReader client.Reader, clk clock.PassiveClock) *Updates {
+	return &Updates{kind: updateKind, client: c, apiReader: apiReader, clock: clk}
+}
+
+// NewDownloads returns the store of download sessions, as New that of update sessions.
+func NewDownloads(c client.Client, apiReader client.Reader, clk clock.PassiveClock) *Downloads {
+	return &Downloads{kind: downloadKind, client: c, apiReader: apiReader, clock: clk}
+}
+
+// copyOf returns a deep copy of s.
+func copyOf[S v1alpha1.Session](s S) S { return s.DeepCopyObject().(S) }
 
 // Watch fills the store's index of sessions by id from the informer's events, lets the store
 // forget its own writes once the informer delivers them, and forget deleted sessions.
-func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
-	informer, err := c.GetInformer(ctx, &v1alpha1.UpdateSession{})
+func (s *Store[S]) Watch(ctx context.Context, c cache.Cache) error {
+	informer, err := c.GetInformer(ctx, s.kind.newSession())
 	if err != nil {
 		return err
 	}
 	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
-			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+			if us, ok := obj.(S); ok {
 				s.byID.set(us)
 			}
 		},
 		UpdateFunc: func(_, obj any) {
-			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+			if us, ok := obj.(S); ok {
 				s.byID.set(us)
 				s.writes.observed(us)
 			}
@@ -105,9 +156,9 @@ func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
 			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 				obj = tomb.Obj
 			}
-			if us, ok := obj.(*v1alpha1.UpdateSession); ok {
+			if us, ok := obj.(S); ok {
 				s.byID.remove(us)
-				s.writes.forget(us.UID)
+				s.writes.forget(us.GetUID())
 			}
 		},
 	})
@@ -116,17 +167,18 @@ func (s *Store) Watch(ctx context.Context, c cache.Cache) error {
 
 // Get returns the session key names: the cached one, or this store's own later write of it;
 // NotFoundError when the cache does not have it.
-func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.UpdateSession, error) {
-	var us v1alpha1.UpdateSession
-	if err := s.client.Get(ctx, key, &us); apierrors.IsNotFound(err) {
-		return nil, &NotFoundError{ID: key.String()}
+func (s *Store[S]) Get(ctx context.Context, key client.ObjectKey) (S, error) {
+	var none S
+	us := s.kind.newSession()
+	if err := s.client.Get(ctx, key, us); apierrors.IsNotFound(err) {
+		return none, &NotFoundError{ID: key.String()}
 	} else if err != nil {
-		return nil, err
+		return none, err
 	}
-	if fresh := s.writes.freshest(&us); fresh != &us {
-		return fresh.DeepCopy(), nil
+	if fresh := s.writes.freshest(us); any(fresh) != any(us) {
+		return copyOf(fresh), nil
 	}
-	return &us, nil
+	return us, nil
 }
 
 // Cached returns the freshest version of the session with the given id that this store knows:
@@ -137,41 +189,39 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey) (*v1alpha1.Update
 // The session is shared with the cache (or with this store's memory of its own writes): read
 // it, never change it, and pass a DeepCopy to Update or Delete. Not copying is what lets a
 // keep-alive that needs no write be answered without allocating the session again.
-func (s *Store) Cached(id string) *v1alpha1.UpdateSession {
-	if cached := s.byID.get(id); cached != nil {
-		return s.writes.freshest(cached)
+func (s *Store[S]) Cached(id string) (S, bool) {
+	if cached, ok := s.byID.get(id); ok {
+		return s.writes.freshest(cached), true
 	}
-	return nil
+	return cached0[S](), false
+}
+
+// cached0 is the zero session: the nil pointer.
+func cached0[S any]() S {
+	var none S
+	return none
 }
 
 // Lookup finds the session with the given id on the API server, with a LIST by its id;
 // NotFoundError when there is none. Each costs the API server a cluster-wide LIST: callers
 // ask the cache first (Cached) and bound their lookups. Like Cached's, the session may be
 // shared: never change it.
-func (s *Store) Lookup(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
+func (s *Store[S]) Lookup(ctx context.Context, id string) (S, error) {
+	var none S
 	if !ValidID(id) {
-		return nil, &NotFoundError{ID: id}
+		return none, &NotFoundError{ID: id}
 	}
-	var list v1alpha1.UpdateSessionList
-	if err := s.apiReader.List(ctx, &list, client.MatchingFields{idField: id}); err != nil {
-		return nil, err
+	list := s.kind.newList()
+	if err := s.apiReader.List(ctx, list, client.MatchingFields{idField: id}); err != nil {
+		return none, err
 	}
-	us := owner(list.Items, id)
-	if us == nil {
-		return nil, &NotFoundError{ID: id}
-	}
-	Trim(us)
-	return s.writes.freshest(us), nil
-}
-
-// owner returns the session whose UID is id.
-func owner(sessions []v1alpha1.UpdateSession, id string) *v1alpha1.UpdateSession {
-	for i := range sessions {
-		if string(sessions[i].UID) == id {
-			return &sessions[i]
+	for _, us := range s.kind.items(list) {
+		if string(us.GetUID()) == id {
+			Trim(us)
+			return s.writes.freshest(us), nil
 		}
 	}
-	return nil
+	return none, &NotFoundError{ID: id}
 }
 
 // Update applies change to us and, when it changed something, writes part of the result. The
@@ -184,14 +234,14 @@ func owner(sessions []v1alpha1.UpdateSession, id string) *v1alpha1.UpdateSession
 // us may be trimmed (see Trim), as the cache holds sessions, so no write sends its metadata: the
 // status subresource takes nothing but status from what it is sent, and the spec is written by a
 // patch of what changed.
-func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Part, change ChangeFunc) (written bool, err error) {
+func (s *Store[S]) Update(ctx context.Context, us S, part Part, change ChangeFunc[S]) (written bool, err error) {
 	var base string
-	err = s.apply(ctx, us, change, func(ctx context.Context, before, after *v1alpha1.UpdateSession) error {
+	err = s.apply(ctx, us, change, func(ctx context.Context, before, after S) error {
 		if part.same(before, after) {
 			written = false
 			return nil
 		}
-		base = before.ResourceVersion
+		base = before.GetResourceVersion()
 		var perr error
 		if part == Status {
 			// A PUT that carries before's resourceVersion: the API server refuses it if the
@@ -217,7 +267,7 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 		s.writes.record(us, base, s.clock.Now())
 		// The informer may have delivered the write already: then no later event would
 		// forget it, so it is forgotten now.
-		if cur := s.byID.get(string(us.UID)); cur != nil {
+		if cur, ok := s.byID.get(string(us.GetUID())); ok {
 			s.writes.observed(cur)
 		}
 	}
@@ -225,32 +275,32 @@ func (s *Store) Update(ctx context.Context, us *v1alpha1.UpdateSession, part Par
 }
 
 // same reports whether after holds the same part as before: then there is nothing to write.
-func (p Part) same(before, after *v1alpha1.UpdateSession) bool {
+func (p Part) same(before, after v1alpha1.Session) bool {
 	if p == Status {
-		return equality.Semantic.DeepEqual(before.Status, after.Status)
+		return equality.Semantic.DeepEqual(before.StatusPart(), after.StatusPart())
 	}
-	return equality.Semantic.DeepEqual(before.Spec, after.Spec)
+	return equality.Semantic.DeepEqual(before.SpecPart(), after.SpecPart())
 }
 
 // Delete deletes us once check allows it, with UID and resourceVersion preconditions: a change
 // that raced in makes the delete conflict, and check decides again on the live object.
-func (s *Store) Delete(ctx context.Context, us *v1alpha1.UpdateSession, check func(*v1alpha1.UpdateSession) error) error {
-	allowed := func(us *v1alpha1.UpdateSession) (bool, error) { return true, check(us) }
-	return s.apply(ctx, us, allowed, func(ctx context.Context, before, _ *v1alpha1.UpdateSession) error {
-		uid, rv := before.UID, before.ResourceVersion
+func (s *Store[S]) Delete(ctx context.Context, us S, check func(S) error) error {
+	allowed := func(us S) (bool, error) { return true, check(us) }
+	return s.apply(ctx, us, allowed, func(ctx context.Context, before, _ S) error {
+		uid, rv := before.GetUID(), before.GetResourceVersion()
 		return s.client.Delete(ctx, before, client.Preconditions{UID: &uid, ResourceVersion: &rv})
 	})
 }
 
 // commitFunc writes a changed session; before is what the change started from.
-type commitFunc func(ctx context.Context, before, after *v1alpha1.UpdateSession) error
+type commitFunc[S v1alpha1.Session] func(ctx context.Context, before, after S) error
 
 // apply runs change on us and commits the result. When it reads the live object, us becomes
 // that, so that a caller refused on it sees what it was refused on.
-func (s *Store) apply(ctx context.Context, us *v1alpha1.UpdateSession, change ChangeFunc, commit commitFunc) error {
-	id, fresh := us.Status.ID, false
+func (s *Store[S]) apply(ctx context.Context, us S, change ChangeFunc[S], commit commitFunc[S]) error {
+	id, fresh := us.Lifecycle().ID, false
 	for attempt := 1; ; attempt++ {
-		after := us.DeepCopy()
+		after := copyOf(us)
 		changed, err := change(after)
 		switch {
 		case err != nil && fresh:
@@ -262,7 +312,7 @@ func (s *Store) apply(ctx context.Context, us *v1alpha1.UpdateSession, change Ch
 			err = commit(ctx, us, after)
 			switch {
 			case err == nil:
-				*us = *after
+				set(us, after)
 				return nil
 			case apierrors.IsNotFound(err):
 				return &NotFoundError{ID: id}
@@ -278,19 +328,30 @@ func (s *Store) apply(ctx context.Context, us *v1alpha1.UpdateSession, change Ch
 		if err != nil {
 			return err
 		}
-		*us, fresh = *live, true
+		set(us, live)
+		fresh = true
+	}
+}
+
+// set makes dst a copy of src's value: dst and src point to sessions of the same type.
+func set[S v1alpha1.Session](dst, src S) {
+	switch d := any(dst).(type) {
+	case *v1alpha1.UpdateSession:
+		*d = *any(src).(*v1alpha1.UpdateSession)
+	case *v1alpha1.DownloadSession:
+		*d = *any(src).(*v1alpha1.DownloadSession)
 	}
 }
 
 // Live reads the current version of us from the API server; NotFoundError when it is gone or
 // was replaced by another object of the same name.
-func (s *Store) Live(ctx context.Context, us *v1alpha1.UpdateSession) (*v1alpha1.UpdateSession, error) {
-	var fresh v1alpha1.UpdateSession
-	err := s.apiReader.Get(ctx, client.ObjectKeyFromObject(us), &fresh)
-	if apierrors.IsNotFound(err) || (err == nil && fresh.UID != us.UID) {
-		return nil, &NotFoundError{ID: us.Status.ID}
+func (s *Store[S]) Live(ctx context.Context, us S) (S, error) {
+	fresh := s.kind.newSession()
+	err := s.apiReader.Get(ctx, client.ObjectKeyFromObject(us), fresh)
+	if apierrors.IsNotFound(err) || (err == nil && fresh.GetUID() != us.GetUID()) {
+		return cached0[S](), &NotFoundError{ID: us.Lifecycle().ID}
 	}
-	return &fresh, err
+	return fresh, err
 }
 
 // IsNotFound reports whether err says that a session does not exist.

@@ -52,7 +52,7 @@ func TestUpdateOutcomes(t *testing.T) {
 		// raced, when set, changes the stored session after the copy was taken.
 		cached v1alpha1.SessionState
 		raced  func(*v1alpha1.UpdateSession)
-		change ChangeFunc
+		change ChangeFunc[*v1alpha1.UpdateSession]
 		// writeErrs answer the store's successive writes (nil: the fake API server answers);
 		// live is how the live read finds the session: "" as stored, "gone" or "replaced".
 		writeErrs []error

@@ -50,16 +50,50 @@ func (c *Collector) collect(ctx context.Context) {
 		c.Log.Error(err, "Listing sessions for the content collector; it will try again", "in", c.Interval)
 		return
 	}
-	stats, err := c.Store.Collect(ctx, content.Keep{LiveSession: func(namespace string, uid types.UID) bool {
-		_, ok := live[sessionRef{namespace, uid}]
-		return ok
-	}}, c.Grace)
+	pinned, err := c.pinnedVersions(ctx)
+	if err != nil {
+		c.Log.Error(err, "Listing download sessions for the content collector; it will try again", "in", c.Interval)
+		return
+	}
+	stats, err := c.Store.Collect(ctx, content.Keep{
+		LiveSession: func(namespace string, uid types.UID) bool {
+			_, ok := live[sessionRef{namespace, uid}]
+			return ok
+		},
+		Pinned: func(namespace, item string, version int64) bool {
+			_, ok := pinned[versionRef{namespace, item, version}]
+			return ok
+		},
+	}, c.Grace)
 	if err != nil {
 		c.Log.Error(err, "Collecting orphaned content; it will try again", "in", c.Interval)
 	}
 	if stats.Deleted > 0 {
 		c.Log.Info("Collected orphaned content", "scanned", stats.Scanned, "deleted", stats.Deleted, "bytes", stats.DeletedBytes)
 	}
+}
+
+// versionRef names one content version of an item.
+type versionRef struct {
+	namespace, item string
+	version         int64
+}
+
+// pinnedVersions is the set of content versions the download sessions that exist now read.
+// A session that pins a version after it was taken is spared by the grace: the collector
+// deletes only versions superseded longer ago than that, and a new session pins the latest.
+func (c *Collector) pinnedVersions(ctx context.Context) (map[versionRef]struct{}, error) {
+	var list v1alpha1.DownloadSessionList
+	if err := c.Reader.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	pinned := make(map[versionRef]struct{}, len(list.Items))
+	for _, ds := range list.Items {
+		if v := ds.Status.ContentVersion; v != 0 {
+			pinned[versionRef{ds.Namespace, ds.Spec.LibraryItemID, v}] = struct{}{}
+		}
+	}
+	return pinned, nil
 }
 
 type sessionRef struct {

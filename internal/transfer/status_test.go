@@ -16,7 +16,7 @@ import (
 var t0 = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
 func sessionWith(state v1alpha1.SessionState, f v1alpha1.SessionFile) *v1alpha1.UpdateSession {
-	us := &v1alpha1.UpdateSession{Status: v1alpha1.UpdateSessionStatus{ID: "s1", State: state}}
+	us := &v1alpha1.UpdateSession{Status: v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: "s1", State: state}}}
 	f.Name, f.TransferID = "disk.vmdk", "t1"
 	if f.SourceType == "" {
 		f.SourceType = v1alpha1.SourcePush

@@ -196,7 +196,7 @@ func TestIDIsTheUID(t *testing.T) {
 		}
 	}
 	for _, us := range []*v1alpha1.UpdateSession{real, impostor} {
-		us.Status = pol.DesiredStatus(us, time.Now())
+		pol.Sync(us, time.Now())
 		us.Status.ID = string(real.UID) // the impostor claims the real session's id
 		if err := env.Client.Status().Update(ctx, us); err != nil {
 			t.Fatal(err)
