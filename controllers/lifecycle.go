@@ -95,8 +95,8 @@ func (l lifecycle[S]) recordDeletion(ctx context.Context, s S, now time.Time) {
 	if state.Terminal() {
 		reason = metrics.DeletedRetention
 	}
-	metrics.Deletions.WithLabelValues(reason).Inc()
-	metrics.ExpiryLateness.WithLabelValues(reason).Observe(late.Seconds())
+	metrics.Deletions.WithLabelValues(s.Noun(), reason).Inc()
+	metrics.ExpiryLateness.WithLabelValues(s.Noun(), reason).Observe(late.Seconds())
 	if state.Terminal() {
 		l.deletions.Record(s, events.ReasonRetentionOver, late, fmt.Sprintf(
 			"In state %s for longer than the terminal retention; deleted %s after it ran out", state, late))

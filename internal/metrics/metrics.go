@@ -17,6 +17,12 @@ import (
 // reasonLabel is the label of why a connection or a request was refused, or a session deleted.
 const reasonLabel = "reason"
 
+// kindLabel is the label of a session's kind: UpdateSession or DownloadSession.
+const kindLabel = "kind"
+
+// SessionKinds are the values of kindLabel.
+var SessionKinds = []string{"UpdateSession", "DownloadSession"}
+
 var (
 	// RESTRequests counts REST calls by operation and outcome: "ok" or the vAPI error type.
 	RESTRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -67,20 +73,20 @@ var (
 			"by reason: connections (open connections) or in_flight (requests in flight).",
 	}, []string{reasonLabel})
 
-	// Deletions counts sessions the operator deleted, by reason: DeletedExpired or
-	// DeletedRetention.
+	// Deletions counts sessions the operator deleted, by kind (UpdateSession, DownloadSession)
+	// and reason: DeletedExpired or DeletedRetention.
 	Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "updatesession_deletions_total",
-		Help: "Sessions deleted by the operator, by reason: expired (idle past expirationTime) or retention.",
-	}, []string{reasonLabel})
+		Help: "Sessions deleted by the operator, by kind and reason: expired (idle past expirationTime) or retention.",
+	}, []string{kindLabel, reasonLabel})
 
-	// ExpiryLateness is how long after its deadline a session was deleted, by the reason of
-	// Deletions.
+	// ExpiryLateness is how long after its deadline a session was deleted, by the kind and
+	// reason of Deletions.
 	ExpiryLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "updatesession_expiry_lateness_seconds",
-		Help:    "Deletion time minus deadline (expirationTime, or the end of the terminal retention), by reason.",
+		Help:    "Deletion time minus deadline (expirationTime, or the end of the terminal retention), by kind and reason.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{reasonLabel})
+	}, []string{kindLabel, reasonLabel})
 )
 
 // SessionsByState is the gauge of sessions by state; it counts the sessions of the reader
@@ -98,8 +104,10 @@ func init() {
 		RESTRefused.WithLabelValues(reason)
 	}
 	for _, reason := range []string{DeletedExpired, DeletedRetention} {
-		Deletions.WithLabelValues(reason)
-		ExpiryLateness.WithLabelValues(reason)
+		for _, kind := range SessionKinds {
+			Deletions.WithLabelValues(kind, reason)
+			ExpiryLateness.WithLabelValues(kind, reason)
+		}
 	}
 }
 

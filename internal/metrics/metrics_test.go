@@ -17,6 +17,8 @@ func TestKnownLabelValuesAreSeriesAtZero(t *testing.T) {
 	}{
 		{"updatesession_deletions_total", "reason", []string{DeletedExpired, DeletedRetention}},
 		{"updatesession_expiry_lateness_seconds", "reason", []string{DeletedExpired, DeletedRetention}},
+		{"updatesession_deletions_total", "kind", SessionKinds},
+		{"updatesession_expiry_lateness_seconds", "kind", SessionKinds},
 		{"updatesession_rest_refused_total", "reason", []string{RefusedConnections, RefusedInFlight}},
 	}
 	for _, tc := range cases {
