@@ -121,10 +121,7 @@ func (s *Server) removeFile(ctx context.Context, c call) (any, error) {
 
 // liveSession reads the call's session from the API server, within the caller's reads.
 func (s *Server) liveSession(ctx context.Context, c call) (*v1alpha1.UpdateSession, error) {
-	if err := s.chargeRead(c.caller); err != nil {
-		return nil, err
-	}
-	return s.Store.Live(ctx, c.session)
+	return liveSessionOf(ctx, s, s.Store, c, c.session)
 }
 
 // fileInfo renders f of us, with the upload endpoint of a PUSH file while us is ACTIVE.

@@ -233,7 +233,7 @@ func (s *Server) authorizeTransferCaller(ctx context.Context, r *http.Request, s
 // the file does not have it yet: then the live session is read, within the lookups' rate.
 func (s *Server) fileOf(ctx context.Context, us *v1alpha1.UpdateSession, tid string) (
 	*v1alpha1.UpdateSession, *v1alpha1.SessionFile, error) {
-	if f := transfer.FileByID(us, tid); f != nil || !s.lookups.rate.Allow() {
+	if f := transfer.FileByID(us, tid); f != nil || !s.updateFinder.lookups.rate.Allow() {
 		return us, f, nil
 	}
 	live, err := s.Store.Live(ctx, us)

@@ -1,0 +1,195 @@
+package integration
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// downloadFixture is what one download-session conformance row runs against, made fresh for
+// it: an item with content (the file a.txt, committed by an update session), an ACTIVE
+// download session of it, one that was canceled, and an ACTIVE one of an item without content.
+type downloadFixture struct {
+	srv             string
+	item, emptyItem string
+	// update is the update session that committed the item's content.
+	update               string
+	active, ended, empty string
+}
+
+// downloadRow is one documented outcome of a download-session or file call, in each URL form.
+type downloadRow struct {
+	name string
+	call func(f urlForm, x downloadFixture) (method, url, body string)
+	api  outcome
+	rest outcome
+}
+
+// downloadContent is the content of the fixture's item's file a.txt.
+const downloadContent = "the bytes of a.txt"
+
+// downloads is f's URL form of the download-session service.
+func downloads(f urlForm) urlForm {
+	f.base = strings.Replace(f.base, "update-session", "download-session", 1)
+	return f
+}
+
+// downloadSpecification is VMware's specification (content.json 8.0.2, the Python bindings'
+// rest metadata) of the download-session service, one row per documented outcome, in both
+// URL forms:
+//
+//	operation                     /api success / errors               /rest success / errors
+//	create                        201 id; 400                         200 {value: id}; 400
+//	list                          200 [ids]                           200 {value: [ids]}
+//	get                           200 model; 404                      200 {value: model}; 404
+//	delete (any state)            204; 404                            200; 404
+//	cancel, fail, keep-alive      204; 404, 400 NOT_ALLOWED_IN_...   200; 404, 400
+//
+// create's and list's 404 (library item not found) cannot happen here: the operator keeps no
+// library items, and an item without content is one without files.
+var downloadSpecification = []downloadRow{
+	{"create",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "POST", downloads(f).collection(x.srv), f.wrap("create_spec", `{"library_item_id": "`+x.item+`"}`)
+		},
+		outcome{status: 201, shape: "id"}, outcome{status: 200, shape: "id"}},
+	{"create, invalid spec",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "POST", downloads(f).collection(x.srv), f.wrap("create_spec", `{"library_item_id": ""}`)
+		},
+		outcome{status: 400, errorType: "INVALID_ARGUMENT"}, outcome{status: 400, errorType: "INVALID_ARGUMENT"}},
+	{"create, unknown member",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "POST", downloads(f).collection(x.srv), f.wrap("create_spec", `{"library_item_id": "a", "x": 1}`)
+		},
+		outcome{status: 400, errorType: "INVALID_ARGUMENT"}, outcome{status: 400, errorType: "INVALID_ARGUMENT"}},
+	{"list",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", downloads(f).collection(x.srv), ""
+		},
+		outcome{status: 200, shape: "ids"}, outcome{status: 200, shape: "ids"}},
+	{"list of one item",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", downloads(f).collection(x.srv) + "?library_item_id=" + x.item, ""
+		},
+		outcome{status: 200, shape: "ids"}, outcome{status: 200, shape: "ids"}},
+	{"get",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", downloads(f).item(x.srv, x.active), ""
+		},
+		outcome{status: 200, shape: "model"}, outcome{status: 200, shape: "model"}},
+	{"get, unknown id",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", downloads(f).item(x.srv, unknownID), ""
+		},
+		outcome{status: 404, errorType: "NOT_FOUND"}, outcome{status: 404, errorType: "NOT_FOUND"}},
+	{"get, an update session's id",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", downloads(f).item(x.srv, x.update), ""
+		},
+		outcome{status: 404, errorType: "NOT_FOUND"}, outcome{status: 404, errorType: "NOT_FOUND"}},
+	{"delete",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "DELETE", downloads(f).item(x.srv, x.ended), ""
+		},
+		outcome{status: 204}, outcome{status: 200}},
+	{"delete, session ACTIVE",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "DELETE", downloads(f).item(x.srv, x.active), ""
+		},
+		outcome{status: 204}, outcome{status: 200}},
+	{"delete, unknown id",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "DELETE", downloads(f).item(x.srv, unknownID), ""
+		},
+		outcome{status: 404, errorType: "NOT_FOUND"}, outcome{status: 404, errorType: "NOT_FOUND"}},
+	downloadActionRow("cancel", "", 204, 200, ""),
+	downloadActionRow("cancel", "", 404, 404, "NOT_FOUND"),
+	downloadActionRow("cancel", "", 400, 400, "NOT_ALLOWED_IN_CURRENT_STATE"),
+	downloadActionRow("fail", "", 204, 200, ""),
+	downloadActionRow("fail", `{"client_error_message": "disk full"}`, 204, 200, ""),
+	downloadActionRow("fail", "", 404, 404, "NOT_FOUND"),
+	downloadActionRow("fail", "", 400, 400, "NOT_ALLOWED_IN_CURRENT_STATE"),
+	downloadActionRow("keep-alive", "", 204, 200, ""),
+	downloadActionRow("keep-alive", `{"progress": 40}`, 204, 200, ""),
+	downloadActionRow("keep-alive", `{"progress": 101}`, 400, 400, "INVALID_ARGUMENT"),
+	downloadActionRow("keep-alive", `{"client_progress": 40}`, 400, 400, "INVALID_ARGUMENT"),
+	downloadActionRow("keep-alive", "", 404, 404, "NOT_FOUND"),
+	downloadActionRow("keep-alive", "", 400, 400, "NOT_ALLOWED_IN_CURRENT_STATE"),
+}
+
+// downloadActionRow is the row of an action on the ACTIVE session with body (a success, or
+// INVALID_ARGUMENT), on an unknown id (NOT_FOUND) or on the ended session
+// (NOT_ALLOWED_IN_CURRENT_STATE).
+func downloadActionRow(action, body string, apiStatus, restStatus int, errorType string) downloadRow {
+	name := action
+	target := func(x downloadFixture) string { return x.active }
+	switch errorType {
+	case "NOT_FOUND":
+		name += ", unknown id"
+		target = func(downloadFixture) string { return unknownID }
+	case "NOT_ALLOWED_IN_CURRENT_STATE":
+		name += ", session ended"
+		target = func(x downloadFixture) string { return x.ended }
+	}
+	if body != "" {
+		name += " " + body
+	}
+	return downloadRow{name,
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "POST", downloads(f).action(x.srv, target(x), action), body
+		},
+		outcome{status: apiStatus, errorType: errorType}, outcome{status: restStatus, errorType: errorType}}
+}
+
+// TestDownloadSessionsConformToVMwareSpecification calls every download-session and file
+// operation in both URL forms and checks each outcome the specification documents, as
+// TestConformsToVMwareSpecification does for update sessions.
+func TestDownloadSessionsConformToVMwareSpecification(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, time.Hour)
+	for _, row := range downloadSpecification {
+		for _, f := range forms {
+			t.Run(row.name+"/"+f.name, func(t *testing.T) {
+				x := newDownloadFixture(t, f, srv, row.name)
+				want := row.api
+				if f.wrapped {
+					want = row.rest
+				}
+				method, url, body := row.call(f, x)
+				resp := do(t, method, url, body)
+				if resp.status != want.status {
+					t.Fatalf("%s %s: status %d, want %d; body %s", method, url, resp.status, want.status, resp.body)
+				}
+				if want.errorType != "" {
+					checkErrorShape(t, f, resp, want.errorType)
+					return
+				}
+				checkResultShape(t, f, resp, want.shape)
+			})
+		}
+	}
+}
+
+// newDownloadFixture makes the fixture of the row named name: its items are the row's own.
+func newDownloadFixture(t *testing.T, f urlForm, srv, name string) downloadFixture {
+	t.Helper()
+	item := "dl-" + f.name + "-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, name)
+	x := downloadFixture{srv: srv, item: item, emptyItem: item + "-empty"}
+	x.update = f.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
+	f.addFile(t, srv, x.update, pushSpec("a.txt"))
+	stageReady(t, srv, x.update, "a.txt", []byte(downloadContent))
+	f.ok(t, do(t, http.MethodPost, f.action(srv, x.update, "complete"), ""))
+	dls := downloads(f)
+	x.active = dls.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
+	x.ended = dls.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
+	f.ok(t, do(t, http.MethodPost, dls.action(srv, x.ended, "cancel"), ""))
+	x.empty = dls.create(t, srv, `{"library_item_id": "`+x.emptyItem+`"}`)
+	return x
+}
