@@ -129,7 +129,7 @@ func (s *Server) fileInfo(ctx context.Context, c call, us *v1alpha1.UpdateSessio
 	upload := ""
 	if f.SourceType == v1alpha1.SourcePush && us.Status.State == v1alpha1.StateActive {
 		var err error
-		if upload, err = s.UploadURI(ctx, c.origin, us, f.Name, f.TransferID); err != nil {
+		if upload, err = s.TransferURI(ctx, c.origin, us, f.Name, f.TransferID); err != nil {
 			return fileInfo{}, err
 		}
 	}

@@ -53,8 +53,8 @@ const (
 	requestTimeout = 10 * time.Second
 )
 
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;update
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions;downloadsessions,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status;downloadsessions/status,verbs=get;update
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,99 @@ var downloadSpecification = []downloadRow{
 	downloadActionRow("keep-alive", `{"client_progress": 40}`, 400, 400, "INVALID_ARGUMENT"),
 	downloadActionRow("keep-alive", "", 404, 404, "NOT_FOUND"),
 	downloadActionRow("keep-alive", "", 400, 400, "NOT_ALLOWED_IN_CURRENT_STATE"),
+
+	// The file service (downloadsession.file): list, get, prepare.
+	{"file list",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", f.downloadFiles(x.srv, x.active), ""
+		},
+		outcome{status: 200, shape: "list"}, outcome{status: 200, shape: "list"}},
+	{"file list, item without content",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", f.downloadFiles(x.srv, x.empty), ""
+		},
+		outcome{status: 200, shape: "list"}, outcome{status: 200, shape: "list"}},
+	{"file list, unknown id",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "GET", f.downloadFiles(x.srv, unknownID), ""
+		},
+		outcome{status: 404, errorType: "NOT_FOUND"}, outcome{status: 404, errorType: "NOT_FOUND"}},
+	{"file get",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return f.getDownloadFile(x.srv, x.active, "a.txt")
+		},
+		outcome{status: 200, shape: "object"}, outcome{status: 200, shape: "object"}},
+	{"file get, unknown name",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return f.getDownloadFile(x.srv, x.active, "b.txt")
+		},
+		outcome{status: 400, errorType: "INVALID_ARGUMENT"}, outcome{status: 400, errorType: "INVALID_ARGUMENT"}},
+	{"file get, item without content",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return f.getDownloadFile(x.srv, x.empty, "a.txt")
+		},
+		outcome{status: 400, errorType: "INVALID_ARGUMENT"}, outcome{status: 400, errorType: "INVALID_ARGUMENT"}},
+	{"file get, unknown id",
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return f.getDownloadFile(x.srv, unknownID, "a.txt")
+		},
+		outcome{status: 404, errorType: "NOT_FOUND"}, outcome{status: 404, errorType: "NOT_FOUND"}},
+	prepareRow("file prepare", func(x downloadFixture) string { return x.active }, `{"file_name": "a.txt"}`, 200, ""),
+	prepareRow("file prepare HTTPS", func(x downloadFixture) string { return x.active },
+		`{"file_name": "a.txt", "endpoint_type": "HTTPS"}`, 200, ""),
+	prepareRow("file prepare, unknown name", func(x downloadFixture) string { return x.active },
+		`{"file_name": "b.txt"}`, 400, "INVALID_ARGUMENT"),
+	prepareRow("file prepare, no name", func(x downloadFixture) string { return x.active }, `{}`, 400, "INVALID_ARGUMENT"),
+	prepareRow("file prepare, item without content", func(x downloadFixture) string { return x.empty },
+		`{"file_name": "a.txt"}`, 400, "INVALID_ARGUMENT"),
+	prepareRow("file prepare, endpoint DIRECT", func(x downloadFixture) string { return x.active },
+		`{"file_name": "a.txt", "endpoint_type": "DIRECT"}`, 400, "UNSUPPORTED"),
+	prepareRow("file prepare, unknown id", func(downloadFixture) string { return unknownID },
+		`{"file_name": "a.txt"}`, 404, "NOT_FOUND"),
+	prepareRow("file prepare, session ended", func(x downloadFixture) string { return x.ended },
+		`{"file_name": "a.txt"}`, 400, "NOT_ALLOWED_IN_CURRENT_STATE"),
+}
+
+// prepareRow is the row of a prepare of the session target names, with body: the same status
+// in both forms.
+func prepareRow(name string, target func(downloadFixture) string, body string, status int, errorType string) downloadRow {
+	shape := ""
+	if errorType == "" {
+		shape = "object"
+	}
+	return downloadRow{name,
+		func(f urlForm, x downloadFixture) (string, string, string) {
+			return "POST", f.downloadFileAction(x.srv, target(x), "prepare"), body
+		},
+		outcome{status: status, shape: shape, errorType: errorType}, outcome{status: status, shape: shape, errorType: errorType}}
+}
+
+// restDownloadFiles is the /rest form's download-session file service.
+const restDownloadFiles = "/rest/com/vmware/content/library/item/downloadsession/file"
+
+// downloadFiles is the URL that lists the files of download session id.
+func (f urlForm) downloadFiles(server, id string) string {
+	if f.wrapped {
+		return server + restDownloadFiles + "?download_session_id=" + url.QueryEscape(id)
+	}
+	return downloads(f).item(server, id) + "/file"
+}
+
+// downloadFileAction is the URL of an action of download session id's file service.
+func (f urlForm) downloadFileAction(server, id, action string) string {
+	if f.wrapped {
+		return server + restDownloadFiles + "/id:" + url.PathEscape(id) + "?~action=" + action
+	}
+	return downloads(f).item(server, id) + "/file?action=" + action
+}
+
+// getDownloadFile is the call of a get of file name of download session id: a GET with the
+// name in the query in the /api form, a POST with it in the body in the /rest form.
+func (f urlForm) getDownloadFile(server, id, name string) (method, u, body string) {
+	if f.wrapped {
+		return "POST", f.downloadFileAction(server, id, "get"), `{"file_name": "` + name + `"}`
+	}
+	return "GET", downloads(f).item(server, id) + "/file?file_name=" + url.QueryEscape(name), ""
 }
 
 // downloadActionRow is the row of an action on the ACTIVE session with body (a success, or
