@@ -287,3 +287,147 @@ func newDownloadFixture(t *testing.T, f urlForm, srv, name string) downloadFixtu
 	x.empty = dls.create(t, srv, `{"library_item_id": "`+x.emptyItem+`"}`)
 	return x
 }
+
+// downloadModel is the DownloadSessionModel as get answers it.
+type downloadModel struct {
+	ID                        string     `json:"id"`
+	LibraryItemID             string     `json:"library_item_id"`
+	LibraryItemContentVersion string     `json:"library_item_content_version"`
+	State                     string     `json:"state"`
+	ClientProgress            int64      `json:"client_progress"`
+	ExpirationTime            *time.Time `json:"expiration_time"`
+	ErrorMessage              *struct {
+		DefaultMessage string `json:"default_message"`
+	} `json:"error_message"`
+}
+
+// downloadFileInfo is the downloadsession File.Info as list, get and prepare answer it.
+type downloadFileInfo struct {
+	Name             string `json:"name"`
+	Size             *int64 `json:"size"`
+	BytesTransferred int64  `json:"bytes_transferred"`
+	Status           string `json:"status"`
+	DownloadEndpoint *struct {
+		URI string `json:"uri"`
+	} `json:"download_endpoint"`
+	ChecksumInfo *struct {
+		Algorithm string `json:"algorithm"`
+		Checksum  string `json:"checksum"`
+	} `json:"checksum_info"`
+}
+
+// TestDownloadSessionWalkThrough follows a download session from create to delete in each
+// form: the model shows the content version it reads, prepare makes a file PREPARED with a
+// download endpoint that a second prepare keeps, an update of the item does not change the
+// files the session reads, and cancel takes the endpoint away.
+func TestDownloadSessionWalkThrough(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, time.Hour)
+	for _, f := range forms {
+		t.Run(f.name, func(t *testing.T) {
+			x := newDownloadFixture(t, f, srv, "walk")
+			dls := downloads(f)
+			var m downloadModel
+			f.result(t, do(t, "GET", dls.item(srv, x.active), ""), http.StatusOK, &m)
+			if m.ID != x.active || m.LibraryItemID != x.item || m.LibraryItemContentVersion != "1" ||
+				m.State != "ACTIVE" || m.ClientProgress != 0 || m.ExpirationTime == nil || m.ErrorMessage != nil {
+				t.Fatalf("model %+v", m)
+			}
+			var empty downloadModel
+			f.result(t, do(t, "GET", dls.item(srv, x.empty), ""), http.StatusOK, &empty)
+			if empty.LibraryItemContentVersion != "" {
+				t.Fatalf("a session of an item without content reads version %q", empty.LibraryItemContentVersion)
+			}
+
+			files := listDownloadFiles(t, f, srv, x.active)
+			if len(files) != 1 || files[0].Name != "a.txt" || files[0].Status != "UNPREPARED" ||
+				files[0].DownloadEndpoint != nil || *files[0].Size != int64(len(downloadContent)) {
+				t.Fatalf("files before prepare %+v", files)
+			}
+			first := prepareDownload(t, f, srv, x.active, "a.txt")
+			if first.Status != "PREPARED" || first.DownloadEndpoint == nil || first.ChecksumInfo == nil ||
+				first.ChecksumInfo.Checksum == "" || first.Size == nil || *first.Size != int64(len(downloadContent)) ||
+				!strings.HasPrefix(first.DownloadEndpoint.URI, srv+"/transfer/"+x.active+"/") {
+				t.Fatalf("prepared %+v", first)
+			}
+			if again := prepareDownload(t, f, srv, x.active, "a.txt"); again.DownloadEndpoint.URI != first.DownloadEndpoint.URI {
+				t.Fatalf("a second prepare answered %s, the first %s", again.DownloadEndpoint.URI, first.DownloadEndpoint.URI)
+			}
+			method, u, body := f.getDownloadFile(srv, x.active, "a.txt")
+			var got downloadFileInfo
+			f.result(t, do(t, method, u, body), http.StatusOK, &got)
+			if got.Status != "PREPARED" || got.DownloadEndpoint.URI != first.DownloadEndpoint.URI {
+				t.Fatalf("get answered %+v", got)
+			}
+
+			f.ok(t, do(t, "POST", dls.action(srv, x.active, "keep-alive"), `{"progress": 50}`))
+			f.result(t, do(t, "GET", dls.item(srv, x.active), ""), http.StatusOK, &m)
+			if m.ClientProgress != 50 {
+				t.Fatalf("progress %d after a keep-alive of 50", m.ClientProgress)
+			}
+
+			// A second version of the item: the open session still reads the first.
+			next := f.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
+			f.addFile(t, srv, next, pushSpec("a.txt"))
+			stageReady(t, srv, next, "a.txt", []byte("a longer second version of a.txt"))
+			f.ok(t, do(t, http.MethodPost, f.action(srv, next, "complete"), ""))
+			if files := listDownloadFiles(t, f, srv, x.active); *files[0].Size != int64(len(downloadContent)) {
+				t.Fatalf("after an update the session reads %+v", files[0])
+			}
+			newer := dls.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
+			f.result(t, do(t, "GET", dls.item(srv, newer), ""), http.StatusOK, &m)
+			if m.LibraryItemContentVersion != "2" {
+				t.Fatalf("a session made after the update reads version %q", m.LibraryItemContentVersion)
+			}
+
+			f.ok(t, do(t, "POST", dls.action(srv, x.active, "cancel"), ""))
+			if files := listDownloadFiles(t, f, srv, x.active); files[0].Status != "PREPARED" || files[0].DownloadEndpoint != nil {
+				t.Fatalf("a canceled session's file %+v", files[0])
+			}
+			f.ok(t, do(t, "DELETE", dls.item(srv, x.active), ""))
+			refused(t, do(t, "GET", dls.item(srv, x.active), ""), http.StatusNotFound, "NOT_FOUND")
+		})
+	}
+}
+
+// TestDownloadSessionCreateWithClientToken: a create retried with the same client token, in the
+// /api form's Client-Token header or the /rest form's client_token member, answers the session
+// the first made.
+func TestDownloadSessionCreateWithClientToken(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, time.Hour)
+	spec := `{"library_item_id": "tokened"}`
+	created := func(f urlForm, token string) string {
+		var id string
+		if f.wrapped {
+			f.result(t, do(t, "POST", downloads(f).collection(srv), `{"client_token": "`+token+`", "create_spec": `+spec+`}`),
+				f.created, &id)
+		} else {
+			f.result(t, do(t, "POST", downloads(f).collection(srv), spec, "Client-Token", token), f.created, &id)
+		}
+		return id
+	}
+	for _, f := range forms {
+		first, again := created(f, f.name+"-token"), created(f, f.name+"-token")
+		if first == "" || first != again {
+			t.Fatalf("%s form: a retried create answered %q, the first %q", f.name, again, first)
+		}
+		if other := created(f, f.name+"-other"); other == first {
+			t.Fatalf("%s form: another token answered the same session", f.name)
+		}
+	}
+}
+
+func listDownloadFiles(t *testing.T, f urlForm, srv, id string) []downloadFileInfo {
+	t.Helper()
+	var files []downloadFileInfo
+	f.result(t, do(t, "GET", f.downloadFiles(srv, id), ""), http.StatusOK, &files)
+	return files
+}
+
+func prepareDownload(t *testing.T, f urlForm, srv, id, name string) downloadFileInfo {
+	t.Helper()
+	var info downloadFileInfo
+	f.result(t, do(t, "POST", f.downloadFileAction(srv, id, "prepare"), `{"file_name": "`+name+`"}`), http.StatusOK, &info)
+	return info
+}
