@@ -396,7 +396,8 @@ func fetch(ctx context.Context, c *http.Client, uri string, p byteRange, ranged 
 		return fmt.Errorf("GET answered %d, want %d: %s", resp.StatusCode, want, body)
 	}
 	if ranged {
-		if cr, want := resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-%d/", p.offset, p.offset+p.length-1); !strings.HasPrefix(cr, want) {
+		want := fmt.Sprintf("bytes %d-%d/", p.offset, p.offset+p.length-1)
+		if cr := resp.Header.Get("Content-Range"); !strings.HasPrefix(cr, want) {
 			return fmt.Errorf("GET %s answered Content-Range %q", p.header(), cr)
 		}
 	}
