@@ -113,7 +113,9 @@ func (b *bench) measureDownloads(ctx context.Context) (*downloadFigures, error) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := b.startManager("--content-store=file://" + filepath.Join(b.work, "content-download"))
+	store, anchorDir := filepath.Join(b.work, "content-download"), filepath.Join(b.work, "download-anchor")
+	defer func() { _ = os.RemoveAll(store); _ = os.RemoveAll(anchorDir) }() // the phase's 2 GiB, once all stopped
+	m, err := b.startManager("--content-store=file://" + store)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +131,6 @@ func (b *bench) measureDownloads(ctx context.Context) (*downloadFigures, error) 
 		return nil, err
 	}
 	defer func() { _ = dls.delete(context.Background(), id) }()
-	anchorDir := filepath.Join(b.work, "download-anchor")
 	if err := writeHashed(anchorDir, downloadName, newPayload(downloadSize), true); err != nil {
 		return nil, err
 	}
@@ -308,7 +309,7 @@ func (d *downloadSessions) call(ctx context.Context, method, path string, body a
 		return err
 	}
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s answered %d, want %d: %s", method, path, resp.StatusCode, want, data)
+		return fmt.Errorf("%s %s answered %d, want %d: %s", method, req.URL, resp.StatusCode, want, data)
 	}
 	if out == nil {
 		return nil
