@@ -141,15 +141,16 @@ func (b *bench) measureDownloads(ctx context.Context) (*downloadFigures, error) 
 	defer anchor.stop()
 	c := downloadClient()
 	sides := [2]struct{ mode, uri string }{{modeDownloadOperator, uri}, {modeDownloadAnchor, anchor.url + "/" + downloadName}}
+	f := &downloadFigures{}
+	f.rssBase, _ = m.rss()
+	peak := sampleRSS(m)
+	defer peak()
 	step("downloads: each server read once, unmeasured, checking its bytes (both files are in the page cache after)")
 	for _, s := range sides {
 		if err := checkDownload(ctx, c, s.uri, downloadSize, sum); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.mode, err)
 		}
 	}
-	f := &downloadFigures{}
-	f.rssBase, _ = m.rss()
-	peak := sampleRSS(m)
 	for _, readers := range downloadReaders {
 		step(fmt.Sprintf("downloads: %d reader(s) of %d MiB, the operator and the anchor taking turns", readers, downloadSize>>20))
 		res := [2]downloadResult{}
@@ -160,7 +161,6 @@ func (b *bench) measureDownloads(ctx context.Context) (*downloadFigures, error) 
 			for _, i := range turns(r) {
 				took, err := downloadOnce(ctx, c, sides[i].uri, downloadSize, readers)
 				if err != nil {
-					f.rssPeak = peak()
 					return nil, fmt.Errorf("%s, %d readers: %w", sides[i].mode, readers, err)
 				}
 				res[i].rounds = append(res[i].rounds, took)
@@ -571,7 +571,6 @@ func (f *downloadFigures) section(p func(string, ...any)) {
 		}
 		p("| %s | %d | %.0f | %s |\n", r.mode, r.readers, r.mibps(), strings.Join(secs, ", "))
 	}
-	p("\nThe manager's resident memory was %.0f MiB before the downloads and at most %.0f MiB while it\n",
-		f.rssBase, f.rssPeak)
-	p("served them (sampled every 50 ms): it does not hold a file, whatever its size.\n\n")
+	p("\nThe manager's resident memory was %.0f MiB before the first download (the warm-up's) and at\n", f.rssBase)
+	p("most %.0f MiB over all of them, sampled every 50 ms.\n\n", f.rssPeak)
 }
