@@ -13,10 +13,12 @@ import (
 )
 
 const (
-	msgNotFound    = "com.vmware.content.library.item.UpdateSession.not_found"
-	msgBusy        = "com.vmware.content.library.item.UpdateSession.busy"
-	msgUnavailable = "com.vmware.vapi.std.errors.service_unavailable"
-	msgInternal    = "com.vmware.vapi.std.errors.internal_server_error"
+	msgNotFound         = "com.vmware.content.library.item.UpdateSession.not_found"
+	msgDownloadNotFound = "com.vmware.content.library.item.DownloadSession.not_found"
+	msgDownloadBusy     = "com.vmware.content.library.item.DownloadSession.busy"
+	msgBusy             = "com.vmware.content.library.item.UpdateSession.busy"
+	msgUnavailable      = "com.vmware.vapi.std.errors.service_unavailable"
+	msgInternal         = "com.vmware.vapi.std.errors.internal_server_error"
 )
 
 // retryAfter is the Retry-After of a call refused because a limit on unknown callers was
@@ -31,6 +33,30 @@ func notFound(id string) *vapi.Error {
 		id = id[:maxShownID] + "..."
 	}
 	return vapi.Errorf(vapi.NotFound, msgNotFound, "Update session %q does not exist.", id)
+}
+
+func downloadNotFound(id string) *vapi.Error {
+	if len(id) > maxShownID {
+		id = id[:maxShownID] + "..."
+	}
+	return vapi.Errorf(vapi.NotFound, msgDownloadNotFound, "Download session %q does not exist.", id)
+}
+
+// opError is asVAPI for the errors of op: the store's errors about a download session name
+// it as one.
+func opError(op *operation, err error) *vapi.Error {
+	if op != nil && op.resource == resourceDownloadSessions {
+		var missing *store.NotFoundError
+		var busy *store.BusyError
+		switch {
+		case errors.As(err, &missing):
+			return downloadNotFound(missing.ID)
+		case errors.As(err, &busy):
+			return vapi.Errorf(vapi.ResourceBusy, msgDownloadBusy,
+				"Download session %s is being changed by others; retry.", busy.ID)
+		}
+	}
+	return asVAPI(err)
 }
 
 // asVAPI maps any error to the vAPI error the client gets: vAPI errors as they are, the API

@@ -9,10 +9,12 @@ import (
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/clock"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 // errLookupThrottled: an id the cache does not have could not be looked up on the API server
@@ -72,60 +74,87 @@ func (l *lookups) missed(id string, now time.Time) {
 	l.misses[id] = now
 }
 
+// finder finds the sessions of one kind by id: in the cache, else on the API server within
+// the limits of its own lookups, so that probes of one kind do not spend the other's.
+type finder[S v1alpha1.Session] struct {
+	store   *store.Store[S]
+	lookups *lookups
+	clock   clock.PassiveClock
+	// notFound is the error of an id that names no session of this kind.
+	notFound func(id string) *vapi.Error
+}
+
+func newFinder[S v1alpha1.Session](st *store.Store[S], clk clock.PassiveClock, notFound func(string) *vapi.Error) *finder[S] {
+	return &finder[S]{store: st, lookups: newLookups(), clock: clk, notFound: notFound}
+}
+
+// find returns the update session with the given id (see finder.find).
+func (s *Server) find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
+	return s.updateFinder.find(ctx, id, live)
+}
+
+// findDownload returns the download session with the given id (see finder.find).
+func (s *Server) findDownload(ctx context.Context, id string, live func() bool) (*v1alpha1.DownloadSession, error) {
+	return s.downloadFinder.find(ctx, id, live)
+}
+
 // find returns the session with the given id: from the cache, or, when the cache does not have
 // it (yet: a session made a moment ago shows up there within seconds), from the API server if
 // live says so (asked only then), within the limits of lookups, else from the cache once it
 // caught up. Like store.Cached's, the session is shared: never change it (see call.own).
-func (s *Server) find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
-	if !store.ValidID(id) {
-		return nil, notFound(id)
+func (f *finder[S]) find(ctx context.Context, id string, live func() bool) (S, error) {
+	var none S
+	if f.store == nil || !store.ValidID(id) {
+		return none, f.notFound(id)
 	}
-	if us, ok := s.Store.Cached(id); ok {
-		return us, nil
+	if found, ok := f.store.Cached(id); ok {
+		return found, nil
 	}
 	if !live() {
-		us, err := s.awaitCache(ctx, id)
+		found, err := f.awaitCache(ctx, id)
 		if err != nil {
-			return nil, notFound(id)
+			return none, f.notFound(id)
 		}
-		return us, nil
+		return found, nil
 	}
-	return s.findLive(ctx, id)
+	return f.findLive(ctx, id)
 }
 
 // findLive looks id up on the API server: not again for a while once it was missing, once for
 // all concurrent callers, and at a bounded rate. Past the rate it gives the cache a moment to
 // catch up, and then gives up with errLookupThrottled.
-func (s *Server) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
-	if s.lookups.missedRecently(id, s.Clock.Now()) {
-		return nil, notFound(id)
+func (f *finder[S]) findLive(ctx context.Context, id string) (S, error) {
+	var none S
+	if f.lookups.missedRecently(id, f.clock.Now()) {
+		return none, f.notFound(id)
 	}
-	found, err, _ := s.lookups.flight.Do(id, func() (any, error) {
-		if !s.lookups.rate.Allow() {
-			return s.awaitCache(ctx, id)
+	found, err, _ := f.lookups.flight.Do(id, func() (any, error) {
+		if !f.lookups.rate.Allow() {
+			return f.awaitCache(ctx, id)
 		}
-		us, err := s.Store.Lookup(ctx, id)
+		found, err := f.store.Lookup(ctx, id)
 		if store.IsNotFound(err) {
-			s.lookups.missed(id, s.Clock.Now())
+			f.lookups.missed(id, f.clock.Now())
+			return nil, f.notFound(id)
 		}
-		return us, err
+		return found, err
 	})
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	return found.(*v1alpha1.UpdateSession), nil
+	return found.(S), nil
 }
 
 // awaitCache polls the cache for id for up to cacheGrace; errLookupThrottled if it never shows.
-func (s *Server) awaitCache(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
-	var found *v1alpha1.UpdateSession
+func (f *finder[S]) awaitCache(ctx context.Context, id string) (S, error) {
+	var found S
+	var ok bool
 	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(context.Context) (bool, error) {
-		var ok bool
-		found, ok = s.Store.Cached(id)
+		found, ok = f.store.Cached(id)
 		return ok, nil
 	})
-	if found == nil {
-		return nil, errors.Join(errLookupThrottled, err)
+	if !ok {
+		return found, errors.Join(errLookupThrottled, err)
 	}
 	return found, nil
 }
@@ -138,7 +167,7 @@ func (s *Server) mayLookUp(ctx context.Context, caller *auth.Caller, op *operati
 	if err != nil {
 		return false
 	}
-	allowed, _, err := s.Gate.Authorize(ctx, caller, op.verb, home, "")
+	allowed, _, err := s.Gate.AuthorizeResource(ctx, caller, op.verb, op.resource, home, "")
 	// When access cannot be reviewed now, the lookup is still bounded by the lookup limits.
 	return (err != nil || allowed) && s.reads.take(caller.GetName(), s.Clock.Now()) == nil
 }

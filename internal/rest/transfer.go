@@ -82,11 +82,12 @@ func init() {
 	}
 }
 
-// UploadURI is the upload endpoint of file name (added with transfer id id) of us:
-// /transfer/{session id}/{transfer id}/{capability} on the REST listener, at AdvertiseURL when
-// set, else at origin, the scheme and Host the client that asked reached this server at. The
-// capability binds the URI to this file of this session and this add.
-func (s *Server) UploadURI(ctx context.Context, origin string, us *v1alpha1.UpdateSession, name, id string) (string, error) {
+// TransferURI is the transfer endpoint of file name (added or prepared with transfer id id)
+// of a session of either kind: /transfer/{session id}/{transfer id}/{capability} on the REST
+// listener, at AdvertiseURL when set, else at origin, the scheme and Host the client that asked
+// reached this server at. The capability binds the URI to this file of this session and this
+// add or prepare: an update session's upload endpoint, a download session's download endpoint.
+func (s *Server) TransferURI(ctx context.Context, origin string, us v1alpha1.Session, name, id string) (string, error) {
 	key, err := s.Transfers.Keys.Key(ctx)
 	if err != nil {
 		return "", keyUnavailable(err)
@@ -94,11 +95,12 @@ func (s *Server) UploadURI(ctx context.Context, origin string, us *v1alpha1.Upda
 	if s.Transfers.AdvertiseURL != "" {
 		origin = strings.TrimRight(s.Transfers.AdvertiseURL, "/")
 	}
-	return origin + TransferPrefix + string(us.UID) + "/" + id + "/" + transfer.Capability(key, us.UID, name, id), nil
+	uid := us.GetUID()
+	return origin + TransferPrefix + string(uid) + "/" + id + "/" + transfer.Capability(key, uid, name, id), nil
 }
 
 func keyUnavailable(err error) *vapi.Error {
-	e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot make or check upload URIs now: %v.", err)
+	e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot make or check transfer URIs now: %v.", err)
 	e.RetryAfter = retryAfter
 	return e
 }
@@ -233,7 +235,7 @@ func (s *Server) authorizeTransferCaller(ctx context.Context, r *http.Request, s
 // the file does not have it yet: then the live session is read, within the lookups' rate.
 func (s *Server) fileOf(ctx context.Context, us *v1alpha1.UpdateSession, tid string) (
 	*v1alpha1.UpdateSession, *v1alpha1.SessionFile, error) {
-	if f := transfer.FileByID(us, tid); f != nil || !s.lookups.rate.Allow() {
+	if f := transfer.FileByID(us, tid); f != nil || !s.updateFinder.lookups.rate.Allow() {
 		return us, f, nil
 	}
 	live, err := s.Store.Live(ctx, us)
