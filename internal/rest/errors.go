@@ -8,15 +8,19 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/contentlib/update-session-operator/api/v1alpha1"
+
 	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 const (
-	msgNotFound    = "com.vmware.content.library.item.UpdateSession.not_found"
-	msgBusy        = "com.vmware.content.library.item.UpdateSession.busy"
-	msgUnavailable = "com.vmware.vapi.std.errors.service_unavailable"
-	msgInternal    = "com.vmware.vapi.std.errors.internal_server_error"
+	msgNotFound = "com.vmware.content.library.item.UpdateSession.not_found"
+	// msgDownloadNotFound is msgNotFound of a download session.
+	msgDownloadNotFound = "com.vmware.content.library.item.DownloadSession.not_found"
+	msgBusy             = "com.vmware.content.library.item.UpdateSession.busy"
+	msgUnavailable      = "com.vmware.vapi.std.errors.service_unavailable"
+	msgInternal         = "com.vmware.vapi.std.errors.internal_server_error"
 )
 
 // retryAfter is the Retry-After of a call refused because a limit on unknown callers was
@@ -27,8 +31,16 @@ const retryAfter = time.Second
 const maxShownID = 64
 
 func notFound(id string) *vapi.Error {
+	return notFoundOf((*v1alpha1.UpdateSession)(nil), id)
+}
+
+// notFoundOf is the NOT_FOUND of an id that names no session of kind's kind (kind may be nil).
+func notFoundOf(kind v1alpha1.Session, id string) *vapi.Error {
 	if len(id) > maxShownID {
 		id = id[:maxShownID] + "..."
+	}
+	if _, ok := kind.(*v1alpha1.DownloadSession); ok {
+		return vapi.Errorf(vapi.NotFound, msgDownloadNotFound, "Download session %q does not exist.", id)
 	}
 	return vapi.Errorf(vapi.NotFound, msgNotFound, "Update session %q does not exist.", id)
 }

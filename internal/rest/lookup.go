@@ -72,73 +72,84 @@ func (l *lookups) missed(id string, now time.Time) {
 	l.misses[id] = now
 }
 
-// find returns the session with the given id: from the cache, or, when the cache does not have
-// it (yet: a session made a moment ago shows up there within seconds), from the API server if
-// live says so (asked only then), within the limits of lookups, else from the cache once it
-// caught up. Like store.Cached's, the session is shared: never change it (see call.own).
+// find returns the update session with the given id (see findIn).
 func (s *Server) find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
+	return findIn(ctx, s, s.Store, id, live)
+}
+
+// findIn returns the session of st's kind with the given id: from the cache, or, when the cache
+// does not have it (yet: a session made a moment ago shows up there within seconds), from the
+// API server if live says so (asked only then), within the limits of lookups, else from the
+// cache once it caught up. Like store.Cached's, the session is shared: never change it (see
+// call.own).
+func findIn[S v1alpha1.Session](ctx context.Context, s *Server, st *store.Store[S], id string, live func() bool) (S, error) {
+	var none S
 	if !store.ValidID(id) {
-		return nil, notFound(id)
+		return none, notFoundOf(none, id)
 	}
-	if us, ok := s.Store.Cached(id); ok {
-		return us, nil
+	if found, ok := st.Cached(id); ok {
+		return found, nil
 	}
 	if !live() {
-		us, err := s.awaitCache(ctx, id)
+		found, err := awaitCache(ctx, st, id)
 		if err != nil {
-			return nil, notFound(id)
+			return none, notFoundOf(none, id)
 		}
-		return us, nil
+		return found, nil
 	}
-	return s.findLive(ctx, id)
+	return findLive(ctx, s, st, id)
 }
 
 // findLive looks id up on the API server: not again for a while once it was missing, once for
 // all concurrent callers, and at a bounded rate. Past the rate it gives the cache a moment to
-// catch up, and then gives up with errLookupThrottled.
-func (s *Server) findLive(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
-	if s.lookups.missedRecently(id, s.Clock.Now()) {
-		return nil, notFound(id)
+// catch up, and then gives up with errLookupThrottled. The lookups remember ids by kind: an
+// id of one kind is no answer about the other.
+func findLive[S v1alpha1.Session](ctx context.Context, s *Server, st *store.Store[S], id string) (S, error) {
+	var none S
+	key := none.Noun() + "/" + id
+	if s.lookups.missedRecently(key, s.Clock.Now()) {
+		return none, notFoundOf(none, id)
 	}
-	found, err, _ := s.lookups.flight.Do(id, func() (any, error) {
+	found, err, _ := s.lookups.flight.Do(key, func() (any, error) {
 		if !s.lookups.rate.Allow() {
-			return s.awaitCache(ctx, id)
+			return awaitCache(ctx, st, id)
 		}
-		us, err := s.Store.Lookup(ctx, id)
+		found, err := st.Lookup(ctx, id)
 		if store.IsNotFound(err) {
-			s.lookups.missed(id, s.Clock.Now())
+			s.lookups.missed(key, s.Clock.Now())
 		}
-		return us, err
+		return found, err
 	})
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	return found.(*v1alpha1.UpdateSession), nil
+	return found.(S), nil
 }
 
-// awaitCache polls the cache for id for up to cacheGrace; errLookupThrottled if it never shows.
-func (s *Server) awaitCache(ctx context.Context, id string) (*v1alpha1.UpdateSession, error) {
-	var found *v1alpha1.UpdateSession
+// awaitCache polls st's cache for id for up to cacheGrace; errLookupThrottled if it never shows.
+func awaitCache[S v1alpha1.Session](ctx context.Context, st *store.Store[S], id string) (S, error) {
+	var found S
+	var ok bool
 	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(context.Context) (bool, error) {
-		var ok bool
-		found, ok = s.Store.Cached(id)
+		found, ok = st.Cached(id)
 		return ok, nil
 	})
-	if found == nil {
-		return nil, errors.Join(errLookupThrottled, err)
+	if !ok {
+		return found, errors.Join(errLookupThrottled, err)
 	}
 	return found, nil
 }
 
 // mayLookUp reports whether an id the cache does not have may cost caller an API-server
-// lookup: only if it may run op on sessions of its own namespace, and within its budget of
-// reads. Anyone else, such as a pod probing with random ids, is answered from the cache alone.
+// lookup: only if it may run op on sessions (of op's resource) of its own namespace, and
+// within its budget of reads. Anyone else, such as a pod probing with random ids, is answered
+// from the cache alone.
 func (s *Server) mayLookUp(ctx context.Context, caller *auth.Caller, op *operation) bool {
 	home, err := s.callerNamespace(caller, "")
 	if err != nil {
 		return false
 	}
-	allowed, _, err := s.Gate.Authorize(ctx, caller, op.verb, home, "")
+	allowed, _, err := s.Gate.AuthorizeResource(ctx, caller, op.verb, op.resource, home, "")
 	// When access cannot be reviewed now, the lookup is still bounded by the lookup limits.
 	return (err != nil || allowed) && s.reads.take(caller.GetName(), s.Clock.Now()) == nil
 }

@@ -117,6 +117,8 @@ type Server struct {
 	reads *readBudgets
 	// lookups bounds the API-server lookups of ids the cache does not have.
 	lookups *lookups
+	// flows are the downloads running, by session (see serveDownload).
+	flows *flows
 	// serving is true from when the listener accepts calls until shutdown begins.
 	serving atomic.Bool
 }
@@ -244,6 +246,7 @@ func (s *Server) Handler() http.Handler {
 	s.inFlight = admit.NewCounter(s.Requests)
 	s.reads = newReadBudgets(s.Reads.Or(DefaultReadLimits))
 	s.lookups = newLookups()
+	s.flows = newFlows()
 	if s.Completer == nil {
 		s.Completer = &complete.Completer{Sessions: s.Store, Content: s.Content, Policy: s.Policy, Clock: s.Clock}
 	}
@@ -257,7 +260,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, TransferPrefix) {
-		s.serveTransfer(w, r)
+		s.serveTransferEndpoint(w, r)
 		return
 	}
 	start := time.Now()
@@ -358,22 +361,23 @@ func (s *Server) target(ctx context.Context, c *call, op *operation, id, request
 	return s.authorizeSession(ctx, caller, op, id, c.session)
 }
 
-// authorizeSession checks that caller may run op on us. A caller who may not read us gets the
-// very answer an unknown id gets, so that it learns nothing of sessions it cannot see; one who
-// may read it but not run op gets UNAUTHORIZED.
+// authorizeSession checks that caller may run op on the session ss (of op.resource). A caller
+// who may not read it gets the very answer an unknown id gets, so that it learns nothing of
+// sessions it cannot see; one who may read it but not run op gets UNAUTHORIZED.
 func (s *Server) authorizeSession(ctx context.Context, caller *auth.Caller, op *operation, id string,
-	us *v1alpha1.UpdateSession) error {
-	err := s.authorize(ctx, caller, op, us.Namespace, us.Name)
+	ss v1alpha1.Session) error {
+	err := s.authorize(ctx, caller, op, ss.GetNamespace(), ss.GetName())
 	var refusal *vapi.Error
 	if !errors.As(err, &refusal) || refusal.Type != vapi.Unauthorized {
 		return err
 	}
 	if op.verb != verbGet {
-		if readable, _, rerr := s.Gate.Authorize(ctx, caller, verbGet, us.Namespace, us.Name); rerr == nil && readable {
+		readable, _, rerr := s.Gate.AuthorizeResource(ctx, caller, verbGet, op.resource, ss.GetNamespace(), ss.GetName())
+		if rerr == nil && readable {
 			return err
 		}
 	}
-	return notFound(id)
+	return notFoundOf(ss, id)
 }
 
 // refuse answers err. An INTERNAL_SERVER_ERROR is the operator's own failure and is logged as
