@@ -36,11 +36,18 @@ var errFlowIdle = errors.New("no download of the session runs")
 // it write nothing themselves: a HEAD or a small ranged GET costs no write of its own, and
 // counts as activity at the next report.
 type flows struct {
+	// ctx bounds the flows' reports: stop ends them when the server shuts down.
+	ctx  context.Context
+	stop context.CancelFunc
+
 	mu        sync.Mutex
 	bySession map[types.UID]*flow
 }
 
-func newFlows() *flows { return &flows{bySession: map[types.UID]*flow{}} }
+func newFlows() *flows {
+	ctx, stop := context.WithCancel(context.Background())
+	return &flows{ctx: ctx, stop: stop, bySession: map[types.UID]*flow{}}
+}
 
 // flow is the progress of the downloads of one session on this replica.
 type flow struct {
@@ -151,7 +158,7 @@ func (s *Server) runFlow(fs *flows, f *flow) {
 			}
 			return err
 		}}
-	progress.Run(context.Background(), f.moved.Load, func(cause error) {
+	progress.Run(fs.ctx, f.moved.Load, func(cause error) {
 		if !errors.Is(cause, errFlowIdle) {
 			fs.remove(f)
 			f.stopAll(cause)

@@ -195,6 +195,7 @@ func (s *Server) Start(ctx context.Context) error {
 		// Transfers last as long as their bytes flow: rather than wait for them, they stop and
 		// record it, so that their clients can send the files again to another replica at once.
 		s.Transfers.Registry.StopAll(errShuttingDown)
+		s.flows.stop()
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
