@@ -25,6 +25,9 @@ const (
 	// .../item/file/id:{item} (or, listing, .../item/file?library_item_id=); storage alike.
 	itemFiles
 	itemStorage
+	// downloadFiles: a download session's files, /api .../download-session/{id}/file, /rest
+	// .../downloadsession/file/id:{id} (or, listing, .../downloadsession/file?download_session_id=).
+	downloadFiles
 )
 
 // contentRoute identifies a file-service operation: method, path shape and action. The /api
@@ -46,13 +49,16 @@ const (
 	restItemBase      = "/rest/com/vmware/content/library/item/"
 	restSessionFiles  = "/rest/com/vmware/content/library/item/updatesession/file"
 	apiSessionService = "/api/content/library/item/update-session/file"
+	restDownloadFiles = "/rest/com/vmware/content/library/item/downloadsession/file"
 )
 
-// contentOperations are the update-session file service and the item file and storage
-// services, in both forms. add, remove and validate need what keep-alive needs; list and get
+// contentOperations are the update-session file service, the item file and storage services,
+// and the download-session file service, in both forms. add, remove and validate need what keep-alive needs; list and get
 // what get needs; probe, which makes the operator reach out to a URL, what create needs. The
 // /api form's gets of an item's file or storage take the file's name from the query; the /rest
 // form's from the body ({"name"}, {"file_name"}), as its gets and removes of a session's file.
+// A download session's files are listed and read with what get needs, and prepared with what
+// keep-alive needs, on downloadsessions; the /api form's get takes file_name from the query.
 var contentOperations = map[contentRoute]*operation{
 	{http.MethodPost, sessionFiles, ""}:         {name: "file-add", verb: verbUpdate, creates: true, handle: (*Server).addFile},
 	{http.MethodPost, sessionFiles, "add"}:      {name: "file-add", verb: verbUpdate, bodyKey: "file_spec", handle: (*Server).addFile},
@@ -69,6 +75,12 @@ var contentOperations = map[contentRoute]*operation{
 	{http.MethodGet, itemStorage, ""}:           itemOperation("item-storage-list", (*Server).listItemStorage),
 	{http.MethodGet, itemStorage, actionGet}:    itemOperation("item-storage-get", (*Server).getItemStorage, paramFileName),
 	{http.MethodPost, itemStorage, actionGet}:   itemOperation("item-storage-get", (*Server).getItemStorage),
+
+	{http.MethodGet, downloadFiles, ""}: downloadOperation("download-file-list", verbGet, (*Server).listDownloadFiles),
+	{http.MethodGet, downloadFiles, actionGet}: downloadOperation("download-file-get", verbGet, (*Server).getDownloadFile,
+		func(op *operation) { op.params = []string{paramFileName} }),
+	{http.MethodPost, downloadFiles, actionGet}:     downloadOperation("download-file-get", verbGet, (*Server).getDownloadFile),
+	{http.MethodPost, downloadFiles, actionPrepare}: downloadOperation("download-file-prepare", verbUpdate, (*Server).prepareDownloadFile),
 }
 
 // Names of the file services' parameters and actions.
@@ -77,6 +89,7 @@ const (
 	paramFileName      = "file_name"
 	paramLibraryItemID = "library_item_id"
 	actionGet          = "get"
+	actionPrepare      = "prepare"
 )
 
 // itemOperation is an operation of an item's file or storage service: a read of the item,
@@ -107,6 +120,13 @@ func (f *form) parseContent(r *http.Request, query url.Values) (contentTarget, b
 func parseAPIContent(path string) (contentTarget, bool) {
 	if path == apiSessionService {
 		return contentTarget{shape: fileService}, true
+	}
+	if rest, ok := strings.CutPrefix(path, apiForm.downloadBase+"/"); ok {
+		id, ok := strings.CutSuffix(rest, "/file")
+		if !ok || id == "" || strings.Contains(id, "/") {
+			return contentTarget{}, false
+		}
+		return contentTarget{shape: downloadFiles, id: id}, true
 	}
 	if rest, ok := strings.CutPrefix(path, apiForm.base+"/"); ok {
 		id, tail, ok := strings.Cut(rest, "/")
@@ -147,6 +167,7 @@ func parseRESTContent(path string, query url.Values) (contentTarget, bool) {
 		{restSessionFiles, "update_session_id", sessionFiles},
 		{restItemBase + "file", paramLibraryItemID, itemFiles},
 		{restItemBase + "storage", paramLibraryItemID, itemStorage},
+		{restDownloadFiles, "download_session_id", downloadFiles},
 	} {
 		rest, ok := strings.CutPrefix(path, base.path)
 		switch {
@@ -178,7 +199,7 @@ func lookupContent(f *form, r *http.Request, query url.Values) (op *operation, t
 	}
 	rt := contentRoute{method: r.Method, shape: t.shape, action: query.Get(f.actionParam)}
 	if !f.wrapped && r.Method == http.MethodGet && (t.shape == itemFiles && query.Has(paramName) ||
-		t.shape == itemStorage && query.Has(paramFileName)) {
+		(t.shape == itemStorage || t.shape == downloadFiles) && query.Has(paramFileName)) {
 		rt.action = actionGet
 	}
 	if op = contentOperations[rt]; op != nil {
@@ -206,8 +227,11 @@ func lookupContent(f *form, r *http.Request, query url.Values) (op *operation, t
 
 // targetNoun names what a shape's id identifies.
 func targetNoun(s shape) string {
-	if s == itemFiles || s == itemStorage {
+	switch s {
+	case itemFiles, itemStorage:
 		return "library item"
+	case downloadFiles:
+		return "download session"
 	}
 	return "update session"
 }

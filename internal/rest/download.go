@@ -13,9 +13,6 @@ import (
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
-// resourceDownloadSessions is the resource of download sessions in the API group.
-const resourceDownloadSessions = "downloadsessions"
-
 const msgDownloadFileGone = "com.vmware.content.library.item.downloadsession.File.not_found"
 
 // downloadOp is the download endpoint as its metrics and authorization name it: with the
@@ -25,7 +22,7 @@ var downloadOp = newEndpointOp("download", verbGet, resourceDownloadSessions)
 // downloads is the download endpoint as authorizeEndpoint sees it.
 func (s *Server) downloads() endpoint[*v1alpha1.DownloadSession] {
 	return endpoint[*v1alpha1.DownloadSession]{
-		sessions: s.Downloads,
+		sessions: s.downloadFinder,
 		op:       downloadOp,
 		file: func(ds *v1alpha1.DownloadSession, tid string) (string, bool) {
 			if f := download.FileByID(ds, tid); f != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/metrics"
-	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/transfer"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
@@ -40,7 +39,7 @@ func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, op *opera
 		op.ok.Observe(time.Since(start))
 		return
 	}
-	verr := asVAPI(err)
+	verr := opError(op, err)
 	if verr.Status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT")
 	}
@@ -74,7 +73,7 @@ func parseTransferPath(path string) (sid, tid, capability string, ok bool) {
 // sessions of its kind, the file a transfer id names, and the operation the caller's
 // credentials must allow when the URI's capability does not.
 type endpoint[S v1alpha1.Session] struct {
-	sessions *store.Store[S]
+	sessions *finder[S]
 	op       *operation
 	// file returns the name of the file of ss with transfer id tid; false if none has it.
 	file func(ss S, tid string) (string, bool)
@@ -102,8 +101,8 @@ func newEndpointOp(name, verb, resource string) *operation {
 func authorizeEndpoint[S v1alpha1.Session](ctx context.Context, s *Server, r *http.Request, e endpoint[S],
 	sid, tid, capability string) (S, string, error) {
 	var none S
-	if ss, err := findIn(ctx, s, e.sessions, sid, func() bool { return false }); err == nil {
-		ss, name, ok, err := fileIn(ctx, s, e, ss, tid)
+	if ss, err := e.sessions.find(ctx, sid, func() bool { return false }); err == nil {
+		ss, name, ok, err := fileIn(ctx, e, ss, tid)
 		if err != nil {
 			return none, "", err
 		}
@@ -131,14 +130,14 @@ func authorizeEndpointCaller[S v1alpha1.Session](ctx context.Context, s *Server,
 	if err != nil {
 		return none, "", err
 	}
-	ss, err := findIn(ctx, s, e.sessions, sid, func() bool { return s.mayLookUp(ctx, caller, e.op) })
+	ss, err := e.sessions.find(ctx, sid, func() bool { return s.mayLookUp(ctx, caller, e.op) })
 	if err != nil {
 		return none, "", err
 	}
 	if err := s.authorizeSession(ctx, caller, e.op, sid, ss); err != nil {
 		return none, "", err
 	}
-	ss, name, ok, err := fileIn(ctx, s, e, ss, tid)
+	ss, name, ok, err := fileIn(ctx, e, ss, tid)
 	if err == nil && !ok {
 		err = e.noFile(ss)
 	}
@@ -148,11 +147,11 @@ func authorizeEndpointCaller[S v1alpha1.Session](ctx context.Context, s *Server,
 // fileIn returns the name of the file of ss with transfer id tid. A cache behind the replica
 // that added or prepared the file does not have it yet: then the live session is read, within
 // the lookups' rate.
-func fileIn[S v1alpha1.Session](ctx context.Context, s *Server, e endpoint[S], ss S, tid string) (S, string, bool, error) {
-	if name, ok := e.file(ss, tid); ok || !s.lookups.rate.Allow() {
+func fileIn[S v1alpha1.Session](ctx context.Context, e endpoint[S], ss S, tid string) (S, string, bool, error) {
+	if name, ok := e.file(ss, tid); ok || !e.sessions.lookups.rate.Allow() {
 		return ss, name, ok, nil
 	}
-	live, err := e.sessions.Live(ctx, ss)
+	live, err := e.sessions.store.Live(ctx, ss)
 	if err != nil {
 		return live, "", false, err
 	}

@@ -8,16 +8,14 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/contentlib/update-session-operator/api/v1alpha1"
-
 	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 const (
-	msgNotFound = "com.vmware.content.library.item.UpdateSession.not_found"
-	// msgDownloadNotFound is msgNotFound of a download session.
+	msgNotFound         = "com.vmware.content.library.item.UpdateSession.not_found"
 	msgDownloadNotFound = "com.vmware.content.library.item.DownloadSession.not_found"
+	msgDownloadBusy     = "com.vmware.content.library.item.DownloadSession.busy"
 	msgBusy             = "com.vmware.content.library.item.UpdateSession.busy"
 	msgUnavailable      = "com.vmware.vapi.std.errors.service_unavailable"
 	msgInternal         = "com.vmware.vapi.std.errors.internal_server_error"
@@ -31,18 +29,34 @@ const retryAfter = time.Second
 const maxShownID = 64
 
 func notFound(id string) *vapi.Error {
-	return notFoundOf((*v1alpha1.UpdateSession)(nil), id)
-}
-
-// notFoundOf is the NOT_FOUND of an id that names no session of kind's kind (kind may be nil).
-func notFoundOf(kind v1alpha1.Session, id string) *vapi.Error {
 	if len(id) > maxShownID {
 		id = id[:maxShownID] + "..."
 	}
-	if _, ok := kind.(*v1alpha1.DownloadSession); ok {
-		return vapi.Errorf(vapi.NotFound, msgDownloadNotFound, "Download session %q does not exist.", id)
-	}
 	return vapi.Errorf(vapi.NotFound, msgNotFound, "Update session %q does not exist.", id)
+}
+
+func downloadNotFound(id string) *vapi.Error {
+	if len(id) > maxShownID {
+		id = id[:maxShownID] + "..."
+	}
+	return vapi.Errorf(vapi.NotFound, msgDownloadNotFound, "Download session %q does not exist.", id)
+}
+
+// opError is asVAPI for the errors of op: the store's errors about a download session name
+// it as one.
+func opError(op *operation, err error) *vapi.Error {
+	if op != nil && op.resource == resourceDownloadSessions {
+		var missing *store.NotFoundError
+		var busy *store.BusyError
+		switch {
+		case errors.As(err, &missing):
+			return downloadNotFound(missing.ID)
+		case errors.As(err, &busy):
+			return vapi.Errorf(vapi.ResourceBusy, msgDownloadBusy,
+				"Download session %s is being changed by others; retry.", busy.ID)
+		}
+	}
+	return asVAPI(err)
 }
 
 // asVAPI maps any error to the vAPI error the client gets: vAPI errors as they are, the API

@@ -121,10 +121,7 @@ func (s *Server) removeFile(ctx context.Context, c call) (any, error) {
 
 // liveSession reads the call's session from the API server, within the caller's reads.
 func (s *Server) liveSession(ctx context.Context, c call) (*v1alpha1.UpdateSession, error) {
-	if err := s.chargeRead(c.caller); err != nil {
-		return nil, err
-	}
-	return s.Store.Live(ctx, c.session)
+	return liveSessionOf(ctx, s, s.Store, c, c.session)
 }
 
 // fileInfo renders f of us, with the upload endpoint of a PUSH file while us is ACTIVE.
@@ -132,7 +129,7 @@ func (s *Server) fileInfo(ctx context.Context, c call, us *v1alpha1.UpdateSessio
 	upload := ""
 	if f.SourceType == v1alpha1.SourcePush && us.Status.State == v1alpha1.StateActive {
 		var err error
-		if upload, err = s.UploadURI(ctx, c.origin, us, f.Name, f.TransferID); err != nil {
+		if upload, err = s.TransferURI(ctx, c.origin, us, f.Name, f.TransferID); err != nil {
 			return fileInfo{}, err
 		}
 	}

@@ -2,9 +2,6 @@ package rest
 
 import (
 	"context"
-	"errors"
-	"slices"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,23 +29,11 @@ func (s *Server) create(ctx context.Context, c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.chargeRead(c.caller); err != nil {
-		return nil, err
-	}
-	id, err := s.Store.Create(ctx, us, c.params["client_token"], func(us *v1alpha1.UpdateSession) (bool, error) {
+	return createSession(ctx, s, s.Store, c, us, func(us *v1alpha1.UpdateSession) (bool, error) {
 		s.Policy.Sync(us, s.Clock.Now())
 		s.Policy.Touch(us, s.Clock.Now())
 		return true, nil
 	})
-	var uninitialised *store.UninitialisedError
-	if errors.As(err, &uninitialised) {
-		s.Log.Error(uninitialised.Err, "Initialising the status of a new session; the reconciler will", "session", us.Name)
-		err = nil
-	}
-	if id == "" || err != nil {
-		return nil, err // no id and no error: a racing create with the same token made a session gone since
-	}
-	return id, nil
 }
 
 // newSession builds the UpdateSession a create asks for.
@@ -70,40 +55,15 @@ func newSession(namespace string, in sessionInput) (*v1alpha1.UpdateSession, err
 	}, nil
 }
 
-// list returns the ids of the sessions in the caller's namespace, optionally of one library
-// item, oldest first (by creation timestamp, which has second precision, then by name). Like
-// get, it reads from the API server: a client must see the session it just created or
-// deleted, whichever replica it talked to.
+// list returns the ids of the update sessions in the caller's namespace (see listSessions).
 func (s *Server) list(ctx context.Context, c call) (any, error) {
-	if err := s.chargeRead(c.caller); err != nil {
-		return nil, err
-	}
-	sessions, err := s.Store.ListLive(ctx, c.namespace, c.params[paramLibraryItemID])
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(sessions, func(a, b *v1alpha1.UpdateSession) int {
-		if session.Supersedes(a, b) {
-			return -1
-		}
-		return 1
-	})
-	ids := make([]string, 0, len(sessions))
-	for _, us := range sessions {
-		if us.Status.ID != "" {
-			ids = append(ids, us.Status.ID)
-		}
-	}
-	return ids, nil
+	return listSessions(ctx, s, s.Store, c)
 }
 
 // get returns the session's model, read from the API server: the cache may lag behind a
 // change the client just made.
 func (s *Server) get(ctx context.Context, c call) (any, error) {
-	if err := s.chargeRead(c.caller); err != nil {
-		return nil, err
-	}
-	us, err := s.Store.Live(ctx, c.session)
+	us, err := s.liveSession(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -152,34 +112,18 @@ type keepAliveInput struct {
 	ClientProgress *int64 `json:"client_progress"`
 }
 
-// keepAlive moves lastActivity and expirationTime to now, and progress when given; when
-// nothing else changes, it answers without a write while lastActivity is still fresh, or while
-// a refresh of the session is under way (session.DefersToRefresh).
+// keepAlive moves lastActivity and expirationTime to now, and progress when given (see
+// keepAliveSession).
 func (s *Server) keepAlive(ctx context.Context, c call) (any, error) {
 	var in keepAliveInput
 	if err := decodeOptional(c.body, &in); err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now()
-	if s.Policy.Coalesces(c.session, in.ClientProgress, now) {
-		metrics.WritesSaved.Inc() // the hot path: answered without copying the session
-		if s.Refresher != nil && s.Policy.RefreshDue(c.session, now) {
-			s.Refresher.Queue(c.session, now)
-		}
-		return nil, nil
+	var refresh refresher[*v1alpha1.UpdateSession]
+	if s.Refresher != nil {
+		refresh = s.Refresher
 	}
-	if s.Refresher != nil && s.Policy.DefersToRefresh(c.session, in.ClientProgress, now) &&
-		s.Refresher.JoinPending(c.session, now) {
-		metrics.WritesSaved.Inc() // a refresh of the session is on its way: no wait for a write of its own
-		return nil, nil
-	}
-	written, err := s.Store.Update(ctx, c.own(), store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		return s.Policy.KeepAlive(us, in.ClientProgress, s.Clock.Now())
-	})
-	if err == nil && !written {
-		metrics.WritesSaved.Inc()
-	}
-	return nil, err
+	return nil, keepAliveSession(ctx, s, s.Store, c.session, in.ClientProgress, refresh)
 }
 
 // complete commits the session's files as its item's next content version and moves it to
@@ -216,28 +160,18 @@ func finishWith(state v1alpha1.SessionState) func(*Server, context.Context, call
 	}
 }
 
-// failInput is the optional body of fail; govmomi sends none.
-type failInput struct {
-	ClientErrorMessage string `json:"client_error_message"`
-}
-
-// fail moves the session to ERROR, keeping the client's message as session.CleanMessage makes
-// it printable and bounded: a long or garbled message is kept in part, never refused.
+// fail moves the session to ERROR with the client's message (see failMessage).
 func (s *Server) fail(ctx context.Context, c call) (any, error) {
-	var in failInput
-	if err := decodeOptional(c.body, &in); err != nil {
+	message, err := failMessage(c.body)
+	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(in.ClientErrorMessage) == "" {
-		in.ClientErrorMessage = "The client failed the session without a message."
-	}
-	return nil, s.finish(ctx, c.own(), v1alpha1.StateError, in.ClientErrorMessage)
+	return nil, s.finish(ctx, c.own(), v1alpha1.StateError, message)
 }
 
+// finish moves the session to state; the bytes a session staged go once it did not complete.
 func (s *Server) finish(ctx context.Context, us *v1alpha1.UpdateSession, state v1alpha1.SessionState, message string) error {
-	_, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		return s.Policy.Finish(us, state, message, s.Clock.Now())
-	})
+	err := finishSession(ctx, s, s.Store, us, state, message)
 	if err == nil && state != v1alpha1.StateDone {
 		s.discard(ctx, us)
 	}

@@ -80,13 +80,13 @@ func (s *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request) {
 		rop.op.ok.Observe(time.Since(start))
 		return
 	}
-	verr := asVAPI(err)
+	name, op := noOperation, (*operation)(nil)
+	if rop != nil {
+		name, op = rop.op.name, rop.op
+	}
+	verr := opError(op, err)
 	s.logRefusal(r, verr)
 	s.writeRPCError(w, req.id, verr)
-	name := noOperation
-	if rop != nil {
-		name = rop.op.name
-	}
 	metrics.RESTCallOf(name, string(verr.Type)).Observe(time.Since(start))
 }
 

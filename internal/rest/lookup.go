@@ -9,10 +9,12 @@ import (
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/clock"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/store"
+	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
 // errLookupThrottled: an id the cache does not have could not be looked up on the API server
@@ -72,51 +74,68 @@ func (l *lookups) missed(id string, now time.Time) {
 	l.misses[id] = now
 }
 
-// find returns the update session with the given id (see findIn).
-func (s *Server) find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
-	return findIn(ctx, s, s.Store, id, live)
+// finder finds the sessions of one kind by id: in the cache, else on the API server within
+// the limits of its own lookups, so that probes of one kind do not spend the other's.
+type finder[S v1alpha1.Session] struct {
+	store   *store.Store[S]
+	lookups *lookups
+	clock   clock.PassiveClock
+	// notFound is the error of an id that names no session of this kind.
+	notFound func(id string) *vapi.Error
 }
 
-// findIn returns the session of st's kind with the given id: from the cache, or, when the cache
-// does not have it (yet: a session made a moment ago shows up there within seconds), from the
-// API server if live says so (asked only then), within the limits of lookups, else from the
-// cache once it caught up. Like store.Cached's, the session is shared: never change it (see
-// call.own).
-func findIn[S v1alpha1.Session](ctx context.Context, s *Server, st *store.Store[S], id string, live func() bool) (S, error) {
+func newFinder[S v1alpha1.Session](st *store.Store[S], clk clock.PassiveClock, notFound func(string) *vapi.Error) *finder[S] {
+	return &finder[S]{store: st, lookups: newLookups(), clock: clk, notFound: notFound}
+}
+
+// find returns the update session with the given id (see finder.find).
+func (s *Server) find(ctx context.Context, id string, live func() bool) (*v1alpha1.UpdateSession, error) {
+	return s.updateFinder.find(ctx, id, live)
+}
+
+// findDownload returns the download session with the given id (see finder.find).
+func (s *Server) findDownload(ctx context.Context, id string, live func() bool) (*v1alpha1.DownloadSession, error) {
+	return s.downloadFinder.find(ctx, id, live)
+}
+
+// find returns the session with the given id: from the cache, or, when the cache does not have
+// it (yet: a session made a moment ago shows up there within seconds), from the API server if
+// live says so (asked only then), within the limits of lookups, else from the cache once it
+// caught up. Like store.Cached's, the session is shared: never change it (see call.own).
+func (f *finder[S]) find(ctx context.Context, id string, live func() bool) (S, error) {
 	var none S
-	if !store.ValidID(id) {
-		return none, notFoundOf(none, id)
+	if f.store == nil || !store.ValidID(id) {
+		return none, f.notFound(id)
 	}
-	if found, ok := st.Cached(id); ok {
+	if found, ok := f.store.Cached(id); ok {
 		return found, nil
 	}
 	if !live() {
-		found, err := awaitCache(ctx, st, id)
+		found, err := f.awaitCache(ctx, id)
 		if err != nil {
-			return none, notFoundOf(none, id)
+			return none, f.notFound(id)
 		}
 		return found, nil
 	}
-	return findLive(ctx, s, st, id)
+	return f.findLive(ctx, id)
 }
 
 // findLive looks id up on the API server: not again for a while once it was missing, once for
 // all concurrent callers, and at a bounded rate. Past the rate it gives the cache a moment to
-// catch up, and then gives up with errLookupThrottled. The lookups remember ids by kind: an
-// id of one kind is no answer about the other.
-func findLive[S v1alpha1.Session](ctx context.Context, s *Server, st *store.Store[S], id string) (S, error) {
+// catch up, and then gives up with errLookupThrottled.
+func (f *finder[S]) findLive(ctx context.Context, id string) (S, error) {
 	var none S
-	key := none.Noun() + "/" + id
-	if s.lookups.missedRecently(key, s.Clock.Now()) {
-		return none, notFoundOf(none, id)
+	if f.lookups.missedRecently(id, f.clock.Now()) {
+		return none, f.notFound(id)
 	}
-	found, err, _ := s.lookups.flight.Do(key, func() (any, error) {
-		if !s.lookups.rate.Allow() {
-			return awaitCache(ctx, st, id)
+	found, err, _ := f.lookups.flight.Do(id, func() (any, error) {
+		if !f.lookups.rate.Allow() {
+			return f.awaitCache(ctx, id)
 		}
-		found, err := st.Lookup(ctx, id)
+		found, err := f.store.Lookup(ctx, id)
 		if store.IsNotFound(err) {
-			s.lookups.missed(key, s.Clock.Now())
+			f.lookups.missed(id, f.clock.Now())
+			return nil, f.notFound(id)
 		}
 		return found, err
 	})
@@ -126,12 +145,12 @@ func findLive[S v1alpha1.Session](ctx context.Context, s *Server, st *store.Stor
 	return found.(S), nil
 }
 
-// awaitCache polls st's cache for id for up to cacheGrace; errLookupThrottled if it never shows.
-func awaitCache[S v1alpha1.Session](ctx context.Context, st *store.Store[S], id string) (S, error) {
+// awaitCache polls the cache for id for up to cacheGrace; errLookupThrottled if it never shows.
+func (f *finder[S]) awaitCache(ctx context.Context, id string) (S, error) {
 	var found S
 	var ok bool
 	err := wait.PollUntilContextTimeout(ctx, cachePoll, cacheGrace, false, func(context.Context) (bool, error) {
-		found, ok = st.Cached(id)
+		found, ok = f.store.Cached(id)
 		return ok, nil
 	})
 	if !ok {
@@ -141,9 +160,8 @@ func awaitCache[S v1alpha1.Session](ctx context.Context, st *store.Store[S], id 
 }
 
 // mayLookUp reports whether an id the cache does not have may cost caller an API-server
-// lookup: only if it may run op on sessions (of op's resource) of its own namespace, and
-// within its budget of reads. Anyone else, such as a pod probing with random ids, is answered
-// from the cache alone.
+// lookup: only if it may run op on sessions of its own namespace, and within its budget of
+// reads. Anyone else, such as a pod probing with random ids, is answered from the cache alone.
 func (s *Server) mayLookUp(ctx context.Context, caller *auth.Caller, op *operation) bool {
 	home, err := s.callerNamespace(caller, "")
 	if err != nil {

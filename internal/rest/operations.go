@@ -27,9 +27,11 @@ type call struct {
 	loggedIn bool
 	// namespace is where create and list work, or the namespace of session.
 	namespace string
-	// session is the session the path names, nil on the collection. It is shared with the
-	// cache: read it, and write an own() copy.
-	session *v1alpha1.UpdateSession
+	// session is the update session the path names, download the download session (for the
+	// operations on resourceDownloadSessions); nil on the collection. Each is shared with the
+	// cache: read it, and write a copy (own, ownDownload).
+	session  *v1alpha1.UpdateSession
+	download *v1alpha1.DownloadSession
 	// body is the operation's flat JSON input, already unwrapped from the /rest envelope.
 	body []byte
 	// params are the operation's named parameters (client_token), from query or envelope.
@@ -44,12 +46,16 @@ type call struct {
 // own returns a copy of the call's session for a handler to change and write.
 func (c call) own() *v1alpha1.UpdateSession { return c.session.DeepCopy() }
 
+// ownDownload returns a copy of the call's download session for a handler to change and write.
+func (c call) ownDownload() *v1alpha1.DownloadSession { return c.download.DeepCopy() }
+
 // operation is one entry of the API: how it is called and what it does.
 type operation struct {
 	name string
 	// verb is the Kubernetes RBAC verb a kubectl user needs for the same effect.
 	verb string
-	// resource is what verb applies to, in the API group: updatesessions when empty.
+	// resource is what verb applies to, in the API group: updatesessions when empty. With
+	// resourceDownloadSessions, the path's id names a download session (call.download).
 	resource string
 	// creates: a success answers 201 Created in the /api form (see form.successStatus).
 	creates bool
@@ -68,7 +74,7 @@ type operation struct {
 // init resolves each operation's metrics of success once.
 func init() {
 	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(fixedOperations),
-		maps.Values(contentOperations)} {
+		maps.Values(contentOperations), maps.Values(downloadOperations)} {
 		for op := range ops {
 			op.ok = metrics.RESTCallOf(op.name, "ok")
 		}
@@ -112,15 +118,16 @@ func lookupOperation(f *form, r *http.Request, query url.Values) (*operation, st
 		return nil, "", vapi.Errorf(vapi.InvalidRequest, msgOperationNotFound,
 			"The %s parameter is given more than once.", f.actionParam)
 	}
-	rt, id, ok := f.parse(r, query)
+	base, table := f.collection(r.URL.Path)
+	rt, id, ok := f.parse(r, query, base)
 	if !ok {
 		return nil, "", vapi.Errorf(vapi.OperationNotFound, msgOperationNotFound,
 			"No operation is served at %s.", r.URL.Path)
 	}
-	if op := operations[rt]; op != nil {
+	if op := table[rt]; op != nil {
 		return op, id, nil
 	}
-	if allowed := allowedMethods(rt); len(allowed) > 0 {
+	if allowed := allowedMethods(table, rt); len(allowed) > 0 {
 		err := vapi.Errorf(vapi.InvalidRequest, msgMethodNotAllowed,
 			"Method %s is not allowed here; use %s.", r.Method, strings.Join(allowed, " or "))
 		err.Status = http.StatusMethodNotAllowed
@@ -134,10 +141,10 @@ func lookupOperation(f *form, r *http.Request, query url.Values) (*operation, st
 		"No operation is served for %s %s.", what, r.URL.Path)
 }
 
-// allowedMethods lists the methods that have an operation for rt's path and action.
-func allowedMethods(rt route) []string {
+// allowedMethods lists the methods that have an operation of table for rt's path and action.
+func allowedMethods(table map[route]*operation, rt route) []string {
 	var methods []string
-	for other := range operations {
+	for other := range table {
 		if other.item == rt.item && other.action == rt.action && !slices.Contains(methods, other.method) {
 			methods = append(methods, other.method)
 		}
@@ -153,19 +160,15 @@ type fixedRoute struct {
 }
 
 const (
-	restSessionPath         = "/rest/com/vmware/cis/session"
-	apiSessionPath          = "/api/session"
-	restDownloadSessionPath = "/rest/com/vmware/content/library/item/download-session"
-	apiDownloadSessionPath  = "/api/content/library/item/download-session"
+	restSessionPath = "/rest/com/vmware/cis/session"
+	apiSessionPath  = "/api/session"
 )
 
 // fixedOperations are what vSphere clients call around update sessions. The session service:
 // login answers with a session id made from the caller's token (see package login), which
 // govmomi and govc send in vmware-api-session-id on their later calls (govc logs in with the
 // token as the basic-auth password). Logout has nothing to end: a session id lasts as long as
-// its token, and other clients of the same token share it. The list of download sessions,
-// which govc library.session.ls asks for beside update sessions, is truly empty: this server
-// has none.
+// its token, and other clients of the same token share it.
 var fixedOperations = map[fixedRoute]*operation{
 	{http.MethodPost, restSessionPath, ""}:        {name: opLogin, handle: logIn},
 	{http.MethodPost, apiSessionPath, ""}:         {name: opLogin, creates: true, handle: logIn},
@@ -173,8 +176,6 @@ var fixedOperations = map[fixedRoute]*operation{
 	{http.MethodGet, apiSessionPath, ""}:          {name: "session-get", handle: sessionInfo},
 	{http.MethodDelete, restSessionPath, ""}:      {name: "logout", handle: logout},
 	{http.MethodDelete, apiSessionPath, ""}:       {name: "logout", handle: logout},
-	{http.MethodGet, restDownloadSessionPath, ""}: {name: "download-session-list", handle: noDownloadSessions},
-	{http.MethodGet, apiDownloadSessionPath, ""}:  {name: "download-session-list", handle: noDownloadSessions},
 }
 
 // loginAccess is the access a login requires: get on the update sessions of the caller's
@@ -234,5 +235,3 @@ func sessionInfo(s *Server, _ context.Context, c call) (any, error) {
 }
 
 func logout(*Server, context.Context, call) (any, error) { return nil, nil }
-
-func noDownloadSessions(*Server, context.Context, call) (any, error) { return []string{}, nil }

@@ -16,8 +16,9 @@ import (
 // handlers; a form only decides how paths, actions, bodies and results are spelled.
 type form struct {
 	name string
-	// base is the path of the update-session collection.
-	base string
+	// base is the path of the update-session collection, downloadBase that of the
+	// download-session collection.
+	base, downloadBase string
 	// idPrefix precedes the id in an item path ("id:" in the /rest form).
 	idPrefix string
 	// actionParam is the query parameter naming the action.
@@ -28,16 +29,18 @@ type form struct {
 
 var (
 	apiForm = &form{
-		name:        "api",
-		base:        "/api/content/library/item/update-session",
-		actionParam: "action",
+		name:         "api",
+		base:         "/api/content/library/item/update-session",
+		downloadBase: "/api/content/library/item/download-session",
+		actionParam:  "action",
 	}
 	restForm = &form{
-		name:        "rest",
-		base:        "/rest/com/vmware/content/library/item/update-session",
-		idPrefix:    "id:",
-		actionParam: "~action",
-		wrapped:     true,
+		name:         "rest",
+		base:         "/rest/com/vmware/content/library/item/update-session",
+		downloadBase: "/rest/com/vmware/content/library/item/download-session",
+		idPrefix:     "id:",
+		actionParam:  "~action",
+		wrapped:      true,
 	}
 )
 
@@ -56,11 +59,20 @@ type route struct {
 	action string
 }
 
-// parse splits a request, with its parsed query, into its route and session id. ok is false
-// when the path is not one of the form's.
-func (f *form) parse(r *http.Request, query url.Values) (rt route, id string, ok bool) {
+// collection is the operation table of the collection a request's path lies under, with that
+// collection's base in form f: the download sessions', else the update sessions'.
+func (f *form) collection(path string) (base string, table map[route]*operation) {
+	if rest, ok := strings.CutPrefix(path, f.downloadBase); ok && (rest == "" || rest[0] == '/') {
+		return f.downloadBase, downloadOperations
+	}
+	return f.base, operations
+}
+
+// parse splits a request, with its parsed query, into its route and session id under base. ok
+// is false when the path is not one of base's.
+func (f *form) parse(r *http.Request, query url.Values, base string) (rt route, id string, ok bool) {
 	rt = route{method: r.Method, action: query.Get(f.actionParam)}
-	rest, found := strings.CutPrefix(r.URL.Path, f.base)
+	rest, found := strings.CutPrefix(r.URL.Path, base)
 	switch {
 	case !found:
 		return rt, "", false
@@ -129,6 +141,21 @@ func (f *form) writeError(w http.ResponseWriter, err *vapi.Error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(err.RetryAfter.Round(time.Second)/time.Second)))
 	}
 	writeJSON(w, err.HTTPStatus(), body)
+}
+
+// headerClientToken is the header that carries create's client_token in the /api form.
+const headerClientToken = "Client-Token"
+
+// headerParams adds to query the parameters that the /api form takes from headers as well:
+// create's client_token from Client-Token, as VMware's SDKs send it. A client_token in the
+// query takes precedence.
+func (f *form) headerParams(r *http.Request, op *operation, query url.Values) {
+	if f.wrapped || !slices.Contains(op.params, paramClientToken) || query.Has(paramClientToken) {
+		return
+	}
+	if token := r.Header.Get(headerClientToken); token != "" {
+		query.Set(paramClientToken, token)
+	}
 }
 
 // unwrap returns an operation's flat input and its named parameters (client_token), checked

@@ -129,7 +129,8 @@ func rpcOp(service, operation, name string, input, output *data.Type) *rpcOperat
 // bodyKey is a field of input (file-add's file_spec), else one without a bodyKey.
 func operationNamed(name string, input *data.Type) (op *operation, fixed bool) {
 	var candidates []*operation
-	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(contentOperations)} {
+	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(contentOperations),
+		maps.Values(downloadOperations)} {
 		for op := range ops {
 			if op.name == name {
 				candidates = append(candidates, op)

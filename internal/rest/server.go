@@ -53,8 +53,8 @@ const (
 	requestTimeout = 10 * time.Second
 )
 
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status,verbs=get;update
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions;downloadsessions,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions/status;downloadsessions/status,verbs=get;update
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
@@ -115,8 +115,10 @@ type Server struct {
 	inFlight *admit.Counter
 	// reads holds each caller's budget of API-server reads.
 	reads *readBudgets
-	// lookups bounds the API-server lookups of ids the cache does not have.
-	lookups *lookups
+	// updateFinder and downloadFinder find sessions by id, each kind within its own bounds of
+	// API-server lookups of ids the cache does not have.
+	updateFinder   *finder[*v1alpha1.UpdateSession]
+	downloadFinder *finder[*v1alpha1.DownloadSession]
 	// flows are the downloads running, by session (see serveDownload).
 	flows *flows
 	// serving is true from when the listener accepts calls until shutdown begins.
@@ -246,7 +248,8 @@ func (s *Server) drain(errc <-chan error) {
 func (s *Server) Handler() http.Handler {
 	s.inFlight = admit.NewCounter(s.Requests)
 	s.reads = newReadBudgets(s.Reads.Or(DefaultReadLimits))
-	s.lookups = newLookups()
+	s.updateFinder = newFinder(s.Store, s.Clock, notFound)
+	s.downloadFinder = newFinder(s.Downloads, s.Clock, downloadNotFound)
 	s.flows = newFlows()
 	if s.Completer == nil {
 		s.Completer = &complete.Completer{Sessions: s.Store, Content: s.Content, Policy: s.Policy, Clock: s.Clock}
@@ -280,7 +283,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		op.ok.Observe(time.Since(start))
 		return
 	}
-	verr := f.errorFor(op, asVAPI(err))
+	verr := f.errorFor(op, opError(op, err))
 	s.refuse(w, r, f, verr)
 	name := noOperation
 	if op != nil {
@@ -338,6 +341,7 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return call{}, err
 	}
 	c := call{caller: caller}
+	f.headerParams(r, op, query)
 	if c.body, c.params, err = f.unwrap(op, body, query); err != nil {
 		return call{}, err
 	}
@@ -345,7 +349,9 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // target sets the namespace of c, or the session id names, and checks that the caller may run
-// op there: on the collection (id empty) in the namespace requested, or the caller's.
+// op there: on the collection (id empty) in the namespace requested, or the caller's. The id
+// names a session of op's resource: a download session (c.download) or an update session
+// (c.session).
 func (s *Server) target(ctx context.Context, c *call, op *operation, id, requested string) (err error) {
 	if id == "" {
 		if c.namespace, err = s.callerNamespace(c.caller, requested); err != nil {
@@ -355,30 +361,41 @@ func (s *Server) target(ctx context.Context, c *call, op *operation, id, request
 	}
 	caller := c.caller
 	mayLookUp := func() bool { return s.mayLookUp(ctx, caller, op) }
-	if c.session, err = s.find(ctx, id, mayLookUp); err != nil {
+	var named v1alpha1.Session
+	if op.resource == resourceDownloadSessions {
+		c.download, err = s.findDownload(ctx, id, mayLookUp)
+		named = c.download
+	} else {
+		c.session, err = s.find(ctx, id, mayLookUp)
+		named = c.session
+	}
+	if err != nil {
 		return err
 	}
-	c.namespace = c.session.Namespace
-	return s.authorizeSession(ctx, caller, op, id, c.session)
+	c.namespace = named.GetNamespace()
+	return s.authorizeSession(ctx, caller, op, id, named)
 }
 
-// authorizeSession checks that caller may run op on the session ss (of op.resource). A caller
-// who may not read it gets the very answer an unknown id gets, so that it learns nothing of
-// sessions it cannot see; one who may read it but not run op gets UNAUTHORIZED.
+// authorizeSession checks that caller may run op on named, a session of op's resource. A
+// caller who may not read it gets the very answer an unknown id gets, so that it learns nothing
+// of sessions it cannot see; one who may read it but not run op gets UNAUTHORIZED.
 func (s *Server) authorizeSession(ctx context.Context, caller *auth.Caller, op *operation, id string,
-	ss v1alpha1.Session) error {
-	err := s.authorize(ctx, caller, op, ss.GetNamespace(), ss.GetName())
+	named v1alpha1.Session) error {
+	ns, name := named.GetNamespace(), named.GetName()
+	err := s.authorize(ctx, caller, op, ns, name)
 	var refusal *vapi.Error
 	if !errors.As(err, &refusal) || refusal.Type != vapi.Unauthorized {
 		return err
 	}
 	if op.verb != verbGet {
-		readable, _, rerr := s.Gate.AuthorizeResource(ctx, caller, verbGet, op.resource, ss.GetNamespace(), ss.GetName())
-		if rerr == nil && readable {
+		if readable, _, rerr := s.Gate.AuthorizeResource(ctx, caller, verbGet, op.resource, ns, name); rerr == nil && readable {
 			return err
 		}
 	}
-	return notFoundOf(ss, id)
+	if op.resource == resourceDownloadSessions {
+		return downloadNotFound(id)
+	}
+	return notFound(id)
 }
 
 // refuse answers err. An INTERNAL_SERVER_ERROR is the operator's own failure and is logged as

@@ -71,7 +71,7 @@ var transferOp = newEndpointOp("transfer", verbUpdate, "")
 // uploads is the upload endpoint as authorizeEndpoint sees it.
 func (s *Server) uploads() endpoint[*v1alpha1.UpdateSession] {
 	return endpoint[*v1alpha1.UpdateSession]{
-		sessions: s.Store,
+		sessions: s.updateFinder,
 		op:       transferOp,
 		file: func(us *v1alpha1.UpdateSession, tid string) (string, bool) {
 			if f := transfer.FileByID(us, tid); f != nil {
@@ -85,11 +85,12 @@ func (s *Server) uploads() endpoint[*v1alpha1.UpdateSession] {
 	}
 }
 
-// UploadURI is the upload endpoint of file name (added with transfer id id) of us:
-// /transfer/{session id}/{transfer id}/{capability} on the REST listener, at AdvertiseURL when
-// set, else at origin, the scheme and Host the client that asked reached this server at. The
-// capability binds the URI to this file of this session and this add.
-func (s *Server) UploadURI(ctx context.Context, origin string, us *v1alpha1.UpdateSession, name, id string) (string, error) {
+// TransferURI is the transfer endpoint of file name (added or prepared with transfer id id)
+// of a session of either kind: /transfer/{session id}/{transfer id}/{capability} on the REST
+// listener, at AdvertiseURL when set, else at origin, the scheme and Host the client that asked
+// reached this server at. The capability binds the URI to this file of this session and this
+// add or prepare: an update session's upload endpoint, a download session's download endpoint.
+func (s *Server) TransferURI(ctx context.Context, origin string, us v1alpha1.Session, name, id string) (string, error) {
 	key, err := s.Transfers.Keys.Key(ctx)
 	if err != nil {
 		return "", keyUnavailable(err)
@@ -97,7 +98,8 @@ func (s *Server) UploadURI(ctx context.Context, origin string, us *v1alpha1.Upda
 	if s.Transfers.AdvertiseURL != "" {
 		origin = strings.TrimRight(s.Transfers.AdvertiseURL, "/")
 	}
-	return origin + TransferPrefix + string(us.UID) + "/" + id + "/" + transfer.Capability(key, us.UID, name, id), nil
+	uid := us.GetUID()
+	return origin + TransferPrefix + string(uid) + "/" + id + "/" + transfer.Capability(key, uid, name, id), nil
 }
 
 func keyUnavailable(err error) *vapi.Error {

@@ -17,7 +17,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 )
 
-// Verbs a caller may be granted on updatesessions.
+// Verbs a caller may be granted on the sessions of both kinds.
 var (
 	EditorVerbs = []string{verbGet, "list", "watch", "create", "update", "patch", "delete"}
 	ViewerVerbs = []string{verbGet, "list", "watch"}
@@ -31,9 +31,19 @@ type Caller struct {
 	Token           string
 }
 
-// ServiceAccount creates a ServiceAccount in namespace, grants it verbs on updatesessions there
-// through a Role and RoleBinding (none when verbs is empty), and returns it with a fresh token.
+// SessionResources are the resources ServiceAccount grants verbs on: the sessions of both
+// kinds, as the aggregated view, edit and admin roles do.
+var SessionResources = []string{"updatesessions", "downloadsessions"}
+
+// ServiceAccount creates a ServiceAccount in namespace, grants it verbs on the sessions of both
+// kinds there through a Role and RoleBinding (none when verbs is empty), and returns it with a
+// fresh token.
 func (e *Env) ServiceAccount(t testing.TB, namespace, name string, verbs ...string) Caller {
+	return e.ServiceAccountOn(t, namespace, name, SessionResources, verbs...)
+}
+
+// ServiceAccountOn is ServiceAccount with the verbs granted on resources of the API group alone.
+func (e *Env) ServiceAccountOn(t testing.TB, namespace, name string, resources []string, verbs ...string) Caller {
 	t.Helper()
 	ctx := context.Background()
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
@@ -41,7 +51,7 @@ func (e *Env) ServiceAccount(t testing.TB, namespace, name string, verbs ...stri
 		t.Fatalf("creating service account: %v", err)
 	}
 	if len(verbs) > 0 {
-		e.grant(t, namespace, name, verbs)
+		e.grant(t, namespace, name, resources, verbs)
 	}
 	return Caller{Namespace: namespace, Name: name, Token: e.Token(t, namespace, name)}
 }
@@ -63,14 +73,14 @@ func (e *Env) Token(t testing.TB, namespace, name string, audiences ...string) s
 	return tr.Status.Token
 }
 
-func (e *Env) grant(t testing.TB, namespace, name string, verbs []string) {
+func (e *Env) grant(t testing.TB, namespace, name string, resources, verbs []string) {
 	t.Helper()
 	ctx := context.Background()
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{v1alpha1.GroupVersion.Group},
-			Resources: []string{"updatesessions"},
+			Resources: resources,
 			Verbs:     verbs,
 		}},
 	}
