@@ -179,4 +179,3 @@ func (s *Server) beginTransfer(session v1alpha1.Session, name string, shared boo
 	}
 	return end, err
 }
-

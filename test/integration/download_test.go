@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/vmware/govmomi/vapi/library"
+	"github.com/vmware/govmomi/vim25/soap"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -316,13 +318,13 @@ func TestDownloadRefusals(t *testing.T) {
 	// Credentials instead of the capability: a caller who may get the session, and one who
 	// may not, who learns nothing of it.
 	noCapability := s.url + "/transfer/" + a[0] + "/" + a[1] + "/" + strings.Repeat("A", 43)
-	reader := env.ServiceAccount(t, ns, "reader")
-	grantDownloadReads(t, ns, "reader")
+	reader := env.ServiceAccountOn(t, ns, "reader", []string{"downloadsessions"}, "get")
+	updater := env.ServiceAccountOn(t, ns, "updater", []string{"updatesessions"}, testenv.EditorVerbs...)
 	if resp := fetchURI(t, http.MethodGet, noCapability, "Authorization", "Bearer "+reader.Token); resp.status != http.StatusOK ||
 		string(resp.body) != "aaaa" {
 		t.Errorf("a reader of download sessions with its token: %d %s", resp.status, resp.body)
 	}
-	if resp := fetchURI(t, http.MethodGet, noCapability, "Authorization", "Bearer "+tokens[s.url]); resp.status != http.StatusNotFound {
+	if resp := fetchURI(t, http.MethodGet, noCapability, "Authorization", "Bearer "+updater.Token); resp.status != http.StatusNotFound {
 		t.Errorf("a caller who may not read download sessions: %d %s, want 404", resp.status, resp.body)
 	}
 
@@ -349,26 +351,6 @@ func refusedEventually(t *testing.T, uri string, status int, errorType string) {
 		})
 	if err != nil {
 		t.Fatalf("GET %s: %d %s, want %d %s", uri, resp.status, resp.body, status, errorType)
-	}
-}
-
-// grantDownloadReads lets the service account name of ns get the download sessions there.
-func grantDownloadReads(t *testing.T, ns, name string) {
-	t.Helper()
-	role := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-downloads"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"downloadsessions"},
-			Verbs: []string{"get"}}},
-	}
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}},
-	}
-	for _, obj := range []client.Object{role, binding} {
-		if err := env.Client.Create(context.Background(), obj); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
@@ -581,4 +563,92 @@ func TestDownloadSessionIdleExpiry(t *testing.T) {
 		t.Fatalf("the expired session: %v", err)
 	}
 	refusedEventually(t, uri, http.StatusUnauthorized, "UNAUTHENTICATED")
+}
+
+// TestGovmomiDownloadsAFile runs the download path as govc library.export does, with govmomi's
+// own calls: the item's content uploaded through an update session, then a download session
+// created, its files listed, the file prepared and polled to PREPARED, and its
+// download_endpoint read with the rest.Client's Download: the bytes uploaded. A Range GET of
+// 1,000 bytes answers 206 with exactly those.
+func TestGovmomiDownloadsAFile(t *testing.T) {
+	ns := env.Namespace(t)
+	s := startTransfers(t, ns, nil)
+	m := govmomiManager(t, s.url, tokens[s.url])
+	ctx := context.Background()
+	data := pattern(3<<20+5, 9)
+
+	up, err := m.CreateLibraryItemUpdateSession(ctx, library.Session{LibraryItemID: "photon-6"})
+	if err != nil {
+		t.Fatalf("update create: %v", err)
+	}
+	promise := promising("photon.iso", data)
+	add, err := m.AddLibraryItemFile(ctx, up, library.UpdateFile{Name: "photon.iso", SourceType: "PUSH", Size: *promise.size,
+		Checksum: &library.Checksum{Algorithm: "SHA256", Checksum: promise.sha256}})
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	upload, err := url.Parse(add.UploadEndpoint.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := soap.DefaultUpload
+	p.ContentLength = int64(len(data))
+	if err := m.Upload(ctx, bytes.NewReader(data), upload, &p); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	if err := m.CompleteLibraryItemUpdateSession(ctx, up); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	if err := m.WaitOnLibraryItemUpdateSession(ctx, up, 10*time.Millisecond, nil); err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+
+	id, err := m.CreateLibraryItemDownloadSession(ctx, library.Session{LibraryItemID: "photon-6"})
+	if err != nil {
+		t.Fatalf("download create: %v", err)
+	}
+	files, err := m.ListLibraryItemDownloadSessionFile(ctx, id)
+	if err != nil || len(files) != 1 || files[0].Name != "photon.iso" || files[0].Status != "UNPREPARED" {
+		t.Fatalf("files: %+v, %v", files, err)
+	}
+	if _, err := m.PrepareLibraryItemDownloadSessionFile(ctx, id, "photon.iso"); err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	var file *library.DownloadFile
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		file, err = m.GetLibraryItemDownloadSessionFile(ctx, id, "photon.iso")
+		return err == nil && file.Status == "PREPARED", err
+	})
+	if err != nil || file.DownloadEndpoint == nil {
+		t.Fatalf("the file never got PREPARED with an endpoint: %+v, %v", file, err)
+	}
+	if file.Size != int64(len(data)) || file.Checksum == nil || file.Checksum.Checksum != promise.sha256 {
+		t.Fatalf("prepared file %+v (checksum %+v), want size %d and SHA256 %s", file, file.Checksum, len(data), promise.sha256)
+	}
+
+	endpoint, err := url.Parse(file.DownloadEndpoint.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, n, err := m.Download(ctx, endpoint, &soap.DefaultDownload)
+	if err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	got, err := io.ReadAll(body)
+	_ = body.Close()
+	if err != nil || n != int64(len(data)) || !bytes.Equal(got, data) {
+		t.Fatalf("download: %d bytes of a Content-Length of %d, %v; not the bytes uploaded", len(got), n, err)
+	}
+
+	ranged := soap.DefaultDownload
+	ranged.Headers = map[string]string{"Range": "bytes=1000000-1000999"}
+	resp, err := m.DownloadRequest(ctx, endpoint, &ranged)
+	if err != nil {
+		t.Fatalf("a Range GET: %v", err)
+	}
+	part, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, data[1_000_000:1_001_000]) {
+		t.Fatalf("a Range GET of 1,000 bytes: %s, %d bytes, %v; want 206 and exactly those", resp.Status, len(part), err)
+	}
 }
