@@ -95,7 +95,7 @@ func TestRegistry(t *testing.T) {
 
 func TestRegistrySharedReaders(t *testing.T) {
 	r := NewRegistry(3)
-	var ends []func()
+	ends := make([]func(), 0, 3)
 	for i := range 3 {
 		end, err := r.BeginShared("s1", "disk.vmdk", nil)
 		if err != nil {
