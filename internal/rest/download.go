@@ -65,10 +65,6 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err := download.Servable(ds, download.FileByID(ds, tid)); err != nil {
 		return err
 	}
-	rec, file, err := s.pinnedFile(ctx, ds, name)
-	if err != nil {
-		return err
-	}
 	body, stop := context.WithCancelCause(r.Context())
 	defer stop(nil)
 	end, err := s.beginTransfer(ds, name, true, stop)
@@ -81,38 +77,68 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer leave()
+	rec, file, err := f.pinnedFile(ctx, s.Content, ds, name)
+	if err != nil {
+		return err
+	}
+	s.serveFile(body, w, r, f, rec, file)
+	return nil
+}
+
+// serveFile serves file of rec, reading its bytes with ctx, through http.ServeContent.
+func (s *Server) serveFile(ctx context.Context, w http.ResponseWriter, r *http.Request, f *flow, rec content.Record,
+	file content.File) {
 	metrics.DownloadsInFlight.Inc()
 	defer metrics.DownloadsInFlight.Dec()
-	reader := s.Content.NewReader(body, file.Key, file.Size)
+	reader := s.Content.NewReader(ctx, file.Key, file.Size)
 	defer func() { _ = reader.Close() }()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream") // set, so that ServeContent does not read to sniff one
 	if file.Checksum.Value != "" {
 		h.Set("ETag", `"`+file.Checksum.Algorithm+":"+file.Checksum.Value+`"`)
 	}
-	http.ServeContent(w, r, "", rec.Committed, &servedReader{Reader: reader, flow: f, name: name,
+	http.ServeContent(w, r, "", rec.Committed, &servedReader{Reader: reader, flow: f, name: file.Name,
 		flowing: connwatch.Flowing(r.Context())})
-	return nil
 }
 
-// pinnedFile returns the record of the content version ds reads, and its file name.
-func (s *Server) pinnedFile(ctx context.Context, ds *v1alpha1.DownloadSession, name string) (content.Record, content.File, error) {
-	v := ds.Status.ContentVersion
-	rec, err := s.Content.Version(ctx, ds.Namespace, ds.Spec.LibraryItemID, v)
-	if err != nil && !errors.Is(err, content.ErrNotExist) {
+// pinnedFile returns the record of the content version ds reads, and its file name. The
+// record is read once a flow: a content version never changes.
+func (f *flow) pinnedFile(ctx context.Context, st *content.Store, ds *v1alpha1.DownloadSession, name string) (
+	content.Record, content.File, error) {
+	rec, err := f.pinned(ctx, st, ds)
+	if err != nil {
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot read the content of library item %s now: %v.",
 			ds.Spec.LibraryItemID, err)
 		e.RetryAfter = retryAfter
 		return content.Record{}, content.File{}, e
 	}
-	for _, f := range rec.Files {
-		if f.Name == name {
-			return rec, f, nil
+	for _, file := range rec.Files {
+		if file.Name == name {
+			return rec, file, nil
 		}
 	}
 	return content.Record{}, content.File{}, vapi.Errorf(vapi.NotFound, msgDownloadFileGone,
 		"Content version %d of library item %s, which download session %s reads, has no file %q.",
-		v, ds.Spec.LibraryItemID, ds.Status.ID, name)
+		ds.Status.ContentVersion, ds.Spec.LibraryItemID, ds.Status.ID, name)
+}
+
+// pinned reads the record of the content version ds, f's session, reads, once; a version not
+// kept is a record without files.
+func (f *flow) pinned(ctx context.Context, st *content.Store, ds *v1alpha1.DownloadSession) (content.Record, error) {
+	f.recordMu.Lock()
+	defer f.recordMu.Unlock()
+	if f.record != nil {
+		return *f.record, nil
+	}
+	rec, err := st.Version(ctx, ds.Namespace, ds.Spec.LibraryItemID, ds.Status.ContentVersion)
+	switch {
+	case errors.Is(err, content.ErrNotExist):
+		rec = content.Record{}
+	case err != nil:
+		return rec, err
+	}
+	f.record = &rec
+	return rec, nil
 }
 
 // servedReader is a download's Reader that tells, at each read, how far the file has been

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/download"
 	"github.com/contentlib/update-session-operator/internal/metrics"
 	"github.com/contentlib/update-session-operator/internal/store"
@@ -57,6 +58,9 @@ type flow struct {
 	err   error
 	// moved counts the bytes served; each report compares it with the last report's.
 	moved atomic.Int64
+	// record is the record of the content version the session reads, once read (see pinned).
+	recordMu sync.Mutex
+	record   *content.Record
 
 	mu sync.Mutex
 	// ds is the session as last written: each write starts from it (one write at a time).
