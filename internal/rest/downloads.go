@@ -29,11 +29,11 @@ var downloadOperations = map[route]*operation{
 		}),
 	{http.MethodGet, false, ""}: downloadOperation("download-session-list", verbList, (*Server).listDownloads,
 		func(op *operation) { op.params = []string{paramLibraryItemID} }),
-	{http.MethodGet, true, ""}:            downloadOperation("download-session-get", verbGet, (*Server).getDownload),
-	{http.MethodDelete, true, ""}:         downloadOperation("download-session-delete", verbDelete, (*Server).deleteDownload),
-	{http.MethodPost, true, "cancel"}:     downloadOperation("download-session-cancel", verbUpdate, (*Server).cancelDownload),
-	{http.MethodPost, true, "fail"}:       downloadOperation("download-session-fail", verbUpdate, (*Server).failDownload),
-	{http.MethodPost, true, "keep-alive"}: downloadOperation("download-session-keep-alive", verbUpdate, (*Server).keepAliveDownload),
+	{http.MethodGet, true, ""}:               downloadOperation("download-session-get", verbGet, (*Server).getDownload),
+	{http.MethodDelete, true, ""}:            downloadOperation("download-session-delete", verbDelete, (*Server).deleteDownload),
+	{http.MethodPost, true, actionCancel}:    downloadOperation("download-session-cancel", verbUpdate, (*Server).cancelDownload),
+	{http.MethodPost, true, actionFail}:      downloadOperation("download-session-fail", verbUpdate, (*Server).failDownload),
+	{http.MethodPost, true, actionKeepAlive}: downloadOperation("download-session-keep-alive", verbUpdate, (*Server).keepAliveDownload),
 }
 
 // downloadOperation is an operation on download sessions, with options set by with.

@@ -95,15 +95,22 @@ var operations = map[route]*operation{
 	{http.MethodPost, false, ""}: {name: "create", verb: verbCreate, creates: true,
 		apiErrorStatus: map[vapi.ErrorType]int{vapi.ResourceBusy: http.StatusInternalServerError},
 		bodyKey:        "create_spec", params: []string{"client_token"}, handle: (*Server).create},
-	{http.MethodGet, false, ""}:           {name: "list", verb: verbList, params: []string{paramLibraryItemID}, handle: (*Server).list},
-	{http.MethodGet, true, ""}:            {name: "get", verb: verbGet, handle: (*Server).get},
-	{http.MethodPatch, true, ""}:          {name: "update", verb: verbUpdate, bodyKey: "update_spec", handle: (*Server).update},
-	{http.MethodDelete, true, ""}:         {name: "delete", verb: verbDelete, handle: (*Server).delete},
-	{http.MethodPost, true, "complete"}:   {name: "complete", verb: verbUpdate, handle: (*Server).complete},
-	{http.MethodPost, true, "cancel"}:     {name: "cancel", verb: verbUpdate, handle: finishWith(v1alpha1.StateCanceled)},
-	{http.MethodPost, true, "fail"}:       {name: "fail", verb: verbUpdate, handle: (*Server).fail},
-	{http.MethodPost, true, "keep-alive"}: {name: "keep-alive", verb: verbUpdate, handle: (*Server).keepAlive},
+	{http.MethodGet, false, ""}:              {name: "list", verb: verbList, params: []string{paramLibraryItemID}, handle: (*Server).list},
+	{http.MethodGet, true, ""}:               {name: "get", verb: verbGet, handle: (*Server).get},
+	{http.MethodPatch, true, ""}:             {name: "update", verb: verbUpdate, bodyKey: "update_spec", handle: (*Server).update},
+	{http.MethodDelete, true, ""}:            {name: "delete", verb: verbDelete, handle: (*Server).delete},
+	{http.MethodPost, true, "complete"}:      {name: "complete", verb: verbUpdate, handle: (*Server).complete},
+	{http.MethodPost, true, actionCancel}:    {name: "cancel", verb: verbUpdate, handle: finishWith(v1alpha1.StateCanceled)},
+	{http.MethodPost, true, actionFail}:      {name: "fail", verb: verbUpdate, handle: (*Server).fail},
+	{http.MethodPost, true, actionKeepAlive}: {name: "keep-alive", verb: verbUpdate, handle: (*Server).keepAlive},
 }
+
+// The actions both kinds of session have.
+const (
+	actionCancel    = "cancel"
+	actionFail      = "fail"
+	actionKeepAlive = "keep-alive"
+)
 
 const (
 	msgOperationNotFound = "com.vmware.vapi.rest.operation_not_found"
