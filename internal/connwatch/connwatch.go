@@ -15,6 +15,7 @@ package connwatch
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -200,6 +201,60 @@ func (c *conn) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// sendChunk is the most one ReadFrom hands the connection below at once: between chunks the
+// answer counts as flowing, and its reader hears what was sent. A client must take a chunk
+// within the answer limit (1 MiB in 30 s: 35 KiB/s) or be cut as stalled; larger chunks would
+// cut slower clients, smaller ones cost a fast download more calls.
+const sendChunk = 1 << 20
+
+// sender is a reader told, between the chunks ReadFrom sends, that bytes may have left it
+// without its Read (a file the kernel sent with sendfile).
+type sender interface{ Sent() }
+
+// ReadFrom lets net/http hand a response body to the connection below (a TCPConn's ReadFrom:
+// sendfile from a file) rather than copy it through the wrapper's Write, in chunks of at most
+// sendChunk: after each the connection is answering afresh, as a Flowing call makes it, so that
+// a download of hours is bounded by the answer limit on a stall only, and a sender hears of it.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{c.Conn}, r)
+	}
+	src, left := r, int64(-1) // -1: to EOF
+	lr, limited := r.(*io.LimitedReader)
+	if limited {
+		src, left = lr.R, lr.N
+	}
+	var total int64
+	for left != 0 {
+		chunk := int64(sendChunk)
+		if left > 0 {
+			chunk = min(chunk, left)
+		}
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: chunk})
+		total += n
+		if left > 0 {
+			left -= n
+		}
+		if limited {
+			lr.N = left
+		}
+		if n > 0 {
+			c.enter(Answer)
+			if s, ok := src.(sender); ok {
+				s.Sent()
+			}
+		}
+		if err != nil || n < chunk {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
 
 // Close forgets the connection, whoever closes it.
 func (c *conn) Close() error {

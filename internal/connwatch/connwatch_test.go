@@ -2,6 +2,7 @@ package connwatch
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -333,4 +336,102 @@ func TestFlowingBodyOutlivesTheAnswerLimit(t *testing.T) {
 	}
 	closedWithin(t, c, last, testLimits.Answer-tick, testLimits.Answer+slack)
 	wantPhases(t, closed, Answer)
+}
+
+// sendCounter is a reader that counts how often it is told bytes were sent from it.
+type sendCounter struct {
+	io.Reader
+	sent int
+}
+
+func (s *sendCounter) Sent() { s.sent++ }
+
+// TestReadFromSendsThroughTheConnectionInChunks checks that a watched connection hands a body
+// to the TCP connection's own ReadFrom (sendfile, for a file), whole, in chunks of sendChunk,
+// telling its reader after each, and updating the LimitedReader it was given.
+func TestReadFromSendsThroughTheConnectionInChunks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, bytes.Repeat([]byte("0123456789abcdef"), (2*sendChunk+4096)/16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		src       func() io.Reader
+		limit     int64 // -1: no io.LimitedReader
+		want      int64
+		wantSends int
+	}{
+		{"a limited body in three chunks, each told", func() io.Reader {
+			return &sendCounter{Reader: bytes.NewReader(make([]byte, 3*sendChunk))}
+		}, 2*sendChunk + 100, 2*sendChunk + 100, 3},
+		{"a body read to its end", func() io.Reader {
+			return &sendCounter{Reader: bytes.NewReader(make([]byte, sendChunk+7))}
+		}, -1, sendChunk + 7, 2},
+		{"a file, as net's sendfile takes it", func() io.Reader {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = f.Close() })
+			return f
+		}, sendChunk + 5, sendChunk + 5, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := watchedPair(t)
+			received := make(chan int64, 1)
+			go func() {
+				n, _ := io.Copy(io.Discard, client)
+				received <- n
+			}()
+			src := tc.src()
+			var r io.Reader = src
+			lr := &io.LimitedReader{R: src, N: tc.limit}
+			if tc.limit >= 0 {
+				r = lr
+			}
+			n, err := server.(io.ReaderFrom).ReadFrom(r)
+			_ = server.Close()
+			if err != nil || n != tc.want {
+				t.Fatalf("ReadFrom = %d, %v; want %d", n, err, tc.want)
+			}
+			if got := <-received; got != tc.want {
+				t.Errorf("the other end received %d bytes, want %d", got, tc.want)
+			}
+			if tc.limit >= 0 && lr.N != tc.limit-tc.want {
+				t.Errorf("the LimitedReader has %d left, want %d", lr.N, tc.limit-tc.want)
+			}
+			if s, ok := src.(*sendCounter); ok && s.sent != tc.wantSends {
+				t.Errorf("the reader was told of sends %d times, want %d", s.sent, tc.wantSends)
+			}
+		})
+	}
+}
+
+// watchedPair returns the server end of a TCP connection accepted through a watch, and its
+// client end.
+func watchedPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := New(testLimits, nil).Listener(ln)
+	t.Cleanup(func() { _ = wl.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := wl.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("the watch's listener accepted nothing")
+	}
+	t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
+	return server, client
 }

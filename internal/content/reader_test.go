@@ -171,3 +171,44 @@ func testReaderShortObject(t *testing.T, s *Store) {
 		t.Fatalf("a read after its context ended: %v, want its cause", err)
 	}
 }
+
+func testReaderLendsItsFile(t *testing.T, s *Store) {
+	data := pattern(100_000)
+	r, _ := readerOf(t, s, data)
+	if _, err := r.Seek(1000, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	f := r.File()
+	if _, files := s.bucket.(*dirBucket); !files {
+		if f != nil {
+			t.Fatal("a Reader of a bucket that keeps no files lent a file")
+		}
+		return
+	}
+	if f == nil {
+		t.Fatal("a Reader of a directory lent no file")
+	}
+	sent := make([]byte, 5000) // what sendfile takes: bytes from the file's position on
+	if _, err := io.ReadFull(f, sent); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sent, data[1000:6000]) {
+		t.Fatal("the file lent is not positioned at the Reader's offset")
+	}
+	if n := r.Sync(); n != 5000 || r.Offset() != 6000 {
+		t.Fatalf("Sync = %d, offset %d; want 5000 sent, offset 6000", n, r.Offset())
+	}
+	if n := r.Sync(); n != 0 {
+		t.Fatalf("a second Sync counted %d bytes again", n)
+	}
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rest, data[6000:]) {
+		t.Fatal("a Read after Sync does not go on where the file stopped")
+	}
+	if r.File() != nil {
+		t.Fatal("a Reader at the end lent its file")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"syscall"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/connwatch"
@@ -157,4 +158,28 @@ func (r *servedReader) Read(p []byte) (int, error) {
 		r.flowing()
 	}
 	return n, err
+}
+
+// errNotAFile refuses net's sendfile a download whose bytes are not in a file: net then copies
+// them through Read.
+var errNotAFile = errors.New("the content store keeps no file of this object")
+
+// SyscallConn hands the connection the file that holds the bytes, when the store keeps them in
+// files, so that it sends them with sendfile, never copying them through the manager: net's
+// sendfile takes any syscall.Conn under the io.LimitedReader that http.ServeContent copies from.
+func (r *servedReader) SyscallConn() (syscall.RawConn, error) {
+	f := r.File()
+	if f == nil {
+		return nil, errNotAFile
+	}
+	return f.SyscallConn()
+}
+
+// Sent counts the bytes the connection sent from the file since the last call, as Read counts
+// its own: the connection calls it between the chunks it sends (connwatch).
+func (r *servedReader) Sent() {
+	if n := r.Sync(); n > 0 {
+		r.flow.served(r.name, r.Offset(), int(n))
+		r.flowing()
+	}
 }
