@@ -386,7 +386,7 @@ func TestReadFromSendsThroughTheConnectionInChunks(t *testing.T) {
 				received <- n
 			}()
 			src := tc.src()
-			var r io.Reader = src
+			r := src
 			lr := &io.LimitedReader{R: src, N: tc.limit}
 			if tc.limit >= 0 {
 				r = lr
