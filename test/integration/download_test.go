@@ -474,7 +474,9 @@ func TestDownloadRequestsWriteOncePerInterval(t *testing.T) {
 func TestDownloadReadsItsPinnedVersion(t *testing.T) {
 	ns := env.Namespace(t)
 	s := startTransfers(t, ns, func(o *operator.Options) {
-		o.ContentCollectInterval, o.ContentCollectGrace = 100*time.Millisecond, time.Millisecond
+		// A grace long enough for the cache to show a new update session before its staged bytes
+		// look orphaned, short enough for the test.
+		o.ContentCollectInterval, o.ContentCollectGrace = 100*time.Millisecond, 500*time.Millisecond
 	})
 	upload := func(data []byte) {
 		id := newSession(t, s.url, "item-pinned")
@@ -506,7 +508,7 @@ func TestDownloadReadsItsPinnedVersion(t *testing.T) {
 	if rec, err := s.store.Current(context.Background(), ns, "item-pinned"); err != nil || rec.Version != 2 {
 		t.Fatalf("the item's content: version %d, %v; want 2", rec.Version, err)
 	}
-	time.Sleep(500 * time.Millisecond) // several collections
+	time.Sleep(1500 * time.Millisecond) // version 1 superseded longer than the grace, and several collections
 	rest, err := io.ReadAll(resp.Body)
 	if err != nil || !bytes.Equal(first, v1[:len(first)]) || !bytes.Equal(rest, v1[len(first):]) {
 		t.Fatalf("the download under way: %d bytes, %v; not version 1", len(first)+len(rest), err)
