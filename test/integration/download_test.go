@@ -117,7 +117,8 @@ func writeDownload(t *testing.T, ds *v1alpha1.DownloadSession, change func(*v1al
 }
 
 // prepareDirect records file name of ds PREPARED as prepare does (the size and checksum of its
-// pinned record, a fresh transfer id), and returns its download URI on srv.
+// pinned record, a fresh transfer id, the session touched), and returns its download URI on
+// srv.
 func prepareDirect(t *testing.T, srv string, st *content.Store, ds *v1alpha1.DownloadSession, name string) string {
 	t.Helper()
 	rec, err := st.Version(context.Background(), ds.Namespace, ds.Spec.LibraryItemID, ds.Status.ContentVersion)
@@ -131,8 +132,14 @@ func prepareDirect(t *testing.T, srv string, st *content.Store, ds *v1alpha1.Dow
 			f.Checksum = &v1alpha1.FileChecksum{Algorithm: v1alpha1.ChecksumAlgorithm(rf.Checksum.Algorithm), Checksum: rf.Checksum.Value}
 		}
 	}
-	writeDownload(t, ds, func(ds *v1alpha1.DownloadSession) { ds.Status.Files = append(ds.Status.Files, f) })
-	return downloadURI(t, srv, ds.UID, name, f.TransferID)
+	uri := downloadURI(t, srv, ds.UID, name, f.TransferID)
+	writeDownload(t, ds, func(ds *v1alpha1.DownloadSession) {
+		ds.Status.Files = append(ds.Status.Files, f)
+		timeout := ds.Status.ExpirationTime.Sub(ds.Status.LastActivity.Time)
+		now := metav1.NewMicroTime(time.Now().UTC().Truncate(time.Microsecond))
+		ds.Status.LastActivity, ds.Status.ExpirationTime = &now, ptr.To(metav1.NewMicroTime(now.Add(timeout)))
+	})
+	return uri
 }
 
 // downloadURI is the download URI of file name, prepared with transfer id tid, of the session
@@ -193,8 +200,9 @@ func TestDownloadServesAFile(t *testing.T) {
 			if ds.Status.ContentVersion != rec.Version {
 				t.Fatalf("the session pinned version %d, want %d", ds.Status.ContentVersion, rec.Version)
 			}
-			before := ds.Status.LastActivity.Time
 			uri := prepareDirect(t, s.url, st, ds, "disk.vmdk")
+			before := waitDownload(t, ds, func(ds *v1alpha1.DownloadSession) bool { return len(ds.Status.Files) == 1 }).
+				Status.LastActivity.Time
 
 			whole := fetchURI(t, http.MethodGet, uri)
 			etag := ""
