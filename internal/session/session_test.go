@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -440,14 +441,14 @@ func TestDuplicates(t *testing.T) {
 			if held {
 				gotHolder = holder.Name
 			}
-			var gotDups []string
+			gotDups := make([]string, 0, len(dups))
 			for _, d := range dups {
 				gotDups = append(gotDups, d.Name)
 			}
 			if gotHolder != tc.wantHolder {
 				t.Errorf("holder %q, want %q", gotHolder, tc.wantHolder)
 			}
-			if diff := cmp.Diff(tc.wantDups, gotDups); diff != "" {
+			if diff := cmp.Diff(tc.wantDups, gotDups, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("duplicates (-want +got):\n%s", diff)
 			}
 		})

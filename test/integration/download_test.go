@@ -117,7 +117,8 @@ func writeDownload(t *testing.T, ds *v1alpha1.DownloadSession, change func(*v1al
 }
 
 // prepareDirect records file name of ds PREPARED as prepare does (the size and checksum of its
-// pinned record, a fresh transfer id), and returns its download URI on srv.
+// pinned record, a fresh transfer id, the session touched), and returns its download URI on
+// srv.
 func prepareDirect(t *testing.T, srv string, st *content.Store, ds *v1alpha1.DownloadSession, name string) string {
 	t.Helper()
 	rec, err := st.Version(context.Background(), ds.Namespace, ds.Spec.LibraryItemID, ds.Status.ContentVersion)
@@ -131,8 +132,14 @@ func prepareDirect(t *testing.T, srv string, st *content.Store, ds *v1alpha1.Dow
 			f.Checksum = &v1alpha1.FileChecksum{Algorithm: v1alpha1.ChecksumAlgorithm(rf.Checksum.Algorithm), Checksum: rf.Checksum.Value}
 		}
 	}
-	writeDownload(t, ds, func(ds *v1alpha1.DownloadSession) { ds.Status.Files = append(ds.Status.Files, f) })
-	return downloadURI(t, srv, ds.UID, name, f.TransferID)
+	uri := downloadURI(t, srv, ds.UID, name, f.TransferID)
+	writeDownload(t, ds, func(ds *v1alpha1.DownloadSession) {
+		ds.Status.Files = append(ds.Status.Files, f)
+		timeout := ds.Status.ExpirationTime.Sub(ds.Status.LastActivity.Time)
+		now := metav1.NewMicroTime(time.Now().UTC().Truncate(time.Microsecond))
+		ds.Status.LastActivity, ds.Status.ExpirationTime = &now, ptr.To(metav1.NewMicroTime(now.Add(timeout)))
+	})
+	return uri
 }
 
 // downloadURI is the download URI of file name, prepared with transfer id tid, of the session
@@ -193,8 +200,9 @@ func TestDownloadServesAFile(t *testing.T) {
 			if ds.Status.ContentVersion != rec.Version {
 				t.Fatalf("the session pinned version %d, want %d", ds.Status.ContentVersion, rec.Version)
 			}
-			before := ds.Status.LastActivity.Time
 			uri := prepareDirect(t, s.url, st, ds, "disk.vmdk")
+			before := waitDownload(t, ds, func(ds *v1alpha1.DownloadSession) bool { return len(ds.Status.Files) == 1 }).
+				Status.LastActivity.Time
 
 			whole := fetchURI(t, http.MethodGet, uri)
 			etag := ""
@@ -474,7 +482,9 @@ func TestDownloadRequestsWriteOncePerInterval(t *testing.T) {
 func TestDownloadReadsItsPinnedVersion(t *testing.T) {
 	ns := env.Namespace(t)
 	s := startTransfers(t, ns, func(o *operator.Options) {
-		o.ContentCollectInterval, o.ContentCollectGrace = 100*time.Millisecond, time.Millisecond
+		// A grace long enough for the cache to show a new update session before its staged bytes
+		// look orphaned, short enough for the test.
+		o.ContentCollectInterval, o.ContentCollectGrace = 100*time.Millisecond, 500*time.Millisecond
 	})
 	upload := func(data []byte) {
 		id := newSession(t, s.url, "item-pinned")
@@ -506,7 +516,7 @@ func TestDownloadReadsItsPinnedVersion(t *testing.T) {
 	if rec, err := s.store.Current(context.Background(), ns, "item-pinned"); err != nil || rec.Version != 2 {
 		t.Fatalf("the item's content: version %d, %v; want 2", rec.Version, err)
 	}
-	time.Sleep(500 * time.Millisecond) // several collections
+	time.Sleep(1500 * time.Millisecond) // version 1 superseded longer than the grace, and several collections
 	rest, err := io.ReadAll(resp.Body)
 	if err != nil || !bytes.Equal(first, v1[:len(first)]) || !bytes.Equal(rest, v1[len(first):]) {
 		t.Fatalf("the download under way: %d bytes, %v; not version 1", len(first)+len(rest), err)
