@@ -202,19 +202,24 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// sendChunk is the most one ReadFrom hands the connection below at once: between chunks the
-// answer counts as flowing, and its reader hears what was sent. A client must take a chunk
-// within the answer limit (1 MiB in 30 s: 35 KiB/s) or be cut as stalled; larger chunks would
-// cut slower clients, smaller ones cost a fast download more calls.
-const sendChunk = 1 << 20
+// The chunks ReadFrom hands the connection below: between chunks the answer counts as
+// flowing and its reader hears what was sent, so a client must take a chunk within the answer
+// limit or be cut as stalled. A chunk doubles while chunks go fast, up to what Go's sendfile
+// sends in one call, and halves once one takes an eighth of the limit: a fast download makes
+// few calls, a slow client is cut only when slower than the smallest chunk in the limit
+// (64 KiB in 30 s: 2 KiB/s).
+const (
+	minChunk = 64 << 10
+	maxChunk = 4 << 20
+)
 
 // sender is a reader told, between the chunks ReadFrom sends, that bytes may have left it
 // without its Read (a file the kernel sent with sendfile).
 type sender interface{ Sent() }
 
 // ReadFrom lets net/http hand a response body to the connection below (a TCPConn's ReadFrom:
-// sendfile from a file) rather than copy it through the wrapper's Write, in chunks of at most
-// sendChunk: after each the connection is answering afresh, as a Flowing call makes it, so that
+// sendfile from a file) rather than copy it through the wrapper's Write, in chunks (see
+// minChunk): after each the connection is answering afresh, as a Flowing call makes it, so that
 // a download of hours is bounded by the answer limit on a stall only, and a sender hears of it.
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := c.Conn.(io.ReaderFrom)
@@ -227,11 +232,12 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 		src, left = lr.R, lr.N
 	}
 	var total int64
-	for left != 0 {
-		chunk := int64(sendChunk)
+	for size := c.w.firstChunk(); left != 0; {
+		chunk := size
 		if left > 0 {
 			chunk = min(chunk, left)
 		}
+		began := time.Now()
 		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: chunk})
 		total += n
 		if left > 0 {
@@ -249,8 +255,31 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 		if err != nil || n < chunk {
 			return total, err
 		}
+		size = c.w.nextChunk(size, time.Since(began))
 	}
 	return total, nil
+}
+
+// firstChunk is the size of a ReadFrom's first chunk: the smallest, unless answers are not
+// limited.
+func (w *Watch) firstChunk() int64 {
+	if w.limits.Answer <= 0 {
+		return maxChunk
+	}
+	return minChunk
+}
+
+// nextChunk is the size of the chunk after one of size that took took.
+func (w *Watch) nextChunk(size int64, took time.Duration) int64 {
+	switch limit := w.limits.Answer; {
+	case limit <= 0:
+		return size
+	case took > limit/8:
+		return max(minChunk, size/2)
+	case took < limit/32:
+		return min(maxChunk, size*2)
+	}
+	return size
 }
 
 // writerOnly hides a writer's ReadFrom from io.Copy.
