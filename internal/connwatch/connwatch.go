@@ -206,8 +206,9 @@ func (c *conn) Read(b []byte) (int, error) {
 // flowing and its reader hears what was sent, so a client must take a chunk within the answer
 // limit or be cut as stalled. A chunk doubles while chunks go fast, up to what Go's sendfile
 // sends in one call, and halves once one takes an eighth of the limit: a fast download makes
-// few calls, a slow client is cut only when slower than the smallest chunk in the limit
-// (64 KiB in 30 s: 2 KiB/s).
+// few calls, and a client that slows down gets smaller chunks; one that does not take even the
+// smallest within the limit (64 KiB in 30 s: 2 KiB/s) is stalled. A client that drops from
+// fast to far slower within one large chunk can be cut before its chunks follow it.
 const (
 	minChunk = 64 << 10
 	maxChunk = 4 << 20
