@@ -66,7 +66,7 @@ test: manifests generate fmt vet kustomize helm s3server ## Run all tests agains
 
 BENCH_ARGS ?=
 .PHONY: bench
-bench: build ## Measure the targets (keep-alives vs vcsim and raw PATCH, token and namespace floods of 150 s each, 10,000 sessions, expiry vs raw DELETE); writes docs/benchmarks.md (about 20 minutes).
+bench: build ## Measure the targets (keep-alives vs vcsim and raw PATCH, token and namespace floods of 150 s each, 10,000 sessions, uploads and downloads vs plain Go servers, expiry vs raw DELETE); writes docs/benchmarks.md (about 25 minutes). BENCH_ARGS=-phases=download runs one phase.
 	cd hack/bench && KUBEBUILDER_ASSETS="$$(../envtest-assets.sh)" go run . -manager ../../bin/manager -out ../../docs $(BENCH_ARGS)
 
 FUZZTIME ?= 30s

@@ -1,8 +1,9 @@
 // Command bench measures the operator as it runs, each figure beside its anchor in the same run:
 // keep-alives through its REST API against govmomi's simulator (vcsim) and raw status patches,
 // floods of garbage tokens and of namespaces beside real clients, API-server requests per
-// keep-alive and memory with 10,000 sessions, and expiry under a burst against raw DELETEs. It starts a local control
-// plane, runs the real bin/manager against it, and writes docs/benchmarks.md and its charts.
+// keep-alive and memory with 10,000 sessions, uploads and downloads against plain Go servers,
+// and expiry under a burst against raw DELETEs. It starts a local control plane, runs the real
+// bin/manager against it, and writes docs/benchmarks.md and its charts.
 // Run it with `make bench`.
 package main
 
@@ -53,12 +54,22 @@ func main() {
 			"jsonrpc: keep-alives over JSON-RPC beside the /api form; flood: token and namespace floods; "+
 			"scale: requests per keep-alive, memory, a raw DELETE and the expiry burst; expiry: a raw DELETE and quiet expiry; "+
 			"upload: uploads beside a plain Go server and vcsim, and the manager's memory during a large one; "+
+			"download: a download and ranged readers beside a plain Go file server, and the manager's memory meanwhile; "+
 			"calibrate, not part of a full run: vcsim paired with a second vcsim, the pairing's own error)")
 	serveSim := flag.Bool("serve-vcsim", false, "serve govmomi's simulator and print its URL (the benchmark runs itself so)")
 	anchorDir := flag.String("serve-anchor", "", "serve the plain Go upload server, writing into this folder, and print its URL "+
 		"(the benchmark runs itself so)")
 	anchorSync := flag.Bool("anchor-fsync", true, "with -serve-anchor: fsync each file before answering")
+	servedFile := flag.String("serve-file", "", "serve this file with a plain Go file server and print its URL "+
+		"(the benchmark runs itself so)")
 	flag.Parse()
+	if *servedFile != "" {
+		if err := serveFile(*servedFile); err != nil {
+			fmt.Fprintln(os.Stderr, "file anchor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *anchorDir != "" {
 		if err := serveAnchor(*anchorDir, *anchorSync); err != nil {
 			fmt.Fprintln(os.Stderr, "anchor:", err)
@@ -145,6 +156,7 @@ func run(o options) error {
 		{"flood", func() (err error) { r.floods, err = b.measureFloods(ctx, o.floodFor); return err }},
 		{"scale", func() (err error) { r.scale, err = b.measureScale(ctx, o.scale, o.burstWindow); return err }},
 		{"upload", func() (err error) { r.uploads, err = b.measureUploads(ctx); return err }},
+		{"download", func() (err error) { r.downloads, err = b.measureDownloads(ctx); return err }},
 		{"expiry", func() (err error) {
 			if r.rawDeleteAfter, err = b.measureRawDelete(ctx, "raw-delete-after", o.scale, nil); err != nil {
 				return err
@@ -269,7 +281,7 @@ func (b *bench) measureLoad(ctx context.Context, d time.Duration, sessions int) 
 var concurrencies = []int{16, 64, 256}
 
 // allPhases are the phases of a full run, in order.
-const allPhases = "load,jsonrpc,flood,scale,upload,expiry"
+const allPhases = "load,jsonrpc,flood,scale,upload,download,expiry"
 
 // calibratePhase pairs vcsim with a second vcsim (measureCalibration); not part of a full run.
 const calibratePhase = "calibrate"
@@ -329,11 +341,16 @@ func (b *bench) uploader(ctx context.Context, ns string) (string, error) {
 
 // account creates a service account allowed to keep sessions alive in ns and returns a token.
 func (b *bench) account(ctx context.Context, ns, name string) (string, error) {
+	return b.accountWith(ctx, ns, name, rbacv1.PolicyRule{
+		APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{sessionsResource},
+		Verbs: []string{"get", "list", "create", "update", "delete"},
+	})
+}
+
+// accountWith creates a service account granted rules in ns and returns a token of it.
+func (b *bench) accountWith(ctx context.Context, ns, name string, rules ...rbacv1.PolicyRule) (string, error) {
 	objs := []client.Object{
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{sessionsResource},
-			Verbs: []string{"get", "list", "create", "update", "delete"},
-		}}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Rules: rules},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}}},

@@ -35,6 +35,7 @@ type report struct {
 	rawDeleteAfter rawDeleteResult
 	quiet          expiryResult
 	uploads        *uploadFigures
+	downloads      *downloadFigures
 	jsonrpc        *jsonrpcFigures
 }
 
@@ -118,6 +119,7 @@ func (r *report) targets() string {
 		rows = append(rows, f.targets()...)
 	}
 	rows = append(rows, r.uploads.targets()...)
+	rows = append(rows, r.downloads.targets()...)
 	rows = append(rows, r.jsonrpc.targets()...)
 	var b strings.Builder
 	b.WriteString("| target | measured | anchor | ratio | met |\n|---|---|---|---|---|\n")
@@ -161,6 +163,7 @@ func (r *report) markdown() string {
 	r.floodSection(p)
 	r.scaleSection(p)
 	r.uploads.section(p)
+	r.downloads.section(p)
 	p("## Reproduce\n\n```sh\nmake bench\n```\n\n")
 	p("`make bench BENCH_ARGS='-load-duration=30s -scale=20000'` changes the run (`make bench BENCH_ARGS=-h`\n")
 	p("lists the flags); the manager's log goes to a temporary folder that the run prints.\n")

@@ -269,7 +269,12 @@ func (p *payload) Read(b []byte) (int, error) {
 }
 
 // newPayload returns a reader of the first size bytes of the payload.
-func newPayload(size int64) io.Reader { return io.LimitReader(&payload{}, size) }
+func newPayload(size int64) io.Reader { return newPayloadAt(0, size) }
+
+// newPayloadAt returns a reader of length bytes of the payload from offset.
+func newPayloadAt(offset, length int64) io.Reader {
+	return io.LimitReader(&payload{off: int(offset % int64(len(block)))}, length)
+}
 
 // payloadSum is the SHA-256 of the first size bytes of the payload.
 func payloadSum(size int64) string {

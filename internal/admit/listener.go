@@ -2,6 +2,7 @@ package admit
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -59,6 +60,15 @@ type conn struct {
 	// refused is why the connection is past caps; nil when it is within them.
 	refused error
 	closed  atomic.Bool
+}
+
+// ReadFrom lets net/http hand a response body to the connection below (a TCPConn's ReadFrom:
+// sendfile from a file), which the wrapper would otherwise hide.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // Close uncounts the connection the first time it is called, whoever calls it.

@@ -15,6 +15,7 @@ package connwatch
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -200,6 +201,90 @@ func (c *conn) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// The chunks ReadFrom hands the connection below: between chunks the answer counts as
+// flowing and its reader hears what was sent, so a client must take a chunk within the answer
+// limit or be cut as stalled. A chunk doubles while chunks go fast, up to what Go's sendfile
+// sends in one call, and halves once one takes an eighth of the limit: a fast download makes
+// few calls, and a client that slows down gets smaller chunks; one that does not take even the
+// smallest within the limit (64 KiB in 30 s: 2 KiB/s) is stalled. A client that drops from
+// fast to far slower within one large chunk can be cut before its chunks follow it.
+const (
+	minChunk = 64 << 10
+	maxChunk = 4 << 20
+)
+
+// sender is a reader told, between the chunks ReadFrom sends, that bytes may have left it
+// without its Read (a file the kernel sent with sendfile).
+type sender interface{ Sent() }
+
+// ReadFrom lets net/http hand a response body to the connection below (a TCPConn's ReadFrom:
+// sendfile from a file) rather than copy it through the wrapper's Write, in chunks (see
+// minChunk): after each the connection is answering afresh, as a Flowing call makes it, so that
+// a download of hours is bounded by the answer limit on a stall only, and a sender hears of it.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{c.Conn}, r)
+	}
+	src, left := r, int64(-1) // -1: to EOF
+	lr, limited := r.(*io.LimitedReader)
+	if limited {
+		src, left = lr.R, lr.N
+	}
+	var total int64
+	for size := c.w.firstChunk(); left != 0; {
+		chunk := size
+		if left > 0 {
+			chunk = min(chunk, left)
+		}
+		began := time.Now()
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: chunk})
+		total += n
+		if left > 0 {
+			left -= n
+		}
+		if limited {
+			lr.N = left
+		}
+		if n > 0 {
+			c.enter(Answer)
+			if s, ok := src.(sender); ok {
+				s.Sent()
+			}
+		}
+		if err != nil || n < chunk {
+			return total, err
+		}
+		size = c.w.nextChunk(size, time.Since(began))
+	}
+	return total, nil
+}
+
+// firstChunk is the size of a ReadFrom's first chunk: the smallest, unless answers are not
+// limited.
+func (w *Watch) firstChunk() int64 {
+	if w.limits.Answer <= 0 {
+		return maxChunk
+	}
+	return minChunk
+}
+
+// nextChunk is the size of the chunk after one of size that took took.
+func (w *Watch) nextChunk(size int64, took time.Duration) int64 {
+	switch limit := w.limits.Answer; {
+	case limit <= 0:
+		return size
+	case took > limit/8:
+		return max(minChunk, size/2)
+	case took < limit/32:
+		return min(maxChunk, size*2)
+	}
+	return size
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
 
 // Close forgets the connection, whoever closes it.
 func (c *conn) Close() error {

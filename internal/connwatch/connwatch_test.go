@@ -2,6 +2,7 @@ package connwatch
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -333,4 +336,169 @@ func TestFlowingBodyOutlivesTheAnswerLimit(t *testing.T) {
 	}
 	closedWithin(t, c, last, testLimits.Answer-tick, testLimits.Answer+slack)
 	wantPhases(t, closed, Answer)
+}
+
+// sendCounter is a reader that counts how often it is told bytes were sent from it.
+type sendCounter struct {
+	io.Reader
+	sent int
+}
+
+func (s *sendCounter) Sent() { s.sent++ }
+
+// TestReadFromSendsThroughTheConnectionInChunks checks that a watched connection hands a body
+// to the TCP connection's own ReadFrom (sendfile, for a file), whole, in chunks, the first
+// the smallest, telling its reader after each, and updating the LimitedReader it was given.
+func TestReadFromSendsThroughTheConnectionInChunks(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, bytes.Repeat([]byte("0123456789abcdef"), 4*minChunk/16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		src   func() io.Reader
+		limit int64 // -1: no io.LimitedReader
+		want  int64
+	}{
+		{"a limited body", func() io.Reader {
+			return &sendCounter{Reader: bytes.NewReader(make([]byte, 8*minChunk))}
+		}, 5*minChunk + 100, 5*minChunk + 100},
+		{"a body read to its end", func() io.Reader {
+			return &sendCounter{Reader: bytes.NewReader(make([]byte, 3*minChunk+7))}
+		}, -1, 3*minChunk + 7},
+		{"a file, as net's sendfile takes it", func() io.Reader {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = f.Close() })
+			return f
+		}, 3*minChunk + 5, 3*minChunk + 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := watchedPair(t, New(testLimits, nil))
+			received := make(chan int64, 1)
+			go func() {
+				n, _ := io.Copy(io.Discard, client)
+				received <- n
+			}()
+			src := tc.src()
+			r := src
+			lr := &io.LimitedReader{R: src, N: tc.limit}
+			if tc.limit >= 0 {
+				r = lr
+			}
+			n, err := server.(io.ReaderFrom).ReadFrom(r)
+			_ = server.Close()
+			if err != nil || n != tc.want {
+				t.Fatalf("ReadFrom = %d, %v; want %d", n, err, tc.want)
+			}
+			if got := <-received; got != tc.want {
+				t.Errorf("the other end received %d bytes, want %d", got, tc.want)
+			}
+			if tc.limit >= 0 && lr.N != tc.limit-tc.want {
+				t.Errorf("the LimitedReader has %d left, want %d", lr.N, tc.limit-tc.want)
+			}
+			// The first chunk is the smallest, so a body of more takes two chunks at least.
+			if s, ok := src.(*sendCounter); ok && (s.sent < 2 || s.sent > int(tc.want/minChunk)+1) {
+				t.Errorf("the reader was told of sends %d times, want 2..%d", s.sent, tc.want/minChunk+1)
+			}
+		})
+	}
+}
+
+// TestReadFromKeepsASlowClient checks that a body sent to a client slower than a large chunk
+// per answer limit is not cut: its chunks shrink.
+func TestReadFromKeepsASlowClient(t *testing.T) {
+	t.Parallel()
+	closed := &closes{}
+	w := New(testLimits, closed.add)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	server, client := watchedPair(t, w)
+	// Small socket buffers, so that the server sends as the client reads.
+	_ = server.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn).SetWriteBuffer(16 << 10)
+	_ = client.(*net.TCPConn).SetReadBuffer(16 << 10)
+	const size = 2 << 20 // at 16 KiB a 20 ms, 2.5 s: a 4 MiB chunk would be cut
+	received := make(chan int64, 1)
+	go func() {
+		var n int64
+		buf := make([]byte, 16<<10)
+		for {
+			m, err := client.Read(buf)
+			n += int64(m)
+			if err != nil {
+				received <- n
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	n, err := server.(io.ReaderFrom).ReadFrom(&io.LimitedReader{R: bytes.NewReader(make([]byte, size)), N: size})
+	_ = server.Close()
+	if err != nil || n != size {
+		t.Fatalf("ReadFrom to a slow client = %d, %v; want %d", n, err, size)
+	}
+	if got := <-received; got != size {
+		t.Fatalf("the slow client received %d bytes, want %d", got, size)
+	}
+	if got := closed.all(); len(got) != 0 {
+		t.Fatalf("the watch closed %v while the body flowed", got)
+	}
+}
+
+func TestNextChunk(t *testing.T) {
+	limited := New(Limits{Answer: 32 * time.Second}, nil)
+	for _, tc := range []struct {
+		name string
+		w    *Watch
+		size int64
+		took time.Duration
+		want int64
+	}{
+		{"a chunk sent within a 32nd of the limit doubles", limited, minChunk, 500 * time.Millisecond, 2 * minChunk},
+		{"no larger than the most", limited, maxChunk, time.Millisecond, maxChunk},
+		{"a chunk that took over an eighth of the limit halves", limited, maxChunk, 5 * time.Second, maxChunk / 2},
+		{"no smaller than the least", limited, minChunk, time.Minute, minChunk},
+		{"in between it stays", limited, 1 << 20, 2 * time.Second, 1 << 20},
+		{"without an answer limit it stays", New(Limits{}, nil), maxChunk, time.Minute, maxChunk},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.w.nextChunk(tc.size, tc.took); got != tc.want {
+				t.Errorf("nextChunk(%d, %v) = %d, want %d", tc.size, tc.took, got, tc.want)
+			}
+		})
+	}
+	if got := limited.firstChunk(); got != minChunk {
+		t.Errorf("the first chunk with an answer limit is %d, want the least, %d", got, minChunk)
+	}
+}
+
+// watchedPair returns the server end of a TCP connection accepted through w, and its client
+// end.
+func watchedPair(t *testing.T, w *Watch) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := w.Listener(ln)
+	t.Cleanup(func() { _ = wl.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := wl.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("the watch's listener accepted nothing")
+	}
+	t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
+	return server, client
 }

@@ -36,6 +36,10 @@ func testStore(t *testing.T, newBucket newBucketFunc) {
 		{"concurrent Commits get versions 1..N and lose no change", testCommitRace},
 		{"DiscardSession deletes what no record names", testDiscardSession},
 		{"Collect deletes orphans and old records past grace, keeping what is named, pinned or live", testCollect},
+		{"a Reader opens only the range read, from where it was sought", testReaderOpensLazily},
+		{"a Reader serves http.ServeContent: whole, ranges, several ranges, HEAD", testReaderServesContent},
+		{"a Reader of an object shorter than its record fails, not ends", testReaderShortObject},
+		{"a Reader lends its file positioned (a directory's only), and Sync goes on past what left it", testReaderLendsItsFile},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

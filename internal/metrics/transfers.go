@@ -35,6 +35,21 @@ var (
 	}, []string{sourceLabel, resultLabel})
 )
 
+// The download metrics.
+var (
+	// DownloadBytes counts the bytes the download endpoint served, as it reads them.
+	DownloadBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "updatesession_download_bytes_total",
+		Help: "Bytes the download endpoint served from the content store.",
+	})
+
+	// DownloadsInFlight is the downloads running on this replica.
+	DownloadsInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "updatesession_downloads_in_flight",
+		Help: "Downloads (GET or HEAD of a download endpoint) running on this replica.",
+	})
+)
+
 // The results of Transfers.
 const (
 	TransferReady    = "ready"
@@ -52,7 +67,7 @@ var TransferSources = []string{"PUSH", "PULL"}
 
 // init registers the transfer metrics, each known series at zero from the start.
 func init() {
-	ctrlmetrics.Registry.MustRegister(TransferBytes, TransfersInFlight, Transfers)
+	ctrlmetrics.Registry.MustRegister(TransferBytes, TransfersInFlight, Transfers, DownloadBytes, DownloadsInFlight)
 	results := []string{TransferReady, TransferMismatch, TransferTooLarge, TransferNoSpace, TransferCut,
 		TransferStopped, TransferLost, TransferStore}
 	for _, source := range TransferSources {

@@ -143,11 +143,12 @@ func (o *Options) bindContentFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.MaxFileBytes, "content-max-file-bytes", rest.DefaultMaxFileBytes,
 		"Bytes one file may have; an add promising more is refused INVALID_ARGUMENT, a transfer sending more fails.")
 	fs.IntVar(&o.ContentMaxTransfers, "content-max-transfers", defaultMaxTransfers,
-		"Transfers in flight at once on one replica, PUSH and PULL alike; an upload past it is answered 503 "+
-			"SERVICE_UNAVAILABLE with Retry-After.")
+		"Transfers in flight at once on one replica, PUSH, PULL and downloads alike; an upload or a download "+
+			"past it is answered 503 SERVICE_UNAVAILABLE with Retry-After.")
 	fs.DurationVar(&o.TransferProgressInterval, "transfer-progress-interval", defaultProgressInterval,
 		"How often a running transfer writes its progress (bytesTransferred, its heartbeat, the session's "+
-			"lastActivity) to the session's status; a transfer silent for three intervals is taken for dead.")
+			"lastActivity) to the session's status, and a download session's downloads theirs; a transfer "+
+			"silent for three intervals is taken for dead.")
 	fs.StringVar(&o.RESTAdvertiseURL, "rest-advertise-url", "",
 		"Where clients reach the REST server (https://host[:port][/prefix]), which upload URIs point to; "+
 			"empty: the scheme and Host of the request that added the file.")

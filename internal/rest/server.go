@@ -119,6 +119,8 @@ type Server struct {
 	// API-server lookups of ids the cache does not have.
 	updateFinder   *finder[*v1alpha1.UpdateSession]
 	downloadFinder *finder[*v1alpha1.DownloadSession]
+	// flows are the downloads running, by session (see serveDownload).
+	flows *flows
 	// serving is true from when the listener accepts calls until shutdown begins.
 	serving atomic.Bool
 }
@@ -195,6 +197,7 @@ func (s *Server) Start(ctx context.Context) error {
 		// Transfers last as long as their bytes flow: rather than wait for them, they stop and
 		// record it, so that their clients can send the files again to another replica at once.
 		s.Transfers.Registry.StopAll(errShuttingDown)
+		s.flows.stop()
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
@@ -247,6 +250,7 @@ func (s *Server) Handler() http.Handler {
 	s.reads = newReadBudgets(s.Reads.Or(DefaultReadLimits))
 	s.updateFinder = newFinder(s.Store, s.Clock, notFound)
 	s.downloadFinder = newFinder(s.Downloads, s.Clock, downloadNotFound)
+	s.flows = newFlows()
 	if s.Completer == nil {
 		s.Completer = &complete.Completer{Sessions: s.Store, Content: s.Content, Policy: s.Policy, Clock: s.Clock}
 	}
@@ -260,7 +264,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, TransferPrefix) {
-		s.serveTransfer(w, r)
+		s.serveTransferEndpoint(w, r)
 		return
 	}
 	start := time.Now()

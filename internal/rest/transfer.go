@@ -12,7 +12,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
-	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/connwatch"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/metrics"
@@ -20,11 +19,6 @@ import (
 	"github.com/contentlib/update-session-operator/internal/transfer"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
-
-// TransferPrefix is the path prefix of upload endpoints: /transfer/{session id}/{transfer
-// id}/{capability}. It is not a vAPI operation (a client sends bytes there, not JSON), but its
-// errors are vAPI errors in the /api form.
-const TransferPrefix = "/transfer/"
 
 const (
 	msgBadCapability  = "com.vmware.vapi.std.security.unauthenticated"
@@ -72,13 +66,22 @@ var errShuttingDown = errors.New("the server is shutting down")
 
 // transferOp is the upload endpoint as its metrics and authorization name it: with the
 // caller's credentials instead of a capability it needs what keep-alive needs.
-var transferOp = &operation{name: "transfer", verb: verbUpdate}
+var transferOp = newEndpointOp("transfer", verbUpdate, "")
 
-// init makes the upload endpoint's series exist from the start, as the operations' do.
-func init() {
-	transferOp.ok = metrics.RESTCallOf(transferOp.name, "ok")
-	for _, t := range vapi.ErrorTypes {
-		metrics.RESTRequests.WithLabelValues(transferOp.name, string(t))
+// uploads is the upload endpoint as authorizeEndpoint sees it.
+func (s *Server) uploads() endpoint[*v1alpha1.UpdateSession] {
+	return endpoint[*v1alpha1.UpdateSession]{
+		sessions: s.updateFinder,
+		op:       transferOp,
+		file: func(us *v1alpha1.UpdateSession, tid string) (string, bool) {
+			if f := transfer.FileByID(us, tid); f != nil {
+				return f.Name, true
+			}
+			return "", false
+		},
+		noFile: transfer.NoSuchFile,
+		invalid: "The upload URI is not valid: it names no file of a live session, or its capability is wrong. " +
+			"Use the upload_endpoint the file's add answered, or send your credentials.",
 	}
 }
 
@@ -109,57 +112,42 @@ func keyUnavailable(err error) *vapi.Error {
 // Content-Length or chunked. It answers 200 once every byte arrived and matched what the file's
 // add promised; the file is then READY.
 func (s *Server) serveTransfer(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	err := s.transfer(w, r)
-	if err == nil {
+	s.serveEndpoint(w, r, transferOp, func() error {
+		if err := s.transfer(w, r); err != nil {
+			return err
+		}
 		w.WriteHeader(http.StatusOK)
-		transferOp.ok.Observe(time.Since(start))
-		return
-	}
-	verr := asVAPI(err)
-	if verr.Status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", "POST, PUT")
-	}
-	s.refuse(w, r, apiForm, verr)
-	metrics.RESTCallOf(transferOp.name, string(verr.Type)).Observe(time.Since(start))
+		return nil
+	})
 }
 
 // transfer authorizes a transfer, claims its file and streams the body into the store.
 func (s *Server) transfer(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPut && r.Method != http.MethodPost {
-		e := vapi.Errorf(vapi.InvalidRequest, msgMethodNotAllowed, "Method %s is not allowed here; use PUT or POST.", r.Method)
+		e := vapi.Errorf(vapi.InvalidRequest, msgMethodNotAllowed,
+			"Method %s is not allowed here; use PUT or POST to upload, GET or HEAD to download.", r.Method)
 		e.Status = http.StatusMethodNotAllowed
 		return e
 	}
-	sid, tid, capability, ok := parseTransferPath(r.URL.Path)
-	if !ok {
-		return vapi.Errorf(vapi.OperationNotFound, msgOperationNotFound, "No operation is served at %s.", r.URL.Path)
-	}
-	if s.Content == nil {
-		return vapi.Errorf(vapi.ServiceUnavailable, msgNoStore, "The server has no content store.")
-	}
-	if err := checkHeaderSize(r); err != nil {
+	sid, tid, capability, err := s.endpointRequest(r)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := newCallContext(r, requestTimeout)
 	defer cancel()
-	us, file, err := s.authorizeTransfer(ctx, r, sid, tid, capability)
+	us, _, err := authorizeEndpoint(ctx, s, r, s.uploads(), sid, tid, capability)
 	if err != nil {
 		return err
 	}
+	file := transfer.FileByID(us, tid)
 	if err := s.checkLength(r, file); err != nil {
 		return err
 	}
 	body, stop := context.WithCancelCause(r.Context())
 	defer stop(nil)
-	end, err := s.Transfers.Registry.BeginStoppable(us.UID, file.Name, stop)
-	switch {
-	case errors.Is(err, transfer.ErrBusy):
-		return transfer.Busy(file.Name)
-	case errors.Is(err, transfer.ErrFull) || errors.Is(err, transfer.ErrStopping):
-		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "The server takes no more transfers now (%v); retry later.", err)
-		e.RetryAfter = capsRetryAfter
-		return e
+	end, err := s.beginTransfer(us, file.Name, false, stop)
+	if err != nil {
+		return err
 	}
 	defer end()
 	inFlight := metrics.TransfersInFlight.WithLabelValues(string(v1alpha1.SourcePush))
@@ -170,79 +158,6 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.receive(body, w, r, t)
-}
-
-// parseTransferPath splits /transfer/{session}/{transfer}/{capability}.
-func parseTransferPath(path string) (sid, tid, capability string, ok bool) {
-	parts := strings.Split(strings.TrimPrefix(path, TransferPrefix), "/")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return "", "", "", false
-	}
-	return parts[0], parts[1], parts[2], true
-}
-
-// authorizeTransfer finds the session and file a transfer is for and checks that the caller
-// may send it: by the capability in the URI, else by the caller's usual credentials, as
-// keep-alive checks them. A caller with neither learns nothing of the session: an unknown
-// session, an unknown file and a wrong capability get the same answer.
-func (s *Server) authorizeTransfer(ctx context.Context, r *http.Request, sid, tid, capability string) (
-	*v1alpha1.UpdateSession, *v1alpha1.SessionFile, error) {
-	if us, err := s.find(ctx, sid, func() bool { return false }); err == nil {
-		us, f, err := s.fileOf(ctx, us, tid)
-		if err != nil {
-			return nil, nil, err
-		}
-		if f != nil {
-			key, err := s.Transfers.Keys.Key(ctx)
-			if err != nil {
-				return nil, nil, keyUnavailable(err)
-			}
-			if transfer.Valid(key, us.UID, f.Name, tid, capability) {
-				return us, f, nil
-			}
-		}
-	}
-	if _, err := auth.Credentials(r); errors.Is(err, auth.ErrNoCredentials) {
-		return nil, nil, vapi.Errorf(vapi.Unauthenticated, msgBadCapability,
-			"The upload URI is not valid: it names no file of a live session, or its capability is wrong. "+
-				"Use the upload_endpoint the file's add answered, or send your credentials.")
-	}
-	return s.authorizeTransferCaller(ctx, r, sid, tid)
-}
-
-// authorizeTransferCaller authorizes a transfer by the caller's credentials.
-func (s *Server) authorizeTransferCaller(ctx context.Context, r *http.Request, sid, tid string) (
-	*v1alpha1.UpdateSession, *v1alpha1.SessionFile, error) {
-	caller, _, err := s.authenticate(ctx, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	us, err := s.find(ctx, sid, func() bool { return s.mayLookUp(ctx, caller, transferOp) })
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.authorizeSession(ctx, caller, transferOp, sid, us); err != nil {
-		return nil, nil, err
-	}
-	us, f, err := s.fileOf(ctx, us, tid)
-	if err == nil && f == nil {
-		err = transfer.NoSuchFile(us)
-	}
-	return us, f, err
-}
-
-// fileOf returns the file of us with transfer id tid. A cache behind the replica that added
-// the file does not have it yet: then the live session is read, within the lookups' rate.
-func (s *Server) fileOf(ctx context.Context, us *v1alpha1.UpdateSession, tid string) (
-	*v1alpha1.UpdateSession, *v1alpha1.SessionFile, error) {
-	if f := transfer.FileByID(us, tid); f != nil || !s.updateFinder.lookups.rate.Allow() {
-		return us, f, nil
-	}
-	live, err := s.Store.Live(ctx, us)
-	if err != nil {
-		return nil, nil, err
-	}
-	return live, transfer.FileByID(live, tid), nil
 }
 
 // checkLength refuses at once a body whose Content-Length is not the size promised, or more

@@ -93,6 +93,41 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
+func TestRegistrySharedReaders(t *testing.T) {
+	r := NewRegistry(3)
+	ends := make([]func(), 0, 3)
+	for i := range 3 {
+		end, err := r.BeginShared("s1", "disk.vmdk", nil)
+		if err != nil {
+			t.Fatalf("reader %d of one file: %v", i+1, err)
+		}
+		ends = append(ends, end)
+	}
+	if _, err := r.BeginShared("s1", "disk.vmdk", nil); !errors.Is(err, ErrFull) {
+		t.Fatalf("a fourth reader past the cap of 3: %v, want ErrFull", err)
+	}
+	ends[0]()
+	ends[0]() // a second end frees no other reader's slot
+	if got := r.Running(); got != 2 {
+		t.Fatalf("Running = %d, want 2", got)
+	}
+	if _, err := r.Begin("s1", "disk.vmdk"); err != nil {
+		t.Fatalf("an exclusive transfer beside readers of another kind of session's file: %v", err)
+	}
+	if _, err := r.Begin("s1", "other"); !errors.Is(err, ErrFull) {
+		t.Fatalf("past the cap: %v, want ErrFull", err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ends[1]()
+	if _, err := r.BeginShared("s2", "a", cancel); err != nil {
+		t.Fatal(err)
+	}
+	r.StopAll(ErrStopping)
+	if !errors.Is(context.Cause(ctx), ErrStopping) {
+		t.Fatalf("a reader after StopAll: cause %v", context.Cause(ctx))
+	}
+}
+
 func TestProgressWritesOnceAnIntervalAndStopsOnError(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	reports := make(chan Report)
