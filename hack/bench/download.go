@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -447,35 +445,15 @@ func printDownload(r downloadResult) {
 }
 
 // fileAnchorProcess is the plain Go file server, a process of its own as the manager is.
-type fileAnchorProcess struct {
-	cmd *exec.Cmd
-	url string
-}
+type fileAnchorProcess struct{ *child }
 
-// startFileAnchor runs bench -serve-file path and reads the URL it serves at.
+// startFileAnchor runs bench -serve-file path.
 func startFileAnchor(path string) (*fileAnchorProcess, error) {
-	cmd := exec.Command(os.Args[0], "-serve-file="+path)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
+	c, err := startChild("-serve-file=" + path)
 	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	started(cmd.Process)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("file anchor: %w", err)
 	}
-	return &fileAnchorProcess{cmd: cmd, url: strings.TrimSpace(line)}, nil
-}
-
-func (a *fileAnchorProcess) stop() {
-	_ = a.cmd.Process.Kill()
-	_ = a.cmd.Wait()
-	stopped(a.cmd.Process)
+	return &fileAnchorProcess{c}, nil
 }
 
 // serveFile is the download anchor: it serves the file at path, whatever the request's path,

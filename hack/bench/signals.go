@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -47,4 +50,43 @@ func stopOnSignal(stopControlPlane func() error) {
 		_ = stopControlPlane()
 		os.Exit(1)
 	}()
+}
+
+// child is a server the bench runs as a process of its own (the anchors, vcsim), as the
+// manager is, so that both sides of a comparison pay for HTTP and a process alike.
+type child struct {
+	cmd *exec.Cmd
+	// out is the child's standard output after the first line, its URL.
+	out *bufio.Reader
+	url string
+}
+
+// startChild runs the bench binary itself with args, which make it serve and print the URL it
+// serves at as its first line.
+func startChild(args ...string) (*child, error) {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	started(cmd.Process)
+	c := &child{cmd: cmd, out: bufio.NewReader(stdout)}
+	line, err := c.out.ReadString('\n')
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("%s: %w", strings.Join(args, " "), err)
+	}
+	c.url = strings.TrimSpace(line)
+	return c, nil
+}
+
+// stop kills the child and waits for it.
+func (c *child) stop() {
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+	stopped(c.cmd.Process)
 }

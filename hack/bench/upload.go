@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,7 +130,7 @@ func (b *bench) measureUploads(ctx context.Context) (*uploadFigures, error) {
 	}
 	defer sim.stop()
 	simTarget, err := newVSphereTarget(ctx, sim.base(), func(rc *vapirest.Client) (string, error) {
-		err := rc.Login(ctx, sim.url.User)
+		err := rc.Login(ctx, sim.sdk.User)
 		return rc.SessionID(), err
 	})
 	if err != nil {
@@ -367,30 +365,18 @@ func (t *vSphereTarget) prepare(ctx context.Context, n int, size int64, sum stri
 
 // anchorProcess is the plain Go upload server, a process of its own as the manager is.
 type anchorProcess struct {
-	cmd *exec.Cmd
-	url string
+	*child
 	dir string
 }
 
-// startAnchor runs bench -serve-anchor dir and reads the URL it serves at; durable: the anchor
-// fsyncs each file before it answers (durable), as the operator does.
+// startAnchor runs bench -serve-anchor dir; durable: the anchor fsyncs each file before it
+// answers, as the operator does.
 func startAnchor(dir string, durable bool) (*anchorProcess, error) {
-	cmd := exec.Command(os.Args[0], "-serve-anchor="+dir, fmt.Sprintf("-anchor-fsync=%t", durable))
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
+	c, err := startChild("-serve-anchor="+dir, fmt.Sprintf("-anchor-fsync=%t", durable))
 	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	started(cmd.Process)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("anchor: %w", err)
 	}
-	return &anchorProcess{cmd: cmd, url: strings.TrimSpace(line), dir: dir}, nil
+	return &anchorProcess{child: c, dir: dir}, nil
 }
 
 func (a *anchorProcess) prepare(_ context.Context, n int, _ int64, _ string) ([]upload, error) {
@@ -399,12 +385,6 @@ func (a *anchorProcess) prepare(_ context.Context, n int, _ int64, _ string) ([]
 		uris[i] = upload{uri: fmt.Sprintf("%s/upload/file-%d", a.url, i)}
 	}
 	return uris, nil
-}
-
-func (a *anchorProcess) stop() {
-	_ = a.cmd.Process.Kill()
-	_ = a.cmd.Wait()
-	stopped(a.cmd.Process)
 }
 
 // serveAnchor is the anchor: it writes each PUT body into a file in dir while hashing it with

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/vmware/govmomi"
@@ -44,8 +41,8 @@ func serveVcsim() error {
 
 // vcsimProcess is the simulator running as a child process, with update sessions to keep alive.
 type vcsimProcess struct {
-	cmd       *exec.Cmd
-	url       *url.URL
+	*child
+	sdk       *url.URL
 	pprofURL  string
 	sessionID string
 	ids       []string
@@ -53,24 +50,15 @@ type vcsimProcess struct {
 
 // startVcsim runs bench -serve-vcsim, logs in, and creates n update sessions on one library item.
 func startVcsim(ctx context.Context, n int) (*vcsimProcess, error) {
-	cmd := exec.Command(os.Args[0], "-serve-vcsim")
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
+	c, err := startChild("-serve-vcsim")
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	started(cmd.Process)
-	v := &vcsimProcess{cmd: cmd}
-	out := bufio.NewReader(stdout)
-	line, err := out.ReadString('\n')
+	v := &vcsimProcess{child: c}
+	v.sdk, err = url.Parse(c.url)
 	if err == nil {
-		v.url, err = url.Parse(strings.TrimSpace(line))
-	}
-	if err == nil {
-		line, err = out.ReadString('\n')
+		var line string
+		line, err = c.out.ReadString('\n')
 		v.pprofURL = strings.TrimSpace(line)
 	}
 	if err == nil {
@@ -84,12 +72,12 @@ func startVcsim(ctx context.Context, n int) (*vcsimProcess, error) {
 }
 
 func (v *vcsimProcess) createSessions(ctx context.Context, n int) error {
-	c, err := govmomi.NewClient(ctx, v.url, true)
+	c, err := govmomi.NewClient(ctx, v.sdk, true)
 	if err != nil {
 		return err
 	}
 	rc := vapirest.NewClient(c.Client)
-	if err := rc.Login(ctx, v.url.User); err != nil {
+	if err := rc.Login(ctx, v.sdk.User); err != nil {
 		return err
 	}
 	ds, err := find.NewFinder(c.Client).DefaultDatastore(ctx)
@@ -118,10 +106,4 @@ func (v *vcsimProcess) createSessions(ctx context.Context, n int) error {
 }
 
 // base is the simulator's address without the SDK path: the REST API is under /rest.
-func (v *vcsimProcess) base() string { return v.url.Scheme + "://" + v.url.Host }
-
-func (v *vcsimProcess) stop() {
-	_ = v.cmd.Process.Kill()
-	_ = v.cmd.Wait()
-	stopped(v.cmd.Process)
-}
+func (v *vcsimProcess) base() string { return v.sdk.Scheme + "://" + v.sdk.Host }
