@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,49 @@ func testPutLarge(t *testing.T, s *Store) {
 		if back := read(t, s.bucket, key, off, 20); !bytes.Equal(back, data[off:off+20]) {
 			t.Fatalf("the range across a part boundary differs")
 		}
+	}
+}
+
+// TestCollectKeepsAVersionSupersededWithinGrace checks that a version is collected by how long
+// ago the next one superseded it, not by its own age: a reader that pinned an old version just
+// before an update committed (and that the collector's list of readers does not show yet)
+// keeps it for the grace.
+func TestCollectKeepsAVersionSupersededWithinGrace(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(b, time.Now)
+	for _, session := range []types.UID{"first", "second"} {
+		key := stage(t, s, session, "a")
+		if _, err := s.Commit(ctx, "ns", "item", session, Change{Put: []File{{Name: "a", Key: key}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	age := func(version int64, ago time.Duration) {
+		t.Helper()
+		path, err := b.(*dirBucket).path(recordKey("ns", "item", version))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, time.Now().Add(-ago), time.Now().Add(-ago)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	age(1, 3*time.Hour) // made long ago, superseded a moment ago
+	if _, err := s.Collect(ctx, Keep{}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Version(ctx, "ns", "item", 1); err != nil {
+		t.Fatalf("version 1, superseded within the grace, after Collect: %v; want it kept", err)
+	}
+	age(2, 2*time.Hour) // superseded longer ago than the grace
+	if _, err := s.Collect(ctx, Keep{}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Version(ctx, "ns", "item", 1); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("version 1, superseded before the grace, after Collect: %v; want ErrNotExist", err)
 	}
 }
