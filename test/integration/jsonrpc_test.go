@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/operator"
@@ -213,6 +215,120 @@ func TestPythonSDKFiles(t *testing.T) {
 		t.Errorf("get of an unknown file raised %+v, want a standard error", seen.UnknownFile)
 	case seen.State != "DONE":
 		t.Errorf("the session is %s after complete, want DONE", seen.State)
+	}
+}
+
+// sdkDownloadModel is a DownloadSessionModel as the SDK's get returned it (testdata/vapi_sdk.py).
+type sdkDownloadModel struct {
+	ID                string  `json:"id"`
+	LibraryItemID     string  `json:"library_item_id"`
+	HasContentVersion bool    `json:"has_content_version"`
+	State             string  `json:"state"`
+	ClientProgress    int64   `json:"client_progress"`
+	HasExpirationTime bool    `json:"has_expiration_time"`
+	ErrorMessage      *string `json:"error_message"`
+}
+
+// sdkDownloadsSeen is what testdata/vapi_sdk.py --downloads saw.
+type sdkDownloadsSeen struct {
+	Uploaded        string           `json:"uploaded"`
+	RetrySameID     bool             `json:"retry_same_id"`
+	Created         sdkDownloadModel `json:"created"`
+	Listed          bool             `json:"listed"`
+	ListedByItem    bool             `json:"listed_by_item"`
+	ListedOtherItem []string         `json:"listed_other_item"`
+	// Files are each file's name, status, and whether it has no download endpoint.
+	Files    [][]any `json:"files"`
+	Prepared string  `json:"prepared"`
+	Got      struct {
+		Status          string `json:"status"`
+		Size            int64  `json:"size"`
+		Algorithm       string `json:"algorithm"`
+		ChecksumMatches bool   `json:"checksum_matches"`
+	} `json:"got"`
+	Fetched struct {
+		Status    int  `json:"status"`
+		SameBytes bool `json:"same_bytes"`
+	} `json:"fetched"`
+	KeptAlive           sdkDownloadModel  `json:"kept_alive"`
+	UnknownFileGet      sdkRefusal        `json:"unknown_file_get"`
+	UnknownFilePrepare  sdkRefusal        `json:"unknown_file_prepare"`
+	UnknownSession      sdkRefusal        `json:"unknown_session"`
+	UnknownSessionFiles sdkRefusal        `json:"unknown_session_files"`
+	Failed              sdkDownloadModel  `json:"failed"`
+	Canceled            sdkDownloadModel  `json:"canceled"`
+	KeepAliveCanceled   sdkRefusal        `json:"keep_alive_canceled"`
+	CancelCanceled      sdkRefusal        `json:"cancel_canceled"`
+	Deleted             sdkRefusal        `json:"deleted"`
+	ListedAfterDelete   []string          `json:"listed_after_delete"`
+	IDs                 map[string]string `json:"ids"`
+}
+
+// TestPythonSDKDownloads drives the download services through the SDK's DownloadSession and
+// downloadsession File stubs: a file committed through an update session is read back through
+// a download session created with a client token, its file prepared, polled to PREPARED and
+// fetched from its download endpoint with plain HTTP; keep-alive with progress, fail, cancel
+// and delete; and each error as the SDK's own exception class.
+func TestPythonSDKDownloads(t *testing.T) {
+	sdk := pythonSDK(t)
+	ns := env.Namespace(t)
+	srv := startTransfers(t, ns, nil)
+	var seen sdkDownloadsSeen
+	runPython(t, sdk, &seen, "--downloads", srv.url, tokens[srv.url])
+
+	const errs = "com.vmware.vapi.std.errors_client."
+	const payload = "the bytes of a disk, read back"
+	first, failed := seen.IDs["first"], seen.IDs["failed"]
+	model := func(id, state string, progress int64) sdkDownloadModel {
+		return sdkDownloadModel{ID: id, LibraryItemID: "item-dl", HasContentVersion: true, State: state,
+			ClientProgress: progress, HasExpirationTime: true}
+	}
+	diskFull := "disk full"
+	want := sdkDownloadsSeen{
+		Uploaded: "DONE", RetrySameID: true, Listed: true, ListedByItem: true, ListedOtherItem: []string{},
+		Created:  model(first, "ACTIVE", 0),
+		Files:    [][]any{{"disk.vmdk", "UNPREPARED", true}},
+		Prepared: "PREPARED",
+		Got: struct {
+			Status          string `json:"status"`
+			Size            int64  `json:"size"`
+			Algorithm       string `json:"algorithm"`
+			ChecksumMatches bool   `json:"checksum_matches"`
+		}{"PREPARED", int64(len(payload)), "SHA256", true},
+		Fetched: struct {
+			Status    int  `json:"status"`
+			SameBytes bool `json:"same_bytes"`
+		}{http.StatusOK, true},
+		KeptAlive:           model(first, "ACTIVE", 100),
+		UnknownFileGet:      sdkRefusal{Class: errs + "InvalidArgument"},
+		UnknownFilePrepare:  sdkRefusal{Class: errs + "InvalidArgument"},
+		UnknownSession:      sdkRefusal{Class: errs + "NotFound"},
+		UnknownSessionFiles: sdkRefusal{Class: errs + "NotFound"},
+		Failed:              model(failed, "ERROR", 0),
+		Canceled:            model(first, "CANCELED", 100),
+		KeepAliveCanceled:   sdkRefusal{Class: errs + "NotAllowedInCurrentState"},
+		CancelCanceled:      sdkRefusal{Class: errs + "NotAllowedInCurrentState"},
+		Deleted:             sdkRefusal{Class: errs + "NotFound"},
+		ListedAfterDelete:   []string{},
+		IDs:                 seen.IDs,
+	}
+	want.Failed.ErrorMessage = &diskFull
+	ignoreMessages := cmp.Transformer("class", func(r sdkRefusal) string { return r.Class })
+	if diff := cmp.Diff(want, seen, ignoreMessages); diff != "" {
+		t.Errorf("what the SDK saw (-want +got):\n%s", diff)
+	}
+	if first == "" || first == failed {
+		t.Errorf("the sessions' ids are %q and %q", first, failed)
+	}
+	for name, r := range map[string]sdkRefusal{"unknown_file_get": seen.UnknownFileGet,
+		"unknown_session": seen.UnknownSession, "keep_alive_canceled": seen.KeepAliveCanceled} {
+		if r.Message == "" {
+			t.Errorf("%s: the SDK's exception carries no message", name)
+		}
+	}
+	var left v1alpha1.DownloadSessionList
+	if err := env.Client.List(context.Background(), &left, client.InNamespace(ns)); err != nil || len(left.Items) > 0 {
+		t.Errorf("download sessions left after delete: %d, %v", len(left.Items), err)
 	}
 }
 
