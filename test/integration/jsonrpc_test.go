@@ -369,8 +369,13 @@ func runPython(t *testing.T, sdk string, seen any, args ...string) {
 // rpcCall is a JSON-RPC call of the update-session service as the Python SDK sends it, with
 // the caller's token in the user/password scheme.
 func rpcCall(operation, input, token string) string {
-	return `{"jsonrpc":"2.0","method":"invoke","id":"7","params":{"serviceId":` +
-		`"com.vmware.content.library.item.update_session","operationId":"` + operation + `","input":` + input +
+	return rpcCallOf("com.vmware.content.library.item.update_session", operation, input, token)
+}
+
+// rpcCallOf is rpcCall of another service.
+func rpcCallOf(service, operation, input, token string) string {
+	return `{"jsonrpc":"2.0","method":"invoke","id":"7","params":{"serviceId":"` + service +
+		`","operationId":"` + operation + `","input":` + input +
 		`,"ctx":{"appCtx":{},"securityCtx":{"schemeId":"com.vmware.vapi.std.security.user_pass",` +
 		`"userName":"u","password":"` + token + `"}}}}`
 }
@@ -385,6 +390,9 @@ func TestJSONRPCWire(t *testing.T) {
 	reader := env.ServiceAccount(t, ns, "reader", "get", "list").Token
 	createInput := `{"STRUCTURE":{"operation-input":{"client_token":{"OPTIONAL":null},"create_spec":{"STRUCTURE":` +
 		`{"com.vmware.content.library.item.update_session_model":{"library_item_id":{"OPTIONAL":"wire"}}}}}}}`
+	const downloadService = "com.vmware.content.library.item.download_session"
+	downloadCreate := `{"STRUCTURE":{"operation-input":{"create_spec":{"STRUCTURE":` +
+		`{"com.vmware.content.library.item.download_session_model":{"library_item_id":{"OPTIONAL":"wire"}}}}}}}`
 	tests := []struct {
 		name, body string
 		// want is the answer's result or error member, as a prefix.
@@ -401,6 +409,20 @@ func TestJSONRPCWire(t *testing.T) {
 		{"a caller without create is UNAUTHORIZED", rpcCall("create", createInput, reader),
 			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthorized"`,
 			"com.vmware.vapi.std.errors.unauthorized"},
+		{"a download create without create on downloadsessions is UNAUTHORIZED", rpcCallOf(downloadService, "create",
+			downloadCreate, reader), `"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthorized"`,
+			"com.vmware.vapi.std.errors.unauthorized"},
+		{"a download create of an item without content answers the id", rpcCallOf(downloadService, "create",
+			downloadCreate, token), `"result":{"output":"`, ""},
+		{"a download session's file list names the session in download_session_id", rpcCallOf(
+			"com.vmware.content.library.item.downloadsession.file", "list",
+			`{"STRUCTURE":{"operation-input":{"update_session_id":"x"}}}`, token),
+			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.invalid_argument"`,
+			"com.vmware.vapi.std.errors.invalid_argument"},
+		{"a download get of an unknown id is NOT_FOUND", rpcCallOf(downloadService, "get",
+			`{"STRUCTURE":{"operation-input":{"download_session_id":"x"}}}`, token),
+			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.not_found"`,
+			"com.vmware.vapi.std.errors.not_found"},
 		{"a password that is no token is UNAUTHENTICATED", rpcCall("list",
 			`{"STRUCTURE":{"operation-input":{}}}`, "hunter2"),
 			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthenticated"`,
