@@ -107,8 +107,8 @@ func (s *Server) invoke(ctx context.Context, r *http.Request, p *rpcParams) (*rp
 		return nil, nil, err
 	}
 	c := call{caller: caller, token: cred.Token, loggedIn: s.isSessionID(cred)}
-	if rop.method.service == svcSessionFiles {
-		c.origin = origin(r) // where add advertises the upload endpoint
+	if rop.origin {
+		c.origin = origin(r) // where add and prepare advertise their transfer endpoints
 	}
 	id, err := rop.unpack(&c, p.input)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 // the named parameters checked as identifiers, and the body as the handler decodes it.
 func TestRPCUnpack(t *testing.T) {
 	method := func(op string) *rpcOperation { return rpcOperations[rpcMethod{svcUpdateSession, op}] }
+	download := func(op string) *rpcOperation { return rpcOperations[rpcMethod{svcDownloadSession, op}] }
 	input := func(fields string) string { return `{"STRUCTURE":{"operation-input":{` + fields + `}}}` }
 	cases := []struct {
 		name       string
@@ -54,6 +55,33 @@ func TestRPCUnpack(t *testing.T) {
 		{name: "file get: the name in a flat body, as the /rest form has it", rop: rpcOperations[rpcMethod{svcSessionFiles, "get"}],
 			input:  input(`"update_session_id":"s-1","file_name":"f"`),
 			wantID: "s-1", wantBody: `{"file_name":"f"}`},
+		{name: "download create: the spec is the body, the token a parameter", rop: download("create"),
+			input: input(`"client_token":{"OPTIONAL":"t-1"},"create_spec":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.download_session_model":{"library_item_id":{"OPTIONAL":"i"},` +
+				`"state":{"OPTIONAL":null}}}}`),
+			wantBody: `{"library_item_id":"i"}`, wantParams: map[string]string{"client_token": "t-1"}},
+		{name: "download keep_alive: its progress is progress", rop: download("keep_alive"),
+			input:  input(`"download_session_id":"d-1","progress":{"OPTIONAL":40}`),
+			wantID: "d-1", wantBody: `{"progress":40}`},
+		{name: "download keep_alive refuses an update session's client_progress", rop: download("keep_alive"),
+			input:   input(`"download_session_id":"d-1","client_progress":{"OPTIONAL":40}`),
+			wantErr: "client_progress must be a field of operation-input"},
+		{name: "download fail: its message in a flat body", rop: download("fail"),
+			input:  input(`"download_session_id":"d-1","client_error_message":"disk full"`),
+			wantID: "d-1", wantBody: `{"client_error_message":"disk full"}`},
+		{name: "download fail without its message is refused, as the bindings require it", rop: download("fail"),
+			input: input(`"download_session_id":"d-1"`), wantErr: "client_error_message must be set"},
+		{name: "download file get: the name in a flat body, as the /rest form has it",
+			rop:    rpcOperations[rpcMethod{svcDownloadFiles, "get"}],
+			input:  input(`"download_session_id":"d-1","file_name":"f"`),
+			wantID: "d-1", wantBody: `{"file_name":"f"}`},
+		{name: "download file prepare: name and endpoint type in a flat body",
+			rop:    rpcOperations[rpcMethod{svcDownloadFiles, "prepare"}],
+			input:  input(`"download_session_id":"d-1","file_name":"f","endpoint_type":{"OPTIONAL":"HTTPS"}`),
+			wantID: "d-1", wantBody: `{"file_name":"f","endpoint_type":"HTTPS"}`},
+		{name: "download file prepare without an endpoint type", rop: rpcOperations[rpcMethod{svcDownloadFiles, "prepare"}],
+			input:  input(`"download_session_id":"d-1","file_name":"f","endpoint_type":{"OPTIONAL":null}`),
+			wantID: "d-1", wantBody: `{"file_name":"f"}`},
 		{name: "a client token with a bell is refused as on the REST forms", rop: method("create"),
 			input: input(`"client_token":{"OPTIONAL":"a\u0007b"},"create_spec":{"STRUCTURE":` +
 				`{"com.vmware.content.library.item.update_session_model":{}}}`),
@@ -92,6 +120,11 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 			WarningBehavior: []v1alpha1.WarningBehavior{{Type: v1alpha1.WarningExpired, Ignored: true}}},
 		Status: v1alpha1.UpdateSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: "s-1", State: v1alpha1.StateError, ClientProgress: 40,
 			ExpirationTime: &metav1.MicroTime{Time: now}, ErrorMessage: "disk full"}},
+	}
+	failedDownload := &v1alpha1.DownloadSession{
+		Spec: v1alpha1.DownloadSessionSpec{LibraryItemID: "i"},
+		Status: v1alpha1.DownloadSessionStatus{ContentVersion: 3, Lifecycle: v1alpha1.Lifecycle{ID: "d-1",
+			State: v1alpha1.StateError, ClientProgress: 40, ExpirationTime: &metav1.MicroTime{Time: now}, ErrorMessage: "disk full"}},
 	}
 	s := &Server{Clock: clocktesting.NewFakePassiveClock(now)}
 	info, err := sessionInfo(s, t.Context(), call{caller: &auth.Caller{Info: &user.DefaultInfo{Name: "u"}}})
@@ -132,6 +165,39 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 			`{"STRUCTURE":{"com.vmware.cis.session.info":{"user":"u","created_time":"2026-12-03T18:57:57.123Z",` +
 				`"last_accessed_time":"2026-12-03T18:57:57.123Z"}}}`},
 		{"download-session list: no ids", method(svcDownloadSession, "list"), []string{}, `[]`},
+		{"download-session get: a failed session's model", method(svcDownloadSession, "get"), toDownloadModel(failedDownload),
+			`{"STRUCTURE":{"com.vmware.content.library.item.download_session_model":{"id":{"OPTIONAL":"d-1"},` +
+				`"library_item_id":{"OPTIONAL":"i"},"library_item_content_version":{"OPTIONAL":"3"},` +
+				`"error_message":{"OPTIONAL":{"STRUCTURE":{"com.vmware.vapi.std.localizable_message":{"id":` +
+				`"com.vmware.content.library.item.DownloadSession.client_error","default_message":"disk full","args":[],` +
+				`"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}},"client_progress":{"OPTIONAL":40},` +
+				`"state":{"OPTIONAL":"ERROR"},"expiration_time":{"OPTIONAL":"2026-12-03T18:57:57.123Z"}}}}`},
+		{"download-session get: a session of an item without content", method(svcDownloadSession, "get"),
+			toDownloadModel(&v1alpha1.DownloadSession{Spec: v1alpha1.DownloadSessionSpec{LibraryItemID: "i"},
+				Status: v1alpha1.DownloadSessionStatus{Lifecycle: v1alpha1.Lifecycle{ID: "d-2", State: v1alpha1.StateActive}}}),
+			`{"STRUCTURE":{"com.vmware.content.library.item.download_session_model":{"id":{"OPTIONAL":"d-2"},` +
+				`"library_item_id":{"OPTIONAL":"i"},"library_item_content_version":{"OPTIONAL":null},` +
+				`"error_message":{"OPTIONAL":null},"client_progress":{"OPTIONAL":0},"state":{"OPTIONAL":"ACTIVE"},` +
+				`"expiration_time":{"OPTIONAL":null}}}}`},
+		{"download-session create: the id", method(svcDownloadSession, "create"), "d-1", `"d-1"`},
+		{"download-session cancel: void", method(svcDownloadSession, "cancel"), nil, `null`},
+		{"download file prepare: a PREPARED file", method(svcDownloadFiles, "prepare"), downloadFileInfo{Name: "disk.vmdk",
+			Size: new(int64(5)), BytesTransferred: 5, Status: "PREPARED",
+			DownloadEndpoint: &transferEndpoint{URI: "https://h/transfer/x"},
+			ChecksumInfo:     &checksumInfo{Algorithm: "SHA256", Checksum: "ab"}},
+			`{"STRUCTURE":{"com.vmware.content.library.item.downloadsession.file.info":{"name":"disk.vmdk",` +
+				`"size":{"OPTIONAL":5},"bytes_transferred":5,"status":"PREPARED","download_endpoint":{"OPTIONAL":` +
+				`{"STRUCTURE":{"com.vmware.content.library.item.transfer_endpoint":{"uri":"https://h/transfer/x",` +
+				`"ssl_certificate_thumbprint":{"OPTIONAL":null},"ssl_certificate":{"OPTIONAL":null}}}}},` +
+				`"checksum_info":{"OPTIONAL":{"STRUCTURE":{"com.vmware.content.library.item.file.checksum_info":` +
+				`{"algorithm":{"OPTIONAL":"SHA256"},"checksum":"ab"}}}},"error_message":{"OPTIONAL":null}}}}`},
+		{"download file list: a file in ERROR", method(svcDownloadFiles, "list"), []downloadFileInfo{{Name: "f",
+			Status: "ERROR", ErrorMessage: &vapi.Message{ID: "m", DefaultMessage: "gone", Args: []string{}}}},
+			`[{"STRUCTURE":{"com.vmware.content.library.item.downloadsession.file.info":{"name":"f",` +
+				`"size":{"OPTIONAL":null},"bytes_transferred":0,"status":"ERROR","download_endpoint":{"OPTIONAL":null},` +
+				`"checksum_info":{"OPTIONAL":null},"error_message":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.vapi.std.localizable_message":{"id":"m","default_message":"gone","args":[],` +
+				`"params":{"OPTIONAL":null},"localized":{"OPTIONAL":null}}}}}}}}]`},
 		{"file add: its info", method(svcSessionFiles, "add"), fileInfo{Name: "disk.vmdk", SourceType: "PUSH",
 			Size: new(int64(5)), ChecksumInfo: &checksumInfo{Algorithm: "SHA256", Checksum: "ab"},
 			UploadEndpoint: &transferEndpoint{URI: "https://h/transfer/x"}, Status: "WAITING_FOR_TRANSFER"},
@@ -159,6 +225,53 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, string(got)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRPCDownloadOperationsAreTheRESTForms: each download-session call of the JSON-RPC wire runs
+// the very entry of the operation table that the REST forms route to, named by the input field
+// the bindings give, and the file service's calls carry the origin their endpoints are
+// advertised at. Of the two entries of file get, it runs the /rest form's, whose body holds
+// file_name as the call's input does.
+func TestRPCDownloadOperationsAreTheRESTForms(t *testing.T) {
+	session := func(method string, item bool, action string) *operation {
+		return downloadOperations[route{method, item, action}]
+	}
+	file := func(method, action string) *operation {
+		return contentOperations[contentRoute{method, downloadFiles, action}]
+	}
+	cases := []struct {
+		service, operation string
+		want               *operation
+		id                 string
+		origin             bool
+	}{
+		{svcDownloadSession, "create", session(http.MethodPost, false, ""), "", false},
+		{svcDownloadSession, "list", session(http.MethodGet, false, ""), "", false},
+		{svcDownloadSession, "get", session(http.MethodGet, true, ""), downloadSessionIDField, false},
+		{svcDownloadSession, "keep_alive", session(http.MethodPost, true, actionKeepAlive), downloadSessionIDField, false},
+		{svcDownloadSession, "cancel", session(http.MethodPost, true, actionCancel), downloadSessionIDField, false},
+		{svcDownloadSession, "fail", session(http.MethodPost, true, actionFail), downloadSessionIDField, false},
+		{svcDownloadSession, "delete", session(http.MethodDelete, true, ""), downloadSessionIDField, false},
+		{svcDownloadFiles, "list", file(http.MethodGet, ""), downloadSessionIDField, true},
+		{svcDownloadFiles, "get", file(http.MethodPost, actionGet), downloadSessionIDField, true},
+		{svcDownloadFiles, "prepare", file(http.MethodPost, actionPrepare), downloadSessionIDField, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.service+"."+tc.operation, func(t *testing.T) {
+			rop := rpcOperations[rpcMethod{tc.service, tc.operation}]
+			switch {
+			case rop == nil:
+				t.Fatal("not served")
+			case tc.want == nil:
+				t.Fatal("the REST forms have no such entry")
+			case rop.op != tc.want:
+				t.Errorf("runs %s (params %v), not the REST forms' entry %s (params %v)", rop.op.name, rop.op.params,
+					tc.want.name, tc.want.params)
+			case rop.id != tc.id || rop.origin != tc.origin || rop.fixed:
+				t.Errorf("id field %q, origin %v, fixed %v; want %q, %v, false", rop.id, rop.origin, rop.fixed, tc.id, tc.origin)
 			}
 		})
 	}

@@ -48,10 +48,10 @@ var (
 
 // rpcFileOperations are the update-session file service's operations on the JSON-RPC wire.
 // Its calls carry the request's origin, where an upload endpoint is advertised.
-var rpcFileOperations = []*rpcOperation{
+var rpcFileOperations = advertising(
 	rpcOp(svcSessionFiles, "add", "file-add", onSession(data.F("file_spec", addSpecType)), fileInfoType),
 	rpcOp(svcSessionFiles, "list", "file-list", onSession(), data.ListOf(fileInfoType)),
 	rpcOp(svcSessionFiles, "get", "file-get", onSession(data.F("file_name", data.StringType)), fileInfoType),
 	rpcOp(svcSessionFiles, "remove", "file-remove", onSession(data.F("file_name", data.StringType)), data.VoidType),
 	rpcOp(svcSessionFiles, "validate", "file-validate", onSession(), validationResultType),
-}
+)

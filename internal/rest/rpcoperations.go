@@ -25,6 +25,9 @@ type rpcOperation struct {
 	id string
 	// fixed: op is one of fixedOperations, which run on the caller alone (login, say).
 	fixed bool
+	// origin: the call carries the request's origin, where the file services advertise their
+	// transfer endpoints.
+	origin bool
 }
 
 // The services of the JSON-RPC wire, as the bindings name them (iface_name).
@@ -83,14 +86,13 @@ func onSession(fields ...data.Field) *data.Type {
 
 // rpcOperations are the operations the JSON-RPC wire serves, each an operation of the table that
 // the REST forms serve too, found by its name.
-var rpcOperations = rpcTable(rpcSessionOperations, rpcFileOperations)
+var rpcOperations = rpcTable(rpcSessionOperations, rpcFileOperations, rpcDownloadOperations, rpcDownloadFileOperations)
 
-// rpcSessionOperations are the session, download-session and update-session services'.
+// rpcSessionOperations are the session and update-session services'.
 var rpcSessionOperations = []*rpcOperation{
 	rpcOp(svcSession, "create", opLogin, noInput, data.SecretType),
 	rpcOp(svcSession, "get", "session-get", noInput, sessionInfoType),
 	rpcOp(svcSession, "delete", "logout", noInput, data.VoidType),
-	rpcOp(svcDownloadSession, "list", "download-session-list", byItem, data.ListOf(data.IDType)),
 
 	rpcOp(svcUpdateSession, "create", "create", data.StructOf("operation-input",
 		data.F("client_token", data.OptionalOf(data.StringType)), data.F("create_spec", sessionModelType)), data.IDType),
@@ -117,16 +119,27 @@ func rpcOp(service, operation, name string, input, output *data.Type) *rpcOperat
 	}
 	rop := &rpcOperation{method: rpcMethod{service, operation}, op: op, fixed: fixed, input: input, output: output}
 	for _, f := range input.Fields {
-		if f.Name == sessionIDField {
-			rop.id = sessionIDField
+		if f.Name == sessionIDField || f.Name == downloadSessionIDField {
+			rop.id = f.Name
 		}
 	}
 	return rop
 }
 
+// advertising marks the operations of a file service, whose calls carry the request's origin.
+func advertising(ops ...*rpcOperation) []*rpcOperation {
+	for _, rop := range ops {
+		rop.origin = true
+	}
+	return ops
+}
+
 // operationNamed finds an operation of the table by name; fixed: among fixedOperations. Of the
 // entries of one name (an operation the URL forms route two ways), it takes the one whose
-// bodyKey is a field of input (file-add's file_spec), else one without a bodyKey.
+// bodyKey is a field of input (file-add's file_spec), else the one without a bodyKey that has
+// the fewest named parameters: the /rest form's, whose body holds the input as the call does
+// (download-file-get's file_name, which the /api form reads from its query). Entries left
+// level by that take the same input alike, so that the map's order does not change a call.
 func operationNamed(name string, input *data.Type) (op *operation, fixed bool) {
 	var candidates []*operation
 	for _, ops := range []iter.Seq[*operation]{maps.Values(operations), maps.Values(contentOperations),
@@ -149,12 +162,13 @@ func operationNamed(name string, input *data.Type) (op *operation, fixed bool) {
 			return op, fixed
 		}
 	}
+	var flat *operation
 	for _, op := range candidates {
-		if op.bodyKey == "" {
-			return op, fixed
+		if op.bodyKey == "" && (flat == nil || len(op.params) < len(flat.params)) {
+			flat = op
 		}
 	}
-	return nil, false
+	return flat, fixed && flat != nil
 }
 
 // rpcTable indexes the operations of services by service and operation id.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/operator"
@@ -216,6 +218,120 @@ func TestPythonSDKFiles(t *testing.T) {
 	}
 }
 
+// sdkDownloadModel is a DownloadSessionModel as the SDK's get returned it (testdata/vapi_sdk.py).
+type sdkDownloadModel struct {
+	ID                string  `json:"id"`
+	LibraryItemID     string  `json:"library_item_id"`
+	HasContentVersion bool    `json:"has_content_version"`
+	State             string  `json:"state"`
+	ClientProgress    int64   `json:"client_progress"`
+	HasExpirationTime bool    `json:"has_expiration_time"`
+	ErrorMessage      *string `json:"error_message"`
+}
+
+// sdkDownloadsSeen is what testdata/vapi_sdk.py --downloads saw.
+type sdkDownloadsSeen struct {
+	Uploaded        string           `json:"uploaded"`
+	RetrySameID     bool             `json:"retry_same_id"`
+	Created         sdkDownloadModel `json:"created"`
+	Listed          bool             `json:"listed"`
+	ListedByItem    bool             `json:"listed_by_item"`
+	ListedOtherItem []string         `json:"listed_other_item"`
+	// Files are each file's name, status, and whether it has no download endpoint.
+	Files    [][]any `json:"files"`
+	Prepared string  `json:"prepared"`
+	Got      struct {
+		Status          string `json:"status"`
+		Size            int64  `json:"size"`
+		Algorithm       string `json:"algorithm"`
+		ChecksumMatches bool   `json:"checksum_matches"`
+	} `json:"got"`
+	Fetched struct {
+		Status    int  `json:"status"`
+		SameBytes bool `json:"same_bytes"`
+	} `json:"fetched"`
+	KeptAlive           sdkDownloadModel  `json:"kept_alive"`
+	UnknownFileGet      sdkRefusal        `json:"unknown_file_get"`
+	UnknownFilePrepare  sdkRefusal        `json:"unknown_file_prepare"`
+	UnknownSession      sdkRefusal        `json:"unknown_session"`
+	UnknownSessionFiles sdkRefusal        `json:"unknown_session_files"`
+	Failed              sdkDownloadModel  `json:"failed"`
+	Canceled            sdkDownloadModel  `json:"canceled"`
+	KeepAliveCanceled   sdkRefusal        `json:"keep_alive_canceled"`
+	CancelCanceled      sdkRefusal        `json:"cancel_canceled"`
+	Deleted             sdkRefusal        `json:"deleted"`
+	ListedAfterDelete   []string          `json:"listed_after_delete"`
+	IDs                 map[string]string `json:"ids"`
+}
+
+// TestPythonSDKDownloads drives the download services through the SDK's DownloadSession and
+// downloadsession File stubs: a file committed through an update session is read back through
+// a download session created with a client token, its file prepared, polled to PREPARED and
+// fetched from its download endpoint with plain HTTP; keep-alive with progress, fail, cancel
+// and delete; and each error as the SDK's own exception class.
+func TestPythonSDKDownloads(t *testing.T) {
+	sdk := pythonSDK(t)
+	ns := env.Namespace(t)
+	srv := startTransfers(t, ns, nil)
+	var seen sdkDownloadsSeen
+	runPython(t, sdk, &seen, "--downloads", srv.url, tokens[srv.url])
+
+	const errs = "com.vmware.vapi.std.errors_client."
+	const payload = "the bytes of a disk, read back"
+	first, failed := seen.IDs["first"], seen.IDs["failed"]
+	model := func(id, state string, progress int64) sdkDownloadModel {
+		return sdkDownloadModel{ID: id, LibraryItemID: "item-dl", HasContentVersion: true, State: state,
+			ClientProgress: progress, HasExpirationTime: true}
+	}
+	diskFull := "disk full"
+	want := sdkDownloadsSeen{
+		Uploaded: "DONE", RetrySameID: true, Listed: true, ListedByItem: true, ListedOtherItem: []string{},
+		Created:  model(first, "ACTIVE", 0),
+		Files:    [][]any{{"disk.vmdk", "UNPREPARED", true}},
+		Prepared: "PREPARED",
+		Got: struct {
+			Status          string `json:"status"`
+			Size            int64  `json:"size"`
+			Algorithm       string `json:"algorithm"`
+			ChecksumMatches bool   `json:"checksum_matches"`
+		}{"PREPARED", int64(len(payload)), "SHA256", true},
+		Fetched: struct {
+			Status    int  `json:"status"`
+			SameBytes bool `json:"same_bytes"`
+		}{http.StatusOK, true},
+		KeptAlive:           model(first, "ACTIVE", 100),
+		UnknownFileGet:      sdkRefusal{Class: errs + "InvalidArgument"},
+		UnknownFilePrepare:  sdkRefusal{Class: errs + "InvalidArgument"},
+		UnknownSession:      sdkRefusal{Class: errs + "NotFound"},
+		UnknownSessionFiles: sdkRefusal{Class: errs + "NotFound"},
+		Failed:              model(failed, "ERROR", 0),
+		Canceled:            model(first, "CANCELED", 100),
+		KeepAliveCanceled:   sdkRefusal{Class: errs + "NotAllowedInCurrentState"},
+		CancelCanceled:      sdkRefusal{Class: errs + "NotAllowedInCurrentState"},
+		Deleted:             sdkRefusal{Class: errs + "NotFound"},
+		ListedAfterDelete:   []string{},
+		IDs:                 seen.IDs,
+	}
+	want.Failed.ErrorMessage = &diskFull
+	ignoreMessages := cmp.Transformer("class", func(r sdkRefusal) string { return r.Class })
+	if diff := cmp.Diff(want, seen, ignoreMessages); diff != "" {
+		t.Errorf("what the SDK saw (-want +got):\n%s", diff)
+	}
+	if first == "" || first == failed {
+		t.Errorf("the sessions' ids are %q and %q", first, failed)
+	}
+	for name, r := range map[string]sdkRefusal{"unknown_file_get": seen.UnknownFileGet,
+		"unknown_session": seen.UnknownSession, "keep_alive_canceled": seen.KeepAliveCanceled} {
+		if r.Message == "" {
+			t.Errorf("%s: the SDK's exception carries no message", name)
+		}
+	}
+	var left v1alpha1.DownloadSessionList
+	if err := env.Client.List(context.Background(), &left, client.InNamespace(ns)); err != nil || len(left.Items) > 0 {
+		t.Errorf("download sessions left after delete: %d, %v", len(left.Items), err)
+	}
+}
+
 // runSDK runs testdata/vapi_sdk.py against srv as the caller of token and returns what it saw.
 func runSDK(t *testing.T, sdk, srv, token string) sdkSeen {
 	t.Helper()
@@ -253,8 +369,13 @@ func runPython(t *testing.T, sdk string, seen any, args ...string) {
 // rpcCall is a JSON-RPC call of the update-session service as the Python SDK sends it, with
 // the caller's token in the user/password scheme.
 func rpcCall(operation, input, token string) string {
-	return `{"jsonrpc":"2.0","method":"invoke","id":"7","params":{"serviceId":` +
-		`"com.vmware.content.library.item.update_session","operationId":"` + operation + `","input":` + input +
+	return rpcCallOf("com.vmware.content.library.item.update_session", operation, input, token)
+}
+
+// rpcCallOf is rpcCall of another service.
+func rpcCallOf(service, operation, input, token string) string {
+	return `{"jsonrpc":"2.0","method":"invoke","id":"7","params":{"serviceId":"` + service +
+		`","operationId":"` + operation + `","input":` + input +
 		`,"ctx":{"appCtx":{},"securityCtx":{"schemeId":"com.vmware.vapi.std.security.user_pass",` +
 		`"userName":"u","password":"` + token + `"}}}}`
 }
@@ -269,6 +390,9 @@ func TestJSONRPCWire(t *testing.T) {
 	reader := env.ServiceAccount(t, ns, "reader", "get", "list").Token
 	createInput := `{"STRUCTURE":{"operation-input":{"client_token":{"OPTIONAL":null},"create_spec":{"STRUCTURE":` +
 		`{"com.vmware.content.library.item.update_session_model":{"library_item_id":{"OPTIONAL":"wire"}}}}}}}`
+	const downloadService = "com.vmware.content.library.item.download_session"
+	downloadCreate := `{"STRUCTURE":{"operation-input":{"create_spec":{"STRUCTURE":` +
+		`{"com.vmware.content.library.item.download_session_model":{"library_item_id":{"OPTIONAL":"wire"}}}}}}}`
 	tests := []struct {
 		name, body string
 		// want is the answer's result or error member, as a prefix.
@@ -285,6 +409,20 @@ func TestJSONRPCWire(t *testing.T) {
 		{"a caller without create is UNAUTHORIZED", rpcCall("create", createInput, reader),
 			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthorized"`,
 			"com.vmware.vapi.std.errors.unauthorized"},
+		{"a download create without create on downloadsessions is UNAUTHORIZED", rpcCallOf(downloadService, "create",
+			downloadCreate, reader), `"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthorized"`,
+			"com.vmware.vapi.std.errors.unauthorized"},
+		{"a download create of an item without content answers the id", rpcCallOf(downloadService, "create",
+			downloadCreate, token), `"result":{"output":"`, ""},
+		{"a download session's file list names the session in download_session_id", rpcCallOf(
+			"com.vmware.content.library.item.downloadsession.file", "list",
+			`{"STRUCTURE":{"operation-input":{"update_session_id":"x"}}}`, token),
+			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.invalid_argument"`,
+			"com.vmware.vapi.std.errors.invalid_argument"},
+		{"a download get of an unknown id is NOT_FOUND", rpcCallOf(downloadService, "get",
+			`{"STRUCTURE":{"operation-input":{"download_session_id":"x"}}}`, token),
+			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.not_found"`,
+			"com.vmware.vapi.std.errors.not_found"},
 		{"a password that is no token is UNAUTHENTICATED", rpcCall("list",
 			`{"STRUCTURE":{"operation-input":{}}}`, "hunter2"),
 			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthenticated"`,

@@ -4,6 +4,7 @@ Kubernetes token as the password. Prints what it saw as one JSON object; the Go 
 
 Usage: vapi_sdk.py URL TOKEN (PYTHONPATH holds the extracted wheels); vapi_sdk.py --files URL
 TOKEN: the update-session file service, a file's bytes sent to the upload endpoint add answers;
+vapi_sdk.py --downloads URL TOKEN: the download-session services, a committed file read back;
 vapi_sdk.py --vsphere-client HOST:PORT TOKEN: the SDK's own entry point, create_vsphere_client,
 over HTTPS with a self-signed certificate.
 """
@@ -141,6 +142,105 @@ def files_flow(url, token):
     json.dump(seen, sys.stdout, indent=1, sort_keys=True)
 
 
+def upload(config, item, name, payload):
+    """Commits payload as the one file of item, through an update session, as files_flow sends it."""
+    import hashlib
+    import time
+    from com.vmware.content.library.item_client import File as ItemFile
+    from com.vmware.content.library.item.updatesession_client import File
+    sessions, files = UpdateSession(config), File(config)
+    sid = sessions.create(create_spec=UpdateSessionModel(library_item_id=item))
+    added = files.add(sid, File.AddSpec(
+        name=name, source_type=File.SourceType.PUSH, size=len(payload),
+        checksum_info=ItemFile.ChecksumInfo(algorithm=ItemFile.ChecksumAlgorithm.SHA256,
+                                            checksum=hashlib.sha256(payload).hexdigest())))
+    requests.put(added.upload_endpoint.uri, data=payload).raise_for_status()
+    for _ in range(100):  # the transfer's end is written to the session a moment after the PUT
+        if str(files.get(sid, name).status) == 'READY':
+            break
+        time.sleep(0.1)
+    sessions.complete(sid)
+    for _ in range(100):
+        if str(sessions.get(sid).state) != 'ACTIVE':
+            return str(sessions.get(sid).state)
+        time.sleep(0.1)
+    return 'ACTIVE'
+
+
+def download_model(m):
+    return {
+        'id': m.id,
+        'library_item_id': m.library_item_id,
+        'has_content_version': bool(m.library_item_content_version),
+        'state': m.state and str(m.state),
+        'client_progress': m.client_progress,
+        'has_expiration_time': m.expiration_time is not None,
+        'error_message': m.error_message and m.error_message.default_message,
+    }
+
+
+def downloads_flow(url, token):
+    """The download services: a file committed through an update session, then a download session
+    created with a client token, its file prepared, polled to PREPARED and its bytes fetched from
+    the download endpoint with plain HTTP; keep-alive with progress, fail, cancel, delete, and the
+    errors each raises."""
+    import hashlib
+    import time
+    from com.vmware.content.library.item_client import DownloadSession, DownloadSessionModel
+    from com.vmware.content.library.item.downloadsession_client import File
+    session_id = Session(stub_config(url, create_user_password_security_context('uploader', token))).create()
+    config = stub_config(url, create_session_security_context(session_id))
+    payload = b'the bytes of a disk, read back'
+    seen = {'uploaded': upload(config, 'item-dl', 'disk.vmdk', payload)}
+
+    downloads, files = DownloadSession(config), File(config)
+    spec = DownloadSessionModel(library_item_id='item-dl')
+    did = downloads.create(create_spec=spec, client_token='dl-token')
+    seen['retry_same_id'] = downloads.create(create_spec=spec, client_token='dl-token') == did
+    seen['created'] = download_model(downloads.get(did))
+    seen['listed'] = downloads.list() == [did]
+    seen['listed_by_item'] = downloads.list(library_item_id='item-dl') == [did]
+    seen['listed_other_item'] = downloads.list(library_item_id='item-other')
+    seen['files'] = [[f.name, str(f.status), f.download_endpoint is None] for f in files.list(did)]
+
+    prepared = files.prepare(did, 'disk.vmdk', endpoint_type=File.EndpointType.HTTPS)
+    seen['prepared'] = str(prepared.status)
+    for _ in range(100):
+        got = files.get(did, 'disk.vmdk')
+        if str(got.status) == 'PREPARED':
+            break
+        time.sleep(0.1)
+    seen['got'] = {
+        'status': str(got.status), 'size': got.size,
+        'algorithm': str(got.checksum_info.algorithm),
+        'checksum_matches': got.checksum_info.checksum == hashlib.sha256(payload).hexdigest(),
+    }
+    fetched = requests.get(got.download_endpoint.uri)
+    seen['fetched'] = {'status': fetched.status_code, 'same_bytes': fetched.content == payload}
+
+    downloads.keep_alive(did, progress=100)
+    downloads.keep_alive(did)
+    seen['kept_alive'] = download_model(downloads.get(did))
+    seen['unknown_file_get'] = refusal(lambda: files.get(did, 'no-such-file'))
+    seen['unknown_file_prepare'] = refusal(lambda: files.prepare(did, 'no-such-file'))
+    seen['unknown_session'] = refusal(lambda: downloads.get('no-such-session'))
+    seen['unknown_session_files'] = refusal(lambda: files.list('no-such-session'))
+
+    failed = downloads.create(create_spec=spec)
+    downloads.fail(failed, 'disk full')
+    seen['failed'] = download_model(downloads.get(failed))
+    downloads.cancel(did)
+    seen['canceled'] = download_model(downloads.get(did))
+    seen['keep_alive_canceled'] = refusal(lambda: downloads.keep_alive(did, progress=100))
+    seen['cancel_canceled'] = refusal(lambda: downloads.cancel(did))
+    downloads.delete(did)
+    downloads.delete(failed)
+    seen['deleted'] = refusal(lambda: downloads.get(did))
+    seen['listed_after_delete'] = downloads.list()
+    seen['ids'] = {'first': did, 'failed': failed}
+    json.dump(seen, sys.stdout, indent=1, sort_keys=True)
+
+
 def vsphere_client(server, token):
     """What the README shows: create_vsphere_client with the token as the password."""
     from vmware.vapi.vsphere.client import create_vsphere_client
@@ -159,6 +259,8 @@ def vsphere_client(server, token):
 if __name__ == '__main__':
     if sys.argv[1] == '--files':
         files_flow(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == '--downloads':
+        downloads_flow(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == '--vsphere-client':
         import urllib3
         urllib3.disable_warnings()
