@@ -29,10 +29,11 @@ type outcome struct {
 	errorType string
 }
 
-// specRow is one documented outcome of a call, in each URL form.
-type specRow struct {
+// specRow is one documented outcome of a call, in each URL form, made against a fixture F
+// (fixture for update sessions, downloadFixture for download sessions).
+type specRow[F any] struct {
 	name string
-	call func(f urlForm, x fixture) (method, url, body string)
+	call func(f urlForm, x F) (method, url, body string)
 	api  outcome
 	rest outcome
 }
@@ -50,7 +51,7 @@ type specRow struct {
 //	cancel, complete, fail, keep-alive   204; 404, 400 NOT_ALLOWED_IN_...     200; 404, 400
 //
 // create's 404 (library item not found) cannot happen here: the operator keeps no library items.
-var specification = []specRow{
+var specification = []specRow[fixture]{
 	{"create",
 		func(f urlForm, x fixture) (string, string, string) {
 			return "POST", f.collection(x.srv), f.wrap("create_spec", `{"library_item_id": "`+x.activeItem+`-new"}`)
@@ -142,7 +143,7 @@ const unknownID = "5b1e3c1a-0000-4000-8000-000000000000"
 
 // actionRow is the row of an action: its success, its NOT_FOUND on an unknown id, or its
 // NOT_ALLOWED_IN_CURRENT_STATE on a session that ended.
-func actionRow(action string, success bool, apiStatus, restStatus int, errorType string) specRow {
+func actionRow(action string, success bool, apiStatus, restStatus int, errorType string) specRow[fixture] {
 	name := action
 	target := func(x fixture) string { return x.active }
 	switch {
@@ -153,7 +154,7 @@ func actionRow(action string, success bool, apiStatus, restStatus int, errorType
 		name += ", session ended"
 		target = func(x fixture) string { return x.done }
 	}
-	return specRow{name,
+	return specRow[fixture]{name,
 		func(f urlForm, x fixture) (string, string, string) {
 			return "POST", f.action(x.srv, target(x), action), ""
 		},
@@ -173,7 +174,14 @@ func (f urlForm) sessionPath() string {
 func TestConformsToVMwareSpecification(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := startOperator(t, ns, time.Hour)
-	for _, row := range slices.Concat(specification, fileSpecification) {
+	conform(t, srv, slices.Concat(specification, fileSpecification), newFixture)
+}
+
+// conform calls each row in both URL forms, against a fixture newFixture makes fresh for it,
+// and checks the status, and the body shape of a success or the error type and body shape of
+// a refusal.
+func conform[F any](t *testing.T, srv string, rows []specRow[F], newFixture func(*testing.T, urlForm, string, string) F) {
+	for _, row := range rows {
 		for _, f := range forms {
 			t.Run(row.name+"/"+f.name, func(t *testing.T) {
 				x := newFixture(t, f, srv, row.name)

@@ -19,14 +19,6 @@ type downloadFixture struct {
 	active, ended, empty string
 }
 
-// downloadRow is one documented outcome of a download-session or file call, in each URL form.
-type downloadRow struct {
-	name string
-	call func(f urlForm, x downloadFixture) (method, url, body string)
-	api  outcome
-	rest outcome
-}
-
 // downloadContent is the content of the fixture's item's file a.txt.
 const downloadContent = "the bytes of a.txt"
 
@@ -49,7 +41,7 @@ func downloads(f urlForm) urlForm {
 //
 // create's and list's 404 (library item not found) cannot happen here: the operator keeps no
 // library items, and an item without content is one without files.
-var downloadSpecification = []downloadRow{
+var downloadSpecification = []specRow[downloadFixture]{
 	{"create",
 		func(f urlForm, x downloadFixture) (string, string, string) {
 			return "POST", downloads(f).collection(x.srv), f.wrap("create_spec", `{"library_item_id": "`+x.item+`"}`)
@@ -173,12 +165,12 @@ var downloadSpecification = []downloadRow{
 
 // prepareRow is the row of a prepare of the session target names, with body: the same status
 // in both forms.
-func prepareRow(name string, target func(downloadFixture) string, body string, status int, errorType string) downloadRow {
+func prepareRow(name string, target func(downloadFixture) string, body string, status int, errorType string) specRow[downloadFixture] {
 	shape := ""
 	if errorType == "" {
 		shape = "object"
 	}
-	return downloadRow{name,
+	return specRow[downloadFixture]{name,
 		func(f urlForm, x downloadFixture) (string, string, string) {
 			return "POST", f.downloadFileAction(x.srv, target(x), "prepare"), body
 		},
@@ -216,7 +208,7 @@ func (f urlForm) getDownloadFile(server, id, name string) (method, u, body strin
 // downloadActionRow is the row of an action on the ACTIVE session with body (a success, or
 // INVALID_ARGUMENT), on an unknown id (NOT_FOUND) or on the ended session
 // (NOT_ALLOWED_IN_CURRENT_STATE).
-func downloadActionRow(action, body string, apiStatus, restStatus int, errorType string) downloadRow {
+func downloadActionRow(action, body string, apiStatus, restStatus int, errorType string) specRow[downloadFixture] {
 	name := action
 	target := func(x downloadFixture) string { return x.active }
 	switch errorType {
@@ -230,7 +222,7 @@ func downloadActionRow(action, body string, apiStatus, restStatus int, errorType
 	if body != "" {
 		name += " " + body
 	}
-	return downloadRow{name,
+	return specRow[downloadFixture]{name,
 		func(f urlForm, x downloadFixture) (string, string, string) {
 			return "POST", downloads(f).action(x.srv, target(x), action), body
 		},
@@ -243,27 +235,7 @@ func downloadActionRow(action, body string, apiStatus, restStatus int, errorType
 func TestDownloadSessionsConformToVMwareSpecification(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := startOperator(t, ns, time.Hour)
-	for _, row := range downloadSpecification {
-		for _, f := range forms {
-			t.Run(row.name+"/"+f.name, func(t *testing.T) {
-				x := newDownloadFixture(t, f, srv, row.name)
-				want := row.api
-				if f.wrapped {
-					want = row.rest
-				}
-				method, url, body := row.call(f, x)
-				resp := do(t, method, url, body)
-				if resp.status != want.status {
-					t.Fatalf("%s %s: status %d, want %d; body %s", method, url, resp.status, want.status, resp.body)
-				}
-				if want.errorType != "" {
-					checkErrorShape(t, f, resp, want.errorType)
-					return
-				}
-				checkResultShape(t, f, resp, want.shape)
-			})
-		}
-	}
+	conform(t, srv, downloadSpecification, newDownloadFixture)
 }
 
 // newDownloadFixture makes the fixture of the row named name: its items are the row's own.

@@ -91,7 +91,7 @@ func pushSpec(name string) string { return `{"name": "` + name + `", "source_typ
 // file and storage services (content.json 8.0.2), in both forms. Rows named "file ..." run on
 // a fixture whose ACTIVE session has the PUSH file disk.vmdk, not yet sent; rows named
 // "item ..." on one whose DONE session committed a.txt to x.doneItem.
-var fileSpecification = []specRow{
+var fileSpecification = []specRow[fixture]{
 	{"file add",
 		func(f urlForm, x fixture) (string, string, string) {
 			return "POST", f.fileAction(x.srv, x.active, addAction(f)), f.wrap("file_spec", pushSpec("other.vmdk"))
