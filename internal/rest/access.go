@@ -99,10 +99,10 @@ func (s *Server) authorize(ctx context.Context, caller *auth.Caller, op *operati
 	return nil
 }
 
-// chargeRead spends one of caller's reads of the API server (see ReadLimits), so that no
-// caller spends the operator's API-server budget alone: past its budget a caller is answered
-// SERVICE_UNAVAILABLE with Retry-After, while every other caller is served. A call that reads
-// the API server on the caller's behalf is charged before it reads.
+// chargeRead spends one of caller's reads of the API server or the content store (see
+// ReadLimits), so that no caller spends the operator's budget of either alone: past its budget
+// a caller is answered SERVICE_UNAVAILABLE with Retry-After, while every other caller is
+// served. A call that reads on the caller's behalf is charged before it reads.
 func (s *Server) chargeRead(caller *auth.Caller) error {
 	if err := s.reads.take(caller.GetName(), s.Clock.Now()); err != nil {
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "Cannot serve the call now: %v.", err)

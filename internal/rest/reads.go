@@ -8,12 +8,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// errReadBudget: the caller has spent its budget of API-server reads; it should retry shortly.
-var errReadBudget = errors.New("too many reads of the Kubernetes API server by this caller; retry shortly")
+// errReadBudget: the caller has spent its budget of reads; it should retry shortly.
+var errReadBudget = errors.New("too many reads of the Kubernetes API server or the content store by this caller; retry shortly")
 
-// ReadLimits bound the API-server reads that one caller's REST calls cost (get and list read
-// the API server, not the cache, so that a client sees its own changes on every replica), so
-// that no caller can spend the operator's API-server budget alone.
+// ReadLimits bound the reads that one caller's REST calls cost: of the API server (get and
+// list read it, not the cache, so that a client sees its own changes on every replica), and of
+// the content store (an item's file and storage calls), so that no caller can spend the
+// operator's budget of either alone.
 type ReadLimits struct {
 	// QPS and Burst: the rate of each caller's reads.
 	QPS   float64

@@ -18,6 +18,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/rest"
 )
 
 // The paths of the session file service and the item file and storage services, per form.
@@ -445,5 +446,48 @@ func TestFilesPerSessionLimit(t *testing.T) {
 	}
 	if n := len(byID(t, ns, id).Status.Files); n != 2 {
 		t.Fatalf("%d files", n)
+	}
+}
+
+// TestItemFilesWithinTheReadBudget: an item's file and storage calls read the content store on
+// every call, so they spend the caller's reads: past its budget a caller is answered
+// SERVICE_UNAVAILABLE with Retry-After, while another caller still reads the item's files.
+func TestItemFilesWithinTheReadBudget(t *testing.T) {
+	const burst = 3
+	ns := env.Namespace(t)
+	srv := startOperator(t, ns, 5*time.Minute)
+	id := apiURLs.create(t, srv, `{"library_item_id": "budgeted"}`)
+	apiURLs.addFile(t, srv, id, pushSpec("a.txt"))
+	stageReady(t, srv, id, "a.txt", []byte("hello"))
+	apiURLs.ok(t, do(t, http.MethodPost, apiURLs.action(srv, id, "complete"), ""))
+
+	opts := startOptions(5 * time.Minute)
+	opts.RESTReads = rest.ReadLimits{QPS: 0.001, Burst: burst} // no refill within the test
+	opts.ContentStore = contentStores[srv]
+	replica := env.StartOperator(t, ns, opts).RESTURL
+	greedy := env.ServiceAccount(t, ns, "greedy", "get").Token
+	env.GrantLibraryItems(t, ns, "greedy")
+	other := env.ServiceAccount(t, ns, "other", "get").Token
+	env.GrantLibraryItems(t, ns, "other")
+
+	files := func(i int) (method, u, body string) {
+		return apiURLs.itemService(replica, "budgeted", []string{"file", "storage"}[i%2], "")
+	}
+	for i := range burst {
+		method, u, body := files(i)
+		if resp := do(t, method, u, body, bearer(greedy)...); resp.status != http.StatusOK {
+			t.Fatalf("item read %d within the budget: %d %s", i+1, resp.status, resp.body)
+		}
+	}
+	method, u, body := files(0)
+	resp := do(t, method, u, body, bearer(greedy)...)
+	refused(t, resp, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
+	if resp.header.Get("Retry-After") == "" {
+		t.Error("the refusal has no Retry-After")
+	}
+	var infos []library.File
+	apiURLs.result(t, do(t, method, u, body, bearer(other)...), http.StatusOK, &infos)
+	if len(infos) != 1 || infos[0].Name != "a.txt" || infos[0].Size == nil || *infos[0].Size != 5 {
+		t.Fatalf("another caller's item files: %+v", infos)
 	}
 }
