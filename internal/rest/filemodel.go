@@ -93,17 +93,6 @@ type storageBacking struct {
 	StorageURI string `json:"storage_uri,omitempty"`
 }
 
-// ProbeResult is the vSphere updatesession File.ProbeResult: whether the operator can fetch a
-// source endpoint, and the certificate it found there.
-type ProbeResult struct {
-	// Status is SUCCESS, INVALID_URL, TIMED_OUT, HOST_NOT_FOUND, CERTIFICATE_ERROR or
-	// UNKNOWN_ERROR (see pull.ProbeStatus).
-	Status         string         `json:"status"`
-	SSLThumbprint  string         `json:"ssl_thumbprint,omitempty"`
-	SSLCertificate string         `json:"ssl_certificate,omitempty"`
-	ErrorMessages  []vapi.Message `json:"error_messages,omitempty"`
-}
-
 const (
 	msgFileError       = "com.vmware.content.library.item.updatesession.File.error"
 	msgInvalidFileSpec = "com.vmware.content.library.item.updatesession.File.invalid_spec"

@@ -6,6 +6,7 @@ import (
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/content"
+	"github.com/contentlib/update-session-operator/internal/pull"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/store"
 	"github.com/contentlib/update-session-operator/internal/transfer"
@@ -19,7 +20,7 @@ type Puller interface {
 	// An error means no transfer started.
 	Start(ctx context.Context, us *v1alpha1.UpdateSession, name string) error
 	// Probe tells whether the operator could fetch from endpoint, under the rules of a PULL.
-	Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) ProbeResult
+	Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) pull.ProbeResult
 }
 
 // Defaults of the content limits, as the operator's flags have them.

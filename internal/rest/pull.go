@@ -65,9 +65,8 @@ func (r pullsStopper) Start(ctx context.Context) error {
 }
 
 // Probe probes endpoint under the rules of a PULL (see pull.Client.Probe).
-func (p *Pulls) Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) ProbeResult {
-	res := p.client.Probe(ctx, pull.Endpoint{URI: endpoint.URI, Thumbprint: endpoint.SSLCertificateThumbprint})
-	return ProbeResult{Status: string(res.Status), SSLThumbprint: res.SSLThumbprint, ErrorMessages: res.ErrorMessages}
+func (p *Pulls) Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) pull.ProbeResult {
+	return p.client.Probe(ctx, pull.Endpoint{URI: endpoint.URI, Thumbprint: endpoint.SSLCertificateThumbprint})
 }
 
 // Start claims the PULL file name of us (TRANSFERRING) and fetches it in the background; us is
