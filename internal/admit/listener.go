@@ -71,6 +71,10 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
+// NetConn returns the connection it counts, as tls.Conn's NetConn does, for whoever looks for
+// the socket under its wrappers (the connection watch asks it what the client took).
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 // Close uncounts the connection the first time it is called, whoever calls it.
 func (c *conn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {

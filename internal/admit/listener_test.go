@@ -15,6 +15,35 @@ import (
 // wait is how long a test waits for what should happen at once: long, for a busy machine.
 const wait = 30 * time.Second
 
+// TestListenerShowsTheConnectionBelow checks that a wrapper above the listener's connections
+// finds the socket under them, as the connection watch does.
+func TestListenerShowsTheConnectionBelow(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped := Listener(ln, Caps{Total: 10, PerSource: 10}, nil)
+	t.Cleanup(func() { _ = capped.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := capped.Accept()
+		accepted <- c
+	}()
+	dial(t, ln.Addr().String(), "127.0.0.1")
+	c := <-accepted
+	if c == nil {
+		t.Fatal("nothing accepted")
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	wrapped, ok := c.(interface{ NetConn() net.Conn })
+	if !ok {
+		t.Fatalf("the accepted %T has no NetConn", c)
+	}
+	if _, ok := wrapped.NetConn().(*net.TCPConn); !ok {
+		t.Fatalf("NetConn returned a %T, not the TCP connection", wrapped.NetConn())
+	}
+}
+
 // TestListenerCapsPerSource dials real connections from two loopback addresses: the second
 // connection from one is accepted as refused, the third closed at accept, while the other
 // address is still served; closing a connection frees its place.

@@ -10,6 +10,11 @@
 // each connection's phase, on a clock it advances once a tick, and once a tick closes the
 // connections that have been in one phase longer than its limit. A limit is thus kept to
 // within a tick, which is a tenth of the shortest limit, at most a second.
+//
+// A response body the kernel sends (sendfile, see ReadFrom) is a long answer: it is cut only
+// once no byte of it has left for the answer limit, however slow its client. Between its chunks
+// it answers afresh; within one, on Linux, the watch asks the kernel whether the client
+// acknowledged bytes since it last asked.
 package connwatch
 
 import (
@@ -20,6 +25,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -126,23 +132,54 @@ func (w *Watch) Run(ctx context.Context) {
 	}
 }
 
-// closeOverdue closes the connections that have stayed in a phase longer than its limit.
-// They are closed outside the lock: closing one forgets it.
+// closeOverdue closes the connections that have stayed in a phase longer than its limit. A
+// connection whose body the kernel sends is looked at each tick from a quarter of the answer
+// limit on (see sent), so that a client that took bytes since the last look answers afresh and
+// one that stopped is cut within a quarter of the limit past it; a faster look would cost a
+// system call a tick for every download, one that waited for the limit would cut a stalled
+// client only after twice the limit. Looking and closing are done outside the lock: closing a
+// connection forgets it.
 func (w *Watch) closeOverdue() {
 	now := w.now.Load()
 	overdue := map[*conn]Phase{}
+	var sending []*conn
 	w.mu.Lock()
 	for c := range w.conns {
 		phase, since := c.phase()
-		if limit := w.limits.of(phase); limit > 0 && time.Duration(now-since) > limit {
+		switch limit, age := w.limits.of(phase), time.Duration(now-since); {
+		case limit <= 0:
+		case phase == Answer && c.sending.Load() && age > limit/4:
+			sending = append(sending, c)
+		case age > limit:
 			overdue[c] = phase
 		}
 	}
 	w.mu.Unlock()
+	for _, c := range sending {
+		if !w.sent(c, now) {
+			overdue[c] = Answer
+		}
+	}
 	for c, phase := range overdue {
 		_ = c.Close()
 		w.onClose(phase)
 	}
+}
+
+// sent reports whether c, whose body the kernel sends, is within the answer limit: it answers
+// afresh when its client acknowledged bytes since the watch last asked, and so was not idle
+// for the limit (its first look compares with nothing, which can only keep it one look more).
+// Without a count from the kernel it is bounded by its chunks (see minChunk).
+func (w *Watch) sent(c *conn, now int64) bool {
+	s := c.state.Load()
+	if acked := c.bytesAcked(); acked != c.acked {
+		c.acked = acked
+		// Unless c moved on meanwhile: a chunk sent, the answer ended.
+		c.state.CompareAndSwap(s, now<<phaseBits|int64(Answer))
+		return true
+	}
+	phase, since := Phase(s&(1<<phaseBits-1)), s>>phaseBits
+	return phase != Answer || time.Duration(now-since) <= w.limits.Answer
 }
 
 func (w *Watch) track(c *conn) {
@@ -180,6 +217,12 @@ type conn struct {
 	// state is the phase in its low bits and the watch's clock when it began above them: one
 	// word, so that the watch never reads a phase with another phase's start.
 	state atomic.Int64
+	// sending is whether ReadFrom is handing a body to the connection below.
+	sending atomic.Bool
+	// raw is the socket under the connection and acked what its peer had acknowledged when the
+	// watch last asked (see sent): only the watch's goroutine uses them.
+	raw   syscall.RawConn
+	acked uint64
 }
 
 const phaseBits = 2
@@ -203,11 +246,13 @@ func (c *conn) Read(b []byte) (int, error) {
 }
 
 // The chunks ReadFrom hands the connection below: between chunks the answer counts as
-// flowing and its reader hears what was sent, so a client must take a chunk within the answer
-// limit or be cut as stalled. A chunk doubles while chunks go fast, up to what Go's sendfile
-// sends in one call, and halves once one takes an eighth of the limit: a fast download makes
-// few calls, and a client that slows down gets smaller chunks; one that does not take even the
-// smallest within the limit (64 KiB in 30 s: 2 KiB/s) is stalled. A client that drops from
+// flowing and its reader hears what was sent (the progress of a download). A chunk doubles
+// while chunks go fast, up to what Go's sendfile sends in one call, and halves once one takes
+// an eighth of the limit: a fast download makes few calls, and a client that slows down gets
+// smaller chunks, so that its progress is still heard. Within a chunk the watch asks the kernel
+// whether the client still takes bytes (see Watch.sent), since the socket buffers take the first
+// MiBs of a body at once and a chunk grown then may take a slow client minutes. Where the
+// kernel does not say, a client must take a chunk within the answer limit: one that drops from
 // fast to far slower within one large chunk can be cut before its chunks follow it.
 const (
 	minChunk = 64 << 10
@@ -220,13 +265,16 @@ type sender interface{ Sent() }
 
 // ReadFrom lets net/http hand a response body to the connection below (a TCPConn's ReadFrom:
 // sendfile from a file) rather than copy it through the wrapper's Write, in chunks (see
-// minChunk): after each the connection is answering afresh, as a Flowing call makes it, so that
-// a download of hours is bounded by the answer limit on a stall only, and a sender hears of it.
+// minChunk): after each the connection is answering afresh, as a Flowing call makes it, and a
+// sender hears of it; within each the watch sees bytes leave (see Watch.sent). A download of
+// hours is thus bounded by the answer limit on a stall only.
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := c.Conn.(io.ReaderFrom)
 	if !ok {
 		return io.Copy(writerOnly{c.Conn}, r)
 	}
+	c.sending.Store(true)
+	defer c.sending.Store(false)
 	src, left := r, int64(-1) // -1: to EOF
 	lr, limited := r.(*io.LimitedReader)
 	if limited {
@@ -281,6 +329,37 @@ func (w *Watch) nextChunk(size int64, took time.Duration) int64 {
 		return min(maxChunk, size*2)
 	}
 	return size
+}
+
+// bytesAcked returns how many bytes the peer has acknowledged, as the kernel counts them; 0
+// when it does not, or when no socket is found under the connection's wrappers.
+func (c *conn) bytesAcked() uint64 {
+	if c.raw == nil {
+		c.raw = rawConn(c.Conn)
+		if c.raw == nil {
+			return 0
+		}
+	}
+	return bytesAcked(c.raw)
+}
+
+// rawConn returns the socket under nc and the wrappers that show what they wrap with a NetConn
+// method, as tls.Conn does; nil if there is none.
+func rawConn(nc net.Conn) syscall.RawConn {
+	for {
+		switch v := nc.(type) {
+		case syscall.Conn:
+			rc, err := v.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return rc
+		case interface{ NetConn() net.Conn }:
+			nc = v.NetConn()
+		default:
+			return nil
+		}
+	}
 }
 
 // writerOnly hides a writer's ReadFrom from io.Copy.

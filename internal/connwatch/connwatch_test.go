@@ -502,3 +502,153 @@ func watchedPair(t *testing.T, w *Watch) (server, client net.Conn) {
 	t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
 	return server, client
 }
+
+// smallBuffers gives each connection it accepts a small send buffer, so that a client's pace
+// reaches the server within a few reads, as it would through a long or slow path.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(32 << 10)
+	}
+	return c, err
+}
+
+// closing is a connection the watch closed: in which phase, when.
+type closing struct {
+	phase Phase
+	at    time.Time
+}
+
+// serveFileSlowly serves file over a watched listener whose connections have small send buffers,
+// and returns its address and the connections its watch closes.
+func serveFileSlowly(t *testing.T, file string) (string, <-chan closing) {
+	t.Helper()
+	closed := make(chan closing, 4)
+	w := New(testLimits, func(p Phase) { closed <- closing{p, time.Now()} })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ConnState: w.ConnState, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.ServeFile(rw, r, file) // an *os.File, which net/http hands to the connection's ReadFrom
+	})}
+	ctx, cancel := context.WithCancel(context.Background())
+	go w.Run(ctx)
+	go func() { _ = srv.Serve(w.Listener(smallBuffers{ln})) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = srv.Close()
+	})
+	return ln.Addr().String(), closed
+}
+
+// TestReadFromKeepsAClientThatSlowsDown checks, over real HTTP, that a file sent with sendfile
+// to a client that takes its first MiBs at once and the rest at a slow steady pace is not cut,
+// although a chunk grown while the client was fast takes it several answer limits: bytes leave
+// the connection all along. A client that stops reading is cut once none left it for the answer
+// limit.
+func TestReadFromKeepsAClientThatSlowsDown(t *testing.T) {
+	t.Parallel()
+	const (
+		fast = 8 << 20 // taken at once: the chunks grow to their largest
+		slow = 3 << 19 // taken at slowPace: several answer limits
+		// Loopback's segments are of 64 KiB, so the client's kernel takes bytes 64 KiB at a
+		// time: a step of half that keeps them leaving far more often than the answer limit.
+		step = 32 << 10
+	)
+	slowPace := testLimits.Answer / 10 // a step each: about 512 KiB/s, a 4 MiB chunk in 8 s
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, make([]byte, fast+slow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// get asks addr for the file and reads its first bytes at once.
+	get := func(t *testing.T, addr string) io.Reader {
+		c := dial(t, addr, false)
+		_ = c.(*net.TCPConn).SetReadBuffer(32 << 10)
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, resp.Body, fast); err != nil {
+			t.Fatalf("reading the first %d bytes: %v", fast, err)
+		}
+		return resp.Body
+	}
+
+	t.Run("a client that slows down is kept", func(t *testing.T) {
+		t.Parallel()
+		addr, closed := serveFileSlowly(t, file)
+		body := get(t, addr)
+		var n int64
+		for {
+			m, err := io.CopyN(io.Discard, body, step)
+			n += m
+			if err == io.EOF && n == slow {
+				break
+			}
+			if err != nil {
+				t.Fatalf("the download was cut after %d of the %d bytes read at a slow pace: %v", n, slow, err)
+			}
+			time.Sleep(slowPace)
+		}
+		// Once answered the connection is idle, and may be closed as such while the client
+		// still reads what its buffers hold.
+		for len(closed) > 0 {
+			if c := <-closed; c.phase == Answer {
+				t.Fatalf("the watch closed the connection in phase %v while bytes flowed", c.phase)
+			}
+		}
+	})
+	t.Run("a client that stops reading is cut", func(t *testing.T) {
+		t.Parallel()
+		addr, closed := serveFileSlowly(t, file)
+		get(t, addr)
+		stopped := time.Now()
+		select {
+		case c := <-closed:
+			if c.phase != Answer {
+				t.Fatalf("the watch closed the connection in phase %v, want %v", c.phase, Answer)
+			}
+			// Its last bytes left as the buffers filled, when it stopped or after.
+			if took := c.at.Sub(stopped); took < testLimits.Answer-tick {
+				t.Fatalf("the connection was cut %v after its client stopped, before the answer limit", took)
+			}
+		case <-time.After(2*testLimits.Answer + slack):
+			t.Fatalf("the connection was still open %v after its client stopped reading", 2*testLimits.Answer+slack)
+		}
+	})
+}
+
+// netConnOf is a wrapper that shows what it wraps, as tls.Conn and the admission caps' do.
+type netConnOf struct{ net.Conn }
+
+func (w netConnOf) NetConn() net.Conn { return w.Conn }
+
+// TestRawConnFindsTheSocketUnderWrappers checks that the watch finds the socket it asks the
+// kernel about under the wrappers between it and the listener, and none where there is none.
+func TestRawConnFindsTheSocketUnderWrappers(t *testing.T) {
+	server, _ := watchedPair(t, New(testLimits, nil))
+	tcp := server.(*conn).Conn
+	pipe, other := net.Pipe()
+	t.Cleanup(func() { _ = pipe.Close(); _ = other.Close() })
+	for _, tc := range []struct {
+		name string
+		c    net.Conn
+		want bool
+	}{
+		{"a TCP connection", tcp, true},
+		{"a TCP connection under wrappers", netConnOf{netConnOf{tcp}}, true},
+		{"a connection with no socket", netConnOf{pipe}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rawConn(tc.c) != nil; got != tc.want {
+				t.Errorf("rawConn found a socket: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -86,12 +86,13 @@ func testReadBack(t *testing.T, b Bucket) {
 	if got := read(t, b, "a/b/c", 0, -1); !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes back, want the %d written", len(got), len(data))
 	}
-	for _, r := range []struct{ offset, length int64 }{{0, 10}, {5, 3}, {9990, -1}, {9995, 100}, {10000, -1}} {
-		end := min(len(data), int(r.offset+r.length))
+	for _, r := range []struct{ offset, length int64 }{{0, 10}, {5, 3}, {9990, -1}, {9995, 100}, {10000, -1},
+		{10000, 10}, {20000, -1}, {20000, 10}, {3, 0}} {
+		start, end := min(len(data), int(r.offset)), min(len(data), int(r.offset+r.length))
 		if r.length < 0 {
 			end = len(data)
 		}
-		if got, want := read(t, b, "a/b/c", r.offset, r.length), data[r.offset:end]; !bytes.Equal(got, want) {
+		if got, want := read(t, b, "a/b/c", r.offset, r.length), data[start:end]; !bytes.Equal(got, want) {
 			t.Errorf("range %d+%d: read %q, want %q", r.offset, r.length, got, want)
 		}
 	}
@@ -198,8 +199,10 @@ func testMissing(t *testing.T, b Bucket) {
 	if _, err := b.Stat(ctx, "no/such"); !errors.Is(err, ErrNotExist) {
 		t.Errorf("Stat = %v, want ErrNotExist", err)
 	}
-	if _, err := b.NewRangeReader(ctx, "no/such", 0, -1); !errors.Is(err, ErrNotExist) {
-		t.Errorf("NewRangeReader = %v, want ErrNotExist", err)
+	for _, r := range []struct{ offset, length int64 }{{0, -1}, {5, -1}, {5, 10}, {0, 0}} {
+		if _, err := b.NewRangeReader(ctx, "no/such", r.offset, r.length); !errors.Is(err, ErrNotExist) {
+			t.Errorf("NewRangeReader from %d for %d = %v, want ErrNotExist", r.offset, r.length, err)
+		}
 	}
 	if err := b.Delete(ctx, "no/such"); err != nil {
 		t.Errorf("Delete = %v, want no error", err)

@@ -237,20 +237,18 @@ func (b *s3Bucket) WriteIfAbsent(ctx context.Context, key string, data []byte) e
 	return s3Error(err)
 }
 
+// NewRangeReader reads a range with one GET, so that a ranged download costs one request. A
+// range that begins past the object's end is refused (416) where a file reads empty: it reads
+// empty here too. An empty range is no valid Range header: it only checks that the key is there.
 func (b *s3Bucket) NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	if offset < 0 {
 		return nil, fmt.Errorf("content: negative offset %d", offset)
 	}
-	if length == 0 || offset > 0 {
-		// An empty range is no valid Range header, and one past the end is refused (416) where
-		// a file reads empty: learn the size first.
-		info, err := b.Stat(ctx, key)
-		if err != nil {
+	if length == 0 {
+		if _, err := b.Stat(ctx, key); err != nil {
 			return nil, err
 		}
-		if length == 0 || offset >= info.Size {
-			return io.NopCloser(bytes.NewReader(nil)), nil
-		}
+		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
 	in := &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)}
 	switch {
@@ -260,10 +258,24 @@ func (b *s3Bucket) NewRangeReader(ctx context.Context, key string, offset, lengt
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
 	}
 	out, err := b.client.GetObject(ctx, in)
+	if isS3InvalidRange(err) {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
 	if err != nil {
 		return nil, s3Error(err)
 	}
 	return out.Body, nil
+}
+
+// isS3InvalidRange reports whether an S3 error refuses a range that begins past the object's
+// end (416 InvalidRange). An absent key is NoSuchKey, whatever the range.
+func isS3InvalidRange(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable
 }
 
 func (b *s3Bucket) Stat(ctx context.Context, key string) (Info, error) {

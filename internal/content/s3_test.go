@@ -5,17 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/contentlib/update-session-operator/internal/content"
@@ -230,4 +236,71 @@ func (z *zeros) Read(p []byte) (int, error) {
 	}
 	z.n -= int64(n)
 	return n, nil
+}
+
+// TestS3ReaderReadsARangeInOneRequest checks, through a proxy that counts what the S3 server
+// is asked, that a Reader reads a range of an object with one GET: the size is the record's, so
+// no HEAD is needed to learn it; and that a range past an object's end still reads empty.
+func TestS3ReaderReadsARangeInOneRequest(t *testing.T) {
+	srv := testenv.StartS3Server(t)
+	srv.SetEnv(t)
+	upstream, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	asked := map[string]int{}
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked[r.Method]++
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(counting.Close)
+	q := url.Values{"endpoint": {counting.URL}, "region": {srv.Region}, "use_path_style": {"true"}}
+	st, err := content.Open(context.Background(), "s3://"+srv.Bucket+"?"+q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	data := []byte(strings.Repeat("0123456789", 1000))
+	if _, err := st.Put(context.Background(), "files/a", strings.NewReader(string(data)), content.Expect{}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		got := maps.Clone(asked)
+		clear(asked)
+		return got
+	}
+	count()
+
+	for _, tc := range []struct {
+		name         string
+		offset, size int64 // size: what the record says
+		want         []byte
+		wantErr      error
+	}{
+		{"from its start", 0, int64(len(data)), data, nil},
+		{"from within", 4321, int64(len(data)), data[4321:], nil},
+		{"from within, of an object shorter than its record", 9995, 20000, data[9995:], io.ErrUnexpectedEOF},
+		{"from past the end of an object shorter than its record", 15000, 20000, nil, io.ErrUnexpectedEOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := st.NewReader(context.Background(), "files/a", tc.size)
+			defer func() { _ = r.Close() }()
+			if _, err := r.Seek(tc.offset, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			if !errors.Is(err, tc.wantErr) || string(got) != string(tc.want) {
+				t.Fatalf("read %d bytes from %d, %v; want %d, %v", len(got), tc.offset, err, len(tc.want), tc.wantErr)
+			}
+			if diff := cmp.Diff(map[string]int{http.MethodGet: 1}, count()); diff != "" {
+				t.Errorf("requests to the S3 server (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

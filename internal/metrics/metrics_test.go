@@ -20,6 +20,8 @@ func TestKnownLabelValuesAreSeriesAtZero(t *testing.T) {
 		{"updatesession_deletions_total", "kind", SessionKinds},
 		{"updatesession_expiry_lateness_seconds", "kind", SessionKinds},
 		{"updatesession_rest_refused_total", "reason", []string{RefusedConnections, RefusedInFlight}},
+		{"updatesession_downloads_total", "result", []string{DownloadComplete, DownloadCut, DownloadLost,
+			DownloadStopped, DownloadStore}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.metric, func(t *testing.T) {

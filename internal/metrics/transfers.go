@@ -48,6 +48,15 @@ var (
 		Name: "updatesession_downloads_in_flight",
 		Help: "Downloads (GET or HEAD of a download endpoint) running on this replica.",
 	})
+
+	// Downloads counts the downloads that ended, by result (see the Download* results): those
+	// that began to be answered, past authorization and the caps.
+	Downloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "updatesession_downloads_total",
+		Help: "Downloads ended, by result: complete (every byte asked was handed to the connection), or why not: " +
+			"cut (the client went away or took nothing for the answer limit), lost (the session ended), stopped " +
+			"(the replica shut down) or store (the content store failed).",
+	}, []string{resultLabel})
 )
 
 // The results of Transfers.
@@ -62,12 +71,22 @@ const (
 	TransferStore    = "store"
 )
 
+// The results of Downloads.
+const (
+	DownloadComplete = "complete"
+	DownloadCut      = "cut"
+	DownloadLost     = "lost"
+	DownloadStopped  = "stopped"
+	DownloadStore    = "store"
+)
+
 // TransferSources are the source types of the transfer metrics.
 var TransferSources = []string{"PUSH", "PULL"}
 
 // init registers the transfer metrics, each known series at zero from the start.
 func init() {
-	ctrlmetrics.Registry.MustRegister(TransferBytes, TransfersInFlight, Transfers, DownloadBytes, DownloadsInFlight)
+	ctrlmetrics.Registry.MustRegister(TransferBytes, TransfersInFlight, Transfers, DownloadBytes, DownloadsInFlight,
+		Downloads)
 	results := []string{TransferReady, TransferMismatch, TransferTooLarge, TransferNoSpace, TransferCut,
 		TransferStopped, TransferLost, TransferStore}
 	for _, source := range TransferSources {
@@ -76,5 +95,8 @@ func init() {
 		for _, result := range results {
 			Transfers.WithLabelValues(source, result)
 		}
+	}
+	for _, result := range []string{DownloadComplete, DownloadCut, DownloadLost, DownloadStopped, DownloadStore} {
+		Downloads.WithLabelValues(result)
 	}
 }

@@ -3,7 +3,9 @@ package rest
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"sync"
 	"syscall"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
@@ -82,13 +84,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.serveFile(body, w, r, f, rec, file)
-	return nil
+	return s.serveFile(body, w, r, f, rec, file)
 }
 
-// serveFile serves file of rec, reading its bytes with ctx, through http.ServeContent.
+// serveFile serves file of rec, reading its bytes with ctx, through http.ServeContent, and
+// counts how the download ended: an answer cut short is an error of its call too (see
+// downloadEnd).
 func (s *Server) serveFile(ctx context.Context, w http.ResponseWriter, r *http.Request, f *flow, rec content.Record,
-	file content.File) {
+	file content.File) error {
 	metrics.DownloadsInFlight.Inc()
 	defer metrics.DownloadsInFlight.Dec()
 	reader := s.Content.NewReader(ctx, file.Key, file.Size)
@@ -98,8 +101,36 @@ func (s *Server) serveFile(ctx context.Context, w http.ResponseWriter, r *http.R
 	if file.Checksum.Value != "" {
 		h.Set("ETag", `"`+file.Checksum.Algorithm+":"+file.Checksum.Value+`"`)
 	}
-	http.ServeContent(w, r, "", rec.Committed, &servedReader{Reader: reader, flow: f, name: file.Name,
-		flowing: connwatch.Flowing(r.Context())})
+	served := &servedReader{Reader: reader, flow: f, name: file.Name, flowing: connwatch.Flowing(r.Context())}
+	sent := &sentWriter{ResponseWriter: w}
+	http.ServeContent(sent, r, "", rec.Committed, served)
+	result, err := downloadEnd(served.err.get(), sent.err.get())
+	metrics.Downloads.WithLabelValues(result).Inc()
+	if result == metrics.DownloadStore {
+		s.Log.Error(served.err.get(), "Reading a file's bytes to download them", "session", f.ds.Name, "file", file.Name)
+	}
+	return err
+}
+
+// downloadEnd says how a download ended, from the first error of reading its bytes and of
+// sending them (which is the read's, when a read failed the copy): the result its metrics
+// count, and nil or the error of its call. A download cut short had its answer begun: its
+// error is no answer (see answerCut), but its call counts as an upload cut the same way does.
+func downloadEnd(read, sent error) (string, error) {
+	switch {
+	case read == nil && sent == nil:
+		return metrics.DownloadComplete, nil
+	case errors.Is(read, errDownloadLost):
+		return metrics.DownloadLost, &answerCut{errDownloadLost.Type, read}
+	case errors.Is(read, errShuttingDown):
+		return metrics.DownloadStopped, &answerCut{vapi.ServiceUnavailable, read}
+	case read == nil:
+		return metrics.DownloadCut, &answerCut{vapi.InvalidRequest, sent}
+	case errors.Is(read, context.Canceled) || errors.Is(read, context.DeadlineExceeded):
+		// The client went away: its request's context ends with it.
+		return metrics.DownloadCut, &answerCut{vapi.InvalidRequest, read}
+	}
+	return metrics.DownloadStore, &answerCut{vapi.ServiceUnavailable, read}
 }
 
 // pinnedFile returns the record of the content version ds reads, and its file name. The
@@ -143,12 +174,14 @@ func (f *flow) pinned(ctx context.Context, st *content.Store, ds *v1alpha1.Downl
 }
 
 // servedReader is a download's Reader that tells, at each read, how far the file has been
-// served (its flow's progress) and that the answer still flows (the connection watch).
+// served (its flow's progress) and that the answer still flows (the connection watch), and
+// keeps the first error of its reads.
 type servedReader struct {
 	*content.Reader
 	flow    *flow
 	name    string
 	flowing func()
+	err     firstError
 }
 
 func (r *servedReader) Read(p []byte) (int, error) {
@@ -156,6 +189,9 @@ func (r *servedReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		r.flow.served(r.name, r.Offset(), n)
 		r.flowing()
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.err.set(err)
 	}
 	return n, err
 }
@@ -182,4 +218,56 @@ func (r *servedReader) Sent() {
 		r.flow.served(r.name, r.Offset(), int(n))
 		r.flowing()
 	}
+}
+
+// sentWriter is a download's ResponseWriter that keeps the first error of sending its answer,
+// and hands a body to the connection's ReadFrom (sendfile) as the writer under it does.
+type sentWriter struct {
+	http.ResponseWriter
+	err firstError
+}
+
+func (w *sentWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.err.set(err)
+	return n, err
+}
+
+// ReadFrom hands src to the writer under it as it is, so that the connection finds the file
+// under it (sendfile). Its error may be a read's, which the servedReader keeps too.
+func (w *sentWriter) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{w}, src)
+	}
+	n, err := rf.ReadFrom(src)
+	w.err.set(err)
+	return n, err
+}
+
+// Unwrap returns the writer under it, for http.ResponseController.
+func (w *sentWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// firstError keeps the first error set, for whoever reads it once the answer is written: the
+// parts of a multipart answer are read in a goroutine of their own.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *firstError) set(err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err == nil {
+		e.err = err
+	}
+}
+
+func (e *firstError) get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
 }

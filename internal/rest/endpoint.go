@@ -35,8 +35,13 @@ func (s *Server) serveTransferEndpoint(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, op *operation, serve func() error) {
 	start := time.Now()
 	err := serve()
-	if err == nil {
+	var cut *answerCut
+	switch {
+	case err == nil:
 		op.ok.Observe(time.Since(start))
+		return
+	case errors.As(err, &cut):
+		metrics.RESTCallOf(op.name, string(cut.typ)).Observe(time.Since(start))
 		return
 	}
 	verr := opError(op, err)
@@ -46,6 +51,18 @@ func (s *Server) serveEndpoint(w http.ResponseWriter, r *http.Request, op *opera
 	s.refuse(w, r, apiForm, verr)
 	metrics.RESTCallOf(op.name, string(verr.Type)).Observe(time.Since(start))
 }
+
+// answerCut is the error of a call that failed once its answer had begun (a download cut
+// mid-body): there is no answer left to give, but the call counts as one of typ, as the
+// answer of a call failed the same way before its end would be (an upload cut).
+type answerCut struct {
+	typ vapi.ErrorType
+	err error
+}
+
+func (e *answerCut) Error() string { return "the answer was cut short: " + e.err.Error() }
+
+func (e *answerCut) Unwrap() error { return e.err }
 
 // endpointRequest checks what every request of the transfer endpoints needs, and returns the
 // session id, transfer id and capability its path names.
