@@ -84,8 +84,8 @@ func readRPCRequest(w http.ResponseWriter, r *http.Request, req *rpcRequest) *rp
 	}
 	// The runtime sends the ids in headers too; a call whose headers and body disagree is refused
 	// as the runtime's server refuses it.
-	if svc := r.Header.Get("Vapi-Service"); svc != "" && (!data.IsString(req.params.serviceID, svc) ||
-		!data.IsString(req.params.operationID, r.Header.Get("Vapi-Operation"))) {
+	if svc := headerValue(r.Header, "Vapi-Service"); svc != "" && (!data.IsString(req.params.serviceID, svc) ||
+		!data.IsString(req.params.operationID, headerValue(r.Header, "Vapi-Operation"))) {
 		return &rpcError{code: rpcInvalidOperation, message: "Mismatching operation identifier in HTTP header and payload."}
 	}
 	return nil
@@ -122,21 +122,22 @@ func readRPCBody(w http.ResponseWriter, r *http.Request) (body []byte, buf *[]by
 func parseRPCRequest(req *rpcRequest, body []byte) *rpcError {
 	var params []byte // the last params, whatever its type
 	object, valid := data.WalkObject(body, func(key, raw []byte, i, depth int) (int, bool) {
-		if !data.KeyIs(key, "params") {
-			end, ok := data.CheckValue(key, raw, i, depth)
-			switch value := raw[i:end]; {
-			case data.KeyIs(key, "jsonrpc"):
-				req.jsonrpc = value
-			case data.KeyIs(key, "method"):
-				req.method = value
-			case data.KeyIs(key, "id"):
-				req.id = value
-			}
+		name := data.KeyText(key)
+		if string(name) == "params" {
+			req.params = rpcParams{}
+			end, isObject, ok := data.WalkValue(raw, i, depth, req.params.member)
+			params, req.hasParams = raw[i:end], isObject
 			return end, ok
 		}
-		req.params = rpcParams{}
-		end, isObject, ok := data.WalkValue(raw, i, depth, req.params.member)
-		params, req.hasParams = raw[i:end], isObject
+		end, ok := data.CheckValue(key, raw, i, depth)
+		switch string(name) {
+		case "jsonrpc":
+			req.jsonrpc = raw[i:end]
+		case "method":
+			req.method = raw[i:end]
+		case "id":
+			req.id = raw[i:end]
+		}
 		return end, ok
 	})
 	switch {
@@ -152,19 +153,20 @@ func parseRPCRequest(req *rpcRequest, body []byte) *rpcError {
 
 // member reads a member of params.
 func (p *rpcParams) member(key, raw []byte, i, depth int) (int, bool) {
-	if data.KeyIs(key, "ctx") {
+	name := data.KeyText(key)
+	if string(name) == "ctx" {
 		p.securityCtx = securityContext{}
 		end, _, ok := data.WalkValue(raw, i, depth, p.securityCtx.inCtx)
 		return end, ok
 	}
 	end, ok := data.CheckValue(key, raw, i, depth)
-	switch value := raw[i:end]; {
-	case data.KeyIs(key, "serviceId"):
-		p.serviceID = value
-	case data.KeyIs(key, "operationId"):
-		p.operationID = value
-	case data.KeyIs(key, "input"):
-		p.input = value
+	switch string(name) {
+	case "serviceId":
+		p.serviceID = raw[i:end]
+	case "operationId":
+		p.operationID = raw[i:end]
+	case "input":
+		p.input = raw[i:end]
 	}
 	return end, ok
 }
@@ -172,7 +174,7 @@ func (p *rpcParams) member(key, raw []byte, i, depth int) (int, bool) {
 // inCtx reads a member of the ctx of params: its securityCtx, when that is an object. The
 // appCtx is only checked.
 func (sc *securityContext) inCtx(key, raw []byte, i, depth int) (int, bool) {
-	if !data.KeyIs(key, "securityCtx") {
+	if string(data.KeyText(key)) != "securityCtx" {
 		return data.CheckValue(key, raw, i, depth)
 	}
 	*sc = securityContext{}
@@ -183,15 +185,15 @@ func (sc *securityContext) inCtx(key, raw []byte, i, depth int) (int, bool) {
 // member reads a member of a securityCtx.
 func (sc *securityContext) member(key, raw []byte, i, depth int) (int, bool) {
 	end, ok := data.CheckValue(key, raw, i, depth)
-	switch value := raw[i:end]; {
-	case data.KeyIs(key, "schemeId"):
-		sc.schemeID = value
-	case data.KeyIs(key, "userName"):
-		sc.userName = value
-	case data.KeyIs(key, "password"):
-		sc.password = value
-	case data.KeyIs(key, "sessionId"):
-		sc.sessionID = value
+	switch string(data.KeyText(key)) {
+	case "schemeId":
+		sc.schemeID = raw[i:end]
+	case "userName":
+		sc.userName = raw[i:end]
+	case "password":
+		sc.password = raw[i:end]
+	case "sessionId":
+		sc.sessionID = raw[i:end]
 	}
 	return end, ok
 }

@@ -35,9 +35,15 @@ func WalkValue(raw []byte, i, depth int, member MemberFunc) (end int, object, va
 // CheckValue is the MemberFunc that reads nothing: it checks the value at raw[i] as Valid does.
 func CheckValue(_, raw []byte, i, depth int) (int, bool) { return validValue(raw, i, depth) }
 
-// KeyIs reports whether quoted, a valid JSON string (a member's key as MemberFunc gets it),
-// spells s.
-func KeyIs(quoted []byte, s string) bool { return keyIs(quoted, s) }
+// KeyText returns the text of quoted, a valid JSON string (a member's key as MemberFunc gets
+// it): its own bytes, without a copy, unless it has escapes or bytes past ASCII. A MemberFunc
+// switches on string(KeyText(key)), which costs no copy either.
+func KeyText(quoted []byte) []byte {
+	if plainASCII(quoted) {
+		return quoted[1 : len(quoted)-1]
+	}
+	return []byte(unquote(quoted))
+}
 
 // walkObject is validObject reading each member's value with member.
 func walkObject(raw []byte, i, depth int, member MemberFunc) (int, bool) {
