@@ -218,7 +218,7 @@ func (o *rpcOperation) unpack(c *call, input []byte) (id string, err error) {
 // A result that does not fit its description is the operator's own failure.
 func encodeOutput(rop *rpcOperation, result any) ([]byte, error) {
 	if result == nil && rop.output.Kind == data.Void {
-		return []byte("null"), nil
+		return voidOutput, nil
 	}
 	plain, err := json.Marshal(result)
 	if err != nil {
@@ -231,6 +231,9 @@ func encodeOutput(rop *rpcOperation, result any) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// voidOutput is the output of an operation without a result, shared: an answer copies it.
+var voidOutput = []byte("null")
 
 // writeRPCError answers a vAPI error as the call's result, named in the vapi-error header as the
 // runtime's server names it.

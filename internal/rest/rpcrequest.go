@@ -110,6 +110,9 @@ func readRPCBody(w http.ResponseWriter, r *http.Request) (body []byte, buf *[]by
 		giveBack(buf)
 		return nil, nil, bodyReadError(err)
 	}
+	// Read to its end, the body is closed, so that the server, once the call is answered, does
+	// not try to read what is left of it (nothing) through a reader of its own.
+	_ = r.Body.Close()
 	return body, buf, nil
 }
 
