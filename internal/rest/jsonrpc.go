@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,7 +130,7 @@ func (s *Server) invoke(ctx context.Context, r *http.Request, p *rpcParams) (*rp
 // session-id scheme (a login's session id, or a token); without a security context, the
 // request's headers, as the REST forms read them.
 func rpcCredentials(r *http.Request, sc *securityContext) (auth.Credential, error) {
-	if sc.schemeID == nil || r.Header.Get(auth.SessionIDHeader) != "" {
+	if sc.schemeID == nil || headerValue(r.Header, sessionIDKey) != "" {
 		return auth.Credentials(r)
 	}
 	switch {
@@ -145,6 +146,14 @@ func rpcCredentials(r *http.Request, sc *securityContext) (auth.Credential, erro
 // lookupRPCOperation finds the operation a call names (JSON strings, as the request spells
 // them), or says that the service, or the operation of a service, is unknown, as the runtime does.
 func lookupRPCOperation(service, operation []byte) (*rpcOperation, error) {
+	// The names as the SDKs spell them are found without a copy: every call names its operation.
+	if svc, ok := data.PlainString(service); ok {
+		if op, ok := data.PlainString(operation); ok {
+			if rop := rpcServices[string(svc)][string(op)]; rop != nil {
+				return rop, nil
+			}
+		}
+	}
 	svc, op := data.Unquote(service), data.Unquote(operation)
 	if rop := rpcOperations[rpcMethod{svc, op}]; rop != nil {
 		return rop, nil
@@ -178,7 +187,8 @@ func namespaceParam(r *http.Request) string {
 // names, the operation's named parameters (client_token), and its body: the member op.bodyKey
 // (create_spec), or the other fields as one flat object ({"client_progress": 40}).
 func (o *rpcOperation) unpack(c *call, input []byte) (id string, err error) {
-	fields, err := data.DecodeFields(o.input, input)
+	var buf [8]data.FieldValue
+	fields, err := data.AppendFields(buf[:0], o.input, input)
 	if err != nil {
 		return "", vapi.Errorf(vapi.InvalidArgument, msgInvalidInput, "Invalid input: %v.", err)
 	}
@@ -208,7 +218,7 @@ func (o *rpcOperation) unpack(c *call, input []byte) (id string, err error) {
 // A result that does not fit its description is the operator's own failure.
 func encodeOutput(rop *rpcOperation, result any) ([]byte, error) {
 	if result == nil && rop.output.Kind == data.Void {
-		return []byte("null"), nil
+		return voidOutput, nil
 	}
 	plain, err := json.Marshal(result)
 	if err != nil {
@@ -221,6 +231,9 @@ func encodeOutput(rop *rpcOperation, result any) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// voidOutput is the output of an operation without a result, shared: an answer copies it.
+var voidOutput = []byte("null")
 
 // writeRPCError answers a vAPI error as the call's result, named in the vapi-error header as the
 // runtime's server names it.
@@ -237,12 +250,30 @@ func (s *Server) writeRPCError(w http.ResponseWriter, id []byte, verr *vapi.Erro
 	writeRPCResult(w, id, "error", value)
 }
 
-// writeRPCResult answers {"jsonrpc":"2.0","id":id,"result":{key: value}}.
+// writeRPCResult answers {"jsonrpc":"2.0","id":id,"result":{key: value}}, built in a buffer of
+// rpcBodies: the server copies what it is given to write.
 func writeRPCResult(w http.ResponseWriter, id []byte, key string, value []byte) {
-	buf := make([]byte, 0, 64+len(id)+len(value))
-	buf = appendRPCHead(buf, id)
-	buf = append(append(append(append(buf, `"result":{"`...), key...), `":`...), value...)
-	writeRPC(w, append(buf, "}}"...))
+	buf := rpcBodies.Get().(*[]byte)
+	answer := appendRPCHead((*buf)[:0], id)
+	answer = append(append(append(append(answer, `"result":{"`...), key...), `":`...), value...)
+	answer = append(answer, "}}"...)
+	writeRPC(w, answer)
+	if cap(answer) <= maxPooledBody {
+		*buf = answer
+		giveBack(buf)
+	}
+}
+
+// sessionIDKey is auth.SessionIDHeader as net/http stores it.
+var sessionIDKey = textproto.CanonicalMIMEHeaderKey(auth.SessionIDHeader)
+
+// headerValue is h.Get(key) for a key in the form net/http stores it, which it does not
+// canonicalise again: a non-canonical key costs Get a copy on every call.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // refuseRPC answers a request that is no vAPI call with a JSON-RPC error. Parse errors and

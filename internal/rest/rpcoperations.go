@@ -171,6 +171,22 @@ func operationNamed(name string, input *data.Type) (op *operation, fixed bool) {
 	return flat, fixed && flat != nil
 }
 
+// rpcServices is rpcOperations by service and operation id, which a lookup indexes with the
+// bytes of a request, without a copy.
+var rpcServices = byService(rpcOperations)
+
+// byService indexes table by service, then operation id.
+func byService(table map[rpcMethod]*rpcOperation) map[string]map[string]*rpcOperation {
+	services := map[string]map[string]*rpcOperation{}
+	for m, rop := range table {
+		if services[m.service] == nil {
+			services[m.service] = map[string]*rpcOperation{}
+		}
+		services[m.service][m.operation] = rop
+	}
+	return services
+}
+
 // rpcTable indexes the operations of services by service and operation id.
 func rpcTable(services ...[]*rpcOperation) map[rpcMethod]*rpcOperation {
 	table := map[rpcMethod]*rpcOperation{}

@@ -84,8 +84,8 @@ func readRPCRequest(w http.ResponseWriter, r *http.Request, req *rpcRequest) *rp
 	}
 	// The runtime sends the ids in headers too; a call whose headers and body disagree is refused
 	// as the runtime's server refuses it.
-	if svc := r.Header.Get("Vapi-Service"); svc != "" && (!data.IsString(req.params.serviceID, svc) ||
-		!data.IsString(req.params.operationID, r.Header.Get("Vapi-Operation"))) {
+	if svc := headerValue(r.Header, "Vapi-Service"); svc != "" && (!data.IsString(req.params.serviceID, svc) ||
+		!data.IsString(req.params.operationID, headerValue(r.Header, "Vapi-Operation"))) {
 		return &rpcError{code: rpcInvalidOperation, message: "Mismatching operation identifier in HTTP header and payload."}
 	}
 	return nil
@@ -110,44 +110,95 @@ func readRPCBody(w http.ResponseWriter, r *http.Request) (body []byte, buf *[]by
 		giveBack(buf)
 		return nil, nil, bodyReadError(err)
 	}
+	// Read to its end, the body is closed, so that the server, once the call is answered, does
+	// not try to read what is left of it (nothing) through a reader of its own.
+	_ = r.Body.Close()
 	return body, buf, nil
 }
 
-// parseRPCRequest reads the members of a request that this server uses, with data's scanner
+// parseRPCRequest reads the members of a request that this server uses, with data's walker
 // rather than encoding/json's reflection: a keep-alive is the hot path, and its request is
-// mostly envelope. A member of the wrong type reads as absent.
+// mostly envelope. One pass checks that the body is JSON and reads the members, descending
+// into params, its ctx and that one's securityCtx, so that no byte is read twice. A member of
+// the wrong type reads as absent; a key that repeats reads as its last value, as encoding/json
+// would read it.
 func parseRPCRequest(req *rpcRequest, body []byte) *rpcError {
-	if !data.Valid(body) {
+	var params []byte // the last params, whatever its type
+	object, valid := data.WalkObject(body, func(key, raw []byte, i, depth int) (int, bool) {
+		name := data.KeyText(key)
+		if string(name) == "params" {
+			req.params = rpcParams{}
+			end, isObject, ok := data.WalkValue(raw, i, depth, req.params.member)
+			params, req.hasParams = raw[i:end], isObject
+			return end, ok
+		}
+		end, ok := data.CheckValue(key, raw, i, depth)
+		switch string(name) {
+		case "jsonrpc":
+			req.jsonrpc = raw[i:end]
+		case "method":
+			req.method = raw[i:end]
+		case "id":
+			req.id = raw[i:end]
+		}
+		return end, ok
+	})
+	switch {
+	case !valid:
 		return &rpcError{code: rpcParseError, detail: "the body is not JSON"}
-	}
-	// Each level's members live in an array of this frame: reading the envelope allocates nothing.
-	var topBuf, paramsBuf, ctxBuf, scBuf [8]data.Member
-	top, ok := data.AppendMembers(topBuf[:0], body)
-	if !ok {
+	case !object:
 		return &rpcError{code: rpcInvalidRequest, detail: "the request must be an object"}
-	}
-	req.jsonrpc, req.method = data.Lookup(top, "jsonrpc"), data.Lookup(top, "method")
-	req.id = data.Lookup(top, "id")
-	raw := data.Lookup(top, "params")
-	if raw == nil {
-		return nil
-	}
-	params, ok := data.AppendMembers(paramsBuf[:0], raw)
-	if !ok {
+	case params != nil && !req.hasParams:
 		return &rpcError{code: rpcInvalidRequest, detail: "params must be an object"}
 	}
-	req.hasParams = true
-	p := &req.params
-	p.serviceID, p.operationID = data.Lookup(params, "serviceId"), data.Lookup(params, "operationId")
-	p.input = data.Lookup(params, "input")
-	ctx, _ := data.AppendMembers(ctxBuf[:0], data.Lookup(params, "ctx"))
-	if sc, ok := data.AppendMembers(scBuf[:0], data.Lookup(ctx, "securityCtx")); ok {
-		p.securityCtx = securityContext{
-			schemeID: data.Lookup(sc, "schemeId"), userName: data.Lookup(sc, "userName"),
-			password: data.Lookup(sc, "password"), sessionID: data.Lookup(sc, "sessionId"),
-		}
-	}
 	return nil
+}
+
+// member reads a member of params.
+func (p *rpcParams) member(key, raw []byte, i, depth int) (int, bool) {
+	name := data.KeyText(key)
+	if string(name) == "ctx" {
+		p.securityCtx = securityContext{}
+		end, _, ok := data.WalkValue(raw, i, depth, p.securityCtx.inCtx)
+		return end, ok
+	}
+	end, ok := data.CheckValue(key, raw, i, depth)
+	switch string(name) {
+	case "serviceId":
+		p.serviceID = raw[i:end]
+	case "operationId":
+		p.operationID = raw[i:end]
+	case "input":
+		p.input = raw[i:end]
+	}
+	return end, ok
+}
+
+// inCtx reads a member of the ctx of params: its securityCtx, when that is an object. The
+// appCtx is only checked.
+func (sc *securityContext) inCtx(key, raw []byte, i, depth int) (int, bool) {
+	if string(data.KeyText(key)) != "securityCtx" {
+		return data.CheckValue(key, raw, i, depth)
+	}
+	*sc = securityContext{}
+	end, _, ok := data.WalkValue(raw, i, depth, sc.member)
+	return end, ok
+}
+
+// member reads a member of a securityCtx.
+func (sc *securityContext) member(key, raw []byte, i, depth int) (int, bool) {
+	end, ok := data.CheckValue(key, raw, i, depth)
+	switch string(data.KeyText(key)) {
+	case "schemeId":
+		sc.schemeID = raw[i:end]
+	case "userName":
+		sc.userName = raw[i:end]
+	case "password":
+		sc.password = raw[i:end]
+	case "sessionId":
+		sc.sessionID = raw[i:end]
+	}
+	return end, ok
 }
 
 // validID: a request's id is a string, a number, or absent or null.

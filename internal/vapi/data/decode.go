@@ -66,6 +66,12 @@ func Decode(t *Type, typed []byte) ([]byte, error) {
 // which a client with newer bindings sends for a field it leaves out. typed must be valid JSON,
 // as a json.RawMessage that encoding/json filled is.
 func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
+	return AppendFields(make([]FieldValue, 0, len(t.Fields)), t, typed)
+}
+
+// AppendFields is DecodeFields appending to dst: a caller that reads the fields and lets them
+// go passes an array of its own, and they cost no allocation.
+func AppendFields(dst []FieldValue, t *Type, typed []byte) ([]FieldValue, error) {
 	var buf [16]Member
 	members, err := structMembers(buf[:0], t, typed)
 	if err != nil {
@@ -76,7 +82,7 @@ func DecodeFields(t *Type, typed []byte) ([]FieldValue, error) {
 			return nil, within(&MismatchError{Want: "a field of " + t.Name}, m.Key())
 		}
 	}
-	out := make([]FieldValue, 0, len(t.Fields))
+	out := dst
 	for _, f := range t.Fields {
 		raw := Lookup(members, f.Name)
 		if raw == nil || (f.Type.Kind == Optional && isUnsetOptional(raw)) {
@@ -120,8 +126,8 @@ func structMembers(dst []Member, t *Type, typed []byte) ([]Member, error) {
 	if !ok {
 		return nil, mismatch(t)
 	}
-	name, body, ok := single(inner)
-	if !ok || name != t.Name {
+	name, body, ok := singleRaw(inner)
+	if !ok || !keyIs(name, t.Name) {
 		return nil, mismatch(t)
 	}
 	members, ok := AppendMembers(dst, body)

@@ -18,6 +18,18 @@ func FuzzScanner(f *testing.F) {
 		if got, want := Valid(raw), json.Valid(raw); got != want {
 			t.Fatalf("Valid(%q) = %v, encoding/json says %v", raw, got, want)
 		}
+		var walked []Member
+		object, valid := WalkObject(raw, func(key, raw []byte, i, depth int) (int, bool) {
+			end, ok := CheckValue(key, raw, i, depth)
+			walked = append(walked, Member{quoted: key, Value: raw[i:end]})
+			return end, ok
+		})
+		if want := json.Valid(raw); valid != want {
+			t.Fatalf("WalkObject(%q) finds it valid: %v, encoding/json says %v", raw, valid, want)
+		}
+		if members, isObject := Members(raw); valid && (object != isObject || object && !equalMembers(walked, members)) {
+			t.Fatalf("WalkObject(%q) walks %q (object %v), Members finds %q (%v)", raw, walked, object, members, isObject)
+		}
 		var want map[string]json.RawMessage
 		if !json.Valid(raw) || json.Unmarshal(raw, &want) != nil || want == nil {
 			return
@@ -32,4 +44,17 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// equalMembers reports whether a and b are the same members, keys and values, in order.
+func equalMembers(a, b []Member) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].quoted, b[i].quoted) || !bytes.Equal(a[i].Value, b[i].Value) {
+			return false
+		}
+	}
+	return true
 }

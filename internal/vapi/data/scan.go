@@ -87,6 +87,17 @@ func Unquote(raw []byte) string {
 	return unquote(raw)
 }
 
+// PlainString returns the text of raw, valid JSON, when it is a string with neither escapes nor
+// bytes past ASCII: its own bytes, without a copy, for a lookup that needs none (a map's index
+// by string(text) allocates nothing). ok is false for any other value: Unquote reads it.
+func PlainString(raw []byte) (text []byte, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' || !plainASCII(raw) {
+		return nil, false
+	}
+	return raw[1 : len(raw)-1], true
+}
+
 // IsString reports whether raw, valid JSON, is the string s.
 func IsString(raw []byte, s string) bool {
 	raw = bytes.TrimSpace(raw)
