@@ -31,7 +31,7 @@ func TestLibraryItemIndexKeepsOneKeyPerSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	names := make([]string, 0, len(objs))
 	for _, obj := range objs {
 		names = append(names, obj.(*v1alpha1.UpdateSession).Name)
 	}
