@@ -54,7 +54,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	if err := index.Register(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := index.Register(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
 	metrics.SessionsByState.SetReader(mgr.GetCache())

@@ -89,12 +89,17 @@ func (o *ownWrites[S]) freshest(seen S) S {
 	}
 }
 
-// observed forgets a remembered write once the cache has moved past it.
+// observed forgets a remembered write once the informer's events show it, or anything it is not
+// newer than. Unlike a read (see forgetPast), an event that shows exactly our write forgets it:
+// the events reach the store after the informer's own cache, so no read through the cache can
+// be older than an event, and the memory only held what they had not shown yet. Kept, a session
+// that one replica keeps alive would stay in memory for as long as it is kept alive, a second
+// copy of the cache's, with a version more in older at every write.
 func (o *ownWrites[S]) observed(cached S) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if w, ok := o.byUID[cached.GetUID()]; ok && !w.newerThan(cached.GetResourceVersion()) {
-		o.forgetPast(w, cached)
+		delete(o.byUID, cached.GetUID())
 	}
 }
 

@@ -60,11 +60,12 @@ func TestOwnWritesForgetWhatTheCacheMovedPast(t *testing.T) {
 	if len(o.byUID) != 1 {
 		t.Fatal("forgot a write the cache has not shown")
 	}
-	o.observed(version("3")) // our write itself: kept, as the base of our next one
-	if len(o.byUID) != 1 {
-		t.Fatal("forgot a write on seeing it, before the cache moved past it")
+	o.observed(version("3")) // our write itself: the events, the last to show it, caught up
+	if len(o.byUID) != 0 {
+		t.Fatal("still remembers a write the informer's events show")
 	}
-	o.observed(version("4"))
+	o.record(version("5"), "4", time.Now())
+	o.observed(version("6"))
 	if len(o.byUID) != 0 {
 		t.Fatal("still remembers a write the cache moved past")
 	}
@@ -73,6 +74,24 @@ func TestOwnWritesForgetWhatTheCacheMovedPast(t *testing.T) {
 	}
 	if n := len(o.byUID["u"].older); n != maxOlder {
 		t.Fatalf("a chain of writes remembers %d older versions, want %d", n, maxOlder)
+	}
+}
+
+// TestOwnWritesOfAKeptAliveSessionAreForgotten: a session this store writes every few seconds
+// (a client keeping it alive), each write delivered by the informer before the next, is
+// remembered for none of them once delivered, however long it is kept alive.
+func TestOwnWritesOfAKeptAliveSessionAreForgotten(t *testing.T) {
+	var o ownWrites[*v1alpha1.UpdateSession]
+	for i := range 2 * maxOlder {
+		written := version(fmt.Sprint(i + 1))
+		if got := o.freshest(version(fmt.Sprint(i))).ResourceVersion; got != fmt.Sprint(i) {
+			t.Fatalf("write %d: freshest = %s, want the cache's %d", i, got, i)
+		}
+		o.record(written, fmt.Sprint(i), time.Now())
+		o.observed(written)
+		if len(o.byUID) != 0 {
+			t.Fatalf("write %d is still remembered once delivered", i)
+		}
 	}
 }
 
