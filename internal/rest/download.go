@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 
@@ -94,14 +95,14 @@ func (s *Server) serveFile(ctx context.Context, w http.ResponseWriter, r *http.R
 	file content.File) error {
 	metrics.DownloadsInFlight.Inc()
 	defer metrics.DownloadsInFlight.Dec()
-	reader := s.Content.NewReader(ctx, file.Key, file.Size)
-	defer func() { _ = reader.Close() }()
+	served := &servedReader{storeReader: s.Content.NewReader(ctx, file.Key, file.Size), flow: f, name: file.Name,
+		flowing: connwatch.Flowing(r.Context())}
+	defer func() { _ = served.Close() }()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream") // set, so that ServeContent does not read to sniff one
 	if file.Checksum.Value != "" {
 		h.Set("ETag", `"`+file.Checksum.Algorithm+":"+file.Checksum.Value+`"`)
 	}
-	served := &servedReader{Reader: reader, flow: f, name: file.Name, flowing: connwatch.Flowing(r.Context())}
 	sent := &sentWriter{ResponseWriter: w}
 	http.ServeContent(sent, r, "", rec.Committed, served)
 	result, err := downloadEnd(served.err.get(), sent.err.get())
@@ -173,19 +174,41 @@ func (f *flow) pinned(ctx context.Context, st *content.Store, ds *v1alpha1.Downl
 	return rec, nil
 }
 
+// storeReader is what a download reads its bytes with: a *content.Reader.
+type storeReader interface {
+	io.ReadSeekCloser
+	Offset() int64
+	File() *os.File
+	Sync() int64
+}
+
+// errReaderClosed answers a read of a download whose answer has ended.
+var errReaderClosed = errors.New("the download's answer has ended")
+
 // servedReader is a download's Reader that tells, at each read, how far the file has been
 // served (its flow's progress) and that the answer still flows (the connection watch), and
 // keeps the first error of its reads.
+//
+// http.ServeContent reads an answer of several ranges in a goroutine of its own, which may still
+// be in a Read when ServeContent has returned for a client gone, and a content.Reader is not
+// safe for concurrent use: Close during a Read or Seek leaves the closing to it.
 type servedReader struct {
-	*content.Reader
+	storeReader
 	flow    *flow
 	name    string
 	flowing func()
 	err     firstError
+
+	mu           sync.Mutex
+	busy, closed bool
 }
 
 func (r *servedReader) Read(p []byte) (int, error) {
-	n, err := r.Reader.Read(p)
+	if !r.acquire() {
+		return 0, errReaderClosed
+	}
+	defer r.release()
+	n, err := r.storeReader.Read(p)
 	if n > 0 {
 		r.flow.served(r.name, r.Offset(), n)
 		r.flowing()
@@ -194,6 +217,44 @@ func (r *servedReader) Read(p []byte) (int, error) {
 		r.err.set(err)
 	}
 	return n, err
+}
+
+// Seek moves the offset of the next Read, unless the answer has ended.
+func (r *servedReader) Seek(offset int64, whence int) (int64, error) {
+	if !r.acquire() {
+		return 0, errReaderClosed
+	}
+	defer r.release()
+	return r.storeReader.Seek(offset, whence)
+}
+
+// Close closes the store's reader, at once or, when a Read or Seek is under way, as it ends.
+func (r *servedReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.busy {
+		return nil
+	}
+	return r.storeReader.Close()
+}
+
+// acquire marks the reader in use, unless it was closed.
+func (r *servedReader) acquire() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.busy = !r.closed
+	return r.busy
+}
+
+// release ends a use, closing the store's reader if Close came meanwhile.
+func (r *servedReader) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.busy = false
+	if r.closed {
+		_ = r.storeReader.Close()
+	}
 }
 
 // errNotAFile refuses net's sendfile a download whose bytes are not in a file: net then copies
