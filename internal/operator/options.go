@@ -230,7 +230,8 @@ func (o *Options) bindCallerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.LoginsPerIdentity, "rest-login-max-per-identity", login.DefaultMaxPerIdentity,
 		"Logins of unexpired tokens stored per caller identity; past it login answers with the caller's token itself.")
 	fs.Float64Var(&o.RESTReads.QPS, "rest-read-qps", rest.DefaultReadLimits.QPS,
-		"Reads of the API server (get, list, create, login) or the content store (item file and storage calls) "+
+		"Reads of the API server (get, list, create, login) or the content store (item file and storage calls, "+
+			"validate, remove of a file the session lacks) "+
 			"a second per REST caller; past it a call answers 503 with Retry-After.")
 	fs.IntVar(&o.RESTReads.Burst, "rest-read-burst", rest.DefaultReadLimits.Burst,
 		"Burst of API-server and content-store reads per REST caller.")

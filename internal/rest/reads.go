@@ -13,8 +13,8 @@ var errReadBudget = errors.New("too many reads of the Kubernetes API server or t
 
 // ReadLimits bound the reads that one caller's REST calls cost: of the API server (get and
 // list read it, not the cache, so that a client sees its own changes on every replica), and of
-// the content store (an item's file and storage calls), so that no caller can spend the
-// operator's budget of either alone.
+// the content store (an item's file and storage calls, validate, remove of a file a session
+// lacks), so that no caller can spend the operator's budget of either alone.
 type ReadLimits struct {
 	// QPS and Burst: the rate of each caller's reads.
 	QPS   float64

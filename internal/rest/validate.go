@@ -33,6 +33,9 @@ func (s *Server) validateFiles(ctx context.Context, c call) (any, error) {
 	if err := checkReceived(us); err != nil {
 		return nil, err
 	}
+	if err := s.chargeRead(c.caller); err != nil { // it reads the store: each file's, and the item's record
+		return nil, err
+	}
 	res := validationResult{MissingFiles: []string{}, InvalidFiles: []validationError{}}
 	var descriptors []*v1alpha1.SessionFile
 	for i := range us.Status.Files {

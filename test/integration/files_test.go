@@ -19,6 +19,7 @@ import (
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/rest"
+	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
 // The paths of the session file service and the item file and storage services, per form.
@@ -460,12 +461,16 @@ func TestItemFilesWithinTheReadBudget(t *testing.T) {
 	apiURLs.addFile(t, srv, id, pushSpec("a.txt"))
 	stageReady(t, srv, id, "a.txt", []byte("hello"))
 	apiURLs.ok(t, do(t, http.MethodPost, apiURLs.action(srv, id, "complete"), ""))
+	// Made before the replica starts, so that its cache has it: a lookup would spend a read too.
+	open := apiURLs.create(t, srv, `{"library_item_id": "budgeted"}`)
+	apiURLs.addFile(t, srv, open, pushSpec("b.txt"))
+	stageReady(t, srv, open, "b.txt", []byte("bye"))
 
 	opts := startOptions(5 * time.Minute)
 	opts.RESTReads = rest.ReadLimits{QPS: 0.001, Burst: burst} // no refill within the test
 	opts.ContentStore = contentStores[srv]
 	replica := env.StartOperator(t, ns, opts).RESTURL
-	greedy := env.ServiceAccount(t, ns, "greedy", "get").Token
+	greedy := env.ServiceAccount(t, ns, "greedy", testenv.EditorVerbs...).Token
 	env.GrantLibraryItems(t, ns, "greedy")
 	other := env.ServiceAccount(t, ns, "other", "get").Token
 	env.GrantLibraryItems(t, ns, "other")
@@ -489,5 +494,18 @@ func TestItemFilesWithinTheReadBudget(t *testing.T) {
 	apiURLs.result(t, do(t, method, u, body, bearer(other)...), http.StatusOK, &infos)
 	if len(infos) != 1 || infos[0].Name != "a.txt" || infos[0].Size == nil || *infos[0].Size != 5 {
 		t.Fatalf("another caller's item files: %+v", infos)
+	}
+
+	// validate, and remove of a file the session does not hold, read the store too.
+	method, u, body = apiURLs.fileCall(replica, open, "remove", "a.txt")
+	refused(t, do(t, method, u, body, bearer(greedy)...), http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
+	refused(t, do(t, http.MethodPost, apiURLs.fileAction(replica, open, "validate"), "", bearer(greedy)...),
+		http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
+	var result struct {
+		HasErrors bool `json:"has_errors"`
+	}
+	apiURLs.result(t, do(t, http.MethodPost, apiURLs.fileAction(srv, open, "validate"), ""), http.StatusOK, &result)
+	if result.HasErrors {
+		t.Error("the session's validate on the first replica has errors")
 	}
 }
