@@ -196,7 +196,7 @@ func (o *rpcOperation) unpack(c *call, input []byte) (id string, err error) {
 	for _, f := range fields {
 		switch {
 		case f.Name == o.id:
-			id = data.Unquote(f.Plain) // an ID: DecodeFields checked that it is a string
+			id = data.Unquote(f.Plain) // an ID: AppendFields checked that it is a string
 		case f.Name == o.op.bodyKey:
 			c.body = f.Plain
 		case slices.Contains(o.op.params, f.Name):

@@ -4,8 +4,8 @@ package data
 const maxDepth = 10000
 
 // Valid reports whether raw is one JSON value, as encoding/json's Valid does, in one pass
-// without its per-byte state functions: the JSON-RPC wire checks every request with it before
-// the scanner reads it.
+// without its per-byte state functions. WalkObject checks a JSON-RPC request as it does, while
+// it reads the envelope's members.
 func Valid(raw []byte) bool {
 	i, ok := validValue(raw, skipSpace(raw, 0), 0)
 	return ok && skipSpace(raw, i) == len(raw)
@@ -37,35 +37,8 @@ func validValue(raw []byte, i, depth int) (int, bool) {
 	return i, false
 }
 
-func validObject(raw []byte, i, depth int) (int, bool) {
-	i = skipSpace(raw, i+1)
-	if i < len(raw) && raw[i] == '}' {
-		return i + 1, true
-	}
-	for {
-		if i >= len(raw) || raw[i] != '"' {
-			return i, false
-		}
-		var ok bool
-		if i, ok = validString(raw, i); !ok {
-			return i, false
-		}
-		if i = skipSpace(raw, i); i >= len(raw) || raw[i] != ':' {
-			return i, false
-		}
-		if i, ok = validValue(raw, skipSpace(raw, i+1), depth); !ok {
-			return i, false
-		}
-		switch i = skipSpace(raw, i); {
-		case i < len(raw) && raw[i] == '}':
-			return i + 1, true
-		case i < len(raw) && raw[i] == ',':
-			i = skipSpace(raw, i+1)
-		default:
-			return i, false
-		}
-	}
-}
+// validObject checks the object at raw[i], reading nothing of its members.
+func validObject(raw []byte, i, depth int) (int, bool) { return walkObject(raw, i, depth, CheckValue) }
 
 func validArray(raw []byte, i, depth int) (int, bool) {
 	i = skipSpace(raw, i+1)

@@ -45,7 +45,7 @@ func KeyText(quoted []byte) []byte {
 	return []byte(unquote(quoted))
 }
 
-// walkObject is validObject reading each member's value with member.
+// walkObject checks the object at raw[i], reading each member's value with member.
 func walkObject(raw []byte, i, depth int, member MemberFunc) (int, bool) {
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
