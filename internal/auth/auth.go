@@ -38,9 +38,9 @@ import (
 // package login), or a token.
 const SessionIDHeader = "vmware-api-session-id"
 
-// sessionIDKey is SessionIDHeader as net/http stores it. Header.Get canonicalises the key it
+// SessionIDKey is SessionIDHeader as net/http stores it. Header.Get canonicalises the key it
 // is given, and for a key in lower case that is a new string on every call.
-var sessionIDKey = textproto.CanonicalMIMEHeaderKey(SessionIDHeader)
+var SessionIDKey = textproto.CanonicalMIMEHeaderKey(SessionIDHeader)
 
 // Default cache lifetimes (see Lifetimes). Accepted tokens are kept as long as kube-apiserver
 // keeps webhook authentications, so that known callers do not depend on a review during a flood.
@@ -276,7 +276,7 @@ func Credentials(r *http.Request) (Credential, error) {
 		}
 		return bearerCredential(strings.TrimSpace(value))
 	}
-	if token := strings.TrimSpace(r.Header.Get(sessionIDKey)); token != "" {
+	if token := strings.TrimSpace(r.Header.Get(SessionIDKey)); token != "" {
 		return SessionCredential(token)
 	}
 	return Credential{}, ErrNoCredentials

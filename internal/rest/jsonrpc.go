@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,7 +129,7 @@ func (s *Server) invoke(ctx context.Context, r *http.Request, p *rpcParams) (*rp
 // session-id scheme (a login's session id, or a token); without a security context, the
 // request's headers, as the REST forms read them.
 func rpcCredentials(r *http.Request, sc *securityContext) (auth.Credential, error) {
-	if sc.schemeID == nil || headerValue(r.Header, sessionIDKey) != "" {
+	if sc.schemeID == nil || headerValue(r.Header, auth.SessionIDKey) != "" {
 		return auth.Credentials(r)
 	}
 	switch {
@@ -263,9 +262,6 @@ func writeRPCResult(w http.ResponseWriter, id []byte, key string, value []byte) 
 		giveBack(buf)
 	}
 }
-
-// sessionIDKey is auth.SessionIDHeader as net/http stores it.
-var sessionIDKey = textproto.CanonicalMIMEHeaderKey(auth.SessionIDHeader)
 
 // headerValue is h.Get(key) for a key in the form net/http stores it, which it does not
 // canonicalise again: a non-canonical key costs Get a copy on every call.
