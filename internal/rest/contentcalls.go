@@ -44,14 +44,25 @@ func (s *Server) newItemCall(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		return call{}, err
 	}
-	c := call{caller: caller, item: item}
+	c := call{caller: caller}
 	if c.body, c.params, err = f.unwrap(op, body, query); err != nil {
 		return call{}, err
 	}
-	if c.namespace, err = s.callerNamespace(caller, query.Get("namespace")); err != nil {
-		return call{}, err
+	return c, s.itemTarget(ctx, &c, op, item, query.Get("namespace"))
+}
+
+// itemTarget sets the item of c, a call of op on an item's files or storage, in the caller's
+// namespace (or the one requested), where items live as sessions do, and checks that the
+// caller may read the item.
+func (s *Server) itemTarget(ctx context.Context, c *call, op *operation, item, requested string) (err error) {
+	if err := checkIdentifier(paramLibraryItemID, item, true); err != nil {
+		return err
 	}
-	return c, s.authorize(ctx, caller, op, c.namespace, item)
+	c.item = item
+	if c.namespace, err = s.callerNamespace(c.caller, requested); err != nil {
+		return err
+	}
+	return s.authorize(ctx, c.caller, op, c.namespace, item)
 }
 
 // origin is the scheme and host a request was sent to.

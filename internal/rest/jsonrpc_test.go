@@ -82,6 +82,14 @@ func TestRPCUnpack(t *testing.T) {
 		{name: "download file prepare without an endpoint type", rop: rpcOperations[rpcMethod{svcDownloadFiles, "prepare"}],
 			input:  input(`"download_session_id":"d-1","file_name":"f","endpoint_type":{"OPTIONAL":null}`),
 			wantID: "d-1", wantBody: `{"file_name":"f"}`},
+		{name: "item file get: the item is the call's id, the name in a flat body",
+			rop:    rpcOperations[rpcMethod{svcItemFiles, "get"}],
+			input:  input(`"library_item_id":"i-1","name":"f"`),
+			wantID: "i-1", wantBody: `{"name":"f"}`},
+		{name: "item storage get: the file_name in a flat body",
+			rop:    rpcOperations[rpcMethod{svcItemStorage, "get"}],
+			input:  input(`"library_item_id":"i-1","file_name":"f"`),
+			wantID: "i-1", wantBody: `{"file_name":"f"}`},
 		{name: "a client token with a bell is refused as on the REST forms", rop: method("create"),
 			input: input(`"client_token":{"OPTIONAL":"a\u0007b"},"create_spec":{"STRUCTURE":` +
 				`{"com.vmware.content.library.item.update_session_model":{}}}`),
@@ -209,6 +217,18 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 				`"ssl_certificate_thumbprint":{"OPTIONAL":null},"ssl_certificate":{"OPTIONAL":null}}}}},` +
 				`"bytes_transferred":0,"status":"WAITING_FOR_TRANSFER","error_message":{"OPTIONAL":null},` +
 				`"keep_in_storage":{"OPTIONAL":false}}}}`},
+		{"item file get: a file with its checksum", method(svcItemFiles, "get"), itemFileInfo{
+			ChecksumInfo: &checksumInfo{Algorithm: "SHA256", Checksum: "ab"}, Name: "f", Size: 5, Version: "2"},
+			`{"STRUCTURE":{"com.vmware.content.library.item.file.info":{"checksum_info":{"OPTIONAL":{"STRUCTURE":` +
+				`{"com.vmware.content.library.item.file.checksum_info":{"algorithm":{"OPTIONAL":"SHA256"},"checksum":"ab"}}}},` +
+				`"name":"f","size":5,"cached":false,"version":"2"}}}`},
+		{"item storage get: a list of one", method(svcItemStorage, "get"), []itemStorageInfo{{
+			StorageBacking: storageBacking{Type: "OTHER", StorageURI: "s3://b"}, StorageURIs: []string{"s3://b/k"},
+			itemFileInfo: itemFileInfo{Name: "f", Size: 5, Version: "2"}}},
+			`[{"STRUCTURE":{"com.vmware.content.library.item.storage.info":{"storage_backing":{"STRUCTURE":` +
+				`{"com.vmware.content.library.storage_backing":{"type":{"OPTIONAL":"OTHER"},"datastore_id":{"OPTIONAL":null},` +
+				`"storage_uri":{"OPTIONAL":"s3://b"}}}},"storage_uris":["s3://b/k"],"checksum_info":{"OPTIONAL":null},` +
+				`"name":"f","size":5,"cached":false,"version":"2"}}}]`},
 		{"file validate: missing and invalid files", method(svcSessionFiles, "validate"), validationResult{
 			HasErrors: true, MissingFiles: []string{"a"},
 			InvalidFiles: []validationError{{Name: "b", ErrorMessage: vapi.Message{ID: "m", DefaultMessage: "bad", Args: []string{}}}}},
@@ -230,17 +250,20 @@ func TestRPCOutputsFitTheirTypes(t *testing.T) {
 	}
 }
 
-// TestRPCDownloadOperationsAreTheRESTForms: each download-session call of the JSON-RPC wire runs
-// the very entry of the operation table that the REST forms route to, named by the input field
-// the bindings give, and the file service's calls carry the origin their endpoints are
-// advertised at. Of the two entries of file get, it runs the /rest form's, whose body holds
-// file_name as the call's input does.
-func TestRPCDownloadOperationsAreTheRESTForms(t *testing.T) {
+// TestRPCDownloadAndItemOperationsAreTheRESTForms: each download-session and item call of the
+// JSON-RPC wire runs the very entry of the operation table that the REST forms route to, named
+// by the input field the bindings give, and the file service's calls carry the origin their
+// endpoints are advertised at. Of the two entries of a get, it runs the /rest form's, whose body
+// holds the file's name as the call's input does.
+func TestRPCDownloadAndItemOperationsAreTheRESTForms(t *testing.T) {
 	session := func(method string, item bool, action string) *operation {
 		return downloadOperations[route{method, item, action}]
 	}
 	file := func(method, action string) *operation {
 		return contentOperations[contentRoute{method, downloadFiles, action}]
+	}
+	item := func(shape shape, method, action string) *operation {
+		return contentOperations[contentRoute{method, shape, action}]
 	}
 	cases := []struct {
 		service, operation string
@@ -258,6 +281,10 @@ func TestRPCDownloadOperationsAreTheRESTForms(t *testing.T) {
 		{svcDownloadFiles, "list", file(http.MethodGet, ""), downloadSessionIDField, true},
 		{svcDownloadFiles, "get", file(http.MethodPost, actionGet), downloadSessionIDField, true},
 		{svcDownloadFiles, "prepare", file(http.MethodPost, actionPrepare), downloadSessionIDField, true},
+		{svcItemFiles, "list", item(itemFiles, http.MethodGet, ""), paramLibraryItemID, false},
+		{svcItemFiles, "get", item(itemFiles, http.MethodPost, actionGet), paramLibraryItemID, false},
+		{svcItemStorage, "list", item(itemStorage, http.MethodGet, ""), paramLibraryItemID, false},
+		{svcItemStorage, "get", item(itemStorage, http.MethodPost, actionGet), paramLibraryItemID, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.service+"."+tc.operation, func(t *testing.T) {

@@ -86,7 +86,8 @@ func onSession(fields ...data.Field) *data.Type {
 
 // rpcOperations are the operations the JSON-RPC wire serves, each an operation of the table that
 // the REST forms serve too, found by its name.
-var rpcOperations = rpcTable(rpcSessionOperations, rpcFileOperations, rpcDownloadOperations, rpcDownloadFileOperations)
+var rpcOperations = rpcTable(rpcSessionOperations, rpcFileOperations, rpcDownloadOperations, rpcDownloadFileOperations,
+	rpcItemOperations)
 
 // rpcSessionOperations are the session and update-session services'.
 var rpcSessionOperations = []*rpcOperation{
@@ -119,7 +120,8 @@ func rpcOp(service, operation, name string, input, output *data.Type) *rpcOperat
 	}
 	rop := &rpcOperation{method: rpcMethod{service, operation}, op: op, fixed: fixed, input: input, output: output}
 	for _, f := range input.Fields {
-		if f.Name == sessionIDField || f.Name == downloadSessionIDField {
+		if f.Name == sessionIDField || f.Name == downloadSessionIDField ||
+			f.Name == paramLibraryItemID && op.resource == resourceLibraryItems {
 			rop.id = f.Name
 		}
 	}

@@ -353,6 +353,9 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 // names a session of op's resource: a download session (c.download) or an update session
 // (c.session).
 func (s *Server) target(ctx context.Context, c *call, op *operation, id, requested string) (err error) {
+	if op.resource == resourceLibraryItems {
+		return s.itemTarget(ctx, c, op, id, requested)
+	}
 	if id == "" {
 		if c.namespace, err = s.callerNamespace(c.caller, requested); err != nil {
 			return err

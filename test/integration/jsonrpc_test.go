@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -197,9 +199,25 @@ func TestPythonSDKFiles(t *testing.T) {
 		} `json:"validated"`
 		UnknownFile sdkRefusal `json:"unknown_file"`
 		State       string     `json:"state"`
+		ItemFiles   []struct {
+			Name     string `json:"name"`
+			Size     int64  `json:"size"`
+			Checksum string `json:"checksum"`
+			Version  string `json:"version"`
+		} `json:"item_files"`
+		ItemFileSize int64 `json:"item_file_size"`
+		ItemStorage  []struct {
+			Name    string `json:"name"`
+			Backing string `json:"backing"`
+			URIs    int    `json:"uris"`
+		} `json:"item_storage"`
+		ItemStorageListed []string   `json:"item_storage_listed"`
+		UnknownItemFile   sdkRefusal `json:"unknown_item_file"`
 	}
+	grantItemReads(t, ns, "uploader")
 	runPython(t, sdk, &seen, "--files", srv.url, tokens[srv.url])
 	const payload = "the bytes of a disk"
+	sum := sha256.Sum256([]byte(payload))
 	switch {
 	case seen.Added.Status != "WAITING_FOR_TRANSFER" || !seen.Added.UploadURI:
 		t.Errorf("add answered %+v, want WAITING_FOR_TRANSFER with an upload endpoint", seen.Added)
@@ -215,6 +233,17 @@ func TestPythonSDKFiles(t *testing.T) {
 		t.Errorf("get of an unknown file raised %+v, want a standard error", seen.UnknownFile)
 	case seen.State != "DONE":
 		t.Errorf("the session is %s after complete, want DONE", seen.State)
+	case len(seen.ItemFiles) != 1 || seen.ItemFiles[0].Name != "disk.vmdk" || seen.ItemFiles[0].Size != int64(len(payload)) ||
+		seen.ItemFiles[0].Checksum != hex.EncodeToString(sum[:]) || seen.ItemFiles[0].Version != "1":
+		t.Errorf("the item's File.list answered %+v, want disk.vmdk of version 1 with its size and checksum", seen.ItemFiles)
+	case seen.ItemFileSize != int64(len(payload)):
+		t.Errorf("the item's File.get answered size %d, want %d", seen.ItemFileSize, len(payload))
+	case len(seen.ItemStorage) != 1 || seen.ItemStorage[0].Name != "disk.vmdk" || seen.ItemStorage[0].Backing != "OTHER" ||
+		!slices.Equal(seen.ItemStorageListed, []string{"disk.vmdk"}):
+		t.Errorf("the item's Storage.get answered %+v and list %v, want disk.vmdk on an OTHER backing", seen.ItemStorage,
+			seen.ItemStorageListed)
+	case seen.UnknownItemFile.Class != "com.vmware.vapi.std.errors_client.NotFound":
+		t.Errorf("the item's File.get of an unknown file raised %+v, want NotFound", seen.UnknownItemFile)
 	}
 }
 
@@ -423,6 +452,16 @@ func TestJSONRPCWire(t *testing.T) {
 			`{"STRUCTURE":{"operation-input":{"download_session_id":"x"}}}`, token),
 			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.not_found"`,
 			"com.vmware.vapi.std.errors.not_found"},
+		{"an item's file list without get on libraryitems is UNAUTHORIZED", rpcCallOf(
+			"com.vmware.content.library.item.file", "list",
+			`{"STRUCTURE":{"operation-input":{"library_item_id":"wire"}}}`, reader),
+			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthorized"`,
+			"com.vmware.vapi.std.errors.unauthorized"},
+		{"an item's storage get names the file in file_name", rpcCallOf(
+			"com.vmware.content.library.item.storage", "get",
+			`{"STRUCTURE":{"operation-input":{"library_item_id":"wire","name":"a"}}}`, token),
+			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.invalid_argument"`,
+			"com.vmware.vapi.std.errors.invalid_argument"},
 		{"a password that is no token is UNAUTHENTICATED", rpcCall("list",
 			`{"STRUCTURE":{"operation-input":{}}}`, "hunter2"),
 			`"result":{"error":{"ERROR":{"com.vmware.vapi.std.errors.unauthenticated"`,

@@ -139,7 +139,21 @@ def files_flow(url, token):
     seen['unknown_file'] = refusal(lambda: files.get(sid, 'no-such-file'))
     sessions.complete(sid)
     seen['state'] = str(sessions.get(sid).state)
+    item_files(config, 'item-files', 'disk.vmdk', seen)
     json.dump(seen, sys.stdout, indent=1, sort_keys=True)
+
+
+def item_files(config, item, name, seen):
+    """The item's file and storage services, once a session committed name to item."""
+    from com.vmware.content.library.item_client import File as ItemFile, Storage
+    files, storage = ItemFile(config), Storage(config)
+    seen['item_files'] = [{'name': f.name, 'size': f.size, 'checksum': f.checksum_info and f.checksum_info.checksum,
+                           'version': f.version} for f in files.list(item)]
+    seen['item_file_size'] = files.get(item, name).size
+    seen['item_storage'] = [{'name': s.name, 'backing': str(s.storage_backing.type), 'uris': len(s.storage_uris)}
+                            for s in storage.get(item, name)]
+    seen['item_storage_listed'] = [s.name for s in storage.list(item)]
+    seen['unknown_item_file'] = refusal(lambda: files.get(item, 'no-such-file'))
 
 
 def upload(config, item, name, payload):
