@@ -53,11 +53,8 @@ func (s *Server) newItemCall(ctx context.Context, w http.ResponseWriter, r *http
 
 // itemTarget sets the item of c, a call of op on an item's files or storage, in the caller's
 // namespace (or the one requested), where items live as sessions do, and checks that the
-// caller may read the item.
+// caller may read the item. item was checked as an identifier (checkIdentifier).
 func (s *Server) itemTarget(ctx context.Context, c *call, op *operation, item, requested string) (err error) {
-	if err := checkIdentifier(paramLibraryItemID, item, true); err != nil {
-		return err
-	}
 	c.item = item
 	if c.namespace, err = s.callerNamespace(c.caller, requested); err != nil {
 		return err

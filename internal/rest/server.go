@@ -354,6 +354,9 @@ func (s *Server) newCall(ctx context.Context, w http.ResponseWriter, r *http.Req
 // (c.session).
 func (s *Server) target(ctx context.Context, c *call, op *operation, id, requested string) (err error) {
 	if op.resource == resourceLibraryItems {
+		if err := checkIdentifier(paramLibraryItemID, id, true); err != nil {
+			return err
+		}
 		return s.itemTarget(ctx, c, op, id, requested)
 	}
 	if id == "" {
