@@ -116,6 +116,17 @@ func writeDownload(t *testing.T, ds *v1alpha1.DownloadSession, change func(*v1al
 	}
 }
 
+// oneFileDownload commits data as the one file name of item in s's store, and returns a
+// download session of item (timeout: its expirationTimeoutSeconds, 0 for the default) with the
+// file prepared, and the file's download URI.
+func oneFileDownload(t *testing.T, s transferServer, ns, item, name string, data []byte,
+	timeout int32) (*v1alpha1.DownloadSession, string) {
+	t.Helper()
+	commitContent(t, s.store, ns, item, map[string][]byte{name: data})
+	ds := newDownload(t, ns, item, timeout)
+	return ds, prepareDirect(t, s.url, s.store, ds, name)
+}
+
 // prepareDirect records file name of ds PREPARED as prepare does (the size and checksum of its
 // pinned record, a fresh transfer id, the session touched), and returns its download URI on
 // srv.
@@ -249,9 +260,7 @@ func TestDownloadRangesInParallelAndResumed(t *testing.T) {
 	ns := env.Namespace(t)
 	s := startTransfers(t, ns, nil)
 	data := pattern(4<<20+3, 7)
-	commitContent(t, s.store, ns, "item-ranges", map[string][]byte{"disk.vmdk": data})
-	ds := newDownload(t, ns, "item-ranges", 0)
-	uri := prepareDirect(t, s.url, s.store, ds, "disk.vmdk")
+	_, uri := oneFileDownload(t, s, ns, "item-ranges", "disk.vmdk", data, 0)
 
 	const readers = 16
 	parts := make([][]byte, readers)
@@ -400,9 +409,7 @@ func TestDownloadKeepsItsSessionAlive(t *testing.T) {
 	// Larger than what the sockets between client and server buffer, so that the server sends
 	// as the client reads.
 	data := pattern(48<<20, 3)
-	commitContent(t, s.store, ns, "item-slow", map[string][]byte{"disk.vmdk": data})
-	ds := newDownload(t, ns, "item-slow", 2)
-	uri := prepareDirect(t, s.url, s.store, ds, "disk.vmdk")
+	ds, uri := oneFileDownload(t, s, ns, "item-slow", "disk.vmdk", data, 2)
 
 	// The session is looked at while the download still runs, 32 MiB in (over 4s: twice the
 	// timeout), not once it ended: the last MiBs sit in the sockets' buffers, and the session
@@ -447,9 +454,7 @@ func TestDownloadKeepsItsSessionAlive(t *testing.T) {
 func TestDownloadRequestsWriteOncePerInterval(t *testing.T) {
 	ns := env.Namespace(t)
 	s := startTransfers(t, ns, func(o *operator.Options) { o.TransferProgressInterval = time.Hour })
-	commitContent(t, s.store, ns, "item-small", map[string][]byte{"small.bin": pattern(10_000, 1)})
-	ds := newDownload(t, ns, "item-small", 0)
-	uri := prepareDirect(t, s.url, s.store, ds, "small.bin")
+	ds, uri := oneFileDownload(t, s, ns, "item-small", "small.bin", pattern(10_000, 1), 0)
 	ds = waitDownload(t, ds, func(ds *v1alpha1.DownloadSession) bool { return len(ds.Status.Files) == 1 })
 
 	w, err := env.Client.Watch(context.Background(), &v1alpha1.DownloadSessionList{}, client.InNamespace(ns),

@@ -54,9 +54,7 @@ func TestDownloadCountsHowItEnds(t *testing.T) {
 	s := startTransfers(t, ns, nil)
 	// Far more than the sockets buffer, so that the server still sends when the client stops.
 	data := pattern(32<<20, 5)
-	commitContent(t, s.store, ns, "item-ends", map[string][]byte{"disk.vmdk": data})
-	ds := newDownload(t, ns, "item-ends", 0)
-	uri := prepareDirect(t, s.url, s.store, ds, "disk.vmdk")
+	ds, uri := oneFileDownload(t, s, ns, "item-ends", "disk.vmdk", data, 0)
 	before := downloadEnds()
 	want := func(counts ...any) map[string]float64 {
 		m := map[string]float64{}

@@ -248,10 +248,7 @@ func newDownloadFixture(t *testing.T, f urlForm, srv, name string) downloadFixtu
 		return '-'
 	}, name)
 	x := downloadFixture{srv: srv, item: item, emptyItem: item + "-empty"}
-	x.update = f.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
-	f.addFile(t, srv, x.update, pushSpec("a.txt"))
-	stageReady(t, srv, x.update, "a.txt", []byte(downloadContent))
-	f.ok(t, do(t, http.MethodPost, f.action(srv, x.update, "complete"), ""))
+	x.update = f.commitFile(t, srv, x.item, []byte(downloadContent))
 	dls := downloads(f)
 	x.active = dls.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
 	x.ended = dls.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
@@ -339,10 +336,7 @@ func TestDownloadSessionWalkThrough(t *testing.T) {
 			}
 
 			// A second version of the item: the open session still reads the first.
-			next := f.create(t, srv, `{"library_item_id": "`+x.item+`"}`)
-			f.addFile(t, srv, next, pushSpec("a.txt"))
-			stageReady(t, srv, next, "a.txt", []byte("a longer second version of a.txt"))
-			f.ok(t, do(t, http.MethodPost, f.action(srv, next, "complete"), ""))
+			f.commitFile(t, srv, x.item, []byte("a longer second version of a.txt"))
 			if files := listDownloadFiles(t, f, srv, x.active); *files[0].Size != int64(len(downloadContent)) {
 				t.Fatalf("after an update the session reads %+v", files[0])
 			}

@@ -218,6 +218,25 @@ func (f urlForm) addFile(t *testing.T, server, id, spec string) {
 	}
 }
 
+// stagedSession creates an update session of item on server whose one file, name, is READY
+// with data (see stageReady), and returns its id.
+func (f urlForm) stagedSession(t *testing.T, server, item, name string, data []byte) string {
+	t.Helper()
+	id := f.create(t, server, `{"library_item_id": "`+item+`"}`)
+	f.addFile(t, server, id, pushSpec(name))
+	stageReady(t, server, id, name, data)
+	return id
+}
+
+// commitFile commits data as the one file of item, a.txt, through a staged session that
+// completes, and returns the session's id.
+func (f urlForm) commitFile(t *testing.T, server, item string, data []byte) string {
+	t.Helper()
+	id := f.stagedSession(t, server, item, "a.txt", data)
+	f.ok(t, do(t, http.MethodPost, f.action(server, id, "complete"), ""))
+	return id
+}
+
 // stageReady puts data in the content store as file name of session id, and marks the file
 // READY with its size and checksum. It stands in for the upload endpoint, which is another
 // branch's: it writes through content.Store.Put, the store's own write path, on the store the
@@ -402,10 +421,7 @@ func removeItemFile(ctx context.Context, t *testing.T, m *library.Manager, ns st
 func TestItemFilesNeedTheReadRight(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := startOperator(t, ns, 5*time.Minute)
-	id := restURLs.create(t, srv, `{"library_item_id": "shared-id"}`)
-	restURLs.addFile(t, srv, id, pushSpec("a.txt"))
-	stageReady(t, srv, id, "a.txt", []byte("hello"))
-	restURLs.ok(t, do(t, http.MethodPost, restURLs.action(srv, id, "complete"), ""))
+	restURLs.commitFile(t, srv, "shared-id", []byte("hello"))
 
 	sessionsOnly := env.ServiceAccount(t, ns, "sessions-only", "get", "list", "create", "update")
 	method, u, body := apiURLs.itemService(srv, "shared-id", "file", "")
@@ -457,14 +473,9 @@ func TestItemFilesWithinTheReadBudget(t *testing.T) {
 	const burst = 3
 	ns := env.Namespace(t)
 	srv := startOperator(t, ns, 5*time.Minute)
-	id := apiURLs.create(t, srv, `{"library_item_id": "budgeted"}`)
-	apiURLs.addFile(t, srv, id, pushSpec("a.txt"))
-	stageReady(t, srv, id, "a.txt", []byte("hello"))
-	apiURLs.ok(t, do(t, http.MethodPost, apiURLs.action(srv, id, "complete"), ""))
+	apiURLs.commitFile(t, srv, "budgeted", []byte("hello"))
 	// Made before the replica starts, so that its cache has it: a lookup would spend a read too.
-	open := apiURLs.create(t, srv, `{"library_item_id": "budgeted"}`)
-	apiURLs.addFile(t, srv, open, pushSpec("b.txt"))
-	stageReady(t, srv, open, "b.txt", []byte("bye"))
+	open := apiURLs.stagedSession(t, srv, "budgeted", "b.txt", []byte("bye"))
 
 	opts := startOptions(5 * time.Minute)
 	opts.RESTReads = rest.ReadLimits{QPS: 0.001, Burst: burst} // no refill within the test
