@@ -95,8 +95,10 @@ func TestDownloadCountsHowItEnds(t *testing.T) {
 	wantEventually("a client that hung up after a MiB", want("download:complete", 2, "rest:ok", 2,
 		"download:cut", 1, "rest:INVALID_REQUEST", 1))
 
-	// The session is canceled while its client reads.
-	read := make(chan error, 1)
+	// The session is canceled while its client reads: once its first bytes arrived, not after
+	// a pause, which on a busy machine may end before the request is let in (a session canceled
+	// first refuses it at the door, and no download is lost).
+	read, flowing := make(chan error, 1), make(chan struct{})
 	go func() {
 		resp, err := smallBufferClient.Get(uri)
 		if err != nil {
@@ -104,13 +106,23 @@ func TestDownloadCountsHowItEnds(t *testing.T) {
 			return
 		}
 		defer func() { _ = resp.Body.Close() }()
+		first, err := io.CopyN(io.Discard, resp.Body, 64<<10)
+		if err != nil {
+			read <- fmt.Errorf("the download's first bytes (%d, status %d): %w", first, resp.StatusCode, err)
+			return
+		}
+		close(flowing)
 		n, err := io.Copy(io.Discard, &pacedReader{r: resp.Body, pause: 50 * time.Millisecond})
 		if err == nil {
-			err = fmt.Errorf("the download ran to its end (%d bytes)", n)
+			err = fmt.Errorf("the download ran to its end (%d bytes)", first+n)
 		}
 		read <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-flowing:
+	case err := <-read:
+		t.Fatal(err)
+	}
 	writeDownload(t, ds, func(ds *v1alpha1.DownloadSession) { ds.Status.State = v1alpha1.StateCanceled })
 	wantEventually("a download whose session was canceled", want("download:complete", 2, "rest:ok", 2,
 		"download:cut", 1, "rest:INVALID_REQUEST", 1, "download:lost", 1, "rest:NOT_ALLOWED_IN_CURRENT_STATE", 1))
