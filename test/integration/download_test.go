@@ -429,15 +429,25 @@ func TestDownloadKeepsItsSessionAlive(t *testing.T) {
 		t.Fatalf("4s into a download from a session with a 2s timeout: %v %+v", errDuring, during.Status)
 	}
 
-	done := make(chan error, 1)
+	// The session is canceled once the download's first MiB arrived: a session canceled before
+	// the request is let in refuses it at the door, which is no cut.
+	done, flowing := make(chan error, 1), make(chan struct{})
 	go func() {
-		got, err := slowRead(uri, 1<<20, 100*time.Millisecond, nil)
+		got, err := slowRead(uri, 1<<20, 100*time.Millisecond, func(read int) {
+			if read == 1<<20 {
+				close(flowing)
+			}
+		})
 		if err == nil {
 			err = fmt.Errorf("the download ran to its end (%d bytes)", len(got))
 		}
 		done <- err
 	}()
-	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-flowing:
+	case err := <-done:
+		t.Fatalf("before the download's first MiB: %v", err)
+	}
 	writeDownload(t, ds, func(ds *v1alpha1.DownloadSession) { ds.Status.State = v1alpha1.StateCanceled })
 	select {
 	case err := <-done:
