@@ -67,8 +67,17 @@ type UpdateSessionReconciler struct {
 	// ran, once they have all ended; nil leaves such sessions to expire.
 	Completer *complete.Completer
 	// TransferFresh is how long a running transfer's heartbeat stays fresh: a PULL whose
-	// heartbeat is older died with its replica, and is recorded ERROR.
+	// heartbeat is older died with its replica, and is fetched anew.
 	TransferFresh time.Duration
+	// Pulls fetches anew the PULL files whose fetch died with its replica, or was handed over by
+	// a replica that stopped; nil records them ERROR.
+	Pulls PullRestarter
+}
+
+// PullRestarter fetches anew a PULL file whose last fetch ended without an end recorded (see
+// transfer.SettleDeadPulls); us becomes what its claim wrote. The REST server's Pulls is one.
+type PullRestarter interface {
+	Restart(ctx context.Context, us *v1alpha1.UpdateSession, name string) error
 }
 
 // +kubebuilder:rbac:groups=library.contentlib.dev,resources=updatesessions,verbs=get;list;watch;delete
@@ -115,24 +124,41 @@ func (r *UpdateSessionReconciler) lifecycle() lifecycle[*v1alpha1.UpdateSession]
 	return lifecycle[*v1alpha1.UpdateSession]{store: r.Store, clock: r.Clock, policy: r.Policy, deletions: r.Deletions}
 }
 
-// settlePulls ends what no replica will end: PULL transfers that died with their replica go
-// ERROR, and a session whose completion was requested while PULLs ran is, once they have all
-// ended, completed (its files committed, DONE) or, when one failed, failed. It returns when to
-// look again: when the heartbeat of a PULL still running goes stale (0: never).
+// settlePulls ends what no replica will end: PULL fetches that died with their replica, or
+// were handed over by one that stopped, are fetched anew on this one (or, past
+// transfer.MaxFetchRestarts, go ERROR), and a session whose completion was requested while
+// PULLs ran is, once they have all ended, completed (its files committed, DONE) or, when one
+// failed, failed. It returns when to look again: when the heartbeat of a PULL still running
+// goes stale (0: never).
 func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.UpdateSession) (time.Duration, error) {
 	if r.Completer == nil || us.Status.State.Terminal() {
 		return 0, nil
 	}
 	var recheck time.Duration
+	var restart []string
 	if _, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 		if us.Status.State.Terminal() {
 			return false, nil
 		}
+		// A session past its deadline is deleted, not kept alive by a fetch anew.
+		now := r.Clock.Now()
+		restarts := r.Pulls != nil && r.Policy.Remaining(us, now) > 0
 		var changed bool
-		changed, recheck = transfer.EndDeadPulls(us, r.Clock.Now(), r.TransferFresh)
+		restart, changed, recheck = transfer.SettleDeadPulls(us, now, r.TransferFresh, restarts)
 		return changed, nil
 	}); err != nil {
 		return 0, fmt.Errorf("ending dead PULL transfers: %w", err)
+	}
+	for _, name := range restart {
+		// Fetched anew, the file is looked at again when its new heartbeat would go stale; not
+		// fetched (this replica could not take it now), by then too.
+		if recheck == 0 || r.TransferFresh < recheck {
+			recheck = r.TransferFresh
+		}
+		if err := r.Pulls.Restart(ctx, us, name); err != nil {
+			logf.FromContext(ctx).Info("A PULL file's fetch ended with its replica; fetching it anew later",
+				"file", name, "reason", err.Error())
+		}
 	}
 	if us.Status.CompletionRequested == nil || us.Status.State.Terminal() {
 		return recheck, nil
@@ -248,16 +274,21 @@ var updateSessionChanged = predicate.Funcs{
 }
 
 // transfersChanged reports whether a file's transfer status changed (a transfer started or
-// ended) or the client asked to complete: what settlePulls acts on. Progress writes (bytes,
-// heartbeats) do not pass: a running PULL is looked at again when its heartbeat would go stale.
+// ended, or a stopping replica handed a fetch over) or the client asked to complete: what
+// settlePulls acts on. Progress writes (bytes, heartbeats) do not pass: a running PULL is
+// looked at again when its heartbeat would go stale.
 func transfersChanged(old, cur *v1alpha1.UpdateSession) bool {
 	if (old.Status.CompletionRequested == nil) != (cur.Status.CompletionRequested == nil) {
 		return true
 	}
-	status := func(us *v1alpha1.UpdateSession) map[string]v1alpha1.TransferStatus {
-		m := make(map[string]v1alpha1.TransferStatus, len(us.Status.Files))
+	type transferState struct {
+		status v1alpha1.TransferStatus
+		held   bool // a heartbeat: a replica holds the transfer (none: not begun, ended, handed over)
+	}
+	status := func(us *v1alpha1.UpdateSession) map[string]transferState {
+		m := make(map[string]transferState, len(us.Status.Files))
 		for _, f := range us.Status.Files {
-			m[f.Name] = f.Status
+			m[f.Name] = transferState{f.Status, f.TransferHeartbeat != nil}
 		}
 		return m
 	}

@@ -234,6 +234,13 @@ type SessionFile struct {
 	// TRANSFERRING file whose heartbeat is old belongs to a transfer that died.
 	// +optional
 	TransferHeartbeat *metav1.MicroTime `json:"transferHeartbeat,omitempty"`
+
+	// fetchRestarts counts how often the operator fetched a PULL file anew because the replica
+	// fetching it died. A replica that stops hands its fetch over without counting one; a file
+	// whose fetch died too often goes ERROR.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	FetchRestarts int32 `json:"fetchRestarts,omitempty"`
 }
 
 // AnnotationClientToken holds the client_token a session was created with through the REST

@@ -141,6 +141,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	pulls := rest.NewPulls(server, pullClient(ctx, mgr.GetConfig(), opts))
 	server.Pull = pulls
+	reconciler.Pulls = pulls
 	if err := mgr.Add(pulls.Runnable()); err != nil {
 		return err
 	}

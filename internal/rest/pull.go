@@ -70,9 +70,26 @@ func (p *Pulls) Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) pul
 }
 
 // Start claims the PULL file name of us (TRANSFERRING) and fetches it in the background; us is
-// changed to what the claim wrote. A replica running as many transfers as it may, or shutting
-// down, records the file ERROR at once, saying so: the client adds it again later.
+// changed to what the claim wrote. A replica running as many transfers as it may records the
+// file ERROR at once, saying so: the client adds it again later. One shutting down hands the
+// file over (see transfer.HandOver): the leader fetches it.
 func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name string) error {
+	return p.start(ctx, us, name, transfer.ClaimPull)
+}
+
+// Restart fetches anew the PULL file name of us, whose last fetch ended without an end
+// recorded (see transfer.SettleDeadPulls), as Start does a file just added. A replica that
+// cannot take the fetch now (as many transfers as it may, or shutting down) leaves the file as
+// it is and says so: the reconciler tries again later, or the next leader does.
+func (p *Pulls) Restart(ctx context.Context, us *v1alpha1.UpdateSession, name string) error {
+	if p.stopping() {
+		return errStopping
+	}
+	return p.start(ctx, us, name, transfer.ClaimRestart)
+}
+
+// start claims the PULL file name of us with how, and fetches it in the background.
+func (p *Pulls) start(ctx context.Context, us *v1alpha1.UpdateSession, name string, how claimFunc) error {
 	s := p.server
 	f := session.File(us, name)
 	if f == nil || f.SourceEndpoint == nil {
@@ -80,9 +97,12 @@ func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name stri
 	}
 	end, err := s.Transfers.Registry.Begin(us.UID, name)
 	if err != nil {
+		if f.Status != v1alpha1.TransferWaiting {
+			return err // a fetch anew: the file stays as it is
+		}
 		return p.refuse(ctx, us, f.TransferID, err)
 	}
-	t, err := s.claim(ctx, us, f.TransferID, transfer.ClaimPull)
+	t, err := s.claim(ctx, us, f.TransferID, how)
 	if err != nil {
 		end()
 		return err
@@ -107,6 +127,13 @@ func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name stri
 		p.run(t, ep, policy)
 	}()
 	return nil
+}
+
+// stopping reports whether shutdown has begun: no fetch starts any more.
+func (p *Pulls) stopping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
 }
 
 // refuse records the file with transfer id tid ERROR, as no transfer could start: why is
@@ -174,15 +201,21 @@ func (p *Pulls) fetch(t *running, ep pull.Endpoint, policy pull.Policy) (content
 	return got, body, err
 }
 
-// fail records t's file ERROR, saying why err ended the fetch, and returns the result the
-// transfer metrics count.
+// fail records t's file ERROR, saying why err ended the fetch, or, when the replica is
+// stopping, hands it over; it returns the result the transfer metrics count.
 func (p *Pulls) fail(ctx context.Context, t *running, body *transfer.Counter, err error) string {
+	if p.ctx.Err() != nil || errors.Is(err, errStopping) {
+		if p.record(ctx, t, func(us *v1alpha1.UpdateSession) error {
+			return transfer.HandOver(us, t.file.Name, t.beat, body.N())
+		}) != nil {
+			return metrics.TransferLost
+		}
+		return metrics.TransferStopped
+	}
 	var why string
 	result := metrics.TransferCut
 	var fe fetchError
 	switch {
-	case p.ctx.Err() != nil || errors.Is(err, errStopping):
-		why, result = "The server stopped while it fetched the file; remove it and add it again.", metrics.TransferStopped
 	case errors.As(err, &fe):
 		_, msg := pull.Classify(fe.err)
 		why = fmt.Sprintf("Fetching %s failed: %s.", redacted(t.file.SourceEndpoint.URI), msg)

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,44 +66,97 @@ func TestClaimBySourceType(t *testing.T) {
 	}
 }
 
-func TestEndDeadPulls(t *testing.T) {
+func TestSettleDeadPulls(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	fresh := 15 * time.Second
 	at := func(ago time.Duration) *metav1.MicroTime { b := metav1.NewMicroTime(now.Add(-ago)); return &b }
-	pull := func(name string, st v1alpha1.TransferStatus, beat *metav1.MicroTime) v1alpha1.SessionFile {
-		return v1alpha1.SessionFile{Name: name, SourceType: v1alpha1.SourcePull, Status: st, TransferHeartbeat: beat}
+	pull := func(name string, st v1alpha1.TransferStatus, beat *metav1.MicroTime, restarts int32) v1alpha1.SessionFile {
+		return v1alpha1.SessionFile{Name: name, SourceType: v1alpha1.SourcePull, Status: st, TransferHeartbeat: beat,
+			FetchRestarts: restarts}
 	}
-	us := &v1alpha1.UpdateSession{}
-	us.Status.Files = []v1alpha1.SessionFile{
-		pull("dead", v1alpha1.TransferTransferring, at(16*time.Second)),
-		pull("running", v1alpha1.TransferTransferring, at(5*time.Second)),
-		pull("younger", v1alpha1.TransferTransferring, at(time.Second)),
-		pull("waiting", v1alpha1.TransferWaiting, nil),
-		{Name: "pushed", SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferTransferring, TransferHeartbeat: at(time.Hour)},
-	}
-	changed, next := EndDeadPulls(us, now, fresh)
-	if !changed || next != 10*time.Second {
-		t.Errorf("EndDeadPulls = %v, %s; want true, 10s (when the running one goes stale)", changed, next)
-	}
-	want := []v1alpha1.TransferStatus{v1alpha1.TransferError, v1alpha1.TransferTransferring, v1alpha1.TransferTransferring,
-		v1alpha1.TransferWaiting, v1alpha1.TransferTransferring}
-	for i, f := range us.Status.Files {
-		if f.Status != want[i] {
-			t.Errorf("file %s: %s, want %s (a PUSH is ended by the next PUT, not here)", f.Name, f.Status, want[i])
+	files := func() []v1alpha1.SessionFile {
+		return []v1alpha1.SessionFile{
+			pull("died", v1alpha1.TransferTransferring, at(16*time.Second), MaxFetchRestarts-1),
+			pull("died too often", v1alpha1.TransferTransferring, at(16*time.Second), MaxFetchRestarts),
+			pull("handed over", v1alpha1.TransferTransferring, nil, MaxFetchRestarts),
+			pull("running", v1alpha1.TransferTransferring, at(5*time.Second), 0),
+			pull("younger", v1alpha1.TransferTransferring, at(time.Second), 0),
+			pull("waiting", v1alpha1.TransferWaiting, nil, 0),
+			{Name: "pushed", SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferTransferring, TransferHeartbeat: at(time.Hour)},
 		}
 	}
-	if f := us.Status.Files[0]; f.ErrorMessage != DeadPullMessage || f.TransferHeartbeat != nil {
-		t.Errorf("the dead PULL: %+v", f)
+	statuses := func(us *v1alpha1.UpdateSession) []v1alpha1.TransferStatus {
+		got := make([]v1alpha1.TransferStatus, 0, len(us.Status.Files))
+		for _, f := range us.Status.Files {
+			got = append(got, f.Status)
+		}
+		return got
 	}
-	if changed, next := EndDeadPulls(us, now, fresh); changed || next != 10*time.Second {
-		t.Errorf("EndDeadPulls again = %v, %s; want nothing changed", changed, next)
+	const transferring, failed, waiting = v1alpha1.TransferTransferring, v1alpha1.TransferError, v1alpha1.TransferWaiting
+
+	us := &v1alpha1.UpdateSession{}
+	us.Status.Files = files()
+	restart, changed, next := SettleDeadPulls(us, now, fresh, true)
+	if !slices.Equal(restart, []string{"died", "handed over"}) || !changed || next != 10*time.Second {
+		t.Errorf("SettleDeadPulls = %q, %v, %s; want the one that died and the one handed over fetched anew, "+
+			"the one that died too often ended, and 10s (when the running one goes stale)", restart, changed, next)
+	}
+	// A PUSH is ended by the next PUT, not here.
+	want := []v1alpha1.TransferStatus{transferring, failed, transferring, transferring, transferring, waiting, transferring}
+	if got := statuses(us); !slices.Equal(got, want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if f := us.Status.Files[1]; f.ErrorMessage != DeadPullMessage || f.TransferHeartbeat != nil {
+		t.Errorf("the PULL that died too often: %+v", f)
+	}
+
+	// Without restarts (no REST server on the replica), every dead fetch ends.
+	us.Status.Files = files()
+	restart, changed, _ = SettleDeadPulls(us, now, fresh, false)
+	want = []v1alpha1.TransferStatus{failed, failed, failed, transferring, transferring, waiting, transferring}
+	if got := statuses(us); len(restart) != 0 || !changed || !slices.Equal(got, want) {
+		t.Errorf("SettleDeadPulls without restarts = %q, %v, statuses %v; want none fetched anew, %v", restart, changed, got, want)
+	}
+	if restart, changed, next := SettleDeadPulls(us, now, fresh, false); len(restart) != 0 || changed || next != 10*time.Second {
+		t.Errorf("SettleDeadPulls again = %q, %v, %s; want nothing changed", restart, changed, next)
 	}
 
 	if ended, _ := PullsEnded(us); ended {
 		t.Error("PullsEnded with PULLs running")
 	}
 	us.Status.Files = us.Status.Files[:1]
-	if ended, failed := PullsEnded(us); !ended || len(failed) != 1 || !strings.Contains(failed[0], `"dead"`) {
+	if ended, failed := PullsEnded(us); !ended || len(failed) != 1 || !strings.Contains(failed[0], `"died"`) {
 		t.Errorf("PullsEnded = %v, %v; want ended, the dead one failed", ended, failed)
+	}
+}
+
+func TestRestartCountsFetchesThatDied(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	fresh := 15 * time.Second
+	old := metav1.NewMicroTime(now.Add(-time.Minute))
+	us := &v1alpha1.UpdateSession{}
+	us.Status.State = v1alpha1.StateActive
+	us.Status.Files = []v1alpha1.SessionFile{{Name: "disk.vmdk", SourceType: v1alpha1.SourcePull,
+		Status: v1alpha1.TransferTransferring, TransferID: "t1", TransferHeartbeat: &old, BytesTransferred: 7}}
+
+	beat, err := ClaimRestart(us, "t1", now, fresh)
+	if f := us.Status.Files[0]; err != nil || f.FetchRestarts != 1 || f.BytesTransferred != 0 || !f.TransferHeartbeat.Equal(&beat) {
+		t.Fatalf("fetch anew of one that died: %+v, %v; want one restart counted, started over", f, err)
+	}
+	if _, err := ClaimRestart(us, "t1", now, fresh); err == nil {
+		t.Fatal("fetch anew of a fetch that runs: claimed")
+	}
+
+	if err := HandOver(us, "disk.vmdk", beat, 42); err != nil {
+		t.Fatal(err)
+	}
+	if f := us.Status.Files[0]; f.Status != v1alpha1.TransferTransferring || f.TransferHeartbeat != nil || f.BytesTransferred != 42 {
+		t.Fatalf("handed over: %+v; want TRANSFERRING, no heartbeat, the bytes that arrived", f)
+	}
+	if err := HandOver(us, "disk.vmdk", beat, 43); !errors.Is(err, ErrLost) {
+		t.Fatalf("hand over by a claim handed over already: %v, want ErrLost", err)
+	}
+	if _, err := ClaimRestart(us, "t1", now, fresh); err != nil || us.Status.Files[0].FetchRestarts != 1 {
+		t.Fatalf("fetch anew of one handed over: %+v, %v; want no restart counted", us.Status.Files[0], err)
 	}
 }

@@ -9,14 +9,22 @@ import (
 	"github.com/contentlib/update-session-operator/internal/session"
 )
 
-// DeadPullMessage is the errorMessage of a PULL file whose transfer died with its replica.
-const DeadPullMessage = "The server that fetched the file stopped before it ended; remove the file and add it again."
+// MaxFetchRestarts is how often a PULL file is fetched anew after the replica fetching it
+// died, before it goes ERROR: a source whose fetch kills replicas is not fetched forever.
+const MaxFetchRestarts = 3
 
-// EndDeadPulls records ERROR on each PULL file of us whose transfer died: TRANSFERRING with a
-// heartbeat older than fresh at now, which no replica will end, as no client will send a PULL
-// file again. It returns whether it changed a file, and how long until the heartbeat of the
-// next PULL still running goes stale (0: none runs).
-func EndDeadPulls(us *v1alpha1.UpdateSession, now time.Time, fresh time.Duration) (changed bool, next time.Duration) {
+// DeadPullMessage is the errorMessage of a PULL file whose fetch died with its replica more
+// often than MaxFetchRestarts allows, or that no replica could fetch anew.
+const DeadPullMessage = "The server that fetched the file stopped before it ended, and the file was not fetched anew; " +
+	"remove the file and add it again."
+
+// SettleDeadPulls finds the PULL files of us whose fetch ended without an end recorded:
+// TRANSFERRING with a heartbeat older than fresh at now (its replica died) or none (its replica
+// stopped and handed it over). Those that may be fetched anew are returned in restart, when
+// restarts are possible; the others are recorded ERROR (changed). next is how long until the
+// heartbeat of the next fetch still running goes stale (0: none runs).
+func SettleDeadPulls(us *v1alpha1.UpdateSession, now time.Time, fresh time.Duration, restarts bool) (
+	restart []string, changed bool, next time.Duration) {
 	for i := range us.Status.Files {
 		f := &us.Status.Files[i]
 		if f.SourceType != v1alpha1.SourcePull || f.Status != v1alpha1.TransferTransferring {
@@ -28,10 +36,15 @@ func EndDeadPulls(us *v1alpha1.UpdateSession, now time.Time, fresh time.Duration
 			}
 			continue
 		}
+		died := f.TransferHeartbeat != nil
+		if restarts && (!died || f.FetchRestarts < MaxFetchRestarts) {
+			restart = append(restart, f.Name)
+			continue
+		}
 		f.Status, f.TransferHeartbeat, f.ErrorMessage = v1alpha1.TransferError, nil, DeadPullMessage
 		changed = true
 	}
-	return changed, next
+	return restart, changed, next
 }
 
 // PullsEnded reports whether no file of us still waits for or runs a transfer, and describes

@@ -162,6 +162,32 @@ func Failed(us *v1alpha1.UpdateSession, name string, beat metav1.MicroTime, byte
 	return nil
 }
 
+// HandOver ends the claim beat on the PULL file name without ending its fetch, which its
+// replica is stopping: TRANSFERRING with the bytes that did arrive and no heartbeat, which no
+// transfer holds, and which the leader fetches anew at once (see SettleDeadPulls) without
+// counting a restart.
+func HandOver(us *v1alpha1.UpdateSession, name string, beat metav1.MicroTime, bytes int64) error {
+	f, err := held(us, name, beat)
+	if err != nil {
+		return err
+	}
+	f.BytesTransferred, f.TransferHeartbeat = bytes, nil
+	return nil
+}
+
+// ClaimRestart claims the PULL file of us with transfer id for a fetch anew, as ClaimPull does,
+// once its last fetch ended without an end recorded; a fetch that died with its replica (a
+// heartbeat left behind, not handed over) counts a restart.
+func ClaimRestart(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error) {
+	f := FileByID(us, id)
+	died := f != nil && f.Status == v1alpha1.TransferTransferring && f.TransferHeartbeat != nil
+	beat, err := ClaimPull(us, id, now, fresh)
+	if err == nil && died {
+		f.FetchRestarts++
+	}
+	return beat, err
+}
+
 // Describe says, for a file's errorMessage, what went wrong with n bytes received.
 func Describe(n int64, err error) string {
 	return fmt.Sprintf("The transfer failed after %d bytes: %v", n, err)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/testenv"
@@ -134,4 +136,29 @@ func (r response) errorType(t *testing.T) string {
 	}
 	t.Fatalf("not a vAPI error body: %s", r.body)
 	return ""
+}
+
+// electing makes the replicas it is given to elect a leader by a lease in namespace ns, which
+// a replica that stops releases at once.
+func electing(ns string) func(*ctrl.Options) {
+	return func(o *ctrl.Options) {
+		o.LeaderElection = true
+		o.LeaderElectionID = "lease-" + ns
+		o.LeaderElectionNamespace = ns
+		o.LeaderElectionReleaseOnCancel = true
+	}
+}
+
+// leaderOf waits until a or b, replicas electing a leader, leads, and returns it and the other.
+func leaderOf(t *testing.T, a, b *testenv.Operator) (leader, follower *testenv.Operator) {
+	t.Helper()
+	select {
+	case <-a.Elected:
+		return a, b
+	case <-b.Elected:
+		return b, a
+	case <-time.After(15 * time.Second):
+		t.Fatal("no replica became leader")
+	}
+	return nil, nil
 }

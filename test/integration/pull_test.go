@@ -24,6 +24,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/testenv"
+	"github.com/contentlib/update-session-operator/internal/transfer"
 )
 
 // pullPayload is what the tests' sources serve.
@@ -44,13 +45,19 @@ func pullOperator(t *testing.T, ns string) *testenv.Operator {
 // pullOperatorWith is pullOperator with opts as the rest of the options.
 func pullOperatorWith(t *testing.T, ns string, opts operator.Options) *testenv.Operator {
 	t.Helper()
-	opts.PullAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	opts.TransferProgressInterval = time.Second
-	op := env.StartOperator(t, ns, opts)
+	op := env.StartOperator(t, ns, pullOptions(opts))
 	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 	t.Cleanup(func() { delete(tokens, op.RESTURL) })
 	env.GrantLibraryItems(t, ns, "uploader")
 	return op
+}
+
+// pullOptions is opts with the PULL settings of the tests: sources on 127.0.0.1 allowed, and
+// progress written every second.
+func pullOptions(opts operator.Options) operator.Options {
+	opts.PullAllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	opts.TransferProgressInterval = time.Second
+	return opts
 }
 
 // source serves pullPayload over HTTPS on 127.0.0.1, counting requests.
@@ -92,8 +99,9 @@ func waitFileInfo(t *testing.T, m *library.Manager, id, name string, cond func(*
 	return f
 }
 
-// stored reads the bytes the store keeps for file name of session us.
-func stored(t *testing.T, op *testenv.Operator, us *v1alpha1.UpdateSession, name string) string {
+// storedPull reads the bytes op's store keeps for the pulled file of session us, disk.vmdk.
+func storedPull(t *testing.T, op *testenv.Operator, us *v1alpha1.UpdateSession) string {
+	const name = "disk.vmdk"
 	t.Helper()
 	ctx := context.Background()
 	store, err := content.Open(ctx, op.ContentStore)
@@ -131,7 +139,7 @@ func TestPullWithThumbprint(t *testing.T) {
 		f.Checksum == nil || f.Checksum.Checksum != pullSHA256() {
 		t.Fatalf("file after the PULL: %+v (checksum %+v), want READY with the payload's size and SHA256", f, f.Checksum)
 	}
-	if got := stored(t, op, byID(t, ns, id), "disk.vmdk"); got != pullPayload {
+	if got := storedPull(t, op, byID(t, ns, id)); got != pullPayload {
 		t.Fatalf("the store holds %d bytes, not the payload", len(got))
 	}
 	// A source that declares another size than the one promised is refused before a byte is read.
@@ -260,6 +268,24 @@ func slowSource(t *testing.T, release, cut chan struct{}) *httptest.Server {
 	return srv
 }
 
+// cutOnceSource serves pullPayload over HTTPS on 127.0.0.1, counting requests: half of it to
+// the first, which then waits until its client goes away, and all of it to the others.
+func cutOnceSource(t *testing.T, hits *atomic.Int32) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) > 1 {
+			http.ServeContent(w, r, "disk.vmdk", time.Time{}, strings.NewReader(pullPayload))
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(pullPayload)))
+		_, _ = io.WriteString(w, pullPayload[:len(pullPayload)/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func TestCompleteWhilePulling(t *testing.T) {
 	ns := env.Namespace(t)
 	op := pullOperator(t, ns)
@@ -383,21 +409,104 @@ func TestPullsWithinTheTransfersCap(t *testing.T) {
 	}
 }
 
-func TestPullEndsWhenTheReplicaStops(t *testing.T) {
+// TestPullHandedOverWhenTheReplicaStops: a replica that stops mid-PULL hands its fetch over,
+// and the next to lead fetches the file anew: a rolling update of one replica loses no PULL.
+func TestPullHandedOverWhenTheReplicaStops(t *testing.T) {
 	ns := env.Namespace(t)
-	op := pullOperator(t, ns)
+	opts := startOptions(5 * time.Minute)
+	opts.ContentStore = "file://" + t.TempDir()
+	op := pullOperatorWith(t, ns, opts)
 	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
-	release := make(chan struct{})
-	defer close(release)
-	id := addSlow(t, m, "stopping", slowSource(t, release, nil))
+	var hits atomic.Int32
+	id := addSlow(t, m, "stopping", cutOnceSource(t, &hits))
 	op.Stop()
 	us := byID(t, ns, id)
-	if f := us.Status.Files; len(f) != 1 || f[0].Status != v1alpha1.TransferError ||
-		!strings.Contains(f[0].ErrorMessage, "stopped") || f[0].BytesTransferred != int64(len(pullPayload)/2) {
-		t.Fatalf("file of a PULL whose replica stopped: %+v, want ERROR saying so, with the bytes that arrived", f)
+	if f := us.Status.Files; len(f) != 1 || f[0].Status != v1alpha1.TransferTransferring || f[0].TransferHeartbeat != nil ||
+		f[0].BytesTransferred != int64(len(pullPayload)/2) {
+		t.Fatalf("file of a PULL whose replica stopped: %+v, want TRANSFERRING, handed over, with the bytes that arrived", f)
+	}
+
+	next := env.StartOperator(t, ns, pullOptions(opts))
+	us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
+		return us.Status.Files[0].Status != v1alpha1.TransferTransferring
+	})
+	if f := us.Status.Files[0]; f.Status != v1alpha1.TransferReady || f.BytesTransferred != int64(len(pullPayload)) ||
+		f.FetchRestarts != 0 || hits.Load() != 2 {
+		t.Fatalf("file once the next replica leads: %+v, %d fetches; want READY, fetched anew once, no restart counted", f, hits.Load())
+	}
+	if got := storedPull(t, next, us); got != pullPayload {
+		t.Fatalf("the store holds %d bytes, not the payload", len(got))
 	}
 }
 
+// TestPullHandedOverToTheLeader: the fetch of a follower that stops is fetched anew by the
+// leader at once, on the hand-over's write, not once a heartbeat would have gone stale.
+func TestPullHandedOverToTheLeader(t *testing.T) {
+	ns := env.Namespace(t)
+	opts := pullOptions(startOptions(5 * time.Minute))
+	opts.ContentStore = "file://" + t.TempDir()
+	opts.TransferProgressInterval = time.Minute // a heartbeat stale after 3 minutes
+	leader, follower := leaderOf(t, env.StartOperatorWith(t, ns, opts, nil, electing(ns)),
+		env.StartOperatorWith(t, ns, opts, nil, electing(ns)))
+	tokens[follower.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
+	t.Cleanup(func() { delete(tokens, follower.RESTURL) })
+	env.GrantLibraryItems(t, ns, "uploader")
+	m := govmomiManager(t, follower.RESTURL, tokens[follower.RESTURL])
+
+	var hits atomic.Int32
+	src := cutOnceSource(t, &hits)
+	id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "handed-over"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddLibraryItemFile(context.Background(), id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) { return hits.Load() == 1, nil }); err != nil {
+		t.Fatal("the follower never fetched the file")
+	}
+	follower.Stop()
+	us := env.WaitFor(t, byID(t, ns, id), 30*time.Second, func(us *v1alpha1.UpdateSession) bool {
+		return us.Status.Files[0].Status == v1alpha1.TransferReady
+	})
+	if f := us.Status.Files[0]; f.FetchRestarts != 0 || hits.Load() != 2 {
+		t.Fatalf("file fetched by the leader: %+v, %d fetches; want fetched anew once, no restart counted", f, hits.Load())
+	}
+	if got := storedPull(t, leader, us); got != pullPayload {
+		t.Fatalf("the store holds %d bytes, not the payload", len(got))
+	}
+}
+
+// TestDeadPullFetchedAnew: a PULL whose replica died (its heartbeat went stale) is fetched
+// anew by the leader, which counts the restart.
+func TestDeadPullFetchedAnew(t *testing.T) {
+	ns := env.Namespace(t)
+	op := pullOperator(t, ns)
+	var hits atomic.Int32
+	src := source(t, &hits)
+	us := env.CreateSession(t, testenv.NewSession(ns, "died", 0))
+	beat := metav1.NewMicroTime(time.Now().Add(-time.Minute))
+	us.Status.Files = []v1alpha1.SessionFile{{Name: "disk.vmdk", SourceType: v1alpha1.SourcePull,
+		Status: v1alpha1.TransferTransferring, TransferID: "t1", BytesTransferred: 1, TransferHeartbeat: &beat,
+		SourceEndpoint: &v1alpha1.SourceEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}}
+	if err := env.Client.Status().Update(context.Background(), us); err != nil {
+		t.Fatal(err)
+	}
+	us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
+		return us.Status.Files[0].Status != v1alpha1.TransferTransferring
+	})
+	if f := us.Status.Files[0]; f.Status != v1alpha1.TransferReady || f.FetchRestarts != 1 || hits.Load() != 1 {
+		t.Fatalf("a PULL whose replica died: %+v, %d fetches; want READY, one restart counted", f, hits.Load())
+	}
+	if got := storedPull(t, op, us); got != pullPayload {
+		t.Fatalf("the store holds %d bytes, not the payload", len(got))
+	}
+}
+
+// TestDeadPullsEnd: a PULL whose fetch died with its replica too often goes ERROR, and a
+// session whose completion waits for it fails.
 func TestDeadPullsEnd(t *testing.T) {
 	ns := env.Namespace(t)
 	pullOperator(t, ns)
@@ -412,13 +521,14 @@ func TestDeadPullsEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			us := env.CreateSession(t, testenv.NewSession(ns, "dead-"+tc.name, 0))
-			// What a replica that died mid-PULL leaves: a PULL file TRANSFERRING whose heartbeat
-			// no longer moves, beside a READY one.
+			// What a replica that died mid-PULL leaves, for the last time the file may be
+			// fetched anew: a PULL file TRANSFERRING whose heartbeat no longer moves, beside a
+			// READY one.
 			beat := metav1.NewMicroTime(time.Now().Add(-time.Minute))
 			size := int64(3)
 			us.Status.Files = []v1alpha1.SessionFile{
 				{Name: "disk.vmdk", SourceType: v1alpha1.SourcePull, Status: v1alpha1.TransferTransferring, TransferID: "t1",
-					BytesTransferred: 1, TransferHeartbeat: &beat, SourceEndpoint: &v1alpha1.SourceEndpoint{URI: "https://example.com/disk.vmdk"}},
+					BytesTransferred: 1, TransferHeartbeat: &beat, FetchRestarts: transfer.MaxFetchRestarts, SourceEndpoint: &v1alpha1.SourceEndpoint{URI: "https://example.com/disk.vmdk"}},
 				{Name: "a.ovf", SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferReady, TransferID: "t2", BytesTransferred: 3,
 					Size: &size, Checksum: &v1alpha1.FileChecksum{Algorithm: v1alpha1.ChecksumSHA256, Checksum: strings.Repeat("0", 64)}},
 			}

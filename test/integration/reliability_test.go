@@ -187,10 +187,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	ns := env.Namespace(t)
 	deletions := env.WatchDeletions(t, ns)
 	election := func(o *ctrl.Options) {
-		o.LeaderElection = true
-		o.LeaderElectionID = "lease-" + ns
-		o.LeaderElectionNamespace = ns
-		o.LeaderElectionReleaseOnCancel = true
+		electing(ns)(o)
 		// A lease far longer than a hand-over on release takes: a follower that only takes over
 		// once the lease runs out would fail the hand-over bound below.
 		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = new(lease), new(10*time.Second), new(200*time.Millisecond)
@@ -200,15 +197,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	b := env.StartOperatorWith(t, ns, opts, nil, election)
 	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 
-	var leader, follower *testenv.Operator
-	select {
-	case <-a.Elected:
-		leader, follower = a, b
-	case <-b.Elected:
-		leader, follower = b, a
-	case <-time.After(15 * time.Second):
-		t.Fatal("no replica became leader")
-	}
+	leader, follower := leaderOf(t, a, b)
 	us := env.CreateSession(t, testenv.NewSession(ns, "both", 0)) // initialised by the leader
 	for _, op := range []*testenv.Operator{leader, follower} {
 		if status, body := rawKeepAlive(op.RESTURL, us.Status.ID, token); status != http.StatusNoContent {

@@ -21,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -558,16 +557,10 @@ func TestTransferAcrossReplicasOnS3(t *testing.T) {
 	s3 := testenv.StartS3Server(t)
 	s3.SetEnv(t)
 	ns := env.Namespace(t)
-	election := func(o *ctrl.Options) {
-		o.LeaderElection = true
-		o.LeaderElectionID = "lease-" + ns
-		o.LeaderElectionNamespace = ns
-		o.LeaderElectionReleaseOnCancel = true
-	}
 	opts := startOptions(5 * time.Minute)
 	opts.ContentStore, opts.TransferProgressInterval = s3.URL(), 200*time.Millisecond
-	a := env.StartOperatorWith(t, ns, opts, nil, election)
-	b := env.StartOperatorWith(t, ns, opts, nil, election)
+	a := env.StartOperatorWith(t, ns, opts, nil, electing(ns))
+	b := env.StartOperatorWith(t, ns, opts, nil, electing(ns))
 	token := env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 	grantItemReads(t, ns, "uploader")
 	for _, op := range []*testenv.Operator{a, b} {
