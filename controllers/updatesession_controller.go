@@ -129,7 +129,7 @@ func (r *UpdateSessionReconciler) lifecycle() lifecycle[*v1alpha1.UpdateSession]
 // transfer.MaxFetchRestarts, go ERROR), and a session whose completion was requested while
 // PULLs ran is, once they have all ended, completed (its files committed, DONE) or, when one
 // failed, failed. It returns when to look again: when the heartbeat of a PULL still running
-// goes stale (0: never).
+// goes stale, or one fetched anew (or not, this replica could not take it) would (0: never).
 func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.UpdateSession) (time.Duration, error) {
 	if r.Completer == nil || us.Status.State.Terminal() {
 		return 0, nil
@@ -147,7 +147,7 @@ func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.
 		restart, changed, recheck = transfer.SettleDeadPulls(us, now, r.TransferFresh, restarts)
 		return changed, nil
 	}); err != nil {
-		return 0, fmt.Errorf("ending dead PULL transfers: %w", err)
+		return 0, fmt.Errorf("settling the PULL fetches that ended with their replica: %w", err)
 	}
 	for _, name := range restart {
 		// Fetched anew, the file is looked at again when its new heartbeat would go stale; not
@@ -156,8 +156,8 @@ func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.
 			recheck = r.TransferFresh
 		}
 		if err := r.Pulls.Restart(ctx, us, name); err != nil {
-			logf.FromContext(ctx).Info("A PULL file's fetch ended with its replica; fetching it anew later",
-				"file", name, "reason", err.Error())
+			logf.FromContext(ctx).Info("A PULL file's fetch ended with its replica; this replica cannot fetch it "+
+				"anew now, and tries again later", "file", name, "reason", err.Error())
 		}
 	}
 	if us.Status.CompletionRequested == nil || us.Status.State.Terminal() {

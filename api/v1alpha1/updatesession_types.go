@@ -231,13 +231,14 @@ type SessionFile struct {
 	TransferID string `json:"transferID,omitempty"`
 
 	// transferHeartbeat is the time of a running transfer's latest progress write: a
-	// TRANSFERRING file whose heartbeat is old belongs to a transfer that died.
+	// TRANSFERRING file whose heartbeat is old belongs to a transfer that died, and a
+	// TRANSFERRING PULL file without one was handed over by a replica that stopped.
 	// +optional
 	TransferHeartbeat *metav1.MicroTime `json:"transferHeartbeat,omitempty"`
 
-	// fetchRestarts counts how often the operator fetched a PULL file anew because the replica
-	// fetching it died. A replica that stops hands its fetch over without counting one; a file
-	// whose fetch died too often goes ERROR.
+	// fetchRestarts counts how often the operator fetched a PULL file anew, from its first
+	// byte, because the replica fetching it stopped (and handed it over) or died; a file
+	// fetched anew too often goes ERROR.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	FetchRestarts int32 `json:"fetchRestarts,omitempty"`

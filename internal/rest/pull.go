@@ -22,8 +22,9 @@ import (
 // Pulls is the Puller of a Server: it fetches PULL files on this replica, in the background,
 // as a PUSH transfer receives them: within the replica's cap on transfers, under a claim on
 // the file, writing progress once an interval, ending READY or ERROR. (The reconciler completes
-// a session whose client asked to complete meanwhile once its PULLs have ended.) Its Runnable
-// stops the fetches at shutdown, which end in ERROR, and waits for them.
+// a session whose client asked to complete meanwhile once its PULLs have ended, and has the
+// fetches that ended with their replica fetched anew.) Its Runnable stops the fetches at
+// shutdown, which are handed over to the leader, and waits for them.
 type Pulls struct {
 	server *Server
 	client *pull.Client
@@ -78,14 +79,19 @@ func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name stri
 }
 
 // Restart fetches anew the PULL file name of us, whose last fetch ended without an end
-// recorded (see transfer.SettleDeadPulls), as Start does a file just added. A replica that
-// cannot take the fetch now (as many transfers as it may, or shutting down) leaves the file as
-// it is and says so: the reconciler tries again later, or the next leader does.
+// recorded (see transfer.SettleDeadPulls), as Start does a file just added; a file settled
+// meanwhile is left as it is (nil). A replica that cannot take the fetch now (as many transfers
+// as it may, or shutting down) leaves the file as it is and says so: the reconciler tries again
+// later, or the next leader does.
 func (p *Pulls) Restart(ctx context.Context, us *v1alpha1.UpdateSession, name string) error {
 	if p.stopping() {
 		return errStopping
 	}
-	return p.start(ctx, us, name, transfer.ClaimRestart)
+	err := p.start(ctx, us, name, transfer.ClaimRestart)
+	if errors.Is(err, transfer.ErrLost) {
+		return nil
+	}
+	return err
 }
 
 // start claims the PULL file name of us with how, and fetches it in the background.
@@ -232,8 +238,8 @@ func (p *Pulls) fail(ctx context.Context, t *running, body *transfer.Counter, er
 }
 
 // record writes the end of t (see Server.endTransfer). A write that fails leaves the file
-// TRANSFERRING with a heartbeat that goes stale: the reconciler then records it ERROR (see
-// transfer.EndDeadPulls).
+// TRANSFERRING with a heartbeat that goes stale: the reconciler then has it fetched anew, or
+// records it ERROR (see transfer.SettleDeadPulls).
 func (p *Pulls) record(ctx context.Context, t *running, end func(us *v1alpha1.UpdateSession) error) error {
 	err := p.server.endTransfer(ctx, t, end)
 	if err != nil && !errors.Is(err, transfer.ErrLost) && !store.IsNotFound(err) {

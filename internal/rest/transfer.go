@@ -206,7 +206,7 @@ func (t *running) ended(n int64, result string) {
 	metrics.Transfers.WithLabelValues(string(t.file.SourceType), result).Inc()
 }
 
-// claimFunc claims a file for a transfer: transfer.Claim or transfer.ClaimPull.
+// claimFunc claims a file for a transfer: transfer.Claim, ClaimPull or ClaimRestart.
 type claimFunc func(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error)
 
 // claim claims the file with transfer id tid for this transfer (see transfer.Claim); the claim

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
@@ -78,7 +79,8 @@ func TestSettleDeadPulls(t *testing.T) {
 		return []v1alpha1.SessionFile{
 			pull("died", v1alpha1.TransferTransferring, at(16*time.Second), MaxFetchRestarts-1),
 			pull("died too often", v1alpha1.TransferTransferring, at(16*time.Second), MaxFetchRestarts),
-			pull("handed over", v1alpha1.TransferTransferring, nil, MaxFetchRestarts),
+			pull("handed over", v1alpha1.TransferTransferring, nil, 0),
+			pull("handed over too often", v1alpha1.TransferTransferring, nil, MaxFetchRestarts),
 			pull("running", v1alpha1.TransferTransferring, at(5*time.Second), 0),
 			pull("younger", v1alpha1.TransferTransferring, at(time.Second), 0),
 			pull("waiting", v1alpha1.TransferWaiting, nil, 0),
@@ -99,10 +101,10 @@ func TestSettleDeadPulls(t *testing.T) {
 	restart, changed, next := SettleDeadPulls(us, now, fresh, true)
 	if !slices.Equal(restart, []string{"died", "handed over"}) || !changed || next != 10*time.Second {
 		t.Errorf("SettleDeadPulls = %q, %v, %s; want the one that died and the one handed over fetched anew, "+
-			"the one that died too often ended, and 10s (when the running one goes stale)", restart, changed, next)
+			"those fetched anew too often ended, and 10s (when the running one goes stale)", restart, changed, next)
 	}
 	// A PUSH is ended by the next PUT, not here.
-	want := []v1alpha1.TransferStatus{transferring, failed, transferring, transferring, transferring, waiting, transferring}
+	want := []v1alpha1.TransferStatus{transferring, failed, transferring, failed, transferring, transferring, waiting, transferring}
 	if got := statuses(us); !slices.Equal(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
 	}
@@ -113,7 +115,7 @@ func TestSettleDeadPulls(t *testing.T) {
 	// Without restarts (no REST server on the replica), every dead fetch ends.
 	us.Status.Files = files()
 	restart, changed, _ = SettleDeadPulls(us, now, fresh, false)
-	want = []v1alpha1.TransferStatus{failed, failed, failed, transferring, transferring, waiting, transferring}
+	want = []v1alpha1.TransferStatus{failed, failed, failed, failed, transferring, transferring, waiting, transferring}
 	if got := statuses(us); len(restart) != 0 || !changed || !slices.Equal(got, want) {
 		t.Errorf("SettleDeadPulls without restarts = %q, %v, statuses %v; want none fetched anew, %v", restart, changed, got, want)
 	}
@@ -130,23 +132,27 @@ func TestSettleDeadPulls(t *testing.T) {
 	}
 }
 
-func TestRestartCountsFetchesThatDied(t *testing.T) {
+func TestClaimRestart(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	fresh := 15 * time.Second
-	old := metav1.NewMicroTime(now.Add(-time.Minute))
-	us := &v1alpha1.UpdateSession{}
-	us.Status.State = v1alpha1.StateActive
-	us.Status.Files = []v1alpha1.SessionFile{{Name: "disk.vmdk", SourceType: v1alpha1.SourcePull,
-		Status: v1alpha1.TransferTransferring, TransferID: "t1", TransferHeartbeat: &old, BytesTransferred: 7}}
+	old, young := metav1.NewMicroTime(now.Add(-time.Minute)), metav1.NewMicroTime(now.Add(-time.Second))
+	session := func(f v1alpha1.SessionFile) *v1alpha1.UpdateSession {
+		us := &v1alpha1.UpdateSession{}
+		us.Status.State = v1alpha1.StateActive
+		f.Name, f.TransferID = "disk.vmdk", "t1"
+		if f.SourceType == "" {
+			f.SourceType = v1alpha1.SourcePull
+		}
+		us.Status.Files = []v1alpha1.SessionFile{f}
+		return us
+	}
 
+	// A fetch that died, and one handed over, are fetched anew from the first byte; each counts.
+	us := session(v1alpha1.SessionFile{Status: v1alpha1.TransferTransferring, TransferHeartbeat: &old, BytesTransferred: 7})
 	beat, err := ClaimRestart(us, "t1", now, fresh)
 	if f := us.Status.Files[0]; err != nil || f.FetchRestarts != 1 || f.BytesTransferred != 0 || !f.TransferHeartbeat.Equal(&beat) {
 		t.Fatalf("fetch anew of one that died: %+v, %v; want one restart counted, started over", f, err)
 	}
-	if _, err := ClaimRestart(us, "t1", now, fresh); err == nil {
-		t.Fatal("fetch anew of a fetch that runs: claimed")
-	}
-
 	if err := HandOver(us, "disk.vmdk", beat, 42); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +162,23 @@ func TestRestartCountsFetchesThatDied(t *testing.T) {
 	if err := HandOver(us, "disk.vmdk", beat, 43); !errors.Is(err, ErrLost) {
 		t.Fatalf("hand over by a claim handed over already: %v, want ErrLost", err)
 	}
-	if _, err := ClaimRestart(us, "t1", now, fresh); err != nil || us.Status.Files[0].FetchRestarts != 1 {
-		t.Fatalf("fetch anew of one handed over: %+v, %v; want no restart counted", us.Status.Files[0], err)
+	if _, err := ClaimRestart(us, "t1", now, fresh); err != nil || us.Status.Files[0].FetchRestarts != 2 {
+		t.Fatalf("fetch anew of one handed over: %+v, %v; want a second restart counted", us.Status.Files[0], err)
+	}
+
+	// Anything settled meanwhile is not fetched anew: it is lost to the restart.
+	for name, f := range map[string]v1alpha1.SessionFile{
+		"running":           {Status: v1alpha1.TransferTransferring, TransferHeartbeat: &young},
+		"ERROR":             {Status: v1alpha1.TransferError, ErrorMessage: "the source failed"},
+		"WAITING":           {Status: v1alpha1.TransferWaiting},
+		"READY":             {Status: v1alpha1.TransferReady},
+		"fetched too often": {Status: v1alpha1.TransferTransferring, FetchRestarts: MaxFetchRestarts},
+		"PUSH":              {SourceType: v1alpha1.SourcePush, Status: v1alpha1.TransferTransferring, TransferHeartbeat: &old},
+	} {
+		us := session(f)
+		before := us.DeepCopy()
+		if _, err := ClaimRestart(us, "t1", now, fresh); !errors.Is(err, ErrLost) || !equality.Semantic.DeepEqual(us, before) {
+			t.Errorf("fetch anew of a file %s: %v, %+v; want ErrLost, the file untouched", name, err, us.Status.Files[0])
+		}
 	}
 }

@@ -10,12 +10,13 @@ import (
 )
 
 // MaxFetchRestarts is how often a PULL file is fetched anew after the replica fetching it
-// died, before it goes ERROR: a source whose fetch kills replicas is not fetched forever.
-const MaxFetchRestarts = 3
+// stopped or died, before it goes ERROR: a fetch that stops its replica each time (evicted for
+// the disk it fills, killed for the memory it takes) is not fetched forever.
+const MaxFetchRestarts = 5
 
-// DeadPullMessage is the errorMessage of a PULL file whose fetch died with its replica more
+// DeadPullMessage is the errorMessage of a PULL file whose fetch ended with its replica more
 // often than MaxFetchRestarts allows, or that no replica could fetch anew.
-const DeadPullMessage = "The server that fetched the file stopped before it ended, and the file was not fetched anew; " +
+const DeadPullMessage = "The server that fetched the file stopped before the fetch ended, too often to fetch it anew; " +
 	"remove the file and add it again."
 
 // SettleDeadPulls finds the PULL files of us whose fetch ended without an end recorded:
@@ -36,8 +37,7 @@ func SettleDeadPulls(us *v1alpha1.UpdateSession, now time.Time, fresh time.Durat
 			}
 			continue
 		}
-		died := f.TransferHeartbeat != nil
-		if restarts && (!died || f.FetchRestarts < MaxFetchRestarts) {
+		if restarts && f.FetchRestarts < MaxFetchRestarts {
 			restart = append(restart, f.Name)
 			continue
 		}

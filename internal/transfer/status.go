@@ -20,8 +20,7 @@ const (
 )
 
 // BusyAfter is how many progress intervals a TRANSFERRING file's heartbeat stays fresh: a
-// transfer whose heartbeat is older died (its replica stopped), and a new one may claim the
-// file.
+// transfer whose heartbeat is older died with its replica, and a new one may claim the file.
 const BusyAfter = 3
 
 // ErrLost says a transfer no longer holds its file: its session ended, the file was removed
@@ -164,8 +163,7 @@ func Failed(us *v1alpha1.UpdateSession, name string, beat metav1.MicroTime, byte
 
 // HandOver ends the claim beat on the PULL file name without ending its fetch, which its
 // replica is stopping: TRANSFERRING with the bytes that did arrive and no heartbeat, which no
-// transfer holds, and which the leader fetches anew at once (see SettleDeadPulls) without
-// counting a restart.
+// transfer holds, and which the leader fetches anew at once (see SettleDeadPulls).
 func HandOver(us *v1alpha1.UpdateSession, name string, beat metav1.MicroTime, bytes int64) error {
 	f, err := held(us, name, beat)
 	if err != nil {
@@ -176,13 +174,18 @@ func HandOver(us *v1alpha1.UpdateSession, name string, beat metav1.MicroTime, by
 }
 
 // ClaimRestart claims the PULL file of us with transfer id for a fetch anew, as ClaimPull does,
-// once its last fetch ended without an end recorded; a fetch that died with its replica (a
-// heartbeat left behind, not handed over) counts a restart.
+// once its last fetch ended without an end recorded: the file must still be TRANSFERRING, held
+// by no transfer (handed over, or its heartbeat stale), and fetched anew fewer than
+// MaxFetchRestarts times, which the claim counts. Any other file is ErrLost: it was settled
+// meanwhile (ended, fetched anew elsewhere, removed), and there is nothing to fetch.
 func ClaimRestart(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error) {
 	f := FileByID(us, id)
-	died := f != nil && f.Status == v1alpha1.TransferTransferring && f.TransferHeartbeat != nil
+	if f == nil || f.SourceType != v1alpha1.SourcePull || f.Status != v1alpha1.TransferTransferring ||
+		Running(f, now, fresh) || f.FetchRestarts >= MaxFetchRestarts {
+		return metav1.MicroTime{}, ErrLost
+	}
 	beat, err := ClaimPull(us, id, now, fresh)
-	if err == nil && died {
+	if err == nil {
 		f.FetchRestarts++
 	}
 	return beat, err

@@ -383,6 +383,8 @@ func addSlow(t *testing.T, m *library.Manager, item string, src *httptest.Server
 	return id
 }
 
+// TestPullsWithinTheTransfersCap: past the replica's cap on transfers, a PULL added goes ERROR
+// at once, and one to fetch anew stays TRANSFERRING until a transfer ended.
 func TestPullsWithinTheTransfersCap(t *testing.T) {
 	ns := env.Namespace(t)
 	opts := startOptions(5 * time.Minute)
@@ -390,8 +392,7 @@ func TestPullsWithinTheTransfersCap(t *testing.T) {
 	op := pullOperatorWith(t, ns, opts)
 	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
 	release := make(chan struct{})
-	defer close(release)
-	addSlow(t, m, "first", slowSource(t, release, nil))
+	first := addSlow(t, m, "first", slowSource(t, release, nil))
 
 	var hits atomic.Int32
 	id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "second"})
@@ -407,10 +408,29 @@ func TestPullsWithinTheTransfersCap(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("the source of a PULL past the cap got %d requests", n)
 	}
+
+	var anewHits atomic.Int32
+	us := deadPull(t, ns, "died", source(t, &anewHits))
+	time.Sleep(2 * transfer.BusyAfter * time.Second) // two of the leader's looks at it (progress every second)
+	if cur := byID(t, ns, us.Status.ID); cur.Status.Files[0].Status != v1alpha1.TransferTransferring || anewHits.Load() != 0 {
+		t.Fatalf("a PULL to fetch anew past the cap: %+v, %d fetches; want TRANSFERRING, not fetched", cur.Status.Files[0],
+			anewHits.Load())
+	}
+	close(release)
+	env.WaitFor(t, byID(t, ns, first), time.Minute, func(us *v1alpha1.UpdateSession) bool {
+		return us.Status.Files[0].Status == v1alpha1.TransferReady
+	})
+	us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
+		return us.Status.Files[0].Status != v1alpha1.TransferTransferring
+	})
+	if f := us.Status.Files[0]; f.Status != v1alpha1.TransferReady || anewHits.Load() != 1 {
+		t.Fatalf("a PULL to fetch anew once a transfer ended: %+v, %d fetches; want READY", f, anewHits.Load())
+	}
 }
 
 // TestPullHandedOverWhenTheReplicaStops: a replica that stops mid-PULL hands its fetch over,
-// and the next to lead fetches the file anew: a rolling update of one replica loses no PULL.
+// and the next to lead fetches the file anew: a rolling update of one replica loses no PULL,
+// and a session whose client asked to complete meanwhile completes.
 func TestPullHandedOverWhenTheReplicaStops(t *testing.T) {
 	ns := env.Namespace(t)
 	opts := startOptions(5 * time.Minute)
@@ -419,20 +439,23 @@ func TestPullHandedOverWhenTheReplicaStops(t *testing.T) {
 	m := govmomiManager(t, op.RESTURL, tokens[op.RESTURL])
 	var hits atomic.Int32
 	id := addSlow(t, m, "stopping", cutOnceSource(t, &hits))
+	if err := m.CompleteLibraryItemUpdateSession(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
 	op.Stop()
 	us := byID(t, ns, id)
 	if f := us.Status.Files; len(f) != 1 || f[0].Status != v1alpha1.TransferTransferring || f[0].TransferHeartbeat != nil ||
-		f[0].BytesTransferred != int64(len(pullPayload)/2) {
-		t.Fatalf("file of a PULL whose replica stopped: %+v, want TRANSFERRING, handed over, with the bytes that arrived", f)
+		f[0].BytesTransferred != int64(len(pullPayload)/2) || us.Status.State != v1alpha1.StateActive {
+		t.Fatalf("session of a PULL whose replica stopped: %s, files %+v; want ACTIVE, the file TRANSFERRING, handed over, "+
+			"with the bytes that arrived", us.Status.State, f)
 	}
 
 	next := env.StartOperator(t, ns, pullOptions(opts))
-	us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
-		return us.Status.Files[0].Status != v1alpha1.TransferTransferring
-	})
-	if f := us.Status.Files[0]; f.Status != v1alpha1.TransferReady || f.BytesTransferred != int64(len(pullPayload)) ||
-		f.FetchRestarts != 0 || hits.Load() != 2 {
-		t.Fatalf("file once the next replica leads: %+v, %d fetches; want READY, fetched anew once, no restart counted", f, hits.Load())
+	us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.State.Terminal() })
+	if f := us.Status.Files[0]; us.Status.State != v1alpha1.StateDone || f.Status != v1alpha1.TransferReady ||
+		f.BytesTransferred != int64(len(pullPayload)) || f.FetchRestarts != 1 || hits.Load() != 2 {
+		t.Fatalf("session once the next replica leads: %s (%s), file %+v, %d fetches; want DONE, the file READY, fetched anew once",
+			us.Status.State, us.Status.ErrorMessage, f, hits.Load())
 	}
 	if got := storedPull(t, next, us); got != pullPayload {
 		t.Fatalf("the store holds %d bytes, not the payload", len(got))
@@ -471,8 +494,8 @@ func TestPullHandedOverToTheLeader(t *testing.T) {
 	us := env.WaitFor(t, byID(t, ns, id), 30*time.Second, func(us *v1alpha1.UpdateSession) bool {
 		return us.Status.Files[0].Status == v1alpha1.TransferReady
 	})
-	if f := us.Status.Files[0]; f.FetchRestarts != 0 || hits.Load() != 2 {
-		t.Fatalf("file fetched by the leader: %+v, %d fetches; want fetched anew once, no restart counted", f, hits.Load())
+	if f := us.Status.Files[0]; f.FetchRestarts != 1 || hits.Load() != 2 {
+		t.Fatalf("file fetched by the leader: %+v, %d fetches; want fetched anew once", f, hits.Load())
 	}
 	if got := storedPull(t, leader, us); got != pullPayload {
 		t.Fatalf("the store holds %d bytes, not the payload", len(got))
@@ -480,13 +503,28 @@ func TestPullHandedOverToTheLeader(t *testing.T) {
 }
 
 // TestDeadPullFetchedAnew: a PULL whose replica died (its heartbeat went stale) is fetched
-// anew by the leader, which counts the restart.
+// anew by the leader.
 func TestDeadPullFetchedAnew(t *testing.T) {
 	ns := env.Namespace(t)
 	op := pullOperator(t, ns)
 	var hits atomic.Int32
-	src := source(t, &hits)
-	us := env.CreateSession(t, testenv.NewSession(ns, "died", 0))
+	us := deadPull(t, ns, "died", source(t, &hits))
+	us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
+		return us.Status.Files[0].Status != v1alpha1.TransferTransferring
+	})
+	if f := us.Status.Files[0]; f.Status != v1alpha1.TransferReady || f.FetchRestarts != 1 || hits.Load() != 1 {
+		t.Fatalf("a PULL whose replica died: %+v, %d fetches; want READY, fetched anew once", f, hits.Load())
+	}
+	if got := storedPull(t, op, us); got != pullPayload {
+		t.Fatalf("the store holds %d bytes, not the payload", len(got))
+	}
+}
+
+// deadPull creates a session with what a replica that died mid-PULL leaves: the PULL file
+// disk.vmdk from src, TRANSFERRING with a heartbeat a minute old.
+func deadPull(t *testing.T, ns, name string, src *httptest.Server) *v1alpha1.UpdateSession {
+	t.Helper()
+	us := env.CreateSession(t, testenv.NewSession(ns, name, 0))
 	beat := metav1.NewMicroTime(time.Now().Add(-time.Minute))
 	us.Status.Files = []v1alpha1.SessionFile{{Name: "disk.vmdk", SourceType: v1alpha1.SourcePull,
 		Status: v1alpha1.TransferTransferring, TransferID: "t1", BytesTransferred: 1, TransferHeartbeat: &beat,
@@ -494,15 +532,7 @@ func TestDeadPullFetchedAnew(t *testing.T) {
 	if err := env.Client.Status().Update(context.Background(), us); err != nil {
 		t.Fatal(err)
 	}
-	us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool {
-		return us.Status.Files[0].Status != v1alpha1.TransferTransferring
-	})
-	if f := us.Status.Files[0]; f.Status != v1alpha1.TransferReady || f.FetchRestarts != 1 || hits.Load() != 1 {
-		t.Fatalf("a PULL whose replica died: %+v, %d fetches; want READY, one restart counted", f, hits.Load())
-	}
-	if got := storedPull(t, op, us); got != pullPayload {
-		t.Fatalf("the store holds %d bytes, not the payload", len(got))
-	}
+	return us
 }
 
 // TestDeadPullsEnd: a PULL whose fetch died with its replica too often goes ERROR, and a
@@ -521,8 +551,8 @@ func TestDeadPullsEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			us := env.CreateSession(t, testenv.NewSession(ns, "dead-"+tc.name, 0))
-			// What a replica that died mid-PULL leaves, for the last time the file may be
-			// fetched anew: a PULL file TRANSFERRING whose heartbeat no longer moves, beside a
+			// What a replica that died mid-PULL leaves, once the file was fetched anew as often
+			// as it may be: a PULL file TRANSFERRING whose heartbeat no longer moves, beside a
 			// READY one.
 			beat := metav1.NewMicroTime(time.Now().Add(-time.Minute))
 			size := int64(3)
