@@ -32,6 +32,9 @@ import (
 const (
 	modeDownloadOperator = "operator"
 	modeDownloadAnchor   = "plain Go file server"
+	// Over TLS: the manager with --rest-cert-dir, the anchor with the same certificate.
+	modeDownloadOperatorTLS = "operator over TLS"
+	modeDownloadAnchorTLS   = "Go file server over TLS"
 )
 
 // downloadSize is the size of the file both servers serve.
@@ -101,7 +104,9 @@ func splitRanges(size int64, n int) []byteRange {
 
 // measureDownloads uploads a file through the operator (its local-directory store), writes the
 // same bytes into a file on the same disk for the anchor, and has them take turns at each
-// download load, watching the manager's memory meanwhile.
+// download load, watching the manager's memory meanwhile; then the same over TLS, as the chart
+// serves by default: a manager with --rest-cert-dir on the same store, and the anchor serving
+// TLS with the same certificate.
 func (b *bench) measureDownloads(ctx context.Context) (*downloadFigures, error) {
 	ns, err := b.namespace(ctx, "download")
 	if err != nil {
@@ -113,51 +118,100 @@ func (b *bench) measureDownloads(ctx context.Context) (*downloadFigures, error) 
 	}
 	store, anchorDir := filepath.Join(b.work, "content-download"), filepath.Join(b.work, "download-anchor")
 	defer func() { _ = os.RemoveAll(store); _ = os.RemoveAll(anchorDir) }() // the phase's 2 GiB, once all stopped
-	m, err := b.startManager("--content-store=file://" + store)
+	f := &downloadFigures{}
+	plain := downloadPass{modes: [2]string{modeDownloadOperator, modeDownloadAnchor}, api: b.http, c: downloadClient(),
+		token: token, anchorFile: filepath.Join(anchorDir, downloadName)}
+	err = b.withManager(func(m *managerProcess) error {
+		step(fmt.Sprintf("downloads: uploading %d MiB through the operator, and the same bytes for the anchor", downloadSize>>20))
+		if err := commitFile(ctx, m.restURL, token, downloadSize, payloadSum(downloadSize)); err != nil {
+			return fmt.Errorf("uploading the file to download: %w", err)
+		}
+		if err := writeHashed(anchorDir, downloadName, newPayload(downloadSize), true); err != nil {
+			return err
+		}
+		f.rssBase, _ = m.rss()
+		peak := sampleRSS(m)
+		defer peak()
+		results, err := plain.run(ctx, m)
+		f.results, f.rssPeak = append(f.results, results...), peak()
+		return err
+	}, "--content-store=file://"+store)
 	if err != nil {
 		return nil, err
 	}
-	defer m.stop()
-	sum := payloadSum(downloadSize)
-	step(fmt.Sprintf("downloads: uploading %d MiB through the operator, and the same bytes for the anchor", downloadSize>>20))
-	if err := commitFile(ctx, m.restURL, token, downloadSize, sum); err != nil {
-		return nil, fmt.Errorf("uploading the file to download: %w", err)
+	fmt.Fprintf(os.Stderr, "    manager RSS %.0f MiB before, at most %.0f MiB during the downloads: %.0f MiB more\n",
+		f.rssBase, f.rssPeak, f.rssPeak-f.rssBase)
+
+	certDir := filepath.Join(b.work, "download-cert")
+	roots, err := writeServingCert(certDir)
+	if err != nil {
+		return nil, err
 	}
-	dls := &downloadSessions{http: b.http, base: m.restURL + downloadSessionPath, token: token}
+	overTLS := downloadPass{modes: [2]string{modeDownloadOperatorTLS, modeDownloadAnchorTLS}, api: trusting(b.http, roots),
+		c: trusting(downloadClient(), roots), token: token, anchorFile: plain.anchorFile, certDir: certDir}
+	err = b.withManager(func(m *managerProcess) error {
+		results, err := overTLS.run(ctx, m)
+		f.results = append(f.results, results...)
+		return err
+	}, "--content-store=file://"+store, "--rest-cert-dir="+certDir)
+	return f, err
+}
+
+// withManager runs do with a manager started with extra, and stops it after.
+func (b *bench) withManager(do func(m *managerProcess) error, extra ...string) error {
+	m, err := b.startManager(extra...)
+	if err != nil {
+		return err
+	}
+	defer m.stop()
+	return do(m)
+}
+
+// downloadPass is one pass of the download loads: the operator and the anchor, plain or over TLS.
+type downloadPass struct {
+	// modes name the operator's and the anchor's results.
+	modes [2]string
+	// api calls the operator's download sessions; c downloads.
+	api, c     *http.Client
+	token      string
+	anchorFile string
+	// certDir holds the certificate both serve TLS with; empty: plain HTTP.
+	certDir string
+}
+
+// run opens a download session of the committed file on m, starts the anchor, reads each once,
+// unmeasured, checking the bytes, then has the two take turns at each load.
+func (p downloadPass) run(ctx context.Context, m *managerProcess) ([]downloadResult, error) {
+	dls := &downloadSessions{http: p.api, base: m.restURL + downloadSessionPath, token: p.token}
 	id, uri, err := dls.open(ctx, downloadItem, downloadName)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = dls.delete(context.Background(), id) }()
-	if err := writeHashed(anchorDir, downloadName, newPayload(downloadSize), true); err != nil {
-		return nil, err
-	}
-	anchor, err := startFileAnchor(filepath.Join(anchorDir, downloadName))
+	anchor, err := startFileAnchor(p.anchorFile, p.certDir)
 	if err != nil {
 		return nil, err
 	}
 	defer anchor.stop()
-	c := downloadClient()
-	sides := [2]struct{ mode, uri string }{{modeDownloadOperator, uri}, {modeDownloadAnchor, anchor.url + "/" + downloadName}}
-	f := &downloadFigures{}
-	f.rssBase, _ = m.rss()
-	peak := sampleRSS(m)
-	defer peak()
-	step("downloads: each server read once, unmeasured, checking its bytes (both files are in the page cache after)")
+	sides := [2]struct{ mode, uri string }{{p.modes[0], uri}, {p.modes[1], anchor.url + "/" + downloadName}}
+	step(fmt.Sprintf("downloads (%s): each server read once, unmeasured, checking its bytes (both files are in the "+
+		"page cache after)", p.modes[0]))
 	for _, s := range sides {
-		if err := checkDownload(ctx, c, s.uri, downloadSize, sum); err != nil {
+		if err := checkDownload(ctx, p.c, s.uri, downloadSize, payloadSum(downloadSize)); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.mode, err)
 		}
 	}
+	var results []downloadResult
 	for _, readers := range downloadReaders {
-		step(fmt.Sprintf("downloads: %d reader(s) of %d MiB, the operator and the anchor taking turns", readers, downloadSize>>20))
+		step(fmt.Sprintf("downloads (%s): %d reader(s) of %d MiB, the operator and the anchor taking turns", p.modes[0],
+			readers, downloadSize>>20))
 		res := [2]downloadResult{}
 		for i, s := range sides {
 			res[i] = downloadResult{mode: s.mode, size: downloadSize, readers: readers}
 		}
 		for r := range downloadRounds {
 			for _, i := range turns(r) {
-				took, err := downloadOnce(ctx, c, sides[i].uri, downloadSize, readers)
+				took, err := downloadOnce(ctx, p.c, sides[i].uri, downloadSize, readers)
 				if err != nil {
 					return nil, fmt.Errorf("%s, %d readers: %w", sides[i].mode, readers, err)
 				}
@@ -167,13 +221,10 @@ func (b *bench) measureDownloads(ctx context.Context) (*downloadFigures, error) 
 		for _, r := range res {
 			r.took = slices.Min(r.rounds)
 			printDownload(r)
-			f.results = append(f.results, r)
+			results = append(results, r)
 		}
 	}
-	f.rssPeak = peak()
-	fmt.Fprintf(os.Stderr, "    manager RSS %.0f MiB before, at most %.0f MiB during the downloads: %.0f MiB more\n",
-		f.rssBase, f.rssPeak, f.rssPeak-f.rssBase)
-	return f, nil
+	return results, nil
 }
 
 // turns is the order of the two sides in round r: operator, anchor, anchor, operator, ..., so
@@ -440,16 +491,17 @@ func sampleRSS(m *managerProcess) (peak func() float64) {
 }
 
 func printDownload(r downloadResult) {
-	fmt.Fprintf(os.Stderr, "    %-20s %2d reader(s) of %4d MiB: %6.0f MiB/s (best of %v)\n", r.mode, r.readers, r.size>>20,
+	fmt.Fprintf(os.Stderr, "    %-24s %2d reader(s) of %4d MiB: %6.0f MiB/s (best of %v)\n", r.mode, r.readers, r.size>>20,
 		r.mibps(), r.rounds)
 }
 
 // fileAnchorProcess is the plain Go file server, a process of its own as the manager is.
 type fileAnchorProcess struct{ *child }
 
-// startFileAnchor runs bench -serve-file path.
-func startFileAnchor(path string) (*fileAnchorProcess, error) {
-	c, err := startChild("-serve-file=" + path)
+// startFileAnchor runs bench -serve-file path, over TLS with the certificate in certDir when
+// it is not empty.
+func startFileAnchor(path, certDir string) (*fileAnchorProcess, error) {
+	c, err := startChild("-serve-file="+path, "-serve-cert-dir="+certDir)
 	if err != nil {
 		return nil, fmt.Errorf("file anchor: %w", err)
 	}
@@ -457,14 +509,18 @@ func startFileAnchor(path string) (*fileAnchorProcess, error) {
 }
 
 // serveFile is the download anchor: it serves the file at path, whatever the request's path,
-// and prints its URL.
-func serveFile(path string) error {
+// and prints its URL; over TLS with certDir's tls.crt and tls.key when certDir is not empty.
+func serveFile(path, certDir string) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	fmt.Println("http://" + ln.Addr().String())
-	return http.Serve(ln, fileHandler(path))
+	if certDir == "" {
+		fmt.Println("http://" + ln.Addr().String())
+		return http.Serve(ln, fileHandler(path))
+	}
+	fmt.Println("https://" + ln.Addr().String())
+	return http.ServeTLS(ln, fileHandler(path), filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
 }
 
 // fileHandler answers GET and HEAD of the file at path with http.ServeContent, opening it for
@@ -497,24 +553,37 @@ func (f *downloadFigures) find(mode string, readers int) downloadResult {
 }
 
 // targets are the rows of the download targets: each load's throughput against the anchor's,
-// and the manager's memory during the downloads.
+// plain (issue 34's targets) and over TLS (the chart's default, held to the same bar), and the
+// manager's memory during the plain downloads.
 func (f *downloadFigures) targets() []target {
 	if f == nil {
 		return nil
 	}
-	rows := make([]target, 0, len(downloadReaders)+1)
-	for _, readers := range downloadReaders {
-		op, anchor := f.find(modeDownloadOperator, readers), f.find(modeDownloadAnchor, readers)
-		ratio := op.mibps() / anchor.mibps()
-		name := fmt.Sprintf("download %d MiB >= %.1fx a plain Go file server (same disk)", downloadSize>>20, minDownloadRatio)
-		if readers > 1 {
-			name = fmt.Sprintf("%d ranged readers of one %d MiB file >= %.1fx the plain Go file server", readers,
-				downloadSize>>20, minDownloadRatio)
+	var rows []target
+	for _, pass := range []struct{ op, anchor, what string }{
+		{modeDownloadOperator, modeDownloadAnchor, "a plain Go file server"},
+		{modeDownloadOperatorTLS, modeDownloadAnchorTLS, "a Go file server over TLS"},
+	} {
+		for _, readers := range downloadReaders {
+			op, anchor := f.find(pass.op, readers), f.find(pass.anchor, readers)
+			if op.took == 0 || anchor.took == 0 {
+				continue // a pass that did not run
+			}
+			ratio := op.mibps() / anchor.mibps()
+			over := ""
+			if pass.op == modeDownloadOperatorTLS {
+				over = " over TLS"
+			}
+			name := fmt.Sprintf("download %d MiB%s >= %.1fx %s (same disk)", downloadSize>>20, over, minDownloadRatio, pass.what)
+			if readers > 1 {
+				name = fmt.Sprintf("%d ranged readers of one %d MiB file%s >= %.1fx %s", readers, downloadSize>>20, over,
+					minDownloadRatio, pass.what)
+			}
+			rows = append(rows, target{name: name,
+				measured: fmt.Sprintf("%.0f MiB/s", op.mibps()), anchor: fmt.Sprintf("%.0f MiB/s", anchor.mibps()),
+				ratio: fmt.Sprintf("%.2fx", ratio), met: ratio >= minDownloadRatio,
+			})
 		}
-		rows = append(rows, target{name: name,
-			measured: fmt.Sprintf("%.0f MiB/s", op.mibps()), anchor: fmt.Sprintf("%.0f MiB/s", anchor.mibps()),
-			ratio: fmt.Sprintf("%.2fx", ratio), met: ratio >= minDownloadRatio,
-		})
 	}
 	growth := f.rssPeak - f.rssBase
 	rows = append(rows, target{name: fmt.Sprintf("manager RSS growth while serving the %d MiB downloads", downloadSize>>20),
@@ -541,6 +610,10 @@ func (f *downloadFigures) section(p func(string, ...any)) {
 	p("disjoint part of it with a Range request (206), all at once, on connections of their own. The\n")
 	p("client reads each body into a 1 MiB buffer and drops it. The operator and the anchor take turns\n")
 	p("(operator, anchor, anchor, operator, ...), %d rounds each; a row is its best round.\n\n", downloadRounds)
+	p("Then the same over TLS, as the chart serves by default: a manager with `--rest-cert-dir` on the\n")
+	p("same store, and the anchor serving TLS (`http.ServeTLS`) with the same self-signed ECDSA P-256\n")
+	p("certificate, which the client trusts. Over TLS neither can use sendfile: each copies the bytes\n")
+	p("through its process to encrypt them.\n\n")
 	p("| server | readers | MiB/s | rounds (s) |\n|---|---|---|---|\n")
 	for _, r := range f.results {
 		secs := make([]string, len(r.rounds))
@@ -549,6 +622,6 @@ func (f *downloadFigures) section(p func(string, ...any)) {
 		}
 		p("| %s | %d | %.0f | %s |\n", r.mode, r.readers, r.mibps(), strings.Join(secs, ", "))
 	}
-	p("\nThe manager's resident memory was %.0f MiB before the first download (the warm-up's) and at\n", f.rssBase)
-	p("most %.0f MiB over all of them, sampled every 50 ms.\n\n", f.rssPeak)
+	p("\nThe manager's resident memory was %.0f MiB before the first plain download (the warm-up's) and\n", f.rssBase)
+	p("at most %.0f MiB over all of them, sampled every 50 ms.\n\n", f.rssPeak)
 }

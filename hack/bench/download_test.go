@@ -143,7 +143,9 @@ func TestDownloadTargets(t *testing.T) {
 		for _, readers := range downloadReaders {
 			f.results = append(f.results,
 				downloadResult{mode: modeDownloadOperator, size: downloadSize, readers: readers, took: op},
-				downloadResult{mode: modeDownloadAnchor, size: downloadSize, readers: readers, took: anchor})
+				downloadResult{mode: modeDownloadAnchor, size: downloadSize, readers: readers, took: anchor},
+				downloadResult{mode: modeDownloadOperatorTLS, size: downloadSize, readers: readers, took: op},
+				downloadResult{mode: modeDownloadAnchorTLS, size: downloadSize, readers: readers, took: anchor})
 		}
 		return f
 	}
@@ -153,10 +155,10 @@ func TestDownloadTargets(t *testing.T) {
 		ratios string
 		met    []bool
 	}{
-		{"as fast as the anchor meets all", figures(time.Second, time.Second, 0), "1.00x", []bool{true, true, true}},
-		{"exactly 0.8x the anchor meets", figures(1250*time.Millisecond, time.Second, 64), "0.80x", []bool{true, true, true}},
+		{"as fast as the anchor meets all", figures(time.Second, time.Second, 0), "1.00x", []bool{true, true, true, true, true}},
+		{"exactly 0.8x the anchor meets", figures(1250*time.Millisecond, time.Second, 64), "0.80x", []bool{true, true, true, true, true}},
 		{"under 0.8x the anchor misses, and memory growing past 64 MiB too",
-			figures(1300*time.Millisecond, time.Second, 65), "0.77x", []bool{false, false, false}},
+			figures(1300*time.Millisecond, time.Second, 65), "0.77x", []bool{false, false, false, false, false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows := tc.f.targets()
@@ -167,7 +169,7 @@ func TestDownloadTargets(t *testing.T) {
 			if !slices.Equal(met, tc.met) {
 				t.Errorf("met = %v, want %v", met, tc.met)
 			}
-			for _, r := range rows[:len(downloadReaders)] {
+			for _, r := range rows[:2*len(downloadReaders)] {
 				if r.ratio != tc.ratios {
 					t.Errorf("%s: ratio %s, want %s", r.name, r.ratio, tc.ratios)
 				}
@@ -176,6 +178,13 @@ func TestDownloadTargets(t *testing.T) {
 				t.Errorf("RSS row measured %q", last.measured)
 			}
 		})
+	}
+	plainOnly := figures(time.Second, time.Second, 0)
+	plainOnly.results = slices.DeleteFunc(plainOnly.results, func(r downloadResult) bool {
+		return r.mode == modeDownloadOperatorTLS || r.mode == modeDownloadAnchorTLS
+	})
+	if rows := plainOnly.targets(); len(rows) != len(downloadReaders)+1 {
+		t.Errorf("a run without the TLS pass: %d rows, want the plain ones and memory", len(rows))
 	}
 	if rows := (*downloadFigures)(nil).targets(); rows != nil {
 		t.Errorf("a run without the download phase has download rows: %v", rows)

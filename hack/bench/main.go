@@ -62,9 +62,10 @@ func main() {
 	anchorSync := flag.Bool("anchor-fsync", true, "with -serve-anchor: fsync each file before answering")
 	servedFile := flag.String("serve-file", "", "serve this file with a plain Go file server and print its URL "+
 		"(the benchmark runs itself so)")
+	servedCert := flag.String("serve-cert-dir", "", "with -serve-file: serve TLS with this folder's tls.crt and tls.key")
 	flag.Parse()
 	if *servedFile != "" {
-		if err := serveFile(*servedFile); err != nil {
+		if err := serveFile(*servedFile, *servedCert); err != nil {
 			fmt.Fprintln(os.Stderr, "file anchor:", err)
 			os.Exit(1)
 		}

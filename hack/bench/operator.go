@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,10 +45,16 @@ func startManager(binary, kubeconfig, logPath string, extra ...string) (*manager
 		return nil, err
 	}
 	started(cmd.Process)
-	m := &managerProcess{cmd: cmd, restURL: "http://" + restAddr,
+	scheme := "http://"
+	if slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--rest-cert-dir=") }) {
+		scheme = "https://"
+	}
+	m := &managerProcess{cmd: cmd, restURL: scheme + restAddr,
 		pprofURL: "http://" + pprofAddr + "/debug/pprof", logFile: logFile}
+	// Whether it answers, not whom: its certificate is the bench's own.
+	ready := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // see above
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(m.restURL + "/"); err == nil {
+		if resp, err := ready.Get(m.restURL + "/"); err == nil {
 			_ = resp.Body.Close()
 			return m, nil
 		}
