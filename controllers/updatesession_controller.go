@@ -30,9 +30,16 @@ import (
 	"github.com/contentlib/update-session-operator/internal/transfer"
 )
 
-// ReasonSuperseded is the reason of the event recorded on a session failed because an older
-// ACTIVE session holds its library item (the events of deletions are package events').
-const ReasonSuperseded = "Superseded"
+// Reasons of the events recorded on sessions (the events of deletions are package events').
+const (
+	// ReasonSuperseded: the session failed because an older ACTIVE session holds its library item.
+	ReasonSuperseded = "Superseded"
+	// ReasonFetchedAnew: a PULL file is fetched anew, its replica having stopped or died.
+	ReasonFetchedAnew = "FetchedAnew"
+	// ReasonFetchAbandoned: a PULL file whose fetch ended with its replica went ERROR, fetched
+	// anew too often (or with no replica to fetch it).
+	ReasonFetchAbandoned = "FetchAbandoned"
+)
 
 // staleCacheRetry is how soon a session is reconciled again when the cache was found behind
 // the API server.
@@ -134,31 +141,9 @@ func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.
 	if r.Completer == nil || us.Status.State.Terminal() {
 		return 0, nil
 	}
-	var recheck time.Duration
-	var restart []string
-	if _, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		if us.Status.State.Terminal() {
-			return false, nil
-		}
-		// A session past its deadline is deleted, not kept alive by a fetch anew.
-		now := r.Clock.Now()
-		restarts := r.Pulls != nil && r.Policy.Remaining(us, now) > 0
-		var changed bool
-		restart, changed, recheck = transfer.SettleDeadPulls(us, now, r.TransferFresh, restarts)
-		return changed, nil
-	}); err != nil {
-		return 0, fmt.Errorf("settling the PULL fetches that ended with their replica: %w", err)
-	}
-	for _, name := range restart {
-		// Fetched anew, the file is looked at again when its new heartbeat would go stale; not
-		// fetched (this replica could not take it now), by then too.
-		if recheck == 0 || r.TransferFresh < recheck {
-			recheck = r.TransferFresh
-		}
-		if err := r.Pulls.Restart(ctx, us, name); err != nil {
-			logf.FromContext(ctx).Info("A PULL file's fetch ended with its replica; this replica cannot fetch it "+
-				"anew now, and tries again later", "file", name, "reason", err.Error())
-		}
+	recheck, err := r.settleDeadPulls(ctx, us)
+	if err != nil {
+		return 0, err
 	}
 	if us.Status.CompletionRequested == nil || us.Status.State.Terminal() {
 		return recheck, nil
@@ -177,6 +162,58 @@ func (r *UpdateSessionReconciler) settlePulls(ctx context.Context, us *v1alpha1.
 		return 0, err
 	}
 	return 0, r.Completer.Commit(ctx, us)
+}
+
+// settleDeadPulls has the PULL files of us whose fetch ended with its replica fetched anew, or
+// records them ERROR (see transfer.SettleDeadPulls), and returns when to look again.
+func (r *UpdateSessionReconciler) settleDeadPulls(ctx context.Context, us *v1alpha1.UpdateSession) (time.Duration, error) {
+	var recheck time.Duration
+	var restart, abandoned []string
+	written, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		if us.Status.State.Terminal() {
+			return false, nil
+		}
+		// A session past its deadline is deleted, not kept alive by a fetch anew.
+		now := r.Clock.Now()
+		restarts := r.Pulls != nil && r.Policy.Remaining(us, now) > 0
+		restart, abandoned, recheck = transfer.SettleDeadPulls(us, now, r.TransferFresh, restarts)
+		return len(abandoned) > 0, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("settling the PULL fetches that ended with their replica: %w", err)
+	}
+	if written {
+		for _, name := range abandoned {
+			r.Recorder.Eventf(us, nil, corev1.EventTypeWarning, ReasonFetchAbandoned, "Fetch",
+				"PULL file %q went ERROR: the replica fetching it stopped or died, and it was fetched anew %d times.",
+				name, session.File(us, name).FetchRestarts)
+		}
+	}
+	for _, name := range restart {
+		// Fetched anew, the file is looked at again when its new heartbeat would go stale; not
+		// fetched (this replica could not take it now), by then too.
+		if recheck == 0 || r.TransferFresh < recheck {
+			recheck = r.TransferFresh
+		}
+		r.restartPull(ctx, us, name)
+	}
+	return recheck, nil
+}
+
+// restartPull has the PULL file name of us fetched anew, and records that it is; a replica
+// that cannot take the fetch now leaves it for a later look.
+func (r *UpdateSessionReconciler) restartPull(ctx context.Context, us *v1alpha1.UpdateSession, name string) {
+	before := session.File(us, name).FetchRestarts
+	if err := r.Pulls.Restart(ctx, us, name); err != nil {
+		logf.FromContext(ctx).Info("A PULL file's fetch ended with its replica; this replica cannot fetch it "+
+			"anew now, and tries again later", "file", name, "reason", err.Error())
+		return
+	}
+	if f := session.File(us, name); f != nil && f.FetchRestarts > before {
+		r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, ReasonFetchedAnew, "Fetch",
+			"PULL file %q is fetched anew from its first byte (%d of at most %d times): the replica fetching it stopped "+
+				"or died.", name, f.FetchRestarts, transfer.MaxFetchRestarts)
+	}
 }
 
 // enforceOneActive fails every ACTIVE session of us's library item but the oldest, so that a

@@ -98,10 +98,11 @@ func TestSettleDeadPulls(t *testing.T) {
 
 	us := &v1alpha1.UpdateSession{}
 	us.Status.Files = files()
-	restart, changed, next := SettleDeadPulls(us, now, fresh, true)
-	if !slices.Equal(restart, []string{"died", "handed over"}) || !changed || next != 10*time.Second {
-		t.Errorf("SettleDeadPulls = %q, %v, %s; want the one that died and the one handed over fetched anew, "+
-			"those fetched anew too often ended, and 10s (when the running one goes stale)", restart, changed, next)
+	restart, ended, next := SettleDeadPulls(us, now, fresh, true)
+	if !slices.Equal(restart, []string{"died", "handed over"}) ||
+		!slices.Equal(ended, []string{"died too often", "handed over too often"}) || next != 10*time.Second {
+		t.Errorf("SettleDeadPulls = %q, %q, %s; want the one that died and the one handed over fetched anew, "+
+			"those fetched anew too often ended, and 10s (when the running one goes stale)", restart, ended, next)
 	}
 	// A PUSH is ended by the next PUT, not here.
 	want := []v1alpha1.TransferStatus{transferring, failed, transferring, failed, transferring, transferring, waiting, transferring}
@@ -114,13 +115,13 @@ func TestSettleDeadPulls(t *testing.T) {
 
 	// Without restarts (no REST server on the replica), every dead fetch ends.
 	us.Status.Files = files()
-	restart, changed, _ = SettleDeadPulls(us, now, fresh, false)
+	restart, ended, _ = SettleDeadPulls(us, now, fresh, false)
 	want = []v1alpha1.TransferStatus{failed, failed, failed, failed, transferring, transferring, waiting, transferring}
-	if got := statuses(us); len(restart) != 0 || !changed || !slices.Equal(got, want) {
-		t.Errorf("SettleDeadPulls without restarts = %q, %v, statuses %v; want none fetched anew, %v", restart, changed, got, want)
+	if got := statuses(us); len(restart) != 0 || len(ended) != 4 || !slices.Equal(got, want) {
+		t.Errorf("SettleDeadPulls without restarts = %q, %q, statuses %v; want none fetched anew, %v", restart, ended, got, want)
 	}
-	if restart, changed, next := SettleDeadPulls(us, now, fresh, false); len(restart) != 0 || changed || next != 10*time.Second {
-		t.Errorf("SettleDeadPulls again = %q, %v, %s; want nothing changed", restart, changed, next)
+	if restart, ended, next := SettleDeadPulls(us, now, fresh, false); len(restart) != 0 || len(ended) != 0 || next != 10*time.Second {
+		t.Errorf("SettleDeadPulls again = %q, %q, %s; want nothing changed", restart, ended, next)
 	}
 
 	if ended, _ := PullsEnded(us); ended {

@@ -22,10 +22,10 @@ const DeadPullMessage = "The server that fetched the file stopped before the fet
 // SettleDeadPulls finds the PULL files of us whose fetch ended without an end recorded:
 // TRANSFERRING with a heartbeat older than fresh at now (its replica died) or none (its replica
 // stopped and handed it over). Those that may be fetched anew are returned in restart, when
-// restarts are possible; the others are recorded ERROR (changed). next is how long until the
-// heartbeat of the next fetch still running goes stale (0: none runs).
+// restarts are possible; the others are recorded ERROR, and returned in ended. next is how long
+// until the heartbeat of the next fetch still running goes stale (0: none runs).
 func SettleDeadPulls(us *v1alpha1.UpdateSession, now time.Time, fresh time.Duration, restarts bool) (
-	restart []string, changed bool, next time.Duration) {
+	restart, ended []string, next time.Duration) {
 	for i := range us.Status.Files {
 		f := &us.Status.Files[i]
 		if f.SourceType != v1alpha1.SourcePull || f.Status != v1alpha1.TransferTransferring {
@@ -42,9 +42,9 @@ func SettleDeadPulls(us *v1alpha1.UpdateSession, now time.Time, fresh time.Durat
 			continue
 		}
 		f.Status, f.TransferHeartbeat, f.ErrorMessage = v1alpha1.TransferError, nil, DeadPullMessage
-		changed = true
+		ended = append(ended, f.Name)
 	}
-	return restart, changed, next
+	return restart, ended, next
 }
 
 // PullsEnded reports whether no file of us still waits for or runs a transfer, and describes

@@ -17,10 +17,13 @@ import (
 
 	"github.com/vmware/govmomi/vapi/library"
 	"github.com/vmware/govmomi/vim25/soap"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/contentlib/update-session-operator/api/v1alpha1"
+	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/testenv"
@@ -460,6 +463,33 @@ func TestPullHandedOverWhenTheReplicaStops(t *testing.T) {
 	if got := storedPull(t, next, us); got != pullPayload {
 		t.Fatalf("the store holds %d bytes, not the payload", len(got))
 	}
+	wantEvent(t, us, controllers.ReasonFetchedAnew)
+}
+
+// wantEvent waits until an event with reason regards us.
+func wantEvent(t *testing.T, us *v1alpha1.UpdateSession, reason string) {
+	t.Helper()
+	var seen []string
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			var list eventsv1.EventList
+			if err := env.Client.List(ctx, &list, client.InNamespace(us.Namespace)); err != nil {
+				return false, err
+			}
+			seen = seen[:0]
+			for _, ev := range list.Items {
+				if ev.Regarding.UID == us.UID {
+					if ev.Reason == reason {
+						return true, nil
+					}
+					seen = append(seen, ev.Reason)
+				}
+			}
+			return false, nil
+		})
+	if err != nil {
+		t.Errorf("no %s event for session %s (its events: %v): %v", reason, us.Name, seen, err)
+	}
 }
 
 // TestPullHandedOverToTheLeader: the fetch of a follower that stops is fetched anew by the
@@ -577,6 +607,7 @@ func TestDeadPullsEnd(t *testing.T) {
 			if tc.completing {
 				us = env.WaitFor(t, us, time.Minute, func(us *v1alpha1.UpdateSession) bool { return us.Status.State.Terminal() })
 			}
+			wantEvent(t, us, controllers.ReasonFetchAbandoned)
 			if us.Status.State != tc.wantState || us.Status.Files[1].Status != v1alpha1.TransferReady {
 				t.Fatalf("session after its PULL died: %s (%s), files %+v; want %s", us.Status.State, us.Status.ErrorMessage,
 					us.Status.Files, tc.wantState)
