@@ -15,10 +15,11 @@ import (
 
 // Puller fetches the bytes of PULL files; package pull implements it.
 type Puller interface {
-	// Start begins fetching the file name of us, recorded WAITING_FOR_TRANSFER with its source
-	// endpoint, in the background; the transfer then writes the file's progress and end to us.
-	// An error means no transfer started.
-	Start(ctx context.Context, us *v1alpha1.UpdateSession, name string) error
+	// Add records the PULL file f of us with add, claimed for its fetch in the same write, and
+	// fetches it in the background; the transfer then writes the file's progress and end to us.
+	// An error means the file was not added.
+	Add(ctx context.Context, us *v1alpha1.UpdateSession, f v1alpha1.SessionFile,
+		add func(*v1alpha1.UpdateSession) (bool, error)) error
 	// Probe tells whether the operator could fetch from endpoint, under the rules of a PULL.
 	Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) pull.ProbeResult
 }
@@ -31,8 +32,8 @@ const (
 
 const msgPullUnsupported = "com.vmware.content.library.item.updatesession.File.pull_unsupported"
 
-// addFile adds a file to the session: WAITING_FOR_TRANSFER, with its upload endpoint for
-// PUSH; for PULL the fetch is handed to Pull once the file is recorded.
+// addFile adds a file to the session: WAITING_FOR_TRANSFER, with its upload endpoint, for
+// PUSH; for PULL, Pull records it with its fetch begun.
 func (s *Server) addFile(ctx context.Context, c call) (any, error) {
 	var in addSpec
 	if err := decodeOptional(c.body, &in); err != nil {
@@ -48,15 +49,16 @@ func (s *Server) addFile(ctx context.Context, c call) (any, error) {
 	}
 	f.TransferID = transfer.NewID()
 	us := c.own()
-	if _, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+	add := func(us *v1alpha1.UpdateSession) (bool, error) {
 		return s.Policy.AddFile(us, f, s.maxFilesPerSession(), s.Clock.Now())
-	}); err != nil {
-		return nil, err
 	}
 	if f.SourceType == v1alpha1.SourcePull {
-		if err := s.Pull.Start(ctx, us, f.Name); err != nil {
-			return nil, err
-		}
+		err = s.Pull.Add(ctx, us, f, add)
+	} else {
+		_, err = s.Store.Update(ctx, us, store.Status, add)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return s.fileInfo(ctx, c, us, session.File(us, f.Name))
 }

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -70,16 +73,46 @@ func (p *Pulls) Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) pul
 	return p.client.Probe(ctx, pull.Endpoint{URI: endpoint.URI, Thumbprint: endpoint.SSLCertificateThumbprint})
 }
 
-// Start claims the PULL file name of us (TRANSFERRING) and fetches it in the background; us is
-// changed to what the claim wrote. A replica running as many transfers as it may records the
-// file ERROR at once, saying so: the client adds it again later. One shutting down hands the
-// file over (see transfer.HandOver): the leader fetches it.
-func (p *Pulls) Start(ctx context.Context, us *v1alpha1.UpdateSession, name string) error {
-	return p.start(ctx, us, name, transfer.ClaimPull)
+// Add records a PULL file with add, which adds f to a session, and claims it for its fetch in
+// the same write: no replica can die between the two and leave the file WAITING, which no
+// replica would fetch. The fetch then runs in the background; us becomes what was written. A
+// replica running as many transfers as it may adds the file ERROR, saying so: the client adds
+// it again later. One shutting down hands the file over (see transfer.HandOver): the leader
+// fetches it. An error means the file was not added.
+func (p *Pulls) Add(ctx context.Context, us *v1alpha1.UpdateSession, f v1alpha1.SessionFile,
+	add func(*v1alpha1.UpdateSession) (bool, error)) error {
+	s := p.server
+	end, err := s.Transfers.Registry.Begin(us.UID, f.Name)
+	if err != nil {
+		why := refusal(err)
+		_, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+			if _, err := add(us); err != nil {
+				return false, err
+			}
+			added := session.File(us, f.Name)
+			added.Status, added.ErrorMessage = v1alpha1.TransferError, why
+			return true, nil
+		})
+		return err
+	}
+	addAndClaim := func(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error) {
+		if _, err := add(us); err != nil {
+			return metav1.MicroTime{}, err
+		}
+		return transfer.ClaimPull(us, id, now, fresh)
+	}
+	t, err := s.claim(ctx, us, f.TransferID, addAndClaim)
+	if err != nil {
+		end()
+		return err
+	}
+	t.us.DeepCopyInto(us)
+	p.launch(ctx, t, end)
+	return nil
 }
 
 // Restart fetches anew the PULL file name of us, whose last fetch ended without an end
-// recorded (see transfer.SettleDeadPulls), as Start does a file just added; a file settled
+// recorded (see transfer.SettleDeadPulls), as Add does a file just added; a file settled
 // meanwhile is left as it is (nil). A replica that cannot take the fetch now (as many transfers
 // as it may, or shutting down) leaves the file as it is and says so: the reconciler tries again
 // later, or the next leader does.
@@ -87,35 +120,32 @@ func (p *Pulls) Restart(ctx context.Context, us *v1alpha1.UpdateSession, name st
 	if p.stopping() {
 		return errStopping
 	}
-	err := p.start(ctx, us, name, transfer.ClaimRestart)
-	if errors.Is(err, transfer.ErrLost) {
-		return nil
-	}
-	return err
-}
-
-// start claims the PULL file name of us with how, and fetches it in the background.
-func (p *Pulls) start(ctx context.Context, us *v1alpha1.UpdateSession, name string, how claimFunc) error {
-	s := p.server
 	f := session.File(us, name)
 	if f == nil || f.SourceEndpoint == nil {
-		return fmt.Errorf("PULL file %q of update session %s has no source endpoint", name, us.Status.ID)
+		return nil // settled meanwhile: removed (a PULL file always has its source endpoint)
 	}
-	end, err := s.Transfers.Registry.Begin(us.UID, name)
+	end, err := p.server.Transfers.Registry.Begin(us.UID, name)
 	if err != nil {
-		if f.Status != v1alpha1.TransferWaiting {
-			return err // a fetch anew: the file stays as it is
-		}
-		return p.refuse(ctx, us, f.TransferID, err)
+		return err
 	}
-	t, err := s.claim(ctx, us, f.TransferID, how)
+	t, err := p.server.claim(ctx, us, f.TransferID, transfer.ClaimRestart)
 	if err != nil {
 		end()
+		if errors.Is(err, transfer.ErrLost) {
+			return nil
+		}
 		return err
 	}
 	t.us.DeepCopyInto(us)
-	ep := pull.Endpoint{URI: f.SourceEndpoint.URI, Thumbprint: f.SourceEndpoint.SSLCertificateThumbprint}
-	policy := pull.PolicyFor(us.Spec.WarningBehavior)
+	p.launch(ctx, t, end)
+	return nil
+}
+
+// launch runs the fetch t claimed in the background, unless shutdown has begun: then it hands
+// the file over at once. end ends the fetch's place among the replica's transfers.
+func (p *Pulls) launch(ctx context.Context, t *running, end func()) {
+	ep := pull.Endpoint{URI: t.file.SourceEndpoint.URI, Thumbprint: t.file.SourceEndpoint.SSLCertificateThumbprint}
+	policy := pull.PolicyFor(t.us.Spec.WarningBehavior)
 	p.mu.Lock()
 	stopped := p.stopped
 	if !stopped {
@@ -125,14 +155,13 @@ func (p *Pulls) start(ctx context.Context, us *v1alpha1.UpdateSession, name stri
 	if stopped {
 		end()
 		t.ended(0, p.fail(ctx, t, transfer.NewCounter(strings.NewReader(""), nil), errStopping))
-		return nil
+		return
 	}
 	go func() {
 		defer p.wg.Done()
 		defer end()
 		p.run(t, ep, policy)
 	}()
-	return nil
 }
 
 // stopping reports whether shutdown has begun: no fetch starts any more.
@@ -142,22 +171,13 @@ func (p *Pulls) stopping() bool {
 	return p.stopped
 }
 
-// refuse records the file with transfer id tid ERROR, as no transfer could start: why is
+// refusal is the errorMessage of a PULL file added when no transfer could start: why is
 // transfer.ErrFull or transfer.ErrBusy.
-func (p *Pulls) refuse(ctx context.Context, us *v1alpha1.UpdateSession, tid string, why error) error {
-	msg := "The server runs as many transfers as it may (--content-max-transfers); remove the file and add it again later."
+func refusal(why error) string {
 	if errors.Is(why, transfer.ErrBusy) {
-		msg = "A transfer into the file is still under way on this server; remove the file and add it again later."
+		return "A transfer into the file is still under way on this server; remove the file and add it again later."
 	}
-	_, err := p.server.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
-		f := transfer.FileByID(us, tid)
-		if f == nil || f.Status != v1alpha1.TransferWaiting {
-			return false, nil
-		}
-		f.Status, f.ErrorMessage = v1alpha1.TransferError, msg
-		return true, nil
-	})
-	return err
+	return "The server runs as many transfers as it may (--content-max-transfers); remove the file and add it again later."
 }
 
 // fetchError is a failure of the source, not of the store: the fetch's, or a declared size

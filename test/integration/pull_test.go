@@ -26,6 +26,7 @@ import (
 	"github.com/contentlib/update-session-operator/controllers"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/operator"
+	"github.com/contentlib/update-session-operator/internal/session"
 	"github.com/contentlib/update-session-operator/internal/testenv"
 	"github.com/contentlib/update-session-operator/internal/transfer"
 )
@@ -134,6 +135,7 @@ func TestPullWithThumbprint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	versions := watchFile(t, byID(t, ns, id), "disk.vmdk")
 
 	f := addPull(t, m, id, library.TransferEndpoint{
 		URI: src.URL + "/disk.vmdk", SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate()),
@@ -141,6 +143,11 @@ func TestPullWithThumbprint(t *testing.T) {
 	if f.Status != "READY" || f.Size != int64(len(pullPayload)) || f.BytesTransferred != int64(len(pullPayload)) ||
 		f.Checksum == nil || f.Checksum.Checksum != pullSHA256() {
 		t.Fatalf("file after the PULL: %+v (checksum %+v), want READY with the payload's size and SHA256", f, f.Checksum)
+	}
+	// The add writes the file claimed for its fetch: no version of the session shows it WAITING,
+	// which a replica dying after the add would leave for no replica to fetch.
+	if got := versions(v1alpha1.TransferReady); len(got) == 0 || got[0] != v1alpha1.TransferTransferring {
+		t.Fatalf("the file's status in each version of the session: %v, want TRANSFERRING first", got)
 	}
 	if got := storedPull(t, op, byID(t, ns, id)); got != pullPayload {
 		t.Fatalf("the store holds %d bytes, not the payload", len(got))
@@ -464,6 +471,39 @@ func TestPullHandedOverWhenTheReplicaStops(t *testing.T) {
 		t.Fatalf("the store holds %d bytes, not the payload", len(got))
 	}
 	wantEvent(t, us, controllers.ReasonFetchedAnew)
+}
+
+// watchFile watches us for the status of its file name; the function it returns reads the
+// status in each version written since, up to the first with status until.
+func watchFile(t *testing.T, us *v1alpha1.UpdateSession, name string) func(until v1alpha1.TransferStatus) []v1alpha1.TransferStatus {
+	t.Helper()
+	w, err := env.Client.Watch(context.Background(), &v1alpha1.UpdateSessionList{}, client.InNamespace(us.Namespace),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: us.ResourceVersion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return func(until v1alpha1.TransferStatus) []v1alpha1.TransferStatus {
+		var seen []v1alpha1.TransferStatus
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case ev := <-w.ResultChan():
+				cur, ok := ev.Object.(*v1alpha1.UpdateSession)
+				if !ok || cur.UID != us.UID {
+					continue
+				}
+				if f := session.File(cur, name); f != nil {
+					seen = append(seen, f.Status)
+					if f.Status == until {
+						return seen
+					}
+				}
+			case <-timeout:
+				t.Fatalf("no version of session %s with file %s %s within 30s: %v", us.Name, name, until, seen)
+			}
+		}
+	}
 }
 
 // wantEvent waits until an event with reason regards us.
