@@ -173,6 +173,7 @@ func (r *UpdateSessionReconciler) settleDeadPulls(ctx context.Context, us *v1alp
 		if us.Status.State.Terminal() {
 			return false, nil
 		}
+		restart, abandoned, recheck = nil, nil, 0 // what an earlier attempt found is not this one's
 		// A session past its deadline is deleted, not kept alive by a fetch anew.
 		now := r.Clock.Now()
 		restarts := r.Pulls != nil && r.Policy.Remaining(us, now) > 0
@@ -184,9 +185,13 @@ func (r *UpdateSessionReconciler) settleDeadPulls(ctx context.Context, us *v1alp
 	}
 	if written {
 		for _, name := range abandoned {
-			r.Recorder.Eventf(us, nil, corev1.EventTypeWarning, ReasonFetchAbandoned, "Fetch",
-				"PULL file %q went ERROR: the replica fetching it stopped or died, and it was fetched anew %d times.",
-				name, session.File(us, name).FetchRestarts)
+			note := fmt.Sprintf("PULL file %q went ERROR: the replica fetching it stopped or died, and it was fetched anew "+
+				"%d times, as often as it may be.", name, transfer.MaxFetchRestarts)
+			if f := session.File(us, name); f != nil && f.FetchRestarts < transfer.MaxFetchRestarts {
+				note = fmt.Sprintf("PULL file %q went ERROR: the replica fetching it stopped or died, and no replica fetches "+
+					"it anew (the session is past its deadline, or no replica serves REST).", name)
+			}
+			r.Recorder.Eventf(us, nil, corev1.EventTypeWarning, ReasonFetchAbandoned, "Fetch", "%s", note)
 		}
 	}
 	for _, name := range restart {
@@ -203,13 +208,17 @@ func (r *UpdateSessionReconciler) settleDeadPulls(ctx context.Context, us *v1alp
 // restartPull has the PULL file name of us fetched anew, and records that it is; a replica
 // that cannot take the fetch now leaves it for a later look.
 func (r *UpdateSessionReconciler) restartPull(ctx context.Context, us *v1alpha1.UpdateSession, name string) {
-	before := session.File(us, name).FetchRestarts
+	f := session.File(us, name)
+	if f == nil {
+		return
+	}
+	before := f.FetchRestarts
 	if err := r.Pulls.Restart(ctx, us, name); err != nil {
 		logf.FromContext(ctx).Info("A PULL file's fetch ended with its replica; this replica cannot fetch it "+
 			"anew now, and tries again later", "file", name, "reason", err.Error())
 		return
 	}
-	if f := session.File(us, name); f != nil && f.FetchRestarts > before {
+	if f = session.File(us, name); f != nil && f.FetchRestarts > before {
 		r.Recorder.Eventf(us, nil, corev1.EventTypeNormal, ReasonFetchedAnew, "Fetch",
 			"PULL file %q is fetched anew from its first byte (%d of at most %d times): the replica fetching it stopped "+
 				"or died.", name, f.FetchRestarts, transfer.MaxFetchRestarts)

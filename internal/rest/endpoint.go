@@ -186,13 +186,23 @@ func (s *Server) beginTransfer(session v1alpha1.Session, name string, shared boo
 		begin = s.Transfers.Registry.BeginShared
 	}
 	end, err := begin(session.GetUID(), name, stop)
+	if err != nil {
+		return nil, registryRefusal(name, err)
+	}
+	return end, nil
+}
+
+// registryRefusal is the error of a transfer into file name that the replica's registry of
+// transfers refused with err: RESOURCE_BUSY while another runs into the file, else (past the
+// cap, or shutting down) SERVICE_UNAVAILABLE with Retry-After.
+func registryRefusal(name string, err error) error {
 	switch {
 	case errors.Is(err, transfer.ErrBusy):
-		return nil, transfer.Busy(name)
+		return transfer.Busy(name)
 	case errors.Is(err, transfer.ErrFull) || errors.Is(err, transfer.ErrStopping):
 		e := vapi.Errorf(vapi.ServiceUnavailable, msgUnavailable, "The server takes no more transfers now (%v); retry later.", err)
 		e.RetryAfter = capsRetryAfter
-		return nil, e
+		return e
 	}
-	return end, err
+	return err
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
 
-// Puller fetches the bytes of PULL files; package pull implements it.
+// Puller fetches the bytes of PULL files; Pulls implements it.
 type Puller interface {
 	// Add records the PULL file f of us with add, claimed for its fetch in the same write, and
 	// fetches it in the background; the transfer then writes the file's progress and end to us.

@@ -77,23 +77,28 @@ func (p *Pulls) Probe(ctx context.Context, endpoint v1alpha1.SourceEndpoint) pul
 // the same write: no replica can die between the two and leave the file WAITING, which no
 // replica would fetch. The fetch then runs in the background; us becomes what was written. A
 // replica running as many transfers as it may adds the file ERROR, saying so: the client adds
-// it again later. One shutting down hands the file over (see transfer.HandOver): the leader
-// fetches it. An error means the file was not added.
+// it again later. A fetch of a file of that name still running on this replica (removed, then
+// added again) is RESOURCE_BUSY, and a replica whose transfers stopped for its shutdown is
+// SERVICE_UNAVAILABLE, with nothing written. One whose shutdown begins once the fetch is
+// claimed hands it over (see transfer.HandOver): the leader fetches it. An error means the file
+// was not added.
 func (p *Pulls) Add(ctx context.Context, us *v1alpha1.UpdateSession, f v1alpha1.SessionFile,
 	add func(*v1alpha1.UpdateSession) (bool, error)) error {
 	s := p.server
 	end, err := s.Transfers.Registry.Begin(us.UID, f.Name)
-	if err != nil {
-		why := refusal(err)
+	switch {
+	case errors.Is(err, transfer.ErrFull):
 		_, err := s.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
 			if _, err := add(us); err != nil {
 				return false, err
 			}
 			added := session.File(us, f.Name)
-			added.Status, added.ErrorMessage = v1alpha1.TransferError, why
+			added.Status, added.ErrorMessage = v1alpha1.TransferError, msgPullsFull
 			return true, nil
 		})
 		return err
+	case err != nil:
+		return registryRefusal(f.Name, err)
 	}
 	addAndClaim := func(us *v1alpha1.UpdateSession, id string, now time.Time, fresh time.Duration) (metav1.MicroTime, error) {
 		if _, err := add(us); err != nil {
@@ -171,14 +176,9 @@ func (p *Pulls) stopping() bool {
 	return p.stopped
 }
 
-// refusal is the errorMessage of a PULL file added when no transfer could start: why is
-// transfer.ErrFull or transfer.ErrBusy.
-func refusal(why error) string {
-	if errors.Is(why, transfer.ErrBusy) {
-		return "A transfer into the file is still under way on this server; remove the file and add it again later."
-	}
-	return "The server runs as many transfers as it may (--content-max-transfers); remove the file and add it again later."
-}
+// msgPullsFull is the errorMessage of a PULL file added past the replica's cap on transfers.
+const msgPullsFull = "The server runs as many transfers as it may (--content-max-transfers); remove the file and add " +
+	"it again later."
 
 // fetchError is a failure of the source, not of the store: the fetch's, or a declared size
 // that cannot be right.
