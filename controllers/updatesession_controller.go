@@ -170,10 +170,10 @@ func (r *UpdateSessionReconciler) settleDeadPulls(ctx context.Context, us *v1alp
 	var recheck time.Duration
 	var restart, abandoned []string
 	written, err := r.Store.Update(ctx, us, store.Status, func(us *v1alpha1.UpdateSession) (bool, error) {
+		restart, abandoned, recheck = nil, nil, 0 // what an earlier attempt found is not this one's
 		if us.Status.State.Terminal() {
 			return false, nil
 		}
-		restart, abandoned, recheck = nil, nil, 0 // what an earlier attempt found is not this one's
 		// A session past its deadline is deleted, not kept alive by a fetch anew.
 		now := r.Clock.Now()
 		restarts := r.Pulls != nil && r.Policy.Remaining(us, now) > 0
