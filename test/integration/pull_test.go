@@ -50,10 +50,17 @@ func pullOperator(t *testing.T, ns string) *testenv.Operator {
 func pullOperatorWith(t *testing.T, ns string, opts operator.Options) *testenv.Operator {
 	t.Helper()
 	op := env.StartOperator(t, ns, pullOptions(opts))
+	uploaderOf(t, ns, op)
+	return op
+}
+
+// uploaderOf makes the service account "uploader" of ns, allowed to upload and to read library
+// items, the caller the tests send to op as.
+func uploaderOf(t *testing.T, ns string, op *testenv.Operator) {
+	t.Helper()
 	tokens[op.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
 	t.Cleanup(func() { delete(tokens, op.RESTURL) })
 	env.GrantLibraryItems(t, ns, "uploader")
-	return op
 }
 
 // pullOptions is opts with the PULL settings of the tests: sources on 127.0.0.1 allowed, and
@@ -374,17 +381,26 @@ func TestGovmomiAddFromURI(t *testing.T) {
 	}
 }
 
-// addSlow adds disk.vmdk from src (a slowSource) to a new session of item and waits until
-// half of it arrived.
-func addSlow(t *testing.T, m *library.Manager, item string, src *httptest.Server) string {
+// addFrom creates an update session on item and adds to it, through govmomi, the PULL file
+// disk.vmdk from src (its thumbprint pinned); it returns the session's id and the add's error.
+func addFrom(t *testing.T, m *library.Manager, item string, src *httptest.Server) (string, error) {
 	t.Helper()
 	ctx := context.Background()
 	id, err := m.CreateLibraryItemUpdateSession(ctx, library.Session{LibraryItemID: item})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
-		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
+	_, err = m.AddLibraryItemFile(ctx, id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
+		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}})
+	return id, err
+}
+
+// addSlow adds disk.vmdk from src (a slowSource) to a new session of item and waits until
+// half of it arrived.
+func addSlow(t *testing.T, m *library.Manager, item string, src *httptest.Server) string {
+	t.Helper()
+	id, err := addFrom(t, m, item, src)
+	if err != nil {
 		t.Fatalf("add: %v", err)
 	}
 	waitFileInfo(t, m, id, "disk.vmdk", func(f *library.UpdateFile) bool {
@@ -405,13 +421,7 @@ func TestPullsWithinTheTransfersCap(t *testing.T) {
 	first := addSlow(t, m, "first", slowSource(t, release, nil))
 
 	var hits atomic.Int32
-	id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "second"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := source(t, &hits)
-	_, err = m.AddLibraryItemFile(context.Background(), id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
-		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}})
+	_, err := addFrom(t, m, "second", source(t, &hits))
 	if err == nil || !strings.Contains(err.Error(), "as many transfers") {
 		t.Fatalf("add past the transfers cap: %v, want the file in ERROR saying the server runs as many transfers as it may", err)
 	}
@@ -541,19 +551,12 @@ func TestPullHandedOverToTheLeader(t *testing.T) {
 	opts.TransferProgressInterval = time.Minute // a heartbeat stale after 3 minutes
 	leader, follower := leaderOf(t, env.StartOperatorWith(t, ns, opts, nil, electing(ns)),
 		env.StartOperatorWith(t, ns, opts, nil, electing(ns)))
-	tokens[follower.RESTURL] = env.ServiceAccount(t, ns, "uploader", testenv.EditorVerbs...).Token
-	t.Cleanup(func() { delete(tokens, follower.RESTURL) })
-	env.GrantLibraryItems(t, ns, "uploader")
+	uploaderOf(t, ns, follower)
 	m := govmomiManager(t, follower.RESTURL, tokens[follower.RESTURL])
 
 	var hits atomic.Int32
-	src := cutOnceSource(t, &hits)
-	id, err := m.CreateLibraryItemUpdateSession(context.Background(), library.Session{LibraryItemID: "handed-over"})
+	id, err := addFrom(t, m, "handed-over", cutOnceSource(t, &hits))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AddLibraryItemFile(context.Background(), id, library.UpdateFile{Name: "disk.vmdk", SourceType: "PULL",
-		SourceEndpoint: &library.TransferEndpoint{URI: src.URL, SSLCertificateThumbprint: soap.ThumbprintSHA1(src.Certificate())}}); err != nil {
 		t.Fatalf("add: %v", err)
 	}
 	if err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 30*time.Second, true,

@@ -1,24 +1,15 @@
 package integration
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/contentlib/update-session-operator/internal/operator"
 	"github.com/contentlib/update-session-operator/internal/session"
+	"github.com/contentlib/update-session-operator/internal/testenv"
 )
 
 func TestHTTPSWithCertificateReload(t *testing.T) {
@@ -70,38 +61,7 @@ func TestHTTPSWithCertificateReload(t *testing.T) {
 // writeCert writes a self-signed tls.crt and tls.key for 127.0.0.1 into dir.
 func writeCert(t *testing.T, dir, commonName string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	if _, err := testenv.WriteServingCert(dir, commonName); err != nil {
 		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: commonName},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Write beside and rename, as a Secret volume updates: the watcher never sees half a file.
-	for name, block := range map[string]*pem.Block{
-		"tls.key": {Type: "PRIVATE KEY", Bytes: keyDER},
-		"tls.crt": {Type: "CERTIFICATE", Bytes: der},
-	} {
-		tmp := filepath.Join(dir, "."+name)
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
