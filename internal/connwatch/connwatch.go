@@ -175,10 +175,10 @@ func (w *Watch) sent(c *conn, now int64) bool {
 	if acked := c.bytesAcked(); acked != c.acked {
 		c.acked = acked
 		// Unless c moved on meanwhile: a chunk sent, the answer ended.
-		c.state.CompareAndSwap(s, now<<phaseBits|int64(Answer))
+		c.state.CompareAndSwap(s, encode(Answer, now))
 		return true
 	}
-	phase, since := Phase(s&(1<<phaseBits-1)), s>>phaseBits
+	phase, since := decode(s)
 	return phase != Answer || time.Duration(now-since) <= w.limits.Answer
 }
 
@@ -227,12 +227,14 @@ type conn struct {
 
 const phaseBits = 2
 
-func (c *conn) enter(p Phase) { c.state.Store(c.w.now.Load()<<phaseBits | int64(p)) }
+func (c *conn) enter(p Phase) { c.state.Store(encode(p, c.w.now.Load())) }
 
-func (c *conn) phase() (Phase, int64) {
-	s := c.state.Load()
-	return Phase(s & (1<<phaseBits - 1)), s >> phaseBits
-}
+func (c *conn) phase() (Phase, int64) { return decode(c.state.Load()) }
+
+// encode packs a phase and the tick it began at into a conn's state word; decode unpacks it.
+func encode(p Phase, since int64) int64 { return since<<phaseBits | int64(p) }
+
+func decode(s int64) (Phase, int64) { return Phase(s & (1<<phaseBits - 1)), s >> phaseBits }
 
 // Read moves an idle connection to Request when the next request's first bytes arrive.
 func (c *conn) Read(b []byte) (int, error) {

@@ -110,10 +110,7 @@ func (s *Server) removeFile(ctx context.Context, c call) (any, error) {
 	}
 	inItem := false
 	if session.File(c.session, name) == nil {
-		if err := s.chargeRead(c.caller); err != nil { // it reads the item's record in the store
-			return nil, err
-		}
-		rec, err := s.Content.Current(ctx, c.session.Namespace, c.session.Spec.LibraryItemID)
+		rec, err := s.currentContent(ctx, c.caller, c.session.Namespace, c.session.Spec.LibraryItemID)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/contentlib/update-session-operator/internal/auth"
 	"github.com/contentlib/update-session-operator/internal/content"
 	"github.com/contentlib/update-session-operator/internal/vapi"
 )
@@ -13,7 +14,7 @@ const msgItemFileNotFound = "com.vmware.content.library.item.File.not_found"
 // listItemFiles returns the files of the item's latest content version, in the caller's
 // namespace; an item nothing was committed to has none.
 func (s *Server) listItemFiles(ctx context.Context, c call) (any, error) {
-	rec, err := s.currentContent(ctx, c)
+	rec, err := s.currentContent(ctx, c.caller, c.namespace, c.item)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +36,7 @@ func (s *Server) getItemFile(ctx context.Context, c call) (any, error) {
 
 // listItemStorage returns where the files of the item's latest content version are stored.
 func (s *Server) listItemStorage(ctx context.Context, c call) (any, error) {
-	rec, err := s.currentContent(ctx, c)
+	rec, err := s.currentContent(ctx, c.caller, c.namespace, c.item)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (s *Server) itemFile(ctx context.Context, c call, key string) (*content.Fil
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.currentContent(ctx, c)
+	rec, err := s.currentContent(ctx, c.caller, c.namespace, c.item)
 	if err != nil {
 		return nil, err
 	}
@@ -74,14 +75,14 @@ func (s *Server) itemFile(ctx context.Context, c call, key string) (*content.Fil
 	return f, nil
 }
 
-// currentContent reads the record of the call's item's latest content version, within the
+// currentContent reads the record of the latest content version of item in namespace, within
 // caller's reads (see ReadLimits): each call lists and reads the content store, so that
 // without a budget one caller could spend the store's requests, and on S3 their cost, alone.
-func (s *Server) currentContent(ctx context.Context, c call) (content.Record, error) {
-	if err := s.chargeRead(c.caller); err != nil {
+func (s *Server) currentContent(ctx context.Context, caller *auth.Caller, namespace, item string) (content.Record, error) {
+	if err := s.chargeRead(caller); err != nil {
 		return content.Record{}, err
 	}
-	return s.Content.Current(ctx, c.namespace, c.item)
+	return s.Content.Current(ctx, namespace, item)
 }
 
 // toItemStorage renders a file with its storage: the store's public location (StorageURI) and
